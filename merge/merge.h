@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * merge.h - one time-ordered event stream from one or more recordings.
+ *
+ * Every report reads through a merger, whether it was given one file or many:
+ * a k-way merge by timestamp over the files' streams, with memory bounded by
+ * the number of files (one pending event each).  Each event says which input
+ * (host) it came from.  Clock offsets between hosts are applied here
+ * (issue: multi-host); a single file has offset 0.
+ */
+#ifndef PYLOW_MERGE_H
+#define PYLOW_MERGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../format/plw.h"
+
+struct plw_merge;
+
+struct plw_merge_event {
+	struct plw_event ev;	/* ev.ts already corrected by the input's offset */
+	uint32_t input;		/* index of the file it came from */
+};
+
+/* Opens every path with plw_reader_open(FLAGS). On failure *ERR (if not
+ * NULL) points to a message naming the file, valid until plw_merge_free. */
+int plw_merge_open(struct plw_merge **m, const char *const *paths, size_t n,
+		   unsigned flags);
+size_t plw_merge_inputs(const struct plw_merge *m);
+struct plw_reader *plw_merge_reader(const struct plw_merge *m, size_t input);
+/* Adds OFFSET_NS to every timestamp of INPUT from now on. */
+void plw_merge_set_offset(struct plw_merge *m, size_t input, int64_t offset_ns);
+
+/* 1 with *EV filled, 0 at the end of all inputs, -errno on error. */
+int plw_merge_next(struct plw_merge *m, struct plw_merge_event *ev);
+
+/* Code location of INPUT by id (ids are per file). */
+const struct plw_loc *plw_merge_loc(const struct plw_merge *m, uint32_t input,
+				    uint32_t id);
+const char *plw_merge_error(const struct plw_merge *m);
+void plw_merge_free(struct plw_merge *m);
+
+#endif /* PYLOW_MERGE_H */
