@@ -46,7 +46,7 @@ enum plw_ev {
 	PLW_EV_PY_GC_DONE = 5,	/* struct plw_py_gc_done */
 	PLW_EV_PY_IMPORT_START = 6, /* struct plw_py_import + string */
 	PLW_EV_PY_IMPORT_DONE = 7,  /* struct plw_py_import + string */
-	PLW_EV_META = 8,	/* struct plw_meta + strings: key/value, in-stream metadata */
+	PLW_EV_META = 8,	/* struct plw_meta_ev + strings: key/value, in-stream metadata */
 	PLW_EV_MAX		/* first unused; new kinds are appended */
 };
 
@@ -91,10 +91,12 @@ struct plw_py_gc_start {
 	__s32 generation;
 };
 
+/* packed to 12 bytes so that (8 + payload) % 8 == 4 like the others (an
+ * aligned s64 member would make it 16); read it with memcpy */
 struct plw_py_gc_done {
 	__s64 collected;
 	__u32 pad;
-};
+} __attribute__((packed, aligned(4)));
 
 /* PLW_EV_PY_IMPORT_START / DONE */
 struct plw_py_import {
@@ -107,7 +109,7 @@ struct plw_py_import {
 /* PLW_EV_META: "key" = "value", written by the recorder at the start of the
  * stream (host, kernel, clock reference, ...) so that a file cut short still
  * describes itself.  The private feature section repeats them. */
-struct plw_meta {
+struct plw_meta_ev {		/* payload; named _ev: plw.h has struct plw_meta */
 	plw_data_loc key;
 	plw_data_loc value;
 	__u32 pad;
