@@ -1,0 +1,810 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * model.c - event stream -> per-thread stacks -> calling-context trees.
+ * See model.h for the rules.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+/* ------------------------------------------------------------------ arena */
+
+#define ARENA_BLOCK	(64 * 1024)
+
+struct arena_block {
+	struct arena_block *next;
+	size_t size, used;
+	max_align_t data[];
+};
+
+struct plw_arena {
+	struct arena_block *head;	/* current block; older ones follow */
+	size_t bytes;
+	struct plw_arena *next_free;	/* model's pool of recycled arenas */
+};
+
+struct plw_arena *plw_arena_new(void)
+{
+	return calloc(1, sizeof(struct plw_arena));
+}
+
+static struct arena_block *arena_block_new(size_t size)
+{
+	struct arena_block *b = malloc(sizeof(*b) + size);
+
+	if (!b)
+		return NULL;
+	b->next = NULL;
+	b->size = size;
+	b->used = 0;
+	return b;
+}
+
+void *plw_arena_alloc(struct plw_arena *a, size_t size)
+{
+	struct arena_block *b = a->head;
+
+	size = (size + 15) & ~(size_t)15;
+	if (!b || b->size - b->used < size) {
+		size_t bs = size > ARENA_BLOCK ? size : ARENA_BLOCK;
+
+		b = arena_block_new(bs);
+		if (!b)
+			return NULL;
+		b->next = a->head;
+		a->head = b;
+		a->bytes += bs;
+	}
+	void *p = (char *)b->data + b->used;
+	b->used += size;
+	memset(p, 0, size);
+	return p;
+}
+
+void plw_arena_reset(struct plw_arena *a)
+{
+	struct arena_block *b = a->head, *keep = NULL;
+
+	/* keep the oldest block (the first allocated), free the rest */
+	while (b) {
+		struct arena_block *next = b->next;
+
+		if (!next) {
+			keep = b;
+		} else {
+			a->bytes -= b->size;
+			free(b);
+		}
+		b = next;
+	}
+	if (keep)
+		keep->used = 0;
+	a->head = keep;
+}
+
+void plw_arena_free(struct plw_arena *a)
+{
+	if (!a)
+		return;
+	struct arena_block *b = a->head;
+
+	while (b) {
+		struct arena_block *next = b->next;
+
+		free(b);
+		b = next;
+	}
+	free(a);
+}
+
+size_t plw_arena_bytes(const struct plw_arena *a)
+{
+	return a ? a->bytes : 0;
+}
+
+/* ------------------------------------------------------ u64 -> ptr table */
+
+struct umap {
+	uint64_t *keys;
+	void **vals;
+	size_t cap, len;		/* cap: power of two or 0 */
+};
+
+static inline size_t umap_hash(uint64_t k, size_t cap)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdULL;
+	k ^= k >> 33;
+	return (size_t)k & (cap - 1);
+}
+
+static void *umap_get(const struct umap *u, uint64_t key)
+{
+	if (!u->cap)
+		return NULL;
+	for (size_t i = umap_hash(key, u->cap);; i = (i + 1) & (u->cap - 1)) {
+		if (!u->vals[i])
+			return NULL;
+		if (u->keys[i] == key)
+			return u->vals[i];
+	}
+}
+
+static int umap_put(struct umap *u, uint64_t key, void *val)
+{
+	if ((u->len + 1) * 2 > u->cap) {
+		size_t ncap = u->cap ? u->cap * 2 : 64;
+		uint64_t *nk = calloc(ncap, sizeof(*nk));
+		void **nv = calloc(ncap, sizeof(*nv));
+
+		if (!nk || !nv) {
+			free(nk);
+			free(nv);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < u->cap; i++) {
+			if (!u->vals[i])
+				continue;
+			size_t j = umap_hash(u->keys[i], ncap);
+
+			while (nv[j])
+				j = (j + 1) & (ncap - 1);
+			nk[j] = u->keys[i];
+			nv[j] = u->vals[i];
+		}
+		free(u->keys);
+		free(u->vals);
+		u->keys = nk;
+		u->vals = nv;
+		u->cap = ncap;
+	}
+	size_t i = umap_hash(key, u->cap);
+
+	while (u->vals[i] && u->keys[i] != key)
+		i = (i + 1) & (u->cap - 1);
+	if (!u->vals[i])
+		u->len++;
+	u->keys[i] = key;
+	u->vals[i] = val;
+	return 0;
+}
+
+static void umap_free(struct umap *u)
+{
+	free(u->keys);
+	free(u->vals);
+	memset(u, 0, sizeof(*u));
+}
+
+/* ------------------------------------------------------------------ nodes */
+
+#define NODE_SCAN_MAX	8	/* children scanned linearly up to this many */
+
+static inline size_t ptr_hash(const void *p, size_t cap)
+{
+	return umap_hash((uint64_t)(uintptr_t)p, cap);
+}
+
+struct plw_node *plw_node_find(const struct plw_node *parent, const struct plw_site *site)
+{
+	if (parent->tab) {
+		for (size_t i = ptr_hash(site, parent->tab_cap);; i = (i + 1) & (parent->tab_cap - 1)) {
+			struct plw_node *n = parent->tab[i];
+
+			if (!n || n->site == site)
+				return n;
+		}
+	}
+	for (struct plw_node *n = parent->child; n; n = n->next)
+		if (n->site == site)
+			return n;
+	return NULL;
+}
+
+static int node_tab_insert(struct plw_arena *a, struct plw_node *parent, struct plw_node *child)
+{
+	if (!parent->tab || (parent->nr_children + 1) * 2 > parent->tab_cap) {
+		uint32_t ncap = parent->tab_cap ? parent->tab_cap * 2 : 32;
+		struct plw_node **nt = plw_arena_alloc(a, ncap * sizeof(*nt));
+
+		if (!nt)
+			return -ENOMEM;
+		/* rebuild from the sibling list (CHILD is not linked yet) */
+		for (struct plw_node *n = parent->child; n; n = n->next) {
+			size_t j = ptr_hash(n->site, ncap);
+
+			while (nt[j])
+				j = (j + 1) & (ncap - 1);
+			nt[j] = n;
+		}
+		parent->tab = nt;
+		parent->tab_cap = ncap;
+	}
+	size_t j = ptr_hash(child->site, parent->tab_cap);
+
+	while (parent->tab[j])
+		j = (j + 1) & (parent->tab_cap - 1);
+	parent->tab[j] = child;
+	return 0;
+}
+
+static struct plw_node *node_get(struct plw_arena *a, struct plw_node *parent,
+				 const struct plw_site *site, bool *created)
+{
+	struct plw_node *n;
+
+	*created = false;
+	if (parent->tab) {
+		n = plw_node_find(parent, site);
+		if (n)
+			return n;
+	} else {
+		for (n = parent->child; n; n = n->next)
+			if (n->site == site)
+				return n;
+	}
+	n = plw_arena_alloc(a, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->site = site;
+	n->parent = parent;
+	if (parent->tab || parent->nr_children >= NODE_SCAN_MAX) {
+		if (node_tab_insert(a, parent, n))
+			return NULL;
+	}
+	if (parent->last)
+		parent->last->next = n;
+	else
+		parent->child = n;
+	parent->last = n;
+	parent->nr_children++;
+	*created = true;
+	return n;
+}
+
+struct plw_node *plw_node_get(struct plw_arena *arena, struct plw_node *parent,
+			      const struct plw_site *site)
+{
+	bool created;
+
+	return node_get(arena, parent, site, &created);
+}
+
+/* ------------------------------------------------------------------ model */
+
+static const char *const kind_names[PLW_KIND_MAX] = {
+	[PLW_KIND_PYTHON] = "python",	[PLW_KIND_SYSCALL] = "syscall",
+	[PLW_KIND_OFFCPU] = "offcpu",	[PLW_KIND_FAULT] = "fault",
+	[PLW_KIND_IO] = "io",		[PLW_KIND_MEM] = "mem",
+	[PLW_KIND_GIL] = "gil",		[PLW_KIND_EXCEPTION] = "exception",
+	[PLW_KIND_IRQ] = "irq",		[PLW_KIND_TLB] = "tlb",
+	[PLW_KIND_PROBE] = "probe",
+};
+
+const char *plw_kind_name(enum plw_kind kind)
+{
+	return (unsigned)kind < PLW_KIND_MAX ? kind_names[kind] : "unknown";
+}
+
+struct frame {
+	const struct plw_site *site;
+	struct plw_node *node;		/* NULL without trees */
+	uint64_t start, child_ns;
+	uint32_t flags;
+};
+
+struct thread {
+	uint32_t input, pid, tid;
+	uint32_t depth, cap;
+	struct frame *stack;
+	struct plw_tree *tree;		/* open root tree */
+	struct plw_arena *arena;	/* arena of the open (or next) tree */
+	struct thread *next;		/* all threads, in order of appearance */
+};
+
+#define LOC_DIRECT_MAX	(1u << 22)	/* loc ids below: direct index */
+
+struct input {
+	const struct plw_site **sites;	/* by loc id, < LOC_DIRECT_MAX */
+	uint32_t nr_sites;
+	struct umap sites_far;		/* larger ids */
+	struct umap threads;		/* pid << 32 | tid -> struct thread */
+	uint64_t start;
+	bool has_start;
+};
+
+struct plw_model {
+	struct plw_model_opts o;
+	struct plw_model_stats st;
+	struct input *inputs;
+	uint32_t nr_inputs;
+	struct plw_arena *sites;	/* sites and their strings */
+	struct thread *threads, **threads_tail;
+	struct thread *last;		/* lookup cache */
+	struct plw_arena *pool;		/* recycled tree arenas */
+	bool finished;
+};
+
+int plw_model_new(struct plw_model **mp, const struct plw_model_opts *opts)
+{
+	struct plw_model *m = calloc(1, sizeof(*m));
+
+	*mp = NULL;
+	if (!m)
+		return -ENOMEM;
+	if (opts)
+		m->o = *opts;
+	m->sites = plw_arena_new();
+	if (!m->sites) {
+		free(m);
+		return -ENOMEM;
+	}
+	m->threads_tail = &m->threads;
+	*mp = m;
+	return 0;
+}
+
+static struct input *get_input(struct plw_model *m, uint32_t input)
+{
+	if (input >= m->nr_inputs) {
+		uint32_t n = input + 1;
+		struct input *ni = realloc(m->inputs, n * sizeof(*ni));
+
+		if (!ni)
+			return NULL;
+		memset(ni + m->nr_inputs, 0, (n - m->nr_inputs) * sizeof(*ni));
+		m->inputs = ni;
+		m->nr_inputs = n;
+	}
+	return &m->inputs[input];
+}
+
+void plw_model_set_start(struct plw_model *m, uint32_t input, uint64_t ts)
+{
+	struct input *in = get_input(m, input);
+
+	if (in) {
+		in->start = ts;
+		in->has_start = true;
+	}
+}
+
+static char *arena_strdup(struct plw_arena *a, const char *s)
+{
+	size_t len = s ? strlen(s) : 0;
+	char *d = plw_arena_alloc(a, len + 1);
+
+	if (d && len)
+		memcpy(d, s, len);
+	return d;
+}
+
+static struct plw_site **site_slot(struct plw_model *m, struct input *in, uint32_t loc)
+{
+	if (loc < LOC_DIRECT_MAX) {
+		if (loc >= in->nr_sites) {
+			uint32_t n = in->nr_sites ? in->nr_sites : 256;
+
+			while (n <= loc)
+				n *= 2;
+			if (n > LOC_DIRECT_MAX)
+				n = LOC_DIRECT_MAX;
+			const struct plw_site **ns = realloc(in->sites, n * sizeof(*ns));
+
+			if (!ns)
+				return NULL;
+			memset(ns + in->nr_sites, 0, (n - in->nr_sites) * sizeof(*ns));
+			in->sites = ns;
+			in->nr_sites = n;
+		}
+		return (struct plw_site **)&in->sites[loc];
+	}
+	return NULL;
+}
+
+static int site_set(struct plw_model *m, struct plw_site *s, const char *func,
+		    const char *file, uint32_t line)
+{
+	char *f = arena_strdup(m->sites, func);
+	char *p = arena_strdup(m->sites, file);
+
+	if (!f || !p)
+		return -ENOMEM;
+	s->name = f;
+	s->file = p;
+	s->line = line;
+	return 0;
+}
+
+static struct plw_site *site_new(struct plw_model *m, uint32_t input, struct input *in,
+				 uint32_t loc)
+{
+	struct plw_site *s = plw_arena_alloc(m->sites, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->kind = PLW_KIND_PYTHON;
+	s->input = input;
+	s->loc = loc;
+	if (loc < LOC_DIRECT_MAX) {
+		struct plw_site **slot = site_slot(m, in, loc);
+
+		if (!slot)
+			return NULL;
+		*slot = s;
+	} else if (umap_put(&in->sites_far, loc, s)) {
+		return NULL;
+	}
+	return s;
+}
+
+static inline struct plw_site *site_lookup(struct input *in, uint32_t loc)
+{
+	if (loc < in->nr_sites)
+		return (struct plw_site *)in->sites[loc];
+	if (loc >= LOC_DIRECT_MAX)
+		return umap_get(&in->sites_far, loc);
+	return NULL;
+}
+
+static struct plw_site *site_get(struct plw_model *m, uint32_t input, uint32_t loc)
+{
+	struct input *in = get_input(m, input);
+	struct plw_site *s;
+
+	if (!in)
+		return NULL;
+	s = site_lookup(in, loc);
+	if (s)
+		return s;
+	s = site_new(m, input, in, loc);
+	if (!s)
+		return NULL;
+	const struct plw_loc *l = m->o.resolve ? m->o.resolve(m->o.ctx, input, loc) : NULL;
+
+	if (l) {
+		if (site_set(m, s, l->func, l->file, l->line))
+			return NULL;
+	} else {
+		char name[32];
+
+		snprintf(name, sizeof(name), "<loc %u>", loc);
+		if (site_set(m, s, name, "", 0))
+			return NULL;
+	}
+	return s;
+}
+
+const struct plw_site *plw_model_site(struct plw_model *m, uint32_t input, uint32_t loc)
+{
+	return site_get(m, input, loc);
+}
+
+static int define_loc(struct plw_model *m, uint32_t input, const struct plw_loc *l)
+{
+	struct input *in = get_input(m, input);
+	struct plw_site *s;
+
+	if (!in)
+		return -ENOMEM;
+	s = site_lookup(in, l->id);
+	if (!s)
+		s = site_new(m, input, in, l->id);
+	if (!s)
+		return -ENOMEM;
+	return site_set(m, s, l->func ? l->func : "", l->file ? l->file : "", l->line);
+}
+
+static struct thread *get_thread(struct plw_model *m, uint32_t input, uint32_t pid, uint32_t tid)
+{
+	struct thread *t = m->last;
+
+	if (t && t->tid == tid && t->pid == pid && t->input == input)
+		return t;
+	struct input *in = get_input(m, input);
+
+	if (!in)
+		return NULL;
+	uint64_t key = (uint64_t)pid << 32 | tid;
+
+	t = umap_get(&in->threads, key);
+	if (!t) {
+		t = calloc(1, sizeof(*t));
+		if (!t)
+			return NULL;
+		t->input = input;
+		t->pid = pid;
+		t->tid = tid;
+		if (umap_put(&in->threads, key, t)) {
+			free(t);
+			return NULL;
+		}
+		*m->threads_tail = t;
+		m->threads_tail = &t->next;
+	}
+	m->last = t;
+	return t;
+}
+
+static struct plw_arena *arena_get(struct plw_model *m)
+{
+	struct plw_arena *a = m->pool;
+
+	if (a) {
+		m->pool = a->next_free;
+		a->next_free = NULL;
+		return a;
+	}
+	return plw_arena_new();
+}
+
+void plw_model_tree_free(struct plw_model *m, struct plw_tree *tree)
+{
+	if (!tree)
+		return;
+	struct plw_arena *a = tree->arena;
+
+	plw_arena_reset(a);
+	a->next_free = m->pool;
+	m->pool = a;
+}
+
+/* Pushes a frame for SITE starting at START; opens a root tree at depth 0. */
+static int push(struct plw_model *m, struct thread *t, const struct plw_site *site, uint64_t start)
+{
+	if (t->depth == t->cap) {
+		uint32_t ncap = t->cap ? t->cap * 2 : 32;
+		struct frame *ns = realloc(t->stack, ncap * sizeof(*ns));
+
+		if (!ns)
+			return -ENOMEM;
+		t->stack = ns;
+		t->cap = ncap;
+	}
+	struct frame *f = &t->stack[t->depth];
+	struct plw_node *node = NULL;
+
+	if (m->o.trees) {
+		bool created = true;
+
+		if (t->depth == 0) {
+			if (!t->arena && !(t->arena = arena_get(m)))
+				return -ENOMEM;
+			t->tree = plw_arena_alloc(t->arena, sizeof(*t->tree));
+			node = t->tree ? plw_arena_alloc(t->arena, sizeof(*node)) : NULL;
+			if (!node)
+				return -ENOMEM;
+			node->site = site;
+			t->tree->root = node;
+			t->tree->arena = t->arena;
+		} else {
+			node = node_get(t->arena, t->stack[t->depth - 1].node, site, &created);
+			if (!node)
+				return -ENOMEM;
+		}
+		if (created) {
+			node->input = t->input;
+			node->pid = t->pid;
+			node->tid = t->tid;
+			node->start_ns = start;
+		}
+	}
+	f->site = site;
+	f->node = node;
+	f->start = start;
+	f->child_ns = 0;
+	f->flags = 0;
+	t->depth++;
+	return 0;
+}
+
+/* Closes the top frame at TS with FLAGS added. */
+static void pop(struct plw_model *m, struct thread *t, uint64_t ts, uint32_t flags)
+{
+	struct frame *f = &t->stack[--t->depth];
+	uint64_t dur = ts > f->start ? ts - f->start : 0;
+	uint64_t self = dur > f->child_ns ? dur - f->child_ns : 0;
+
+	flags |= f->flags;
+	if (flags & PLW_NODE_CUT_START)
+		m->st.cut_start++;
+	if (flags & PLW_NODE_CUT_END)
+		m->st.cut_end++;
+	if (flags & PLW_NODE_INCOMPLETE)
+		m->st.incomplete++;
+	if (t->depth)
+		t->stack[t->depth - 1].child_ns += dur;
+	if (f->node) {
+		f->node->dur_ns += dur;
+		f->node->self_ns += self;
+		f->node->count++;
+		f->node->flags |= flags;
+	}
+	if (m->o.on_exit) {
+		struct plw_call_info ci = {
+			.site = f->site, .input = t->input, .pid = t->pid, .tid = t->tid,
+			.depth = t->depth, .flags = flags, .ts = ts,
+			.start_ns = f->start, .dur_ns = dur,
+		};
+		m->o.on_exit(m->o.ctx, &ci);
+	}
+	if (t->depth == 0 && t->tree) {
+		struct plw_tree *tree = t->tree;
+
+		t->tree = NULL;
+		tree->seq = m->st.roots++;
+		if (m->o.on_root && m->o.on_root(m->o.ctx, tree))
+			t->arena = NULL;	/* kept by the callback */
+		else
+			plw_arena_reset(t->arena);
+	}
+}
+
+static uint64_t input_start(struct plw_model *m, uint32_t input)
+{
+	struct input *in = get_input(m, input);
+
+	return in ? in->start : 0;
+}
+
+static int on_entry(struct plw_model *m, uint32_t input, const struct plw_event *ev)
+{
+	struct thread *t = get_thread(m, input, ev->pid, ev->tid);
+	const struct plw_site *site = site_get(m, input, ev->u.py.loc);
+
+	if (!t || !site)
+		return -ENOMEM;
+	m->st.calls++;
+	int err = push(m, t, site, ev->ts);
+
+	if (err)
+		return err;
+	if (m->o.on_enter) {
+		struct plw_call_info ci = {
+			.site = site, .input = input, .pid = t->pid, .tid = t->tid,
+			.depth = t->depth - 1, .ts = ev->ts, .start_ns = ev->ts,
+		};
+		m->o.on_enter(m->o.ctx, &ci);
+	}
+	return 0;
+}
+
+static int on_return(struct plw_model *m, uint32_t input, const struct plw_event *ev)
+{
+	struct thread *t = get_thread(m, input, ev->pid, ev->tid);
+	const struct plw_site *site = site_get(m, input, ev->u.py.loc);
+
+	if (!t || !site)
+		return -ENOMEM;
+	m->st.returns++;
+	if (t->depth && t->stack[t->depth - 1].site == site) {
+		pop(m, t, ev->ts, 0);
+		return 0;
+	}
+	for (uint32_t i = t->depth; i-- > 0;) {
+		if (t->stack[i].site != site)
+			continue;
+		/* frames above I never returned: close them, flagged */
+		while (t->depth > i + 1)
+			pop(m, t, ev->ts, PLW_NODE_INCOMPLETE);
+		t->stack[0].flags |= PLW_NODE_INCOMPLETE;
+		pop(m, t, ev->ts, 0);
+		return 0;
+	}
+	/* never entered: began before the recording, or its entry was lost */
+	uint64_t start = t->depth ? t->stack[t->depth - 1].start : input_start(m, input);
+
+	if (start > ev->ts)
+		start = ev->ts;
+	int err = push(m, t, site, start);
+
+	if (err)
+		return err;
+	pop(m, t, ev->ts, PLW_NODE_CUT_START);
+	return 0;
+}
+
+static void close_thread(struct plw_model *m, struct thread *t, uint64_t ts)
+{
+	while (t->depth)
+		pop(m, t, ts, PLW_NODE_CUT_END);
+}
+
+static void on_lost(struct plw_model *m, uint32_t input, const struct plw_event *ev)
+{
+	m->st.lost += ev->u.lost.lost;
+	for (struct thread *t = m->threads; t; t = t->next)
+		for (uint32_t i = 0; i < t->depth; i++)
+			t->stack[i].flags |= PLW_NODE_INCOMPLETE;
+}
+
+int plw_model_feed(struct plw_model *m, uint32_t input, const struct plw_event *ev)
+{
+	if (m->finished)
+		return -EINVAL;
+	m->st.events++;
+	if (!m->st.first_ts || ev->ts < m->st.first_ts)
+		m->st.first_ts = ev->ts;
+	if (ev->ts > m->st.last_ts)
+		m->st.last_ts = ev->ts;
+	if (input >= m->nr_inputs || !m->inputs[input].has_start) {
+		struct input *in = get_input(m, input);
+
+		if (!in)
+			return -ENOMEM;
+		in->start = ev->ts;
+		in->has_start = true;
+	}
+	switch (ev->type) {
+	case PLW_EV_PY_ENTRY:
+		return on_entry(m, input, ev);
+	case PLW_EV_PY_RETURN:
+		return on_return(m, input, ev);
+	case PLW_EV_PY_LOC:
+		return define_loc(m, input, &ev->u.loc);
+	case PLW_REC_LOST:
+		on_lost(m, input, ev);
+		return 0;
+	case PLW_REC_EXIT: {
+		/* the thread is gone: what it had open will never return */
+		struct input *in = get_input(m, input);
+		struct thread *t = in ? umap_get(&in->threads, (uint64_t)ev->pid << 32 | ev->tid) : NULL;
+
+		if (t)
+			close_thread(m, t, ev->ts);
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
+
+int plw_model_finish(struct plw_model *m, uint64_t end_ns)
+{
+	if (m->finished)
+		return 0;
+	if (!end_ns)
+		end_ns = m->st.last_ts;
+	for (struct thread *t = m->threads; t; t = t->next)
+		close_thread(m, t, end_ns);
+	m->finished = true;
+	return 0;
+}
+
+const struct plw_model_stats *plw_model_stats(const struct plw_model *m)
+{
+	return &m->st;
+}
+
+void plw_model_free(struct plw_model *m)
+{
+	if (!m)
+		return;
+	struct thread *t = m->threads;
+
+	while (t) {
+		struct thread *next = t->next;
+
+		free(t->stack);
+		plw_arena_free(t->arena);
+		free(t);
+		t = next;
+	}
+	for (uint32_t i = 0; i < m->nr_inputs; i++) {
+		free(m->inputs[i].sites);
+		umap_free(&m->inputs[i].sites_far);
+		umap_free(&m->inputs[i].threads);
+	}
+	free(m->inputs);
+	while (m->pool) {
+		struct plw_arena *a = m->pool;
+
+		m->pool = a->next_free;
+		plw_arena_free(a);
+	}
+	plw_arena_free(m->sites);
+	free(m);
+}

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * model.h - the event model: a time-ordered event stream in, call trees out.
+ *
+ * Streaming: memory is proportional to the live call depth of each thread and
+ * to the number of distinct call paths of the trees being built, never to the
+ * number of events.
+ *
+ * Per thread (input, pid, tid) the model keeps a stack of open frames.  A
+ * call whose parent was not observed is a *root*; each root gets its own
+ * calling-context tree (children grouped by site, with a call count and
+ * summed times), built in an arena of its own.  When a root completes the
+ * model calls on_root(); the callback keeps the tree (returns true, and later
+ * frees it with model_tree_free) or lets the model recycle it.
+ *
+ * Anomalies are never dropped:
+ *  - a return whose call was not observed (began before the recording, or its
+ *    entry was lost) becomes a call flagged CUT_START that began at the
+ *    input's recording start (empty stack: its own root) or at its parent's
+ *    start (non-empty stack: a child of the open frame);
+ *  - a return matching a deeper frame closes the frames above it, flagged
+ *    INCOMPLETE;
+ *  - frames still open at the end (or when their thread exits) are closed
+ *    flagged CUT_END;
+ *  - a LOST record flags every open root (and its open frames) INCOMPLETE.
+ *
+ * Library code: never prints, never exits.
+ */
+#ifndef PYLOW_REPORT_MODEL_H
+#define PYLOW_REPORT_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../format/plw.h"
+
+/* What a node stands for.  Python frames have a code location; the kernel
+ * kinds (to come) are leaves with a name and a count. */
+enum plw_kind {
+	PLW_KIND_PYTHON = 0,
+	PLW_KIND_SYSCALL,
+	PLW_KIND_OFFCPU,
+	PLW_KIND_FAULT,
+	PLW_KIND_IO,
+	PLW_KIND_MEM,
+	PLW_KIND_GIL,
+	PLW_KIND_EXCEPTION,
+	PLW_KIND_IRQ,
+	PLW_KIND_TLB,
+	PLW_KIND_PROBE,
+	PLW_KIND_MAX
+};
+const char *plw_kind_name(enum plw_kind kind);
+
+/* Node flags */
+#define PLW_NODE_CUT_START	0x1	/* its call began before what was recorded */
+#define PLW_NODE_CUT_END	0x2	/* still running when the recording (or thread) ended */
+#define PLW_NODE_INCOMPLETE	0x4	/* events may be missing (lost, mismatched return) */
+
+/* A site: what nodes are grouped by.  Interned by the model, so two nodes
+ * are the same call site exactly when their site pointers are equal. */
+struct plw_site {
+	uint16_t kind;			/* enum plw_kind */
+	uint32_t input;			/* file it came from */
+	uint32_t loc;			/* Python: code location id within INPUT */
+	uint32_t line;
+	const char *name;		/* function name, or kernel event name */
+	const char *file;		/* "" when unknown */
+};
+
+struct plw_node {
+	const struct plw_site *site;
+	struct plw_node *parent;
+	struct plw_node *child;		/* first child; siblings in order of first appearance */
+	struct plw_node *last;		/* last child */
+	struct plw_node *next;		/* next sibling */
+	struct plw_node **tab;		/* children by site, once a node has many */
+	uint32_t nr_children, tab_cap;
+	uint32_t input, pid, tid;
+	uint32_t flags;			/* PLW_NODE_* */
+	uint64_t start_ns;		/* first call's start */
+	uint64_t dur_ns;		/* inclusive, summed over count calls */
+	uint64_t self_ns;		/* dur_ns minus the children's, summed */
+	uint64_t count;			/* calls closed into this node */
+};
+
+struct plw_arena;
+
+/* One root call and everything below it. */
+struct plw_tree {
+	struct plw_node *root;
+	struct plw_arena *arena;	/* owns the tree and its nodes */
+	uint64_t seq;			/* completion order, from 0 */
+};
+
+/* Per-call hooks for streaming reports (timeline).  DEPTH is the frame's
+ * depth in its thread's observed stack (0 = root). */
+struct plw_call_info {
+	const struct plw_site *site;
+	uint32_t input, pid, tid;
+	uint32_t depth;
+	uint32_t flags;			/* PLW_NODE_* (exit only) */
+	uint64_t ts;			/* the event's time */
+	uint64_t start_ns, dur_ns;	/* exit only */
+};
+
+struct plw_model_opts {
+	bool trees;			/* build trees (flow, graph); false: hooks only */
+	/* a root completed; return true to keep TREE (free it with model_tree_free) */
+	bool (*on_root)(void *ctx, struct plw_tree *tree);
+	void (*on_enter)(void *ctx, const struct plw_call_info *ci);
+	void (*on_exit)(void *ctx, const struct plw_call_info *ci);
+	/* code location not defined in the stream (e.g. only in the feature
+	 * section); may be NULL or return NULL */
+	const struct plw_loc *(*resolve)(void *ctx, uint32_t input, uint32_t loc);
+	void *ctx;
+};
+
+struct plw_model_stats {
+	uint64_t events;		/* events fed */
+	uint64_t calls;			/* entries */
+	uint64_t returns;
+	uint64_t roots;			/* root trees completed */
+	uint64_t lost;			/* samples lost (sum of LOST records) */
+	uint64_t cut_start, cut_end, incomplete;	/* calls closed so flagged */
+	uint64_t first_ts, last_ts;	/* over all events fed (0 if none) */
+};
+
+struct plw_model;
+
+int plw_model_new(struct plw_model **m, const struct plw_model_opts *opts);
+/* Start of INPUT's recording: where calls cut at the start begin.  Default:
+ * the first event fed from INPUT. */
+void plw_model_set_start(struct plw_model *m, uint32_t input, uint64_t ts);
+/* Feeds one event (in time order).  0 or -errno (-ENOMEM). */
+int plw_model_feed(struct plw_model *m, uint32_t input, const struct plw_event *ev);
+/* Closes every open frame as CUT_END at END_NS (0: the last event's time),
+ * emitting the remaining roots.  Call once, after the last event. */
+int plw_model_finish(struct plw_model *m, uint64_t end_ns);
+const struct plw_model_stats *plw_model_stats(const struct plw_model *m);
+/* Site of a Python code location (interned; NULL on ENOMEM). */
+const struct plw_site *plw_model_site(struct plw_model *m, uint32_t input, uint32_t loc);
+void plw_model_free(struct plw_model *m);
+
+/* Trees kept by on_root; accepts NULL.  M must still exist (arenas are
+ * recycled through it). */
+void plw_model_tree_free(struct plw_model *m, struct plw_tree *tree);
+
+/* ------------------------------------------------------------- helpers */
+
+/* Child of PARENT for SITE, or NULL. */
+struct plw_node *plw_node_find(const struct plw_node *parent, const struct plw_site *site);
+/* Child of PARENT for SITE, created (zeroed but for site/parent) in ARENA
+ * when missing; NULL on ENOMEM. */
+struct plw_node *plw_node_get(struct plw_arena *arena, struct plw_node *parent,
+			      const struct plw_site *site);
+
+/* Arena: bump allocation in blocks, freed at once. */
+struct plw_arena *plw_arena_new(void);
+void *plw_arena_alloc(struct plw_arena *a, size_t size);	/* zeroed; NULL on ENOMEM */
+void plw_arena_reset(struct plw_arena *a);	/* keeps the first block */
+void plw_arena_free(struct plw_arena *a);
+size_t plw_arena_bytes(const struct plw_arena *a);
+
+#endif /* PYLOW_REPORT_MODEL_H */

@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: MIT */
+/* test_model.c - the event model on synthetic event sequences (no files). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "report/model.h"
+
+#define MAX_TREES 64
+
+struct fx {
+	struct plw_model *m;
+	struct plw_tree *trees[MAX_TREES];
+	int nr_trees;
+	int exits;
+};
+
+static bool keep_root(void *ctx, struct plw_tree *tree)
+{
+	struct fx *fx = ctx;
+
+	assert_true(fx->nr_trees < MAX_TREES);
+	fx->trees[fx->nr_trees++] = tree;
+	return true;
+}
+
+static void count_exit(void *ctx, const struct plw_call_info *ci)
+{
+	((struct fx *)ctx)->exits++;
+}
+
+static int setup(void **state)
+{
+	static struct fx fx;
+	struct plw_model_opts o = { .trees = true, .on_root = keep_root,
+				    .on_exit = count_exit, .ctx = &fx };
+
+	memset(&fx, 0, sizeof(fx));
+	assert_int_equal(plw_model_new(&fx.m, &o), 0);
+	*state = &fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	for (int i = 0; i < fx->nr_trees; i++)
+		plw_model_tree_free(fx->m, fx->trees[i]);
+	plw_model_free(fx->m);
+	return 0;
+}
+
+static void loc(struct fx *fx, uint32_t id, const char *func, const char *file, uint32_t line)
+{
+	struct plw_event ev = { .type = PLW_EV_PY_LOC, .pid = 1, .tid = 1, .ts = 0 };
+
+	ev.u.loc.id = id;
+	ev.u.loc.func = func;
+	ev.u.loc.file = file;
+	ev.u.loc.line = line;
+	assert_int_equal(plw_model_feed(fx->m, 0, &ev), 0);
+}
+
+static void call(struct fx *fx, int type, uint32_t tid, uint64_t ts, uint32_t id)
+{
+	struct plw_event ev = { .type = type, .pid = 1, .tid = tid, .ts = ts };
+
+	ev.u.py.loc = id;
+	assert_int_equal(plw_model_feed(fx->m, 0, &ev), 0);
+}
+#define IN(fx, tid, ts, id)	call(fx, PLW_EV_PY_ENTRY, tid, ts, id)
+#define OUT(fx, tid, ts, id)	call(fx, PLW_EV_PY_RETURN, tid, ts, id)
+
+static void locs(struct fx *fx)
+{
+	loc(fx, 1, "main", "app.py", 1);
+	loc(fx, 2, "work", "app.py", 10);
+	loc(fx, 3, "leaf", "lib.py", 20);
+	loc(fx, 4, "other", "lib.py", 30);
+}
+
+static const struct plw_node *child(const struct plw_node *n, int i)
+{
+	const struct plw_node *c = n->child;
+
+	while (c && i--)
+		c = c->next;
+	assert_non_null(c);
+	return c;
+}
+
+static void expect(const struct plw_node *n, const char *name, uint64_t start, uint64_t dur,
+		   uint64_t self, uint64_t count, uint32_t flags, uint32_t nr_children)
+{
+	assert_string_equal(n->site->name, name);
+	assert_int_equal(n->start_ns, start);
+	assert_int_equal(n->dur_ns, dur);
+	assert_int_equal(n->self_ns, self);
+	assert_int_equal(n->count, count);
+	assert_int_equal(n->flags, flags);
+	assert_int_equal(n->nr_children, nr_children);
+}
+
+static void test_nesting(void **state)
+{
+	struct fx *fx = *state;
+
+	locs(fx);
+	IN(fx, 1, 100, 1);
+	IN(fx, 1, 110, 2);
+	IN(fx, 1, 120, 3);
+	OUT(fx, 1, 150, 3);
+	OUT(fx, 1, 170, 2);
+	IN(fx, 1, 180, 4);
+	OUT(fx, 1, 185, 4);
+	OUT(fx, 1, 200, 1);
+	assert_int_equal(fx->nr_trees, 1);
+	const struct plw_node *r = fx->trees[0]->root;
+
+	expect(r, "main", 100, 100, 100 - 60 - 5, 1, 0, 2);
+	assert_string_equal(r->site->file, "app.py");
+	assert_int_equal(r->site->line, 1);
+	expect(child(r, 0), "work", 110, 60, 30, 1, 0, 1);
+	expect(child(child(r, 0), 0), "leaf", 120, 30, 30, 1, 0, 0);
+	expect(child(r, 1), "other", 180, 5, 5, 1, 0, 0);
+	assert_ptr_equal(child(r, 1)->parent, r);
+	assert_int_equal(plw_model_finish(fx->m, 0), 0);
+	assert_int_equal(fx->nr_trees, 1);
+	assert_int_equal(plw_model_stats(fx->m)->roots, 1);
+	assert_int_equal(fx->exits, 4);
+}
+
+static void test_grouping(void **state)
+{
+	struct fx *fx = *state;
+
+	locs(fx);
+	IN(fx, 1, 0, 1);
+	for (int i = 0; i < 1000; i++) {
+		uint64_t t = 10 + i * 10;
+
+		IN(fx, 1, t, 2);
+		IN(fx, 1, t + 1, 3);
+		OUT(fx, 1, t + 3, 3);
+		OUT(fx, 1, t + 5, 2);
+	}
+	/* many distinct children: exercises the child table */
+	for (uint32_t id = 100; id < 140; id++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "f%u", id);
+		loc(fx, id, name, "many.py", id);
+		IN(fx, 1, 20000 + id * 2, id);
+		OUT(fx, 1, 20001 + id * 2, id);
+		IN(fx, 1, 30000 + id * 2, id);
+		OUT(fx, 1, 30001 + id * 2, id);
+	}
+	OUT(fx, 1, 40000, 1);
+	assert_int_equal(fx->nr_trees, 1);
+	const struct plw_node *r = fx->trees[0]->root;
+
+	assert_int_equal(r->nr_children, 41);
+	expect(child(r, 0), "work", 10, 5000, 3000, 1000, 0, 1);
+	expect(child(child(r, 0), 0), "leaf", 11, 2000, 2000, 1000, 0, 0);
+	expect(child(r, 40), "f139", 20000 + 139 * 2, 2, 2, 2, 0, 0);
+	/* self = 40000 - work 5000 - 40 sites * 2 */
+	expect(r, "main", 0, 40000, 40000 - 5000 - 80, 1, 0, 41);
+	const struct plw_site *s = plw_model_site(fx->m, 0, 120);
+
+	assert_non_null(plw_node_find(r, s));
+	assert_string_equal(plw_node_find(r, s)->site->name, "f120");
+}
+
+static void test_roots_in_sequence(void **state)
+{
+	struct fx *fx = *state;
+
+	locs(fx);
+	for (int i = 0; i < 5; i++) {
+		IN(fx, 1, i * 100, 2);
+		OUT(fx, 1, i * 100 + 10 * (i + 1), 2);
+	}
+	assert_int_equal(fx->nr_trees, 5);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(fx->trees[i]->seq, i);
+		expect(fx->trees[i]->root, "work", i * 100, 10 * (i + 1), 10 * (i + 1), 1, 0, 0);
+	}
+}
+
+static void test_cut_start(void **state)
+{
+	struct fx *fx = *state;
+
+	locs(fx);
+	plw_model_set_start(fx->m, 0, 50);
+	IN(fx, 1, 100, 3);
+	OUT(fx, 1, 110, 3);
+	OUT(fx, 1, 130, 2);	/* work: entered before the recording */
+	IN(fx, 1, 140, 1);
+	OUT(fx, 1, 150, 4);	/* other: entry lost, inside main */
+	OUT(fx, 1, 160, 1);
+	assert_int_equal(plw_model_finish(fx->m, 0), 0);
+	assert_int_equal(fx->nr_trees, 3);
+	expect(fx->trees[0]->root, "leaf", 100, 10, 10, 1, 0, 0);
+	expect(fx->trees[1]->root, "work", 50, 80, 80, 1, PLW_NODE_CUT_START, 0);
+	expect(fx->trees[2]->root, "main", 140, 20, 10, 1, 0, 1);
+	expect(child(fx->trees[2]->root, 0), "other", 140, 10, 10, 1, PLW_NODE_CUT_START, 0);
+	assert_int_equal(plw_model_stats(fx->m)->cut_start, 2);
+}
+
+static void test_cut_end(void **state)
+{
+	struct fx *fx = *state;
+
+	locs(fx);
+	IN(fx, 1, 100, 1);
+	IN(fx, 1, 110, 2);
+	IN(fx, 1, 120, 3);
+	OUT(fx, 1, 130, 3);
+	assert_int_equal(fx->nr_trees, 0);
+	assert_int_equal(plw_model_finish(fx->m, 0), 0);	/* last event: 130 */
+	assert_int_equal(fx->nr_trees, 1);
+	const struct plw_node *r = fx->trees[0]->root;
+
+	expect(r, "main", 100, 30, 10, 1, PLW_NODE_CUT_END, 1);
+	expect(child(r, 0), "work", 110, 20, 10, 1, PLW_NODE_CUT_END, 1);
+	expect(child(child(r, 0), 0), "leaf", 120, 10, 10, 1, 0, 0);
+	assert_int_equal(plw_model_stats(fx->m)->cut_end, 2);
+}
+
+static void test_cut_end_explicit(void **state)
+{
+	struct fx *fx = *state;
+
+	locs(fx);
+	IN(fx, 1, 100, 1);
+	assert_int_equal(plw_model_finish(fx->m, 500), 0);
+	assert_int_equal(fx->nr_trees, 1);
+	expect(fx->trees[0]->root, "main", 100, 400, 400, 1, PLW_NODE_CUT_END, 0);
+}
+
+static void test_mismatch(void **state)
+{
+	struct fx *fx = *state;
+
+	locs(fx);
+	IN(fx, 1, 100, 1);
+	IN(fx, 1, 110, 2);
+	IN(fx, 1, 120, 3);
+	OUT(fx, 1, 140, 1);	/* leaf and work never returned */
+	assert_int_equal(fx->nr_trees, 1);
+	const struct plw_node *r = fx->trees[0]->root;
+
+	expect(r, "main", 100, 40, 10, 1, PLW_NODE_INCOMPLETE, 1);
+	expect(child(r, 0), "work", 110, 30, 10, 1, PLW_NODE_INCOMPLETE, 1);
+	expect(child(child(r, 0), 0), "leaf", 120, 20, 20, 1, PLW_NODE_INCOMPLETE, 0);
+	assert_int_equal(plw_model_stats(fx->m)->incomplete, 3);
+}
+
+static void test_threads(void **state)
+{
+	struct fx *fx = *state;
+
+	locs(fx);
+	IN(fx, 1, 100, 1);
+	IN(fx, 2, 105, 2);
+	IN(fx, 1, 110, 3);
+	IN(fx, 2, 115, 3);
+	OUT(fx, 1, 120, 3);
+	OUT(fx, 2, 135, 3);
+	OUT(fx, 2, 140, 2);
+	OUT(fx, 1, 200, 1);
+	assert_int_equal(fx->nr_trees, 2);
+	const struct plw_node *a = fx->trees[0]->root, *b = fx->trees[1]->root;
+
+	expect(a, "work", 105, 35, 15, 1, 0, 1);
+	assert_int_equal(a->tid, 2);
+	expect(child(a, 0), "leaf", 115, 20, 20, 1, 0, 0);
+	expect(b, "main", 100, 100, 90, 1, 0, 1);
+	assert_int_equal(b->tid, 1);
+	expect(child(b, 0), "leaf", 110, 10, 10, 1, 0, 0);
+	/* same site, different trees, same site pointer */
+	assert_ptr_equal(child(a, 0)->site, child(b, 0)->site);
+}
+
+static void test_lost(void **state)
+{
+	struct fx *fx = *state;
+	struct plw_event lost = { .type = PLW_REC_LOST, .cpu = 0, .ts = 125 };
+
+	lost.u.lost.lost = 7;
+	locs(fx);
+	IN(fx, 1, 100, 1);
+	IN(fx, 1, 110, 2);
+	OUT(fx, 1, 120, 2);
+	assert_int_equal(plw_model_feed(fx->m, 0, &lost), 0);
+	IN(fx, 1, 130, 3);
+	OUT(fx, 1, 140, 3);
+	OUT(fx, 1, 150, 1);
+	IN(fx, 2, 160, 2);	/* began after the loss: not flagged */
+	OUT(fx, 2, 170, 2);
+	assert_int_equal(fx->nr_trees, 2);
+	expect(fx->trees[0]->root, "main", 100, 50, 30, 1, PLW_NODE_INCOMPLETE, 2);
+	expect(child(fx->trees[0]->root, 0), "work", 110, 10, 10, 1, 0, 0);
+	expect(child(fx->trees[0]->root, 1), "leaf", 130, 10, 10, 1, 0, 0);
+	expect(fx->trees[1]->root, "work", 160, 10, 10, 1, 0, 0);
+	assert_int_equal(plw_model_stats(fx->m)->lost, 7);
+}
+
+static void test_unknown_loc_and_exit(void **state)
+{
+	struct fx *fx = *state;
+	struct plw_event ex = { .type = PLW_REC_EXIT, .pid = 1, .tid = 3, .ts = 300 };
+
+	IN(fx, 3, 100, 42);
+	IN(fx, 3, 200, 43);
+	assert_int_equal(plw_model_feed(fx->m, 0, &ex), 0);
+	assert_int_equal(fx->nr_trees, 1);
+	const struct plw_node *r = fx->trees[0]->root;
+
+	expect(r, "<loc 42>", 100, 200, 100, 1, PLW_NODE_CUT_END, 1);
+	expect(child(r, 0), "<loc 43>", 200, 100, 100, 1, PLW_NODE_CUT_END, 0);
+	/* a later definition names the site */
+	loc(fx, 42, "late", "late.py", 7);
+	assert_string_equal(r->site->name, "late");
+}
+
+static bool drop_root(void *ctx, struct plw_tree *tree)
+{
+	(*(int *)ctx)++;
+	return false;
+}
+
+static void test_no_growth(void **state)
+{
+	/* a long stream of short roots reuses one arena */
+	struct plw_model *m;
+	int roots = 0;
+	struct plw_model_opts o = { .trees = true, .on_root = drop_root, .ctx = &roots };
+	struct plw_event ev = { .pid = 1, .tid = 1 };
+
+	assert_int_equal(plw_model_new(&m, &o), 0);
+	for (int i = 0; i < 100000; i++) {
+		ev.type = PLW_EV_PY_ENTRY;
+		ev.ts = i * 10;
+		ev.u.py.loc = 1;
+		assert_int_equal(plw_model_feed(m, 0, &ev), 0);
+		ev.u.py.loc = 2 + i % 3;
+		assert_int_equal(plw_model_feed(m, 0, &ev), 0);
+		ev.type = PLW_EV_PY_RETURN;
+		ev.ts += 5;
+		assert_int_equal(plw_model_feed(m, 0, &ev), 0);
+		ev.u.py.loc = 1;
+		assert_int_equal(plw_model_feed(m, 0, &ev), 0);
+	}
+	assert_int_equal(roots, 100000);
+	assert_int_equal(plw_model_stats(m)->events, 400000);
+	plw_model_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_nesting, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grouping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_roots_in_sequence, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cut_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cut_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cut_end_explicit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mismatch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_loc_and_exit, setup, teardown),
+		cmocka_unit_test(test_no_growth),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
