@@ -1,0 +1,369 @@
+#!/usr/bin/env bash
+# tests/integration/run.sh - end-to-end tests of `pylow record` + `pylow report`
+# against real CPython processes, through BPF.  Needs root, a kernel with BTF
+# and Debian's /usr/bin/python3.11 (which has CPython's USDT probes).
+#
+#   PYLOW=build/pylow tests/integration/run.sh [CASE...]     ('make test-integration')
+#
+# Each case is a function t_NAME run in a subshell with its own directory under
+# one temp dir; the ground truth comes from the traced scripts themselves
+# (tests/py/).  Without root (or BTF, or the probed Python) the runner prints
+# SKIP and exits 0 -- except under CI=true, where that is a failure.
+# KEEP=1 keeps the temp dir.  The last line is always "N passed, N failed".
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+PYDIR=$top/tests/py
+PYLOW=${PYLOW:-$top/build/pylow}
+case $PYLOW in /*) ;; *) PYLOW=$top/$PYLOW ;; esac
+PY=${PYLOW_TEST_PYTHON:-/usr/bin/python3.11}
+# a CPython built without --with-dtrace (pyenv's, like the Docker images')
+NOPROBE_PY=${PYLOW_TEST_NOPROBE_PYTHON:-/root/.pyenv/versions/3.11.7/bin/python3.11}
+HELPER="$PY $here/plwjson.py"
+REC_TIMEOUT=${REC_TIMEOUT:-60}
+
+skip() {
+	if [ "${CI:-}" = true ]; then
+		echo "integration: FAIL: cannot run under CI: $*" >&2
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+	echo "integration: SKIP: $*"
+	echo "0 passed, 0 failed (skipped)"
+	exit 0
+}
+
+[ "$(id -u)" = 0 ] || skip "needs root for BPF and uprobes (run as root: sudo make test-integration)"
+[ -r /sys/kernel/btf/vmlinux ] || skip "this kernel has no BTF (/sys/kernel/btf/vmlinux)"
+[ -x "$PYLOW" ] || { echo "integration: $PYLOW not found; build with 'make'" >&2; echo "0 passed, 1 failed"; exit 1; }
+[ -x "$PY" ] || skip "$PY missing (apt-get install python3.11)"
+readelf -n "$PY" 2>/dev/null | grep -q stapsdt || skip "$PY has no USDT probes (.note.stapsdt)"
+if "$PYLOW" record --help 2>&1 | grep -q NO_BPF; then
+	skip "$PYLOW was built with NO_BPF=1 (report only)"
+fi
+
+T=$(mktemp -d /tmp/pylow-itest.XXXXXX)
+# every process the tests start carries this in its environment, so cleanup
+# can find (and kill, by pid) exactly those, including grandchildren
+export PYLOW_ITEST_TAG=$T
+
+# pids whose environment carries our tag; bash builtins only, so that no
+# process of the scan itself can match
+ours() {
+	local e p x v
+	for e in /proc/[0-9]*/environ; do
+		p=${e#/proc/}; p=${p%/environ}
+		mapfile -d '' -t v <"$e" 2>/dev/null || continue
+		for x in "${v[@]}"; do
+			[ "$x" = "PYLOW_ITEST_TAG=$T" ] && { echo "$p"; break; }
+		done
+	done
+}
+kill_ours() {
+	local p left
+	left=$(ours)
+	[ -n "$left" ] || return 0
+	for p in $left; do kill -9 "$p" 2>/dev/null; done
+	echo "$left" | wc -w
+}
+cleanup() {
+	local n
+	n=$(kill_ours)
+	[ -n "$n" ] && echo "integration: killed $n leftover process(es)" >&2
+	if [ "${KEEP:-0}" = 1 ]; then
+		echo "integration: kept $T" >&2
+	else
+		rm -rf "$T"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# --- helpers used inside cases (each case runs in a subshell: fail exits it)
+fail() { echo "    FAIL: $*"; exit 1; }
+note() { echo "    $*"; }
+# wait_for SECONDS WHAT CMD...: poll CMD every 20 ms until it succeeds
+wait_for() {
+	local secs=$1 what=$2; shift 2
+	local end=$((SECONDS + secs))
+	until "$@"; do
+		[ $SECONDS -lt $end ] || fail "timed out after ${secs}s waiting for $what"
+		sleep 0.02
+	done
+}
+# show_err FILE: a recorder's stderr, indented, when a case fails
+show() { [ -s "$1" ] && sed 's/^/      | /' "$1" | tail -n 20; return 0; }
+# rec DIR ARGS...: pylow ARGS with a timeout, stderr in DIR/rec.err, status in $rc
+rec() {
+	local d=$1; shift
+	rc=0
+	timeout -k 5 "$REC_TIMEOUT" "$PYLOW" "$@" >"$d/rec.out" 2>"$d/rec.err" || rc=$?
+	[ $rc != 124 ] && [ $rc != 137 ] || { show "$d/rec.err"; fail "pylow $* timed out after ${REC_TIMEOUT}s"; }
+}
+# report DIR OUT ARGS...: pylow report ARGS > OUT; fails the case on error
+report() {
+	local d=$1 out=$2; shift 2
+	local r=0
+	timeout -k 5 60 "$PYLOW" report "$@" >"$out" 2>"$d/report.err" || r=$?
+	[ $r = 0 ] || { show "$d/report.err"; fail "pylow report $* exited $r"; }
+}
+# finished DIR FILE: FILE written completely (no FILE.partial left)
+finished() {
+	[ -s "$2" ] || { show "$1/rec.err"; fail "no recording $2"; }
+	[ ! -e "$2.partial" ] || fail "$2.partial left behind"
+}
+check() {	# check WHAT HELPER-ARGS...
+	local what=$1; shift
+	local out
+	out=$($HELPER "$@") || { echo "$out" | sed 's/^/    /'; fail "$what"; }
+	echo "$out" | sed 's/^/    /'
+}
+# start_target DIR ARGS...: runs $PY ARGS in the background with a gate;
+# sets tpid; waits until it has printed its pid
+start_target() {
+	local d=$1; shift
+	PYLOW_GATE=$d/gate "$PY" "$@" >"$d/target.out" 2>"$d/target.err" &
+	tpid=$!
+	wait_for 20 "the target to start" grep -q '^PID ' "$d/target.out"
+}
+# attach DIR ARGS...: pylow record -p in the background (stderr in DIR/rec.err);
+# sets rpid; returns once the recorder says its probes are attached
+attach() {
+	local d=$1; shift
+	"$PYLOW" record "$@" >"$d/rec.out" 2>"$d/rec.err" &
+	rpid=$!
+	is_attached() {
+		kill -0 "$rpid" 2>/dev/null || { show "$d/rec.err"; fail "pylow record exited before attaching"; }
+		grep -qi 'attached' "$d/rec.err"
+	}
+	wait_for 30 "pylow record to say it attached" is_attached
+}
+# stopped PID SECONDS: wait for a background child to exit; status in $rc
+stopped() {
+	local pid=$1 secs=$2
+	local end=$((SECONDS + secs))
+	while kill -0 "$pid" 2>/dev/null; do
+		[ $SECONDS -lt $end ] || { kill -9 "$pid" 2>/dev/null; fail "pid $pid still running after ${secs}s"; }
+		sleep 0.02
+	done
+	rc=0
+	wait "$pid" || rc=$?
+}
+# no_output DIR FILE: neither FILE nor FILE.partial exists
+no_output() {
+	[ ! -e "$2" ] || fail "$2 was written although the recording was refused"
+	[ ! -e "$2.partial" ] || fail "$2.partial left behind although the recording was refused"
+}
+
+# ---------------------------------------------------------------- the cases
+
+# launch mode: exact per-function entry counts from graph (and flow)
+t_launch_counts() {
+	local d=$1
+	rec "$d" record -q -o "$d/x.plw" -- "$PY" "$PYDIR/known_calls.py" "$d/gt.json"
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	[ -s "$d/gt.json" ] || fail "the target wrote no ground truth"
+	report "$d" "$d/graph.json" graph --json "$d/x.plw"
+	check "graph calls differ from the ground truth" calls "$d/gt.json" "$d/graph.json" calls
+	report "$d" "$d/flow.json" flow --json "$d/x.plw"
+	check "flow counts differ from the ground truth" calls "$d/gt.json" "$d/flow.json" count
+}
+
+# attach mode: attach before the counted work starts, recorder stops when the target exits
+t_attach_counts() {
+	local d=$1
+	start_target "$d" "$PYDIR/known_calls.py" "$d/gt.json"
+	attach "$d" record -p "$tpid" -o "$d/x.plw"
+	touch "$d/gate"
+	stopped "$tpid" 60
+	[ $rc = 0 ] || fail "target exited $rc"
+	stopped "$rpid" 30
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc after its target exited"; }
+	finished "$d" "$d/x.plw"
+	report "$d" "$d/graph.json" graph --json "$d/x.plw"
+	check "graph calls differ from the ground truth" calls "$d/gt.json" "$d/graph.json" calls
+}
+
+# durations: 80 ms and 200 ms functions within 10 %
+t_sleep_durations() {
+	local d=$1
+	rec "$d" record -q -o "$d/x.plw" -- "$PY" "$PYDIR/sleep_probe.py" "$d/gt.json"
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	report "$d" "$d/graph.json" graph --json "$d/x.plw"
+	report "$d" "$d/flow.json" flow --json "$d/x.plw"
+	check "durations off" durations "$d/gt.json" "$d/graph.json" "$d/flow.json" 0.10
+}
+
+# children: a fork()ed child and an exec'd Python subprocess are followed
+t_children() {
+	local d=$1
+	rec "$d" record -q -o "$d/x.plw" -- "$PY" "$PYDIR/child_proc.py" "$d/gt.json"
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	[ -s "$d/gt.json" ] || fail "the target wrote no ground truth"
+	report "$d" "$d/info.json" info --json "$d/x.plw"
+	report "$d" "$d/flow.json" flow --json "$d/x.plw"
+	check "children not recorded exactly" procs "$d/gt.json" "$d/flow.json" "$d/info.json"
+}
+
+# threads: per-thread counts
+t_threads() {
+	local d=$1
+	rec "$d" record -q -o "$d/x.plw" -- "$PY" "$PYDIR/threads.py" "$d/gt.json"
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	report "$d" "$d/flow.json" flow --json "$d/x.plw"
+	check "per-thread counts differ" threads "$d/gt.json" "$d/flow.json"
+}
+
+# perf script reads the file cleanly and sees as many entries as pylow
+t_perf_script() {
+	local d=$1
+	command -v perf >/dev/null || fail "perf not installed (apt-get install linux-perf)"
+	rec "$d" record -q -o "$d/x.plw" -- "$PY" "$PYDIR/known_calls.py" "$d/gt.json"
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	local r=0
+	timeout -k 5 120 perf script -i "$d/x.plw" >"$d/perf.out" 2>"$d/perf.err" || r=$?
+	[ $r = 0 ] || { show "$d/perf.err"; fail "perf script exited $r"; }
+	[ ! -s "$d/perf.err" ] || { show "$d/perf.err"; fail "perf script wrote to stderr"; }
+	local perf_n pylow_n
+	perf_n=$(grep -c 'pylow:py_entry' "$d/perf.out")
+	report "$d" "$d/graph.json" graph --json "$d/x.plw"
+	pylow_n=$($HELPER total "$d/graph.json" calls)
+	note "perf script: $perf_n pylow:py_entry lines; pylow graph: $pylow_n calls"
+	[ "$perf_n" -gt 0 ] || fail "perf script shows no pylow:py_entry events"
+	[ "$perf_n" = "$pylow_n" ] || fail "perf script sees $perf_n entries, pylow reports $pylow_n"
+}
+
+# a Python without USDT probes is refused plainly, and nothing is written
+t_refuse_noprobe_python() {
+	local d=$1
+	[ -x "$NOPROBE_PY" ] || { note "no probe-less Python at $NOPROBE_PY; set PYLOW_TEST_NOPROBE_PYTHON"; return 0; }
+	readelf -n "$NOPROBE_PY" 2>/dev/null | grep -q stapsdt && fail "$NOPROBE_PY unexpectedly has probes"
+	rec "$d" record -o "$d/x.plw" -- "$NOPROBE_PY" -c pass
+	[ $rc != 0 ] || fail "record of a probe-less Python exited 0"
+	show "$d/rec.err"
+	grep -qF "$(dirname "$(dirname "$NOPROBE_PY")")" "$d/rec.err" || fail "stderr does not name the binary"
+	grep -qiE 'stapsdt|usdt' "$d/rec.err" || fail "stderr does not say USDT probes (.note.stapsdt) are missing"
+	no_output "$d" "$d/x.plw"
+}
+
+# -p of a pid that does not exist
+t_refuse_missing_pid() {
+	local d=$1 pid=999999
+	while [ -e /proc/$pid ]; do pid=$((pid + 1)); done
+	rec "$d" record -p "$pid" -o "$d/x.plw"
+	[ $rc != 0 ] || fail "record -p $pid (no such process) exited 0"
+	show "$d/rec.err"
+	grep -qF "$pid" "$d/rec.err" || fail "stderr does not name pid $pid"
+	no_output "$d" "$d/x.plw"
+}
+
+# -p of a process that is not Python
+t_refuse_non_python() {
+	local d=$1
+	sleep 120 &
+	local spid=$!
+	rec "$d" record -p "$spid" -o "$d/x.plw"
+	kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+	[ $rc != 0 ] || fail "record -p <sleep> exited 0"
+	show "$d/rec.err"
+	grep -qF "$spid" "$d/rec.err" || fail "stderr does not name pid $spid"
+	grep -qiE 'python|usdt|stapsdt|probe' "$d/rec.err" || fail "stderr does not say why"
+	no_output "$d" "$d/x.plw"
+}
+
+# stop_by_signal DIR SIG: record a ticking target, stop the recorder with SIG
+stop_by_signal() {
+	local d=$1 sig=$2
+	start_target "$d" "$PYDIR/ticker.py" 120 "$d/ticks"
+	attach "$d" record -p "$tpid" -o "$d/x.plw"
+	progressed() { [ -s "$d/ticks" ] && [ "$(cat "$d/ticks")" -ge 100 ]; }
+	rm -f "$d/ticks"
+	wait_for 20 "the target to tick while recorded" progressed
+	kill -"$sig" "$rpid"
+	stopped "$rpid" 20
+	kill "$tpid" 2>/dev/null; wait "$tpid" 2>/dev/null
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc on SIG$sig"; }
+	finished "$d" "$d/x.plw"
+	check_intact "$d" "$d/x.plw"
+}
+# check_intact DIR FILE: report info reads FILE, no damage, tick() was recorded
+check_intact() {
+	local d=$1 f=$2
+	report "$d" "$d/info.txt" info "$f"
+	if grep -qiE 'cut short|partial|truncat|damag|corrupt|error' "$d/info.txt"; then
+		sed 's/^/      | /' "$d/info.txt"; fail "report info says $f is damaged"
+	fi
+	report "$d" "$d/graph.json" graph --json "$f"
+	local n
+	n=$($HELPER sum "$d/graph.json" calls tick)
+	note "$(basename "$f"): report info clean, $n tick() calls"
+	[ "$n" -gt 0 ] || fail "no tick() calls recorded"
+}
+t_stop_sigint() { stop_by_signal "$1" INT; }
+t_stop_sigterm() { stop_by_signal "$1" TERM; }
+t_stop_sighup() { stop_by_signal "$1" HUP; }
+
+t_stop_duration() {
+	local d=$1
+	start_target "$d" "$PYDIR/ticker.py" 120
+	local t0=$SECONDS
+	rec "$d" record -p "$tpid" -o "$d/x.plw" --duration 1
+	kill "$tpid" 2>/dev/null; wait "$tpid" 2>/dev/null
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record --duration 1 exited $rc"; }
+	note "record --duration 1 took $((SECONDS - t0))s"
+	[ $((SECONDS - t0)) -le 15 ] || fail "record --duration 1 took $((SECONDS - t0))s"
+	finished "$d" "$d/x.plw"
+	check_intact "$d" "$d/x.plw"
+}
+
+t_stop_sigkill() {
+	local d=$1
+	start_target "$d" "$PYDIR/ticker.py" 120 "$d/ticks"
+	attach "$d" record -p "$tpid" -o "$d/x.plw"
+	progressed() { [ -s "$d/ticks" ] && [ "$(cat "$d/ticks")" -ge 100 ]; }
+	rm -f "$d/ticks"
+	wait_for 20 "the target to tick while recorded" progressed
+	kill -9 "$rpid"
+	stopped "$rpid" 20
+	kill "$tpid" 2>/dev/null; wait "$tpid" 2>/dev/null
+	[ ! -e "$d/x.plw" ] || fail "x.plw exists after kill -9 (want only x.plw.partial)"
+	[ -s "$d/x.plw.partial" ] || fail "no x.plw.partial after kill -9"
+	report "$d" "$d/info.txt" info "$d/x.plw.partial"
+	grep -qiE 'cut short' "$d/info.txt" || { sed 's/^/      | /' "$d/info.txt"; fail "report info does not say the recording was cut short"; }
+	note "report info x.plw.partial: $(grep -iE 'cut short' "$d/info.txt" | head -n1)"
+}
+
+CASES=(launch_counts attach_counts sleep_durations children threads perf_script
+       refuse_noprobe_python refuse_missing_pid refuse_non_python
+       stop_sigint stop_sigterm stop_sighup stop_duration stop_sigkill)
+[ $# -gt 0 ] && CASES=("$@")
+
+echo "integration: $PYLOW, target $PY ($("$PY" --version 2>&1)), kernel $(uname -r), temp $T"
+passed=0 failed=0 failures=()
+for c in "${CASES[@]}"; do
+	declare -F "t_$c" >/dev/null || { echo "integration: no case '$c'" >&2; failed=$((failed + 1)); failures+=("$c"); continue; }
+	d=$T/$c
+	mkdir -p "$d"
+	echo "--- $c"
+	t0=$(date +%s.%N)
+	( trap 'kill_ours >/dev/null' EXIT; "t_$c" "$d" )
+	r=$?
+	dt=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+	if [ $r = 0 ]; then
+		echo "ok   $c (${dt}s)"
+		passed=$((passed + 1))
+	else
+		echo "FAIL $c (${dt}s)"
+		failed=$((failed + 1))
+		failures+=("$c")
+	fi
+done
+[ $failed = 0 ] || echo "failed: ${failures[*]}"
+echo "$passed passed, $failed failed"
+[ $failed = 0 ]
