@@ -23,8 +23,9 @@ struct plw_merge_event {
 	uint32_t input;		/* index of the file it came from */
 };
 
-/* Opens every path with plw_reader_open(FLAGS). On failure *ERR (if not
- * NULL) points to a message naming the file, valid until plw_merge_free. */
+/* Opens every path with plw_reader_open(FLAGS).  Even on failure *M is set
+ * (unless out of memory): plw_merge_error(*M) names the file and the cause;
+ * free it with plw_merge_free. */
 int plw_merge_open(struct plw_merge **m, const char *const *paths, size_t n,
 		   unsigned flags);
 size_t plw_merge_inputs(const struct plw_merge *m);
