@@ -72,7 +72,8 @@ attached() {
 wait_for 30 "pylow record to attach" attached
 
 echo "== load: demo/loadgen.py, 3 at a time, while recording"
-"$PY" "$here/loadgen.py" --requests 30 --concurrency 3 --timeout "$DURATION" "$port" &
+# no new request after DURATION-1 s, so that the requests end inside the recording
+"$PY" "$here/loadgen.py" --requests 30 --concurrency 3 --timeout $((DURATION > 2 ? DURATION - 1 : 1)) "$port" &
 load_pid=$!
 wait "$load_pid" || echo "demo: warning: some requests failed" >&2
 load_pid=
