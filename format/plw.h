@@ -85,6 +85,8 @@ struct plw_meta {
 
 struct plw_writer;
 
+/* opts == NULL: all defaults.  Otherwise 0 fields take their default, except
+ * keep_old which is used as given. */
 struct plw_writer_opts {
 	int zstd_level;			/* default 3 */
 	size_t chunk_bytes;		/* uncompressed bytes per chunk; default 256 KiB (<= mmap_len) */
@@ -112,6 +114,16 @@ int plw_writer_loc(struct plw_writer *w, uint32_t pid, uint32_t tid,
 		   const char *func, const char *file);
 int plw_writer_meta(struct plw_writer *w, uint64_t ts, const char *key,
 		    const char *value);
+/* Added: IMPORT_START (done=false) / IMPORT_DONE event. */
+int plw_writer_import(struct plw_writer *w, uint32_t pid, uint32_t tid,
+		      uint64_t ts, uint32_t cpu, bool done, const char *module,
+		      int32_t found);
+/* Added: the standard in-stream META records (FORMAT.md "In-stream
+ * metadata") from the non-NULL/non-zero fields of META: hostname, osrelease,
+ * arch, cmdline, nr_cpus_online, nr_cpus_avail, tod_ns, mono_ns.  Call it
+ * right after plw_writer_open() so that a file cut short describes itself. */
+int plw_writer_meta_all(struct plw_writer *w, uint64_t ts,
+			const struct plw_meta *meta);
 
 /* perf-native process records */
 int plw_writer_comm(struct plw_writer *w, uint32_t pid, uint32_t tid,

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tracing.c - the HEADER_TRACING_DATA feature: tracepoint format text for
+ * pylow's events, so that perf/libtraceevent print them by field name.
+ * Offsets below follow format/events.h (checked by static asserts).
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+_Static_assert(offsetof(struct plw_py_loc, func) == 8, "py_loc.func");
+_Static_assert(offsetof(struct plw_py_loc, file) == 12, "py_loc.file");
+_Static_assert(offsetof(struct plw_py_gc_done, collected) == 0, "gc_done");
+_Static_assert(offsetof(struct plw_py_import, module) == 8, "import.module");
+
+static const char *const ev_names[PLW_EV_MAX] = {
+	[PLW_EV_PY_ENTRY] = "py_entry",
+	[PLW_EV_PY_RETURN] = "py_return",
+	[PLW_EV_PY_LOC] = "py_loc",
+	[PLW_EV_PY_GC_START] = "py_gc_start",
+	[PLW_EV_PY_GC_DONE] = "py_gc_done",
+	[PLW_EV_PY_IMPORT_START] = "py_import_start",
+	[PLW_EV_PY_IMPORT_DONE] = "py_import_done",
+	[PLW_EV_META] = "meta",
+};
+
+/* fields after the common header; offsets count from the start of raw */
+static const char *const ev_fields[PLW_EV_MAX] = {
+	[PLW_EV_PY_ENTRY] =
+		"\tfield:unsigned int loc;\toffset:8;\tsize:4;\tsigned:0;\n"
+		"\nprint fmt: \"loc=%u\", REC->loc\n",
+	[PLW_EV_PY_RETURN] =
+		"\tfield:unsigned int loc;\toffset:8;\tsize:4;\tsigned:0;\n"
+		"\nprint fmt: \"loc=%u\", REC->loc\n",
+	[PLW_EV_PY_LOC] =
+		"\tfield:unsigned int loc;\toffset:8;\tsize:4;\tsigned:0;\n"
+		"\tfield:unsigned int line;\toffset:12;\tsize:4;\tsigned:0;\n"
+		"\tfield:__data_loc char[] func;\toffset:16;\tsize:4;\tsigned:1;\n"
+		"\tfield:__data_loc char[] file;\toffset:20;\tsize:4;\tsigned:1;\n"
+		"\nprint fmt: \"loc=%u line=%u func=%s file=%s\", REC->loc, REC->line, "
+		"__get_str(func), __get_str(file)\n",
+	[PLW_EV_PY_GC_START] =
+		"\tfield:int generation;\toffset:8;\tsize:4;\tsigned:1;\n"
+		"\nprint fmt: \"generation=%d\", REC->generation\n",
+	[PLW_EV_PY_GC_DONE] =
+		"\tfield:long long collected;\toffset:8;\tsize:8;\tsigned:1;\n"
+		"\tfield:unsigned int pad;\toffset:16;\tsize:4;\tsigned:0;\n"
+		"\nprint fmt: \"collected=%lld\", REC->collected\n",
+	[PLW_EV_PY_IMPORT_START] =
+		"\tfield:int found;\toffset:8;\tsize:4;\tsigned:1;\n"
+		"\tfield:unsigned int pad;\toffset:12;\tsize:4;\tsigned:0;\n"
+		"\tfield:__data_loc char[] module;\toffset:16;\tsize:4;\tsigned:1;\n"
+		"\nprint fmt: \"module=%s\", __get_str(module)\n",
+	[PLW_EV_PY_IMPORT_DONE] =
+		"\tfield:int found;\toffset:8;\tsize:4;\tsigned:1;\n"
+		"\tfield:unsigned int pad;\toffset:12;\tsize:4;\tsigned:0;\n"
+		"\tfield:__data_loc char[] module;\toffset:16;\tsize:4;\tsigned:1;\n"
+		"\nprint fmt: \"module=%s found=%d\", __get_str(module), REC->found\n",
+	[PLW_EV_META] =
+		"\tfield:__data_loc char[] key;\toffset:8;\tsize:4;\tsigned:1;\n"
+		"\tfield:__data_loc char[] value;\toffset:12;\tsize:4;\tsigned:1;\n"
+		"\tfield:unsigned int pad;\toffset:16;\tsize:4;\tsigned:0;\n"
+		"\nprint fmt: \"%s=%s\", __get_str(key), __get_str(value)\n",
+};
+
+static const char common_fields[] =
+	"\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
+	"\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
+	"\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
+	"\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n";
+
+static const char header_page[] =
+	"\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n"
+	"\tfield: local_t commit;\toffset:8;\tsize:8;\tsigned:1;\n"
+	"\tfield: int overwrite;\toffset:8;\tsize:1;\tsigned:1;\n"
+	"\tfield: char data;\toffset:16;\tsize:4080;\tsigned:1;\n";
+
+static const char header_event[] =
+	"# compressed entry header\n"
+	"\ttype_len    :    5 bits\n"
+	"\ttime_delta  :   27 bits\n"
+	"\tarray       :   32 bits\n\n"
+	"\tpadding     : type == 29\n"
+	"\ttime_extend : type == 30\n"
+	"\ttime_stamp : type == 31\n"
+	"\tdata max type_len  == 28\n";
+
+const char *plw_ev_name(unsigned ev)
+{
+	return ev > 0 && ev < PLW_EV_MAX ? ev_names[ev] : NULL;
+}
+
+int plw_tracing_data(struct plw_buf *b)
+{
+	static const unsigned char magic[] = { 0x17, 0x08, 0x44 };
+	unsigned char u8;
+	char fmt[4096];
+	int err, n;
+
+	if ((err = plw_buf_add(b, magic, 3)) ||
+	    (err = plw_buf_add(b, "tracing", 7)) ||
+	    (err = plw_buf_add(b, "0.6", 4)))
+		return err;
+	u8 = 0;		/* file_bigendian: pylow writes native little-endian only */
+	{
+		union { uint16_t s; uint8_t c[2]; } e = { .s = 1 };
+		u8 = e.c[0] ? 0 : 1;
+	}
+	if ((err = plw_buf_add(b, &u8, 1)))
+		return err;
+	u8 = sizeof(long);
+	if ((err = plw_buf_add(b, &u8, 1)) || (err = plw_buf_u32(b, 4096)))
+		return err;
+	if ((err = plw_buf_add(b, "header_page", 12)) ||
+	    (err = plw_buf_u64(b, sizeof(header_page) - 1)) ||
+	    (err = plw_buf_add(b, header_page, sizeof(header_page) - 1)) ||
+	    (err = plw_buf_add(b, "header_event", 13)) ||
+	    (err = plw_buf_u64(b, sizeof(header_event) - 1)) ||
+	    (err = plw_buf_add(b, header_event, sizeof(header_event) - 1)) ||
+	    (err = plw_buf_u32(b, 0)) ||		/* ftrace formats */
+	    (err = plw_buf_u32(b, 1)) ||		/* systems */
+	    (err = plw_buf_add(b, "pylow", 6)) ||
+	    (err = plw_buf_u32(b, PLW_EV_MAX - 1)))
+		return err;
+	for (unsigned ev = 1; ev < PLW_EV_MAX; ev++) {
+		n = snprintf(fmt, sizeof(fmt), "name: %s\nID: %u\nformat:\n%s%s",
+			     ev_names[ev], PLW_TP_ID_BASE + ev, common_fields,
+			     ev_fields[ev]);
+		if (n < 0 || (size_t)n >= sizeof(fmt))
+			return -EOVERFLOW;
+		if ((err = plw_buf_u64(b, n)) || (err = plw_buf_add(b, fmt, n)))
+			return err;
+	}
+	if ((err = plw_buf_u32(b, 0)) ||	/* kallsyms */
+	    (err = plw_buf_u32(b, 0)) ||	/* printk formats */
+	    (err = plw_buf_u64(b, 0)))		/* saved cmdlines */
+		return err;
+	return 0;
+}

@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: MIT
+/*
+ * plwgen - write a pylow file (.plw) from a text script, through the
+ * format/ writer API, so that report tests need neither root nor BPF.
+ *
+ * Usage: plwgen SCRIPT OUT.plw      (SCRIPT "-" = stdin)
+ *
+ * One command per line; '#' starts a comment line; fields are separated by
+ * blanks; the last field of a command may contain blanks (it takes the rest
+ * of the line).  TS is an integer in ns (CLOCK_MONOTONIC), or "+N" = N ns
+ * after the previous TS.  Events are written in script order.
+ *
+ *   meta KEY VALUE            in-stream META event at the current TS; keys
+ *                             hostname osrelease arch cmdline nr_cpus_online
+ *                             nr_cpus_avail tod_ns mono_ns also go into the
+ *                             feature sections at finish
+ *   cpu N                     cpu of the following events (default 0)
+ *   loc ID LINE FUNC FILE     declare a code location; its PY_LOC event is
+ *                             written just before the first entry/return
+ *                             using it (same ts/pid/tid)
+ *   locat TS PID TID ID LINE FUNC FILE   write a PY_LOC event now
+ *   entry TS PID TID LOCID    PY_ENTRY          return TS PID TID LOCID
+ *   gc_start TS PID TID GEN   gc_done TS PID TID COLLECTED
+ *   import_start TS PID TID MODULE   import_done TS PID TID FOUND MODULE
+ *   comm PID TID NAME         COMM at the current TS
+ *   exec TS PID TID NAME      COMM with the exec flag
+ *   fork TS PPID PTID PID TID
+ *   exit TS PID TID [PPID PTID]
+ *   lost TS CPU N             LOST_SAMPLES
+ *   task PID TID PPID START END COMM    private section task table
+ *   probe GROUP NAME ok | probe GROUP NAME fail REASON   probe manifest
+ *   loss CPU START END N      private section loss window
+ *   flush                     end the current compressed chunk
+ *   cut                       stop here without finishing: OUT.plw.partial
+ *                             is left as a killed recorder leaves it
+ *
+ * Options in the environment: PLWGEN_CHUNK=bytes, PLWGEN_LEVEL=n.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format/plw.h"
+
+#define MAX_TOK 12
+
+struct gloc {
+	uint32_t id, line;
+	char *func, *file;
+	bool written;
+};
+
+static struct gloc *locs;
+static size_t nr_locs;
+static const char *script;
+static int lineno;
+
+static void die(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "plwgen: %s:%d: ", script, lineno);
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static uint64_t num(const char *s, const char *what)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *end)
+		die("bad number for %s", what);
+	return v;
+}
+
+static uint64_t cur_ts;
+
+static uint64_t ts_of(const char *s)
+{
+	if (s[0] == '+')
+		cur_ts += num(s + 1, "relative ts");
+	else
+		cur_ts = num(s, "ts");
+	return cur_ts;
+}
+
+/* splits LINE into at most N tokens, the last taking the rest */
+static int split(char *line, char **tok, int n)
+{
+	int k = 0;
+	char *p = line;
+
+	while (k < n) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		tok[k++] = p;
+		if (k == n)
+			break;
+		while (*p && *p != ' ' && *p != '\t')
+			p++;
+		if (*p)
+			*p++ = 0;
+	}
+	return k;
+}
+
+static struct gloc *find_loc(uint32_t id)
+{
+	for (size_t i = 0; i < nr_locs; i++)
+		if (locs[i].id == id)
+			return &locs[i];
+	return NULL;
+}
+
+static void check(int err, struct plw_writer *w)
+{
+	if (err < 0) {
+		fprintf(stderr, "plwgen: %s:%d: %s\n", script, lineno, plw_writer_error(w));
+		exit(1);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct plw_writer_opts opts = { .keep_old = false };
+	struct plw_meta meta = { 0 };
+	struct plw_task *tasks = NULL;
+	struct plw_probe *probes = NULL;
+	struct plw_loss *losses = NULL;
+	struct plw_writer *w;
+	uint32_t cpu = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *in;
+	int err;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: plwgen SCRIPT OUT.plw\n");
+		return 2;
+	}
+	script = argv[1];
+	in = strcmp(script, "-") ? fopen(script, "r") : stdin;
+	if (!in) {
+		fprintf(stderr, "plwgen: cannot open %s: %s\n", script, strerror(errno));
+		return 1;
+	}
+	if (getenv("PLWGEN_CHUNK"))
+		opts.chunk_bytes = strtoul(getenv("PLWGEN_CHUNK"), NULL, 0);
+	if (getenv("PLWGEN_LEVEL"))
+		opts.zstd_level = atoi(getenv("PLWGEN_LEVEL"));
+	err = plw_writer_open(&w, argv[2], &opts);
+	if (err) {
+		fprintf(stderr, "plwgen: %s\n", plw_writer_error(w));
+		return 1;
+	}
+	while (getline(&line, &cap, in) > 0) {
+		char *t[MAX_TOK], *nl;
+		int n;
+
+		lineno++;
+		if ((nl = strchr(line, '\n')))
+			*nl = 0;
+		if ((nl = strchr(line, '\r')))
+			*nl = 0;
+		n = split(line, t, 2);
+		if (!n || t[0][0] == '#')
+			continue;
+		char *cmd = t[0], *rest = n > 1 ? t[1] : (char *)"";
+#define ARGS(k) do { if (split(rest, t, (k)) != (k)) die("%s: wrong number of fields", cmd); } while (0)
+		if (!strcmp(cmd, "meta")) {
+			char *v;
+
+			ARGS(2);
+			v = strdup(t[1]);
+			check(plw_writer_meta(w, cur_ts, t[0], v), w);
+			if (!strcmp(t[0], "hostname")) meta.hostname = v;
+			else if (!strcmp(t[0], "osrelease")) meta.osrelease = v;
+			else if (!strcmp(t[0], "arch")) meta.arch = v;
+			else if (!strcmp(t[0], "cmdline")) meta.cmdline = v;
+			else if (!strcmp(t[0], "nr_cpus_online")) meta.nr_cpus_online = num(v, "value");
+			else if (!strcmp(t[0], "nr_cpus_avail")) meta.nr_cpus_avail = num(v, "value");
+			else if (!strcmp(t[0], "tod_ns")) meta.tod_ns = num(v, "value");
+			else if (!strcmp(t[0], "mono_ns")) meta.mono_ns = num(v, "value");
+		} else if (!strcmp(cmd, "cpu")) {
+			ARGS(1);
+			cpu = num(t[0], "cpu");
+		} else if (!strcmp(cmd, "loc")) {
+			ARGS(4);
+			if (find_loc(num(t[0], "id")))
+				die("loc %s defined twice", t[0]);
+			locs = realloc(locs, (nr_locs + 1) * sizeof(*locs));
+			locs[nr_locs++] = (struct gloc){ num(t[0], "id"), num(t[1], "line"),
+							 strdup(t[2]), strdup(t[3]), false };
+		} else if (!strcmp(cmd, "locat")) {
+			ARGS(7);
+			check(plw_writer_loc(w, num(t[1], "pid"), num(t[2], "tid"), ts_of(t[0]), cpu,
+					     num(t[3], "id"), num(t[4], "line"), t[5], t[6]), w);
+		} else if (!strcmp(cmd, "entry") || !strcmp(cmd, "return")) {
+			struct plw_py_call c;
+			struct gloc *l;
+			uint64_t ts;
+			uint32_t pid, tid;
+
+			ARGS(4);
+			ts = ts_of(t[0]);
+			pid = num(t[1], "pid");
+			tid = num(t[2], "tid");
+			c.loc = num(t[3], "loc");
+			if ((l = find_loc(c.loc)) && !l->written) {
+				check(plw_writer_loc(w, pid, tid, ts, cpu, l->id, l->line,
+						     l->func, l->file), w);
+				l->written = true;
+			}
+			check(plw_writer_event(w, cmd[0] == 'e' ? PLW_EV_PY_ENTRY : PLW_EV_PY_RETURN,
+					       pid, tid, ts, cpu, &c, sizeof(c)), w);
+		} else if (!strcmp(cmd, "gc_start")) {
+			struct plw_py_gc_start g;
+
+			ARGS(4);
+			g.generation = (int32_t)num(t[3], "gen");
+			check(plw_writer_event(w, PLW_EV_PY_GC_START, num(t[1], "pid"), num(t[2], "tid"),
+					       ts_of(t[0]), cpu, &g, sizeof(g)), w);
+		} else if (!strcmp(cmd, "gc_done")) {
+			struct plw_py_gc_done g = { 0 };
+
+			ARGS(4);
+			g.collected = (int64_t)num(t[3], "collected");
+			check(plw_writer_event(w, PLW_EV_PY_GC_DONE, num(t[1], "pid"), num(t[2], "tid"),
+					       ts_of(t[0]), cpu, &g, sizeof(g)), w);
+		} else if (!strcmp(cmd, "import_start")) {
+			ARGS(4);
+			check(plw_writer_import(w, num(t[1], "pid"), num(t[2], "tid"), ts_of(t[0]),
+						cpu, false, t[3], 0), w);
+		} else if (!strcmp(cmd, "import_done")) {
+			ARGS(5);
+			check(plw_writer_import(w, num(t[1], "pid"), num(t[2], "tid"), ts_of(t[0]),
+						cpu, true, t[4], (int32_t)num(t[3], "found")), w);
+		} else if (!strcmp(cmd, "comm")) {
+			ARGS(3);
+			check(plw_writer_comm(w, num(t[0], "pid"), num(t[1], "tid"), cur_ts, t[2],
+					      false), w);
+		} else if (!strcmp(cmd, "exec")) {
+			ARGS(4);
+			check(plw_writer_comm(w, num(t[1], "pid"), num(t[2], "tid"), ts_of(t[0]), t[3],
+					      true), w);
+		} else if (!strcmp(cmd, "fork")) {
+			ARGS(5);
+			check(plw_writer_fork(w, num(t[3], "pid"), num(t[4], "tid"), num(t[1], "ppid"),
+					      num(t[2], "ptid"), ts_of(t[0])), w);
+		} else if (!strcmp(cmd, "exit")) {
+			n = split(rest, t, 5);
+			if (n != 3 && n != 5)
+				die("%s: wrong number of fields", cmd);
+			check(plw_writer_exit(w, num(t[1], "pid"), num(t[2], "tid"),
+					      n == 5 ? num(t[3], "ppid") : 0,
+					      n == 5 ? num(t[4], "ptid") : 0, ts_of(t[0])), w);
+		} else if (!strcmp(cmd, "lost")) {
+			ARGS(3);
+			check(plw_writer_lost(w, num(t[1], "cpu"), ts_of(t[0]), num(t[2], "n")), w);
+		} else if (!strcmp(cmd, "task")) {
+			struct plw_task k = { 0 };
+
+			ARGS(6);
+			k.pid = num(t[0], "pid");
+			k.tid = num(t[1], "tid");
+			k.ppid = num(t[2], "ppid");
+			k.start_ns = num(t[3], "start");
+			k.end_ns = num(t[4], "end");
+			snprintf(k.comm, sizeof(k.comm), "%s", t[5]);
+			tasks = realloc(tasks, (meta.nr_tasks + 1) * sizeof(*tasks));
+			tasks[meta.nr_tasks++] = k;
+		} else if (!strcmp(cmd, "probe")) {
+			struct plw_probe p = { 0 };
+
+			n = split(rest, t, 4);
+			if (n < 3 || (strcmp(t[2], "ok") && strcmp(t[2], "fail")))
+				die("%s: want GROUP NAME ok|fail [REASON]", cmd);
+			p.group = strdup(t[0]);
+			p.name = strdup(t[1]);
+			p.attached = !strcmp(t[2], "ok");
+			p.reason = p.attached ? NULL : strdup(n > 3 ? t[3] : "unknown");
+			probes = realloc(probes, (meta.nr_probes + 1) * sizeof(*probes));
+			probes[meta.nr_probes++] = p;
+		} else if (!strcmp(cmd, "loss")) {
+			ARGS(4);
+			losses = realloc(losses, (meta.nr_losses + 1) * sizeof(*losses));
+			losses[meta.nr_losses++] = (struct plw_loss){ num(t[0], "cpu"),
+				num(t[1], "start"), num(t[2], "end"), num(t[3], "n") };
+		} else if (!strcmp(cmd, "flush")) {
+			check(plw_writer_flush(w), w);
+		} else if (!strcmp(cmd, "cut")) {
+			check(plw_writer_flush(w), w);
+			plw_writer_free(w);
+			return 0;
+		} else {
+			die("unknown command '%s'", cmd);
+		}
+	}
+	meta.tasks = tasks;
+	meta.probes = probes;
+	meta.losses = losses;
+	check(plw_writer_finish(w, &meta), w);
+	plw_writer_free(w);
+	return 0;
+}
