@@ -82,7 +82,7 @@ $(O)/vmlinux.h:
 $(O)/bpf/%.bpf.o: bpf/%.bpf.c format/events.h $(O)/vmlinux.h
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__bpf__ \
+	$(Q)$(CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -D__bpf__ \
 		-I/usr/include/$(shell uname -m)-linux-gnu -I$(O) -I. -c $< -o $@
 
 $(O)/bpf/%.skel.h: $(O)/bpf/%.bpf.o

@@ -130,7 +130,7 @@ enum plw_rb {
 	/* 1..PLW_EV_MAX-1: a file event, payload = file payload */
 	PLW_RB_FORK = 100,		/* struct plw_rb_fork: process or thread created */
 	PLW_RB_EXEC = 101,		/* struct plw_rb_exec */
-	PLW_RB_EXIT = 102,		/* no payload: thread exited (pid == tid: process) */
+	PLW_RB_EXIT = 102,		/* struct plw_rb_exit: thread exited */
 	PLW_RB_COMM = 103,		/* struct plw_rb_comm: thread renamed */
 };
 
@@ -154,6 +154,11 @@ struct plw_rb_fork {
 struct plw_rb_exec {
 	char comm[PLW_COMM_MAX];
 	char filename[PLW_FILE_MAX];
+};
+
+struct plw_rb_exit {
+	__u32 group_dead;		/* last thread: the process exited */
+	__s32 exit_code;		/* task->exit_code (wait status) */
 };
 
 struct plw_rb_comm {
