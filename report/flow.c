@@ -1,0 +1,418 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * flow.c - `pylow report flow`: one calling-context tree per root call.
+ *
+ * Keeps only what it prints: the N slowest roots (a min-heap by duration),
+ * the last one, or all of them (--all).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report_int.h"
+
+struct flow {
+	const struct report_opts *o;
+	struct source *src;
+	struct plw_model *m;
+	struct plw_tree **trees;	/* heap (top), list (all), one (last) */
+	size_t len, cap;
+	uint64_t roots, shown_min;
+	bool oom;
+};
+
+/* ordering for "slowest first": longer first, then earlier start, then seq */
+static bool slower(const struct plw_tree *a, const struct plw_tree *b)
+{
+	if (a->root->dur_ns != b->root->dur_ns)
+		return a->root->dur_ns > b->root->dur_ns;
+	if (a->root->start_ns != b->root->start_ns)
+		return a->root->start_ns < b->root->start_ns;
+	return a->seq < b->seq;
+}
+
+static void heap_down(struct plw_tree **h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, min = i;
+
+		/* min-heap: the fastest at the top */
+		if (l < n && slower(h[min], h[l]))
+			min = l;
+		if (r < n && slower(h[min], h[r]))
+			min = r;
+		if (min == i)
+			return;
+		struct plw_tree *t = h[i];
+
+		h[i] = h[min];
+		h[min] = t;
+		i = min;
+	}
+}
+
+static void heap_up(struct plw_tree **h, size_t i)
+{
+	while (i) {
+		size_t p = (i - 1) / 2;
+
+		if (!slower(h[p], h[i]))
+			return;
+		struct plw_tree *t = h[i];
+
+		h[i] = h[p];
+		h[p] = t;
+		i = p;
+	}
+}
+
+static bool flow_on_root(void *ctx, struct plw_tree *tree)
+{
+	struct flow *f = ctx;
+
+	f->roots++;
+	if (tree->root->dur_ns < f->o->min_ns)
+		return false;
+	switch (f->o->mode) {
+	case FLOW_LAST:
+		if (f->len)
+			plw_model_tree_free(f->m, f->trees[0]);
+		f->trees[0] = tree;
+		f->len = 1;
+		return true;
+	case FLOW_TOP:
+		if (f->len < f->o->top) {
+			f->trees[f->len++] = tree;
+			heap_up(f->trees, f->len - 1);
+			return true;
+		}
+		if (!f->len || !slower(tree, f->trees[0]))
+			return false;
+		plw_model_tree_free(f->m, f->trees[0]);
+		f->trees[0] = tree;
+		heap_down(f->trees, f->len, 0);
+		return true;
+	case FLOW_ALL:
+		if (f->len == f->cap) {
+			size_t ncap = f->cap * 2;
+			struct plw_tree **nt = realloc(f->trees, ncap * sizeof(*nt));
+
+			if (!nt) {
+				f->oom = true;
+				return false;
+			}
+			f->trees = nt;
+			f->cap = ncap;
+		}
+		f->trees[f->len++] = tree;
+		return true;
+	}
+	return false;
+}
+
+static const struct plw_loc *flow_resolve(void *ctx, uint32_t input, uint32_t loc)
+{
+	return source_resolve(((struct flow *)ctx)->src, input, loc);
+}
+
+static int cmp_slowest(const void *a, const void *b)
+{
+	const struct plw_tree *x = *(struct plw_tree *const *)a, *y = *(struct plw_tree *const *)b;
+
+	return slower(x, y) ? -1 : slower(y, x) ? 1 : 0;
+}
+
+static int cmp_start(const void *a, const void *b)
+{
+	const struct plw_tree *x = *(struct plw_tree *const *)a, *y = *(struct plw_tree *const *)b;
+
+	if (x->root->start_ns != y->root->start_ns)
+		return x->root->start_ns < y->root->start_ns ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* ------------------------------------------------------------------ text */
+
+struct prefix {
+	char *buf;
+	size_t len, cap;
+};
+
+static int prefix_push(struct prefix *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (p->len + n + 1 > p->cap) {
+		size_t ncap = (p->cap ? p->cap : 256) * 2 + n;
+		char *nb = realloc(p->buf, ncap);
+
+		if (!nb)
+			return -ENOMEM;
+		p->buf = nb;
+		p->cap = ncap;
+	}
+	memcpy(p->buf + p->len, s, n + 1);
+	p->len += n;
+	return 0;
+}
+
+static bool shown(const struct report_opts *o, const struct plw_node *n)
+{
+	return n->dur_ns >= o->min_ns;
+}
+
+static void ms(FILE *f, uint64_t ns)
+{
+	fprintf(f, "%.3f ms", ns / 1e6);
+}
+
+static void node_line(FILE *out, const struct plw_node *n)
+{
+	char where[512], fl[64];
+
+	fputs_safe(n->site->name, out);
+	if (n->count > 1)
+		fprintf(out, " ×%" PRIu64, n->count);
+	fputs("  ", out);
+	ms(out, n->dur_ns);
+	where_text(n->site, where, sizeof(where));
+	if (where[0]) {
+		fputs("  ", out);
+		fputs_safe(where, out);
+	}
+	fputs(flags_text(n->flags, fl, sizeof(fl)), out);
+}
+
+static int text_children(const struct report_opts *o, const struct plw_node *n, int depth,
+			 struct prefix *p)
+{
+	FILE *out = o->out;
+	uint64_t hidden_calls = 0, hidden_ns = 0;
+	const struct plw_node *last = NULL;
+	bool too_deep = o->depth >= 0 && depth >= o->depth;
+
+	for (const struct plw_node *c = n->child; c; c = c->next) {
+		if (too_deep || !shown(o, c)) {
+			hidden_calls += c->count;
+			hidden_ns += c->dur_ns;
+		} else {
+			last = c;
+		}
+	}
+	for (const struct plw_node *c = n->child; c && !too_deep; c = c->next) {
+		if (!shown(o, c))
+			continue;
+		bool is_last = c == last && !hidden_calls;
+		size_t save = p->len;
+
+		fputs(p->buf, out);
+		fputs(is_last ? "└── " : "├── ", out);
+		node_line(out, c);
+		putc('\n', out);
+		if (prefix_push(p, is_last ? "    " : "│   "))
+			return -ENOMEM;
+		if (text_children(o, c, depth + 1, p))
+			return -ENOMEM;
+		p->len = save;
+		p->buf[save] = 0;
+	}
+	if (hidden_calls) {
+		fputs(p->buf, out);
+		fprintf(out, "└── … %" PRIu64 " more call%s, ", hidden_calls,
+			hidden_calls == 1 ? "" : "s");
+		ms(out, hidden_ns);
+		putc('\n', out);
+	}
+	return 0;
+}
+
+static int text_tree(const struct flow *f, const struct plw_tree *t)
+{
+	const struct report_opts *o = f->o;
+	const struct plw_node *r = t->root;
+	struct prefix p = { 0 };
+	int err;
+
+	node_line(o->out, r);
+	if (f->src->n > 1) {
+		fputs("  [", o->out);
+		fputs_safe(source_name(f->src, o, r->input), o->out);
+		fprintf(o->out, " pid %u tid %u]\n", r->pid, r->tid);
+	} else {
+		fprintf(o->out, "  [pid %u tid %u]\n", r->pid, r->tid);
+	}
+	err = prefix_push(&p, "");
+	if (!err)
+		err = text_children(o, r, 0, &p);
+	free(p.buf);
+	return err;
+}
+
+/* ------------------------------------------------------------------ json */
+
+static void json_node(const struct report_opts *o, struct jw *j, const struct plw_node *n,
+		      int depth)
+{
+	uint64_t hidden_calls = 0, hidden_ns = 0;
+	bool too_deep = o->depth >= 0 && depth >= o->depth;
+
+	jw_obj(j);
+	jw_key(j, "name");
+	jw_str(j, n->site->name);
+	jw_key(j, "file");
+	jw_str(j, n->site->file);
+	jw_key(j, "line");
+	jw_u64(j, n->site->line);
+	jw_key(j, "kind");
+	jw_str(j, plw_kind_name(n->site->kind));
+	jw_key(j, "input");
+	jw_u64(j, n->input);
+	jw_key(j, "pid");
+	jw_u64(j, n->pid);
+	jw_key(j, "tid");
+	jw_u64(j, n->tid);
+	jw_key(j, "start_ns");
+	jw_u64(j, n->start_ns);
+	jw_key(j, "dur_ns");
+	jw_u64(j, n->dur_ns);
+	jw_key(j, "self_ns");
+	jw_u64(j, n->self_ns);
+	jw_key(j, "count");
+	jw_u64(j, n->count);
+	jw_key(j, "flags");
+	jw_flags(j, n->flags);
+	jw_key(j, "children");
+	jw_arr(j);
+	for (const struct plw_node *c = n->child; c; c = c->next) {
+		if (too_deep || !shown(o, c)) {
+			hidden_calls += c->count;
+			hidden_ns += c->dur_ns;
+			continue;
+		}
+		json_node(o, j, c, depth + 1);
+	}
+	jw_arr_end(j);
+	if (hidden_calls) {
+		jw_key(j, "hidden");
+		jw_obj(j);
+		jw_key(j, "calls");
+		jw_u64(j, hidden_calls);
+		jw_key(j, "dur_ns");
+		jw_u64(j, hidden_ns);
+		jw_obj_end(j);
+	}
+	jw_obj_end(j);
+}
+
+static const char *mode_name(const struct report_opts *o)
+{
+	return o->mode == FLOW_ALL ? "all" : o->mode == FLOW_LAST ? "last" : "top";
+}
+
+int report_flow(const struct report_opts *o, struct report_result *res)
+{
+	struct source src;
+	struct flow f = { .o = o, .src = &src };
+	int err = source_open(&src, o, res);
+
+	if (err)
+		return err;
+	f.cap = o->mode == FLOW_TOP ? (o->top ? o->top : 1) : o->mode == FLOW_LAST ? 1 : 1024;
+	f.trees = calloc(f.cap, sizeof(*f.trees));
+	struct plw_model_opts mo = {
+		.trees = true, .on_root = flow_on_root, .resolve = flow_resolve, .ctx = &f,
+	};
+	if (!f.trees || plw_model_new(&f.m, &mo)) {
+		res_err(res, -ENOMEM, "out of memory");
+		err = -ENOMEM;
+		goto out;
+	}
+	err = source_run_model(&src, f.m, res);
+	if (err)
+		goto out;
+	if (f.oom) {
+		res_err(res, -ENOMEM, "out of memory keeping %" PRIu64 " root calls (try --top N)", f.roots);
+		err = -ENOMEM;
+		goto out;
+	}
+	source_damage(&src, res);
+	if (o->mode == FLOW_TOP)
+		qsort(f.trees, f.len, sizeof(*f.trees), cmp_slowest);
+	else
+		qsort(f.trees, f.len, sizeof(*f.trees), cmp_start);
+
+	const struct plw_model_stats *st = plw_model_stats(f.m);
+
+	if (o->json) {
+		struct jw j;
+
+		jw_init(&j, o->out);
+		jw_obj(&j);
+		jw_key(&j, "files");
+		jw_arr(&j);
+		for (size_t i = 0; i < o->nr_paths; i++)
+			jw_str(&j, o->paths[i]);
+		jw_arr_end(&j);
+		jw_key(&j, "mode");
+		jw_str(&j, mode_name(o));
+		jw_key(&j, "events");
+		jw_u64(&j, st->events);
+		jw_key(&j, "calls");
+		jw_u64(&j, st->calls);
+		jw_key(&j, "root_calls");
+		jw_u64(&j, f.roots);
+		jw_key(&j, "lost");
+		jw_u64(&j, st->lost);
+		jw_key(&j, "damage");
+		jw_arr(&j);
+		for (size_t i = 0; i < res->nr_warn; i++)
+			jw_str(&j, res->warn[i]);
+		jw_arr_end(&j);
+		jw_key(&j, "roots");
+		jw_arr(&j);
+		for (size_t i = 0; i < f.len; i++)
+			json_node(o, &j, f.trees[i]->root, 0);
+		jw_arr_end(&j);
+		jw_obj_end(&j);
+		goto out;
+	}
+	if (!st->calls && !st->returns) {
+		fprintf(o->out, "no Python calls in %s (%" PRIu64 " events, none from Python)\n",
+			o->nr_paths == 1 ? o->paths[0] : "these files", st->events);
+		goto out;
+	}
+	switch (o->mode) {
+	case FLOW_TOP:
+		fprintf(o->out, "%" PRIu64 " root call%s; %s %zu slowest:\n\n", f.roots,
+			f.roots == 1 ? "" : "s", f.len == f.roots ? "all," : "the", f.len);
+		break;
+	case FLOW_ALL:
+		fprintf(o->out, "%" PRIu64 " root call%s, in start order:\n\n", f.roots,
+			f.roots == 1 ? "" : "s");
+		break;
+	case FLOW_LAST:
+		fprintf(o->out, "the last of %" PRIu64 " root call%s:\n\n", f.roots,
+			f.roots == 1 ? "" : "s");
+		break;
+	}
+	for (size_t i = 0; i < f.len; i++) {
+		if (i)
+			putc('\n', o->out);
+		if (text_tree(&f, f.trees[i])) {
+			res_err(res, -ENOMEM, "out of memory");
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	if (st->lost)
+		fprintf(o->out, "\n%" PRIu64 " events were lost while recording: trees open then are marked [incomplete]\n",
+			st->lost);
+out:
+	for (size_t i = 0; i < f.len; i++)
+		plw_model_tree_free(f.m, f.trees[i]);
+	free(f.trees);
+	plw_model_free(f.m);
+	source_close(&src);
+	return err;
+}

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * report_int.h - what the report subcommands share: options, the input
+ * source (merge + damage collection), a JSON writer and formatting helpers.
+ *
+ * Report functions write to o->out, return 0 or -errno, and on failure leave
+ * a one-line message in res->err; they never print to stderr or exit.
+ */
+#ifndef PYLOW_REPORT_INT_H
+#define PYLOW_REPORT_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../merge/merge.h"
+#include "model.h"
+
+enum flow_mode { FLOW_TOP, FLOW_ALL, FLOW_LAST };
+
+struct report_opts {
+	FILE *out;
+	bool json;
+	bool strict;			/* damaged file: fail instead of salvaging */
+	const char *const *paths;
+	size_t nr_paths;
+	/* flow */
+	enum flow_mode mode;
+	unsigned top;
+	uint64_t min_ns;
+	int depth;			/* -1: unlimited */
+	/* timeline */
+	uint64_t threshold_ns;		/* 0: none */
+	bool has_pid, has_tid;
+	uint32_t pid, tid;
+};
+
+#define REPORT_MAX_WARN	8
+
+struct report_result {
+	int err;			/* -errno of the failure */
+	char msg[1024];			/* the failure, one line */
+	size_t nr_warn;
+	char warn[REPORT_MAX_WARN][512];	/* damage, one line each */
+};
+
+int report_info(const struct report_opts *o, struct report_result *res);
+int report_flow(const struct report_opts *o, struct report_result *res);
+int report_timeline(const struct report_opts *o, struct report_result *res);
+int report_graph(const struct report_opts *o, struct report_result *res);
+
+/* ---------------------------------------------------------------- source */
+
+struct source {
+	struct plw_merge *m;
+	const char *const *paths;
+	size_t n;
+	uint64_t events;
+	uint64_t first_ts, last_ts;
+};
+
+/* Opens the inputs (salvaging unless o->strict); on failure fills RES. */
+int source_open(struct source *s, const struct report_opts *o, struct report_result *res);
+/* Next event (1), end (0), or -errno with RES filled. */
+int source_next(struct source *s, struct plw_merge_event *ev, struct report_result *res);
+/* After the end: adds one warning per damaged input to RES. */
+void source_damage(struct source *s, struct report_result *res);
+void source_close(struct source *s);
+/* Code location resolver for the model (ctx: struct source *). */
+const struct plw_loc *source_resolve(void *ctx, uint32_t input, uint32_t loc);
+/* Name for an input in output: its path. */
+const char *source_name(const struct source *s, const struct report_opts *o, uint32_t input);
+
+/* Feeds every event of S into M and finishes it; 0 or -errno with RES set. */
+int source_run_model(struct source *s, struct plw_model *m, struct report_result *res);
+
+/* ------------------------------------------------------------------ json */
+
+struct jw {
+	FILE *f;
+	int depth;
+	bool comma[128];		/* a value was written at this level */
+	bool key;			/* a key was just written */
+};
+
+void jw_init(struct jw *j, FILE *f);
+void jw_obj(struct jw *j);
+void jw_obj_end(struct jw *j);
+void jw_arr(struct jw *j);
+void jw_arr_end(struct jw *j);
+void jw_key(struct jw *j, const char *key);
+void jw_str(struct jw *j, const char *s);
+void jw_u64(struct jw *j, uint64_t v);
+void jw_i64(struct jw *j, int64_t v);
+void jw_bool(struct jw *j, bool v);
+void jw_null(struct jw *j);
+/* JSON string literal (with quotes) to F */
+void json_string(FILE *f, const char *s);
+
+/* Writes the flags of a node as a JSON array of strings. */
+void jw_flags(struct jw *j, uint32_t flags);
+/* " [cut at start] [incomplete]" for text output; "" when none */
+const char *flags_text(uint32_t flags, char *buf, size_t len);
+/* "1970-01-01 00:00:00.000000 UTC" */
+const char *wall_text(uint64_t wall_ns, char *buf, size_t len);
+/* "file:line", or "" when the site has no file */
+const char *where_text(const struct plw_site *s, char *buf, size_t len);
+/* S with control characters shown as '?' (text output stays one line) */
+void fputs_safe(const char *s, FILE *f);
+void res_err(struct report_result *res, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif /* PYLOW_REPORT_INT_H */

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * timeline.c - `pylow report timeline`: every entry and return in time
+ * order, indented by the thread's depth.  Streams: no trees are built.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "report_int.h"
+
+struct timeline {
+	const struct report_opts *o;
+	struct source *src;
+	struct jw j;
+	uint64_t base;			/* first event: time 0 */
+	bool has_base;
+	uint64_t lines;
+};
+
+static const struct plw_loc *tl_resolve(void *ctx, uint32_t input, uint32_t loc)
+{
+	return source_resolve(((struct timeline *)ctx)->src, input, loc);
+}
+
+static bool wanted(const struct timeline *t, const struct plw_call_info *ci)
+{
+	return (!t->o->has_pid || ci->pid == t->o->pid) && (!t->o->has_tid || ci->tid == t->o->tid);
+}
+
+static void prefix(struct timeline *t, const struct plw_call_info *ci)
+{
+	FILE *out = t->o->out;
+	uint64_t rel = ci->ts > t->base ? ci->ts - t->base : 0;
+
+	fprintf(out, "[%12.3fms]", rel / 1e6);
+	if (t->src->n > 1)
+		fprintf(out, " %2u", ci->input);
+	fprintf(out, " %7u %7u  ", ci->pid, ci->tid);
+	for (uint32_t i = 0; i < ci->depth; i++)
+		fputs("  ", out);
+}
+
+static void json_common(struct timeline *t, const struct plw_call_info *ci, const char *what)
+{
+	struct jw *j = &t->j;
+
+	jw_obj(j);
+	jw_key(j, "event");
+	jw_str(j, what);
+	jw_key(j, "t_ns");
+	jw_u64(j, ci->ts > t->base ? ci->ts - t->base : 0);
+	jw_key(j, "ts");
+	jw_u64(j, ci->ts);
+	jw_key(j, "input");
+	jw_u64(j, ci->input);
+	jw_key(j, "pid");
+	jw_u64(j, ci->pid);
+	jw_key(j, "tid");
+	jw_u64(j, ci->tid);
+	jw_key(j, "depth");
+	jw_u64(j, ci->depth);
+	jw_key(j, "name");
+	jw_str(j, ci->site->name);
+	jw_key(j, "file");
+	jw_str(j, ci->site->file);
+	jw_key(j, "line");
+	jw_u64(j, ci->site->line);
+	jw_key(j, "kind");
+	jw_str(j, plw_kind_name(ci->site->kind));
+}
+
+static void tl_enter(void *ctx, const struct plw_call_info *ci)
+{
+	struct timeline *t = ctx;
+	char where[512];
+
+	if (!wanted(t, ci))
+		return;
+	t->lines++;
+	if (t->o->json) {
+		json_common(t, ci, "entry");
+		jw_obj_end(&t->j);
+		return;
+	}
+	prefix(t, ci);
+	fputs("→ ", t->o->out);
+	fputs_safe(ci->site->name, t->o->out);
+	fputs("()", t->o->out);
+	where_text(ci->site, where, sizeof(where));
+	if (where[0]) {
+		fputs("  ", t->o->out);
+		fputs_safe(where, t->o->out);
+	}
+	putc('\n', t->o->out);
+}
+
+static void tl_exit(void *ctx, const struct plw_call_info *ci)
+{
+	struct timeline *t = ctx;
+	char fl[64];
+	bool slow = t->o->threshold_ns && ci->dur_ns > t->o->threshold_ns;
+
+	if (!wanted(t, ci))
+		return;
+	t->lines++;
+	if (t->o->json) {
+		json_common(t, ci, "return");
+		jw_key(&t->j, "start_ns");
+		jw_u64(&t->j, ci->start_ns);
+		jw_key(&t->j, "dur_ns");
+		jw_u64(&t->j, ci->dur_ns);
+		jw_key(&t->j, "slow");
+		jw_bool(&t->j, slow);
+		jw_key(&t->j, "flags");
+		jw_flags(&t->j, ci->flags);
+		jw_obj_end(&t->j);
+		return;
+	}
+	prefix(t, ci);
+	fputs("← ", t->o->out);
+	fputs_safe(ci->site->name, t->o->out);
+	fprintf(t->o->out, "()  [%.3fms]%s%s\n", ci->dur_ns / 1e6, slow ? "  ⚠ SLOW" : "",
+		flags_text(ci->flags, fl, sizeof(fl)));
+}
+
+int report_timeline(const struct report_opts *o, struct report_result *res)
+{
+	struct source src;
+	struct timeline t = { .o = o, .src = &src };
+	struct plw_model *m = NULL;
+	struct plw_merge_event ev;
+	int err = source_open(&src, o, res), ret;
+
+	if (err)
+		return err;
+	struct plw_model_opts mo = {
+		.on_enter = tl_enter, .on_exit = tl_exit, .resolve = tl_resolve, .ctx = &t,
+	};
+	if (plw_model_new(&m, &mo)) {
+		res_err(res, -ENOMEM, "out of memory");
+		err = -ENOMEM;
+		goto out;
+	}
+	if (o->json) {
+		jw_init(&t.j, o->out);
+		jw_obj(&t.j);
+		jw_key(&t.j, "files");
+		jw_arr(&t.j);
+		for (size_t i = 0; i < o->nr_paths; i++)
+			jw_str(&t.j, o->paths[i]);
+		jw_arr_end(&t.j);
+		jw_key(&t.j, "threshold_ns");
+		jw_u64(&t.j, o->threshold_ns);
+		jw_key(&t.j, "events");
+		jw_arr(&t.j);
+	}
+	while ((ret = source_next(&src, &ev, res)) > 0) {
+		if (!t.has_base) {
+			t.base = ev.ev.ts;
+			t.has_base = true;
+		}
+		ret = plw_model_feed(m, ev.input, &ev.ev);
+		if (ret) {
+			res_err(res, ret, "out of memory");
+			break;
+		}
+	}
+	if (ret < 0) {
+		err = ret;
+		if (o->json) {
+			/* close the document so that it stays valid JSON */
+			jw_arr_end(&t.j);
+			jw_key(&t.j, "error");
+			jw_str(&t.j, res->msg);
+			jw_obj_end(&t.j);
+			res->err = 0;	/* already reported */
+			res->msg[0] = 0;
+		}
+		goto out;
+	}
+	plw_model_finish(m, 0);
+	source_damage(&src, res);
+	const struct plw_model_stats *st = plw_model_stats(m);
+
+	if (o->json) {
+		jw_arr_end(&t.j);
+		jw_key(&t.j, "lost");
+		jw_u64(&t.j, st->lost);
+		jw_key(&t.j, "damage");
+		jw_arr(&t.j);
+		for (size_t i = 0; i < res->nr_warn; i++)
+			jw_str(&t.j, res->warn[i]);
+		jw_arr_end(&t.j);
+		jw_obj_end(&t.j);
+	} else if (!st->calls && !st->returns) {
+		fprintf(o->out, "no Python calls in %s (%" PRIu64 " events, none from Python)\n",
+			o->nr_paths == 1 ? o->paths[0] : "these files", st->events);
+	} else if (!t.lines) {
+		fprintf(o->out, "no Python calls match the filters\n");
+	} else if (st->lost) {
+		fprintf(o->out, "%" PRIu64 " events were lost while recording: calls open then are marked [incomplete]\n",
+			st->lost);
+	}
+out:
+	plw_model_free(m);
+	source_close(&src);
+	return err;
+}
