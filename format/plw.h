@@ -6,6 +6,10 @@
  * Library rules: functions return 0 (or a count) on success and -errno on
  * failure; they never print or exit.  On failure, a one-line explanation is
  * available from plw_writer_error() / plw_reader_error().
+ *
+ * plw_writer_open() / plw_reader_open*() failing may still set *W / *R to an
+ * object that only carries the error message: always call
+ * plw_writer_free() / plw_reader_free() (both accept NULL).
  */
 #ifndef PYLOW_PLW_H
 #define PYLOW_PLW_H

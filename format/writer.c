@@ -235,7 +235,14 @@ int plw_writer_open(struct plw_writer **wp, const char *path,
 	*wp = w;
 	return 0;
 fail:
-	plw_writer_free(w);
+	/* keep an error-only writer so that plw_writer_error() can say why */
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+	w->finished = true;
+	if (!w->err[0])
+		werr(w, err, "cannot open %s", path);
+	*wp = w;
 	return err;
 }
 

@@ -1,0 +1,1094 @@
+// SPDX-License-Identifier: MIT
+/*
+ * reader.c - read pylow files and perf's own perf.data files (FORMAT.md).
+ *
+ * Every size, offset and count taken from the file is checked before use.
+ * pylow's events are decoded by fixed offsets (no libtraceevent); other
+ * samples come back as PLW_REC_OTHER.  perf -z files (one zstd stream across
+ * COMPRESSED records) use the same persistent ZSTD_DStream, carrying a
+ * partial record over to the next COMPRESSED record.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "internal.h"
+
+#define MAX_ATTRS	64
+#define MAX_IDS		4096		/* per attr */
+#define MAX_DBUF	(64u << 20)	/* decompression buffer */
+#define MAX_PRIV	(256u << 20)
+#define MAX_LOC_ID	(1u << 24)
+#define MAX_TASKS	(1u << 22)
+#define PEEK_EVENTS	256		/* unfinished files: records scanned for META at open */
+
+struct rattr {
+	uint32_t type;
+	uint64_t config, sample_type, read_format;
+	bool sample_id_all;
+};
+
+struct idmap {
+	uint64_t id;
+	uint32_t attr;
+};
+
+struct plw_reader {
+	const unsigned char *base;
+	size_t size;
+	void *map;
+	unsigned flags;
+	struct plw_file_header h;
+	bool is_pylow, finished, truncated, has_priv, have_features;
+	/* attrs */
+	struct rattr attrs[MAX_ATTRS];
+	uint32_t nr_attrs;
+	struct idmap *ids;
+	size_t nr_ids;
+	uint64_t sample_type;		/* of attr 0: all attrs agree (perf requires it) */
+	uint32_t trailer;		/* sample_id_all trailer size */
+	/* data cursor */
+	uint64_t pos, end;		/* file offsets of the outer records */
+	uint64_t chunk_off;		/* file offset of the current COMPRESSED record */
+	unsigned char *dbuf;
+	size_t dcap, dpos, dlen, mmap_len;
+	ZSTD_DStream *zd;
+	bool in_frame;			/* zstd frame not finished (perf -z) */
+	bool done, peeking;
+	/* damage */
+	char damage[400];
+	uint64_t damage_count, complete_until, max_ts;
+	/* meta */
+	struct plw_meta_store st;
+	struct plw_loc *loc_tab;	/* indexed by id */
+	uint32_t loc_cap;
+	size_t cap_locs_list, cap_tasks;
+	char comm[PLW_COMM_MAX + 1];
+	char err[384];
+};
+
+static int rerr(struct plw_reader *r, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->err, sizeof(r->err), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+const char *plw_reader_error(const struct plw_reader *r)
+{
+	return r && r->err[0] ? r->err : "no error";
+}
+
+static inline uint64_t rd64(const unsigned char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static inline uint32_t rd32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static inline uint16_t rd16(const unsigned char *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return v;
+}
+
+/* [off, off+len) inside the file? */
+static bool in_file(const struct plw_reader *r, uint64_t off, uint64_t len)
+{
+	return off <= r->size && len <= r->size - off;
+}
+
+/* ------------------------------------------------------------ meta */
+
+static const char *store_str(struct plw_reader *r, const char *s, size_t n)
+{
+	return plw_store_strndup(&r->st, s, n);
+}
+
+static int loc_define(struct plw_reader *r, uint32_t id, uint32_t line,
+		      uint32_t pid, const char *func, size_t flen,
+		      const char *file, size_t filen, bool from_priv)
+{
+	struct plw_loc *l;
+
+	if (id >= MAX_LOC_ID)
+		return 0;		/* documented cap: not indexed */
+	if (id >= r->loc_cap) {
+		uint32_t cap = r->loc_cap ? r->loc_cap : 1024;
+		struct plw_loc *t;
+
+		while (cap <= id)
+			cap *= 2;
+		if (cap > MAX_LOC_ID)
+			cap = MAX_LOC_ID;
+		t = realloc(r->loc_tab, (size_t)cap * sizeof(*t));
+		if (!t)
+			return -ENOMEM;
+		memset(t + r->loc_cap, 0, (size_t)(cap - r->loc_cap) * sizeof(*t));
+		r->loc_tab = t;
+		r->loc_cap = cap;
+	}
+	l = &r->loc_tab[id];
+	if (l->func)
+		return 0;		/* first definition wins */
+	l->id = id;
+	l->line = line;
+	l->pid = pid;
+	l->func = store_str(r, func, flen);
+	l->file = store_str(r, file, filen);
+	if (!l->func || !l->file) {
+		l->func = NULL;
+		return -ENOMEM;
+	}
+	if (!from_priv && !r->has_priv && !r->peeking) {
+		struct plw_meta *m = &r->st.m;
+
+		if (m->nr_locs == r->cap_locs_list) {
+			size_t cap = r->cap_locs_list ? r->cap_locs_list * 2 : 256;
+			struct plw_loc *a = realloc(m->locs, cap * sizeof(*a));
+
+			if (!a)
+				return -ENOMEM;
+			m->locs = a;
+			r->cap_locs_list = cap;
+		}
+		m->locs[m->nr_locs++] = *l;
+	}
+	return 0;
+}
+
+const struct plw_loc *plw_reader_loc(const struct plw_reader *r, uint32_t id)
+{
+	return id < r->loc_cap && r->loc_tab[id].func ? &r->loc_tab[id] : NULL;
+}
+
+static struct plw_task *task_get(struct plw_reader *r, uint32_t pid, uint32_t tid)
+{
+	struct plw_meta *m = &r->st.m;
+
+	for (size_t i = m->nr_tasks; i-- > 0;)
+		if (m->tasks[i].tid == tid && m->tasks[i].pid == pid)
+			return &m->tasks[i];
+	if (m->nr_tasks >= MAX_TASKS)
+		return NULL;
+	if (m->nr_tasks == r->cap_tasks) {
+		size_t cap = r->cap_tasks ? r->cap_tasks * 2 : 64;
+		struct plw_task *a = realloc(m->tasks, cap * sizeof(*a));
+
+		if (!a)
+			return NULL;
+		m->tasks = a;
+		r->cap_tasks = cap;
+	}
+	memset(&m->tasks[m->nr_tasks], 0, sizeof(m->tasks[0]));
+	m->tasks[m->nr_tasks].pid = pid;
+	m->tasks[m->nr_tasks].tid = tid;
+	return &m->tasks[m->nr_tasks++];
+}
+
+/* in-stream META, used when the feature sections do not say it */
+static void meta_kv(struct plw_reader *r, const char *k, const char *v)
+{
+	struct plw_meta *m = &r->st.m;
+	const char **slot = NULL;
+	uint64_t *num = NULL;
+	uint32_t *num32 = NULL;
+
+	if (!strcmp(k, "hostname")) slot = &m->hostname;
+	else if (!strcmp(k, "osrelease")) slot = &m->osrelease;
+	else if (!strcmp(k, "arch")) slot = &m->arch;
+	else if (!strcmp(k, "cmdline")) slot = &m->cmdline;
+	else if (!strcmp(k, "tod_ns")) num = &m->tod_ns;
+	else if (!strcmp(k, "mono_ns")) num = &m->mono_ns;
+	else if (!strcmp(k, "nr_cpus_online")) num32 = &m->nr_cpus_online;
+	else if (!strcmp(k, "nr_cpus_avail")) num32 = &m->nr_cpus_avail;
+	if (slot && !*slot)
+		*slot = store_str(r, v, strlen(v));
+	if ((num && !*num) || (num32 && !*num32)) {
+		char *end;
+		unsigned long long x = strtoull(v, &end, 10);
+
+		if (end != v && !*end) {
+			if (num)
+				*num = x;
+			else
+				*num32 = x;
+		}
+	}
+}
+
+const struct plw_meta *plw_reader_meta(const struct plw_reader *r)
+{
+	return &r->st.m;
+}
+
+/* ------------------------------------------------------------ open */
+
+static int parse_features(struct plw_reader *r)
+{
+	struct plw_meta *m = &r->st.m;
+	uint64_t table = r->h.data.offset + r->h.data.size;
+	unsigned nr = 0, k = 0;
+
+	for (int i = 0; i < 4; i++)
+		nr += __builtin_popcountll(r->h.adds_features[i]);
+	if (!nr)
+		return 0;
+	if (!in_file(r, table, (uint64_t)nr * 16)) {
+		r->truncated = true;	/* reported when the data runs out */
+		return 0;
+	}
+	r->have_features = true;
+	for (unsigned bit = 0; bit < 256; bit++) {
+		const unsigned char *p;
+		uint64_t off, size;
+
+		if (!(r->h.adds_features[bit / 64] >> (bit % 64) & 1))
+			continue;
+		off = rd64(r->base + table + 16 * k);
+		size = rd64(r->base + table + 16 * k + 8);
+		k++;
+		if (!in_file(r, off, size))
+			return rerr(r, -EBADMSG, "feature %u section at offset %llu (size %llu) is outside the file",
+				    bit, (unsigned long long)off, (unsigned long long)size);
+		p = r->base + off;
+		switch (bit) {
+		case PLW_HDR_HOSTNAME:
+		case PLW_HDR_OSRELEASE:
+		case PLW_HDR_ARCH:
+		case PLW_HDR_CMDLINE: {
+			uint32_t n, len, at = 0, cnt = 1;
+			char joined[4096];
+			size_t jl = 0;
+
+			if (bit == PLW_HDR_CMDLINE) {
+				if (size < 4)
+					break;
+				cnt = rd32(p);
+				at = 4;
+			}
+			joined[0] = 0;
+			for (n = 0; n < cnt && n < 1024; n++) {
+				if (size - at < 4)
+					break;
+				len = rd32(p + at);
+				at += 4;
+				if (len > size - at)
+					break;
+				size_t sl = strnlen((const char *)p + at, len);
+
+				if (jl + sl + 2 < sizeof(joined)) {
+					if (jl)
+						joined[jl++] = ' ';
+					memcpy(joined + jl, p + at, sl);
+					jl += sl;
+					joined[jl] = 0;
+				}
+				at += len;
+			}
+			const char *s = store_str(r, joined, jl);
+
+			if (!s)
+				return -ENOMEM;
+			if (bit == PLW_HDR_HOSTNAME) m->hostname = s;
+			else if (bit == PLW_HDR_OSRELEASE) m->osrelease = s;
+			else if (bit == PLW_HDR_ARCH) m->arch = s;
+			else m->cmdline = s;
+			break;
+		}
+		case PLW_HDR_NRCPUS:
+			if (size >= 8) {
+				m->nr_cpus_avail = rd32(p);
+				m->nr_cpus_online = rd32(p + 4);
+			}
+			break;
+		case PLW_HDR_CLOCK_DATA:
+			if (size >= 24 && rd32(p) >= 1) {
+				m->tod_ns = rd64(p + 8);
+				m->mono_ns = rd64(p + 16);
+			}
+			break;
+		case PLW_HDR_COMPRESSED:
+			if (size >= 20)
+				r->mmap_len = rd32(p + 16);
+			break;
+		case PLW_FEAT_PYLOW: {
+			char e[200];
+			int err;
+
+			if (size > MAX_PRIV)
+				return rerr(r, -EFBIG, "pylow section of %llu bytes is over the %u MiB cap",
+					    (unsigned long long)size, MAX_PRIV >> 20);
+			err = plw_priv_parse(&r->st, p, size, e, sizeof(e));
+			if (err)
+				return rerr(r, err, "%s (section at offset %llu)", e,
+					    (unsigned long long)off);
+			r->has_priv = true;
+			r->cap_tasks = m->nr_tasks;
+			for (size_t i = 0; i < m->nr_locs; i++) {
+				const struct plw_loc *l = &m->locs[i];
+
+				err = loc_define(r, l->id, l->line, l->pid, l->func ? l->func : "",
+						 l->func ? strlen(l->func) : 0, l->file ? l->file : "",
+						 l->file ? strlen(l->file) : 0, true);
+				if (err)
+					return rerr(r, err, "out of memory for the location table");
+			}
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
+static int parse_attrs(struct plw_reader *r)
+{
+	const struct plw_file_header *h = &r->h;
+	uint64_t n;
+
+	if (h->attr_size < 16 + 64 || h->attr_size > 4096)
+		return rerr(r, -EBADMSG, "bad attr_size %llu in the header", (unsigned long long)h->attr_size);
+	if (!in_file(r, h->attrs.offset, h->attrs.size))
+		return rerr(r, -EBADMSG, "attrs section (offset %llu, size %llu) is outside the file",
+			    (unsigned long long)h->attrs.offset, (unsigned long long)h->attrs.size);
+	n = h->attrs.size / h->attr_size;
+	if (!n || n > MAX_ATTRS)
+		return rerr(r, -EBADMSG, "%llu attrs (want 1..%d)", (unsigned long long)n, MAX_ATTRS);
+	r->nr_attrs = n;
+	for (uint32_t i = 0; i < n; i++) {
+		const unsigned char *a = r->base + h->attrs.offset + i * h->attr_size;
+		uint32_t asize = rd32(a + 4);
+		uint64_t ioff, isize, flags;
+		struct idmap *t;
+
+		if (asize && (asize < 64 || asize > h->attr_size - 16))
+			return rerr(r, -EBADMSG, "attr %u: size %u does not fit attr_size %llu",
+				    i, asize, (unsigned long long)h->attr_size);
+		r->attrs[i].type = rd32(a);
+		r->attrs[i].config = rd64(a + 8);
+		r->attrs[i].sample_type = rd64(a + 24);
+		r->attrs[i].read_format = rd64(a + 32);
+		flags = rd64(a + 40);
+		r->attrs[i].sample_id_all = flags >> 18 & 1;
+		ioff = rd64(a + h->attr_size - 16);
+		isize = rd64(a + h->attr_size - 8);
+		if (!in_file(r, ioff, isize) || isize / 8 > MAX_IDS)
+			return rerr(r, -EBADMSG, "attr %u: ids section (offset %llu, size %llu) is invalid",
+				    i, (unsigned long long)ioff, (unsigned long long)isize);
+		if (isize / 8 == 0)
+			continue;
+		t = realloc(r->ids, (r->nr_ids + isize / 8) * sizeof(*t));
+		if (!t)
+			return -ENOMEM;
+		r->ids = t;
+		for (uint64_t j = 0; j < isize / 8; j++)
+			r->ids[r->nr_ids++] = (struct idmap){ rd64(r->base + ioff + 8 * j), i };
+	}
+	r->sample_type = r->attrs[0].sample_type;
+	if (r->attrs[0].sample_id_all) {
+		uint64_t st = r->sample_type;
+
+		r->trailer = 8 * (!!(st & PERF_SAMPLE_TID) + !!(st & PERF_SAMPLE_TIME) +
+				  !!(st & PERF_SAMPLE_ID) + !!(st & PERF_SAMPLE_STREAM_ID) +
+				  !!(st & PERF_SAMPLE_CPU) + !!(st & PERF_SAMPLE_IDENTIFIER));
+	}
+	r->is_pylow = n == PLW_NR_ATTRS && r->nr_ids == PLW_NR_ATTRS;
+	for (uint32_t i = 0; r->is_pylow && i < n; i++)
+		if (r->attrs[i].type != PERF_TYPE_TRACEPOINT ||
+		    r->attrs[i].config != PLW_TP_ID_BASE + i + 1 ||
+		    r->attrs[i].sample_type != PLW_SAMPLE_TYPE ||
+		    r->ids[i].id != PLW_ATTR_ID0 + i || r->ids[i].attr != i)
+			r->is_pylow = false;
+	return 0;
+}
+
+static void cursor_reset(struct plw_reader *r)
+{
+	r->pos = r->h.data.offset;
+	r->dpos = r->dlen = 0;
+	r->in_frame = false;
+	r->done = false;
+	r->damage[0] = 0;
+	r->damage_count = 0;
+	r->complete_until = r->max_ts = 0;
+	ZSTD_DCtx_reset(r->zd, ZSTD_reset_session_only);
+}
+
+static int open_common(struct plw_reader *r)
+{
+	uint64_t magic;
+	int err;
+
+	if (r->size < sizeof(r->h))
+		return rerr(r, -EBADMSG, "file of %zu bytes is too short for a perf.data header", r->size);
+	memcpy(&magic, r->base, 8);
+	if (magic == PLW_PERF_MAGIC_SWAPPED)
+		return rerr(r, -EPROTONOSUPPORT, "other-endian perf.data file (written on a machine of the other byte order): not supported");
+	if (!memcmp(r->base, "PERFFILE", 8))
+		return rerr(r, -EPROTONOSUPPORT, "old perf.data version 1 file: not supported");
+	if (magic != PLW_PERF_MAGIC)
+		return rerr(r, -EBADMSG, "not a perf.data/pylow file (bad magic)");
+	memcpy(&r->h, r->base, sizeof(r->h));
+	if (r->h.size < sizeof(r->h))
+		return rerr(r, -EBADMSG, "bad header size %llu", (unsigned long long)r->h.size);
+	if ((err = parse_attrs(r)))
+		return err;
+	if (r->h.data.offset > r->size)
+		return rerr(r, -EBADMSG, "data offset %llu is beyond the end of the file (%zu bytes)",
+			    (unsigned long long)r->h.data.offset, r->size);
+	r->finished = r->h.data.size != 0;
+	if (!r->finished) {
+		r->end = r->size;
+	} else if (!in_file(r, r->h.data.offset, r->h.data.size)) {
+		r->truncated = true;
+		r->end = r->size;
+	} else {
+		r->end = r->h.data.offset + r->h.data.size;
+		if ((err = parse_features(r)))
+			return err;
+	}
+	r->st.m.finished = r->finished && !r->truncated;
+	if (!r->mmap_len)
+		r->mmap_len = r->is_pylow ? PLW_CHUNK_MAX : 528384;
+	if (r->mmap_len > MAX_DBUF / 2)
+		r->mmap_len = MAX_DBUF / 2;
+	r->zd = ZSTD_createDStream();
+	if (!r->zd)
+		return -ENOMEM;
+	cursor_reset(r);
+	if (!r->finished || r->truncated) {
+		/* describe the file from the first in-stream META records */
+		struct plw_event ev;
+		int n = 0, ret;
+
+		r->peeking = true;
+		while (n++ < PEEK_EVENTS && (ret = plw_reader_next(r, &ev)) > 0)
+			if (ev.type != PLW_EV_META && ev.type != PLW_REC_COMM &&
+			    ev.type != PLW_EV_PY_LOC)
+				break;
+		r->peeking = false;
+		cursor_reset(r);
+		r->err[0] = 0;
+	}
+	return 0;
+}
+
+int plw_reader_open_mem(struct plw_reader **rp, const void *buf, size_t size,
+			unsigned flags)
+{
+	struct plw_reader *r = calloc(1, sizeof(*r));
+	int err;
+
+	*rp = r;
+	if (!r)
+		return -ENOMEM;
+	r->base = buf;
+	r->size = size;
+	r->flags = flags;
+	err = open_common(r);
+	if (err && !r->err[0])
+		rerr(r, err, "cannot open the file: %s", strerror(-err));
+	return err;
+}
+
+int plw_reader_open(struct plw_reader **rp, const char *path, unsigned flags)
+{
+	struct plw_reader *r;
+	struct stat st;
+	int fd, err;
+
+	*rp = r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->flags = flags;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		return rerr(r, err, "cannot open %s: %s%s", path, strerror(-err),
+			    err == -ENOENT ? " (try 'pylow record' first)" : "");
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return rerr(r, -EINVAL, "%s is not a regular file", path);
+	}
+	r->size = st.st_size;
+	if (r->size) {
+		r->map = mmap(NULL, r->size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (r->map == MAP_FAILED) {
+			err = -errno;
+			r->map = NULL;
+			close(fd);
+			return rerr(r, err, "cannot map %s: %s", path, strerror(-err));
+		}
+		madvise(r->map, r->size, MADV_SEQUENTIAL);
+		r->base = r->map;
+	}
+	close(fd);
+	err = open_common(r);
+	if (err) {
+		char msg[sizeof(r->err)];
+
+		snprintf(msg, sizeof(msg), "%.120s: %.250s", path, r->err[0] ? r->err : strerror(-err));
+		memcpy(r->err, msg, sizeof(msg));
+	}
+	return err;
+}
+
+void plw_reader_free(struct plw_reader *r)
+{
+	if (!r)
+		return;
+	if (r->map)
+		munmap(r->map, r->size);
+	ZSTD_freeDStream(r->zd);
+	free(r->dbuf);
+	free(r->ids);
+	free(r->loc_tab);
+	plw_store_free(&r->st);
+	free(r);
+}
+
+/* ------------------------------------------------------------ damage */
+
+const char *plw_reader_damage(const struct plw_reader *r, uint64_t *until)
+{
+	if (!r->damage[0])
+		return NULL;
+	if (until)
+		*until = r->complete_until;
+	return r->damage;
+}
+
+/*
+ * Damage at file offset OFF.  FATAL: the stream cannot go on.  Returns 0 when
+ * the caller should carry on (salvage, skipping), 1 when it should stop
+ * quietly (end), -EBADMSG when the caller must fail.
+ */
+static int damage(struct plw_reader *r, uint64_t off, bool cut, const char *fmt, ...)
+{
+	char what[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (!(r->flags & PLW_READ_SALVAGE) && !(cut && !r->finished)) {
+		rerr(r, -EBADMSG, "%s at file offset %llu", what, (unsigned long long)off);
+		r->done = true;
+		return -EBADMSG;
+	}
+	if (!r->damage_count++) {
+		r->complete_until = r->max_ts;
+		if (cut)
+			snprintf(r->damage, sizeof(r->damage),
+				 "%scut short at offset %llu (%s); complete until %llu",
+				 r->finished ? "" : "recording not finished: ",
+				 (unsigned long long)off, what, (unsigned long long)r->max_ts);
+		else
+			snprintf(r->damage, sizeof(r->damage),
+				 "damaged at offset %llu (%s); complete until %llu",
+				 (unsigned long long)off, what, (unsigned long long)r->max_ts);
+	}
+	return cut ? 1 : 0;
+}
+
+/* ------------------------------------------------------------ records */
+
+static int find_attr(const struct plw_reader *r, uint64_t id)
+{
+	if (r->nr_ids == 0 && r->nr_attrs == 1)
+		return 0;
+	for (size_t i = 0; i < r->nr_ids; i++)
+		if (r->ids[i].id == id)
+			return r->ids[i].attr;
+	return -1;
+}
+
+/* "" for an invalid __data_loc */
+static const char *dl_str(const unsigned char *raw, uint32_t raw_size, uint32_t dl,
+			  size_t *len)
+{
+	uint32_t off = PLW_DATA_LOC_OFF(dl), n = PLW_DATA_LOC_LEN(dl);
+
+	if (!n || off < 8 || off > raw_size || n > raw_size - off || raw[off + n - 1]) {
+		*len = 0;
+		return "";
+	}
+	*len = n - 1;
+	return (const char *)raw + off;
+}
+
+static int pylow_payload(struct plw_reader *r, struct plw_event *ev, unsigned type,
+			 const unsigned char *raw, uint32_t raw_size)
+{
+	const unsigned char *p = raw + 8;
+	uint32_t len = raw_size - 8;
+	size_t a, b;
+
+	ev->type = type;
+	ev->payload = p;
+	ev->len = len;
+	switch (type) {
+	case PLW_EV_PY_ENTRY:
+	case PLW_EV_PY_RETURN:
+		if (len < 4)
+			return -EBADMSG;
+		ev->u.py.loc = rd32(p);
+		break;
+	case PLW_EV_PY_LOC: {
+		const char *f, *file;
+		int err;
+
+		if (len < 16)
+			return -EBADMSG;
+		ev->u.loc.id = rd32(p);
+		ev->u.loc.line = rd32(p + 4);
+		ev->u.loc.pid = ev->pid;
+		ev->u.loc.func = f = dl_str(raw, raw_size, rd32(p + 8), &a);
+		ev->u.loc.file = file = dl_str(raw, raw_size, rd32(p + 12), &b);
+		if (ev->u.loc.id >= r->loc_cap || !r->loc_tab[ev->u.loc.id].func) {
+			if ((err = loc_define(r, ev->u.loc.id, ev->u.loc.line, ev->pid,
+					      f, a, file, b, false)))
+				return err;
+		}
+		break;
+	}
+	case PLW_EV_PY_GC_START:
+		if (len < 4)
+			return -EBADMSG;
+		ev->u.gc.value = (int32_t)rd32(p);
+		break;
+	case PLW_EV_PY_GC_DONE:
+		if (len < 8)
+			return -EBADMSG;
+		ev->u.gc.value = (int64_t)rd64(p);
+		break;
+	case PLW_EV_PY_IMPORT_START:
+	case PLW_EV_PY_IMPORT_DONE:
+		if (len < 12)
+			return -EBADMSG;
+		ev->u.import.found = (int32_t)rd32(p);
+		ev->u.import.module = dl_str(raw, raw_size, rd32(p + 8), &a);
+		break;
+	case PLW_EV_META:
+		if (len < 12)
+			return -EBADMSG;
+		ev->u.meta.key = dl_str(raw, raw_size, rd32(p), &a);
+		ev->u.meta.value = dl_str(raw, raw_size, rd32(p + 4), &b);
+		meta_kv(r, ev->u.meta.key, ev->u.meta.value);
+		break;
+	}
+	return 0;
+}
+
+/* generic sample parser (perf's files, or anything off the fast path) */
+static int parse_sample(struct plw_reader *r, const unsigned char *rec, size_t size,
+			struct plw_event *ev)
+{
+	const unsigned char *p = rec + 8, *e = rec + size;
+	uint64_t st = r->sample_type, id = 0;
+	const unsigned char *raw = NULL;
+	uint32_t raw_size = 0;
+	int ai;
+
+#define NEED(n) do { if ((size_t)(e - p) < (n)) return -EBADMSG; } while (0)
+	if (st & PERF_SAMPLE_IDENTIFIER) { NEED(8); id = rd64(p); p += 8; }
+	if (st & PERF_SAMPLE_IP) { NEED(8); p += 8; }
+	if (st & PERF_SAMPLE_TID) { NEED(8); ev->pid = rd32(p); ev->tid = rd32(p + 4); p += 8; }
+	if (st & PERF_SAMPLE_TIME) { NEED(8); ev->ts = rd64(p); p += 8; }
+	if (st & PERF_SAMPLE_ADDR) { NEED(8); p += 8; }
+	if (st & PERF_SAMPLE_ID) { NEED(8); if (!(st & PERF_SAMPLE_IDENTIFIER)) id = rd64(p); p += 8; }
+	if (st & PERF_SAMPLE_STREAM_ID) { NEED(8); p += 8; }
+	if (st & PERF_SAMPLE_CPU) { NEED(8); ev->cpu = rd32(p); p += 8; }
+	if (st & PERF_SAMPLE_PERIOD) { NEED(8); p += 8; }
+	ai = find_attr(r, id);
+	if (ai < 0)
+		return -ENOENT;
+	if (st & PERF_SAMPLE_READ) {
+		uint64_t rf = r->attrs[ai].read_format, n = 1, per;
+
+		per = 1 + !!(rf & PERF_FORMAT_ID) + !!(rf & (1u << 4) /* LOST */);
+		if (rf & PERF_FORMAT_GROUP) {
+			NEED(8);
+			n = rd64(p);
+			p += 8;
+		}
+		uint64_t words = !!(rf & PERF_FORMAT_TOTAL_TIME_ENABLED) +
+				 !!(rf & PERF_FORMAT_TOTAL_TIME_RUNNING);
+		if (n > 4096)
+			return -EBADMSG;
+		words += n * per;
+		NEED(words * 8);
+		p += words * 8;
+	}
+	if (st & PERF_SAMPLE_CALLCHAIN) {
+		uint64_t n;
+
+		NEED(8);
+		n = rd64(p);
+		p += 8;
+		if (n > (uint64_t)(e - p) / 8)
+			return -EBADMSG;
+		p += n * 8;
+	}
+	if (st & PERF_SAMPLE_RAW) {
+		NEED(4);
+		raw_size = rd32(p);
+		p += 4;
+		NEED(raw_size);
+		raw = p;
+	}
+#undef NEED
+	if (r->is_pylow && raw && raw_size >= 8)
+		return pylow_payload(r, ev, ai + 1, raw, raw_size);
+	ev->type = PLW_REC_OTHER;
+	ev->u.other.attr_type = r->attrs[ai].type;
+	ev->u.other.attr_config = r->attrs[ai].config;
+	ev->payload = raw;
+	ev->len = raw_size;
+	return 0;
+}
+
+/* sample_id_all trailer of a non-sample record of SIZE bytes, body ending at BODY */
+static void trailer(const struct plw_reader *r, const unsigned char *rec, size_t size,
+		    struct plw_event *ev)
+{
+	const unsigned char *p = rec + size - r->trailer;
+	uint64_t st = r->sample_type;
+
+	if (!r->trailer)
+		return;
+	if (st & PERF_SAMPLE_TID) p += 8;
+	if (st & PERF_SAMPLE_TIME) { ev->ts = rd64(p); p += 8; }
+	if (st & PERF_SAMPLE_ID) p += 8;
+	if (st & PERF_SAMPLE_STREAM_ID) p += 8;
+	if (st & PERF_SAMPLE_CPU) ev->cpu = rd32(p);
+}
+
+/* Decodes one record. 1 = event, 0 = skipped, -EBADMSG = malformed. */
+static int decode(struct plw_reader *r, const unsigned char *rec, size_t size,
+		  struct plw_event *ev)
+{
+	uint16_t type = rd16(rec);
+	int err;
+
+	ev->cpu = 0;
+	ev->pid = ev->tid = 0;
+	ev->ts = 0;
+	ev->payload = NULL;
+	ev->len = 0;
+	switch (type) {
+	case PERF_RECORD_SAMPLE:
+		if (r->is_pylow && size >= 52) {
+			uint64_t idx = rd64(rec + 8) - PLW_ATTR_ID0;
+			uint32_t raw_size = rd32(rec + 40);
+
+			if (idx >= PLW_NR_ATTRS || raw_size < 8 || raw_size > size - 44)
+				return -EBADMSG;
+			ev->pid = rd32(rec + 16);
+			ev->tid = rd32(rec + 20);
+			ev->ts = rd64(rec + 24);
+			ev->cpu = rd32(rec + 32);
+			err = pylow_payload(r, ev, idx + 1, rec + 44, raw_size);
+		} else {
+			err = parse_sample(r, rec, size, ev);
+		}
+		if (err)
+			return err == -ENOMEM ? err : -EBADMSG;
+		return 1;
+	case PERF_RECORD_COMM: {
+		size_t body = size >= 16 + r->trailer ? size - r->trailer : 0;
+		size_t n;
+
+		if (body < 17)
+			return -EBADMSG;
+		ev->type = PLW_REC_COMM;
+		ev->pid = rd32(rec + 8);
+		ev->tid = rd32(rec + 12);
+		n = strnlen((const char *)rec + 16, body - 16);
+		if (n > PLW_COMM_MAX)
+			n = PLW_COMM_MAX;
+		memcpy(r->comm, rec + 16, n);
+		r->comm[n] = 0;
+		ev->u.comm.comm = r->comm;
+		ev->u.comm.exec = rd16(rec + 4) & PERF_RECORD_MISC_COMM_EXEC;
+		trailer(r, rec, size, ev);
+		if (!r->has_priv && !r->peeking) {
+			struct plw_task *t = task_get(r, ev->pid, ev->tid);
+
+			if (t)
+				memcpy(t->comm, r->comm, n < sizeof(t->comm) ? n + 1 : sizeof(t->comm));
+			if (t && n >= sizeof(t->comm))
+				t->comm[sizeof(t->comm) - 1] = 0;
+		}
+		return 1;
+	}
+	case PERF_RECORD_FORK:
+	case PERF_RECORD_EXIT:
+		if (size < 32 + r->trailer)
+			return -EBADMSG;
+		ev->type = type == PERF_RECORD_FORK ? PLW_REC_FORK : PLW_REC_EXIT;
+		ev->pid = rd32(rec + 8);
+		ev->u.fork.ppid = rd32(rec + 12);
+		ev->tid = rd32(rec + 16);
+		ev->u.fork.ptid = rd32(rec + 20);
+		trailer(r, rec, size, ev);
+		ev->ts = rd64(rec + 24);
+		if (!r->has_priv && !r->peeking) {
+			struct plw_task *t = task_get(r, ev->pid, ev->tid);
+
+			if (t && type == PERF_RECORD_FORK) {
+				t->ppid = ev->u.fork.ppid;
+				t->start_ns = ev->ts;
+			} else if (t) {
+				t->end_ns = ev->ts;
+			}
+		}
+		return 1;
+	case PERF_RECORD_LOST_SAMPLES:
+		if (size < 16 + r->trailer)
+			return -EBADMSG;
+		ev->type = PLW_REC_LOST;
+		ev->u.lost.lost = rd64(rec + 8);
+		trailer(r, rec, size, ev);
+		if (!r->has_priv && !r->peeking)
+			r->st.m.lost_total += ev->u.lost.lost;
+		return 1;
+	case PERF_RECORD_LOST:
+		if (size < 24 + r->trailer)
+			return -EBADMSG;
+		ev->type = PLW_REC_LOST;
+		ev->u.lost.lost = rd64(rec + 16);
+		trailer(r, rec, size, ev);
+		if (!r->has_priv && !r->peeking)
+			r->st.m.lost_total += ev->u.lost.lost;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Decompresses the COMPRESSED record at r->pos (SIZE bytes) after the
+ * leftover. 0 = ok, <0 = chunk damaged (message in WHY). */
+static int inflate(struct plw_reader *r, size_t size, char *why, size_t whylen)
+{
+	size_t left = r->dlen - r->dpos, need = left + r->mmap_len;
+	ZSTD_inBuffer in = { r->base + r->pos + 8, size - 8, 0 };
+	ZSTD_outBuffer out;
+
+	if (need > r->dcap) {
+		unsigned char *b = malloc(need);
+
+		if (!b) {
+			snprintf(why, whylen, "out of memory for a %zu byte chunk", need);
+			return -ENOMEM;
+		}
+		if (left)
+			memcpy(b, r->dbuf + r->dpos, left);
+		free(r->dbuf);
+		r->dbuf = b;
+		r->dcap = need;
+	} else if (left) {
+		memmove(r->dbuf, r->dbuf + r->dpos, left);
+	}
+	r->dpos = 0;
+	r->dlen = left;
+	out = (ZSTD_outBuffer){ r->dbuf, left + r->mmap_len, left };
+	while (in.pos < in.size) {
+		size_t ret = ZSTD_decompressStream(r->zd, &out, &in);
+
+		if (ZSTD_isError(ret)) {
+			snprintf(why, whylen, "zstd: %s", ZSTD_getErrorName(ret));
+			goto bad;
+		}
+		r->in_frame = ret != 0;
+		if (out.pos == out.size && in.pos < in.size) {
+			snprintf(why, whylen, "chunk decompresses to more than mmap_len %zu", r->mmap_len);
+			goto bad;
+		}
+	}
+	if (r->is_pylow && r->in_frame) {
+		/* pylow chunks are whole frames: the rest of the frame is missing */
+		snprintf(why, whylen, "incomplete zstd frame");
+		goto bad;
+	}
+	r->dlen = out.pos;
+	return 0;
+bad:
+	ZSTD_DCtx_reset(r->zd, ZSTD_reset_session_only);
+	r->in_frame = false;
+	r->dpos = r->dlen = 0;
+	return -EBADMSG;
+}
+
+/* salvage: next plausible COMPRESSED record after FROM, or the end */
+static uint64_t resync(const struct plw_reader *r, uint64_t from)
+{
+	for (uint64_t o = from; o + 12 <= r->end; o++) {
+		const unsigned char *p = r->base + o;
+		uint16_t sz = rd16(p + 6);
+
+		if (rd32(p) == PLW_PERF_RECORD_COMPRESSED && sz > 12 && o + sz <= r->end &&
+		    rd32(p + 8) == ZSTD_MAGICNUMBER)
+			return o;
+	}
+	return r->end;
+}
+
+int plw_reader_next(struct plw_reader *r, struct plw_event *ev)
+{
+	for (;;) {
+		/* records inside the current decompressed chunk */
+		if (r->dpos < r->dlen) {
+			size_t avail = r->dlen - r->dpos;
+			const unsigned char *rec = r->dbuf + r->dpos;
+			uint16_t size = avail >= 8 ? rd16(rec + 6) : 0;
+			int ret;
+
+			if (avail < 8 || size > avail) {
+				if (!r->is_pylow && size >= 8)
+					goto outer;	/* perf -z: continues in the next record */
+				if (!r->is_pylow && avail < 8)
+					goto outer;
+				ret = damage(r, r->chunk_off, false,
+					     "chunk ends inside a record (%zu bytes left)", avail);
+				r->dpos = r->dlen = 0;
+				if (ret < 0)
+					return ret;
+				continue;
+			}
+			if (size < 8) {
+				ret = damage(r, r->chunk_off, false,
+					     "record of size %u at +%zu inside the chunk", size, r->dpos);
+				r->dpos = r->dlen = 0;
+				if (ret < 0)
+					return ret;
+				continue;
+			}
+			r->dpos += size;
+			ret = decode(r, rec, size, ev);
+			if (ret == 0)
+				continue;
+			if (ret < 0) {
+				if (ret == -ENOMEM)
+					return rerr(r, ret, "out of memory");
+				ret = damage(r, r->chunk_off, false,
+					     "malformed record (type %u, size %u) inside the chunk",
+					     rd16(rec), size);
+				if (ret < 0)
+					return ret;
+				continue;
+			}
+			if (ev->ts > r->max_ts)
+				r->max_ts = ev->ts;
+			if (!r->has_priv && !r->peeking) {
+				struct plw_meta *m = &r->st.m;
+
+				if (ev->ts && (!m->start_ns || ev->ts < m->start_ns))
+					m->start_ns = ev->ts;
+				if (ev->ts > m->end_ns)
+					m->end_ns = ev->ts;
+				if (ev->type < PLW_EV_MAX)
+					m->events_by_type[ev->type]++;
+			}
+			return 1;
+		}
+outer:
+		if (r->done)
+			return 0;
+		if (r->pos >= r->end) {
+			r->done = true;
+			if (r->dpos < r->dlen || r->in_frame) {
+				if (damage(r, r->pos, true, "stream ends inside a record") < 0)
+					return -EBADMSG;
+			} else if (!r->finished) {
+				damage(r, r->pos, true, "no more whole chunks");
+			} else if (r->truncated) {
+				if (damage(r, r->pos, true, "file is shorter than its header says") < 0)
+					return -EBADMSG;
+			}
+			return 0;
+		}
+		{
+			uint64_t avail = r->end - r->pos;
+			const unsigned char *rec = r->base + r->pos;
+			uint16_t type, size;
+			int ret;
+
+			if (avail < 8 || (size = rd16(rec + 6)) > avail) {
+				r->done = true;
+				ret = damage(r, r->pos, true, "last record incomplete");
+				return ret < 0 ? ret : 0;
+			}
+			type = rd16(rec);
+			if (size < 8 || (r->is_pylow && type != PLW_PERF_RECORD_COMPRESSED) ||
+			    type == 0 || type > 200) {
+				uint64_t next;
+
+				ret = damage(r, r->pos, false, "bad record header (type %u, size %u)",
+					     type, size);
+				if (ret < 0)
+					return ret;
+				next = r->is_pylow ? resync(r, r->pos + 1) : r->end;
+				r->pos = next;
+				ZSTD_DCtx_reset(r->zd, ZSTD_reset_session_only);
+				r->dpos = r->dlen = 0;
+				continue;
+			}
+			if (type == PLW_PERF_RECORD_COMPRESSED) {
+				char why[160];
+
+				r->chunk_off = r->pos;
+				ret = inflate(r, size, why, sizeof(why));
+				r->pos += size;
+				if (ret == -ENOMEM)
+					return rerr(r, ret, "%s", why);
+				if (ret < 0) {
+					ret = damage(r, r->chunk_off, false, "bad chunk: %s", why);
+					if (ret < 0)
+						return ret;
+				}
+				continue;
+			}
+			r->pos += size;
+			ret = decode(r, rec, size, ev);
+			if (ret == 0)
+				continue;
+			if (ret < 0) {
+				if (ret == -ENOMEM)
+					return rerr(r, ret, "out of memory");
+				ret = damage(r, r->pos - size, false, "malformed record (type %u, size %u)",
+					     type, size);
+				if (ret < 0)
+					return ret;
+				continue;
+			}
+			if (ev->ts > r->max_ts)
+				r->max_ts = ev->ts;
+			return 1;
+		}
+	}
+}
