@@ -1,0 +1,669 @@
+#!/usr/bin/python3.11
+"""bench.py - pylow next to the tools a user would pick instead (driven by bench/run.sh).
+
+Recording: paired runs (native, traced, native, traced, ...) of each workload under
+each tracer; per pair the time ratio traced/native and the extra ns per expected
+event; medians and ranges over the rounds.  Report: events/s and peak RSS of
+`pylow report flow|graph|slow` and of `perf script` on one long pylow recording,
+and peak RSS on a half-length recording (RSS must not grow with length).
+
+Everything is configured by environment variables (see bench/README.md); the
+harness itself is only idle while a workload runs (it waits in waitpid).
+"""
+import datetime
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+E = os.environ
+BENCH = os.path.dirname(os.path.abspath(__file__))
+PY = E.get("BENCH_PYTHON", "/usr/bin/python3.11")
+PYLOW = E.get("PYLOW", "")
+FLOOR = E.get("FLOOR", os.path.join(BENCH, "build", "floor"))
+WORK = E.get("BENCH_WORK", os.path.join(BENCH, "build", "work"))
+RESULTS = E.get("BENCH_RESULTS", os.path.join(BENCH, "results"))
+WORKLOADS = E.get("WORKLOADS", "")
+ROUNDS = int(E.get("ROUNDS", "5"))
+PEER_ROUNDS = int(E.get("PEER_ROUNDS", str(ROUNDS)))
+W1_ARGS = E.get("W1_ARGS", "2 100000").split()
+W2_ARGS = E.get("W2_ARGS", "2000 5000").split()
+LONG_ARGS = E.get("LONG_ARGS", "40 0").split()
+HALF_ARGS = E.get("HALF_ARGS", "20 0").split()
+REPORT_CPU = E.get("REPORT_CPU", "1")
+KHEADERS = E.get("BCC_KERNEL_SOURCE", os.path.join(BENCH, "build", "kheaders"))
+TRACERS = E.get("TRACERS", "floor,pylow,perf,perf+line,bpftrace,bpftrace+line,uflow,uflow+line").split(",")
+SKIP = dict(x.split("=", 1) for x in E.get("BENCH_SKIPS", "").split(";") if "=" in x)
+SKIP_REPORT = E.get("SKIP_REPORT", "0") == "1"
+
+PERF_EVENTS = ["sdt_python:function__entry", "sdt_python:function__return"]
+BT_PROG = r"""
+usdt:%(py)s:python:function__entry /pid == %(pid)s/ { printf("%%llu %%d > %%s %%s %%d\n", nsecs, tid, str(arg1), str(arg0), arg2); }
+usdt:%(py)s:python:function__return /pid == %(pid)s/ { printf("%%llu %%d < %%s %%s %%d\n", nsecs, tid, str(arg1), str(arg0), arg2); }
+"""
+
+
+class Skip(Exception):
+    pass
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def run(cmd, timeout=600, env=None, **kw):
+    """run cmd; return (rc, stdout+stderr text)"""
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
+                       env=env, **kw)
+    return p.returncode, p.stdout.decode("utf-8", "replace")
+
+
+def elapsed_of(text):
+    m = re.findall(r"^ELAPSED_S ([0-9.]+)", text, re.M)
+    if not m:
+        raise RuntimeError("no ELAPSED_S in output:\n" + text[-2000:])
+    return float(m[-1])
+
+
+def wl_cmd(name, args):
+    return [PY, os.path.join(WORKLOADS, name)] + list(args)
+
+
+def fsize(p):
+    try:
+        return os.path.getsize(p)
+    except OSError:
+        return None
+
+
+def rm(p):
+    try:
+        os.unlink(p)
+    except OSError:
+        pass
+
+
+class Holder:
+    """floor -H: holds python:line's semaphore system-wide while alive"""
+
+    def __enter__(self):
+        ready = os.path.join(WORK, "holder.ready")
+        rm(ready)
+        self.p = subprocess.Popen([FLOOR, "-x", PY, "-H", "-r", ready])
+        for _ in range(500):
+            if os.path.exists(ready):
+                return self
+            if self.p.poll() is not None:
+                raise Skip("floor -H exited with %d" % self.p.returncode)
+            time.sleep(0.01)
+        raise Skip("floor -H did not get ready")
+
+    def __exit__(self, *a):
+        self.p.send_signal(signal.SIGTERM)
+        self.p.wait(30)
+
+
+def gated(cmd):
+    """start cmd with PYLOW_GATE set; returns (Popen, gate path)"""
+    gate = os.path.join(WORK, "gate")
+    rm(gate)
+    env = dict(E, PYLOW_GATE=gate)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    return p, gate
+
+
+# --- tracers: each returns a dict with elapsed, captured, entries, returns, lost, bytes
+
+def t_native(cmd, tag):
+    rc, out = run(cmd)
+    if rc:
+        raise RuntimeError("native run failed:\n" + out[-2000:])
+    return {"elapsed": elapsed_of(out)}
+
+
+def t_floor(cmd, tag):
+    rc, out = run([FLOOR, "-x", PY, "--"] + cmd)
+    m = re.search(r"FLOOR entry=(\d+) return=(\d+)", out)
+    if rc or not m:
+        raise RuntimeError("floor failed (rc %d):\n%s" % (rc, out[-2000:]))
+    en, re_ = int(m.group(1)), int(m.group(2))
+    return {"elapsed": elapsed_of(out), "entries": en, "returns": re_, "captured": en + re_,
+            "lost": 0}
+
+
+_pylow_info_cache = {}
+
+
+def pylow_counts(path):
+    """(entries, returns, lost) of a pylow recording, from `pylow report info`"""
+    rc, out = run([PYLOW, "report", "info", path])
+    if rc:
+        raise RuntimeError("pylow report info failed:\n" + out[-2000:])
+    _pylow_info_cache[path] = out
+
+    def num(pats):
+        for pat in pats:
+            m = re.search(pat, out, re.I | re.M)
+            if m:
+                return int(m.group(1).replace(",", ""))
+        return None
+    en = num([r"py[_ ]?entry\D*?(\d[\d,]*)", r"entr(?:y|ies)\D*?(\d[\d,]*)"])
+    ret = num([r"py[_ ]?return\D*?(\d[\d,]*)", r"returns?\D*?(\d[\d,]*)"])
+    lost = num([r"lost\D*?(\d[\d,]*)"])
+    return en, ret, lost, out
+
+
+def t_pylow(cmd, tag):
+    if not PYLOW or not os.access(PYLOW, os.X_OK):
+        raise Skip("no pylow binary (PYLOW=%r)" % PYLOW)
+    f = os.path.join(WORK, "pylow-%s.plw" % tag)
+    rm(f)
+    rc, out = run([PYLOW, "record", "-o", f, "--"] + cmd)
+    if rc:
+        raise RuntimeError("pylow record failed (rc %d):\n%s" % (rc, out[-3000:]))
+    en, ret, lost, info = pylow_counts(f)
+    if en is None or ret is None:
+        raise RuntimeError("cannot read counts from pylow report info:\n" + info[-3000:])
+    r = {"elapsed": elapsed_of(out), "entries": en, "returns": ret, "captured": en + ret,
+         "lost": lost, "bytes": fsize(f), "record_output": out[-600:]}
+    rm(f)
+    return r
+
+
+_perf_probes_added = []
+
+
+def perf_setup():
+    if not shutil.which("perf"):
+        raise Skip("perf not installed (linux-perf)")
+    rc, out = run(["perf", "probe", "-l"])
+    have = out
+    run(["perf", "buildid-cache", "--add", PY])
+    for ev in PERF_EVENTS:
+        if ev in have:
+            continue
+        rc, out = run(["perf", "probe", "-x", PY, "-a", ev])
+        if rc:
+            raise Skip("perf probe %s failed: %s" % (ev, out.strip().splitlines()[-1:]))
+        _perf_probes_added.append(ev)
+
+
+def perf_cleanup():
+    for ev in _perf_probes_added:
+        run(["perf", "probe", "-d", ev])
+
+
+def perf_stats(f):
+    rc, out = run(["perf", "report", "-i", f, "--stats"])
+    en = ret = 0
+    cur = None
+    lost_recs = 0
+    for line in out.splitlines():
+        m = re.match(r"^(\S+) stats:", line)
+        if m:
+            cur = m.group(1)
+            continue
+        m = re.match(r"^\s*SAMPLE events:\s+(\d+)", line)
+        if m and cur:
+            if cur.endswith("function__entry"):
+                en = int(m.group(1))
+            elif cur.endswith("function__return"):
+                ret = int(m.group(1))
+        m = re.match(r"^\s*LOST(?:_SAMPLES)? events:\s+(\d+)", line)
+        if m and cur is None:
+            lost_recs += int(m.group(1))
+    lost = 0
+    if lost_recs:
+        # the number of samples each LOST record stands for
+        rc, out2 = run(["perf", "script", "-i", f, "--show-lost-events", "-F", "event"])
+        for m in re.finditer(r"LOST\D*?(\d+)", out2):
+            lost += int(m.group(1))
+    return en, ret, lost
+
+
+def t_perf(cmd, tag, hold=False):
+    perf_setup()
+    f = os.path.join(WORK, "perf-%s.data" % tag)
+    rm(f)
+    pc = ["perf", "record", "-q", "-z", "-o", f]
+    for ev in PERF_EVENTS:
+        pc += ["-e", ev]
+    pc += ["--"] + cmd
+    if hold:
+        with Holder():
+            rc, out = run(pc)
+    else:
+        rc, out = run(pc)
+    if rc:
+        raise RuntimeError("perf record failed (rc %d):\n%s" % (rc, out[-2000:]))
+    en, ret, lost = perf_stats(f)
+    r = {"elapsed": elapsed_of(out), "entries": en, "returns": ret, "captured": en + ret,
+         "lost": lost, "bytes": fsize(f)}
+    rm(f)
+    return r
+
+
+def t_bpftrace(cmd, tag, hold=False):
+    if not shutil.which("bpftrace"):
+        raise Skip("bpftrace not installed")
+    f = os.path.join(WORK, "bpftrace-%s.txt" % tag)
+    prog = os.path.join(WORK, "flow.bt")
+    with open(prog, "w") as fp:
+        fp.write(BT_PROG % {"py": PY, "pid": "cpid"})
+    rm(f)
+    bc = ["bpftrace", "-o", f, "-c", " ".join(shlex.quote(c) for c in cmd), prog]
+    if hold:
+        with Holder():
+            rc, out = run(bc)
+    else:
+        rc, out = run(bc)
+    if rc:
+        raise RuntimeError("bpftrace failed (rc %d):\n%s" % (rc, out[-2000:]))
+    en = ret = lost = 0
+    with open(f, "rb") as fp:
+        for line in fp:
+            if b" > " in line:
+                en += 1
+            elif b" < " in line:
+                ret += 1
+            else:
+                m = re.search(rb"Lost (\d+) events", line)
+                if m:
+                    lost += int(m.group(1))
+    for m in re.finditer(r"Lost (\d+) events", out):
+        lost += int(m.group(1))
+    r = {"elapsed": elapsed_of(out), "entries": en, "returns": ret, "captured": en + ret,
+         "lost": lost, "bytes": fsize(f)}
+    rm(f)
+    return r
+
+
+def t_uflow(cmd, tag, hold=False):
+    uflow = shutil.which("uflow-bpfcc") or shutil.which("uflow") or \
+        ("/usr/sbin/uflow" if os.path.exists("/usr/sbin/uflow") else None)
+    if not uflow:
+        raise Skip("BCC's uflow not installed (bpfcc-tools)")
+    env = dict(E)
+    if os.path.isdir(KHEADERS):
+        env["BCC_KERNEL_SOURCE"] = KHEADERS
+    f = os.path.join(WORK, "uflow-%s.txt" % tag)
+    rm(f)
+    holder = Holder() if hold else None
+    if holder:
+        holder.__enter__()
+    p = u = None
+    err = ""
+    try:
+        p, gate = gated(cmd)
+        with open(f, "wb") as fo:
+            u = subprocess.Popen([uflow, "-l", "python", str(p.pid)], stdout=fo,
+                                 stderr=subprocess.PIPE, env=env)
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 120:
+                if u.poll() is not None:
+                    break
+                with open(f, "rb") as fi:
+                    if b"Tracing method calls" in fi.read(200):
+                        break
+                time.sleep(0.05)
+            if u.poll() is not None:
+                err = u.stderr.read().decode("utf-8", "replace")
+                lines = [l for l in err.strip().splitlines() if l.strip()]
+                why = next((l for l in lines if "kernel headers" in l), lines[-1] if lines else "?")
+                raise Skip("uflow exited before attaching: " + why.strip())
+            open(gate, "w").close()
+            out = p.communicate(timeout=600)[0].decode("utf-8", "replace")
+            # uflow prints from Python, slower than events arrive: let it drain
+            # until its output stops growing, then stop it
+            last, t0 = -1, time.monotonic()
+            while time.monotonic() - t0 < 120:
+                sz = fsize(f)
+                if sz == last:
+                    break
+                last = sz
+                time.sleep(0.5)
+            u.send_signal(signal.SIGINT)
+            try:
+                err = u.communicate(timeout=20)[1].decode("utf-8", "replace")
+            except subprocess.TimeoutExpired:
+                u.kill()
+                err = u.communicate()[1].decode("utf-8", "replace")
+    finally:
+        for q in (u, p):
+            if q is not None and q.poll() is None:
+                q.kill()
+                q.wait()
+        if holder:
+            holder.__exit__()
+    en = ret = lost = 0
+    with open(f, "rb") as fp:
+        for line in fp:
+            if b"-> " in line:
+                en += 1
+            elif b"<- " in line:
+                ret += 1
+    for m in re.finditer(r"Possibly lost (\d+) samples", err):
+        lost += int(m.group(1))
+    r = {"elapsed": elapsed_of(out), "entries": en, "returns": ret, "captured": en + ret,
+         "lost": lost, "bytes": fsize(f), "note": "attached to a pid (PYLOW_GATE)"}
+    rm(f)
+    return r
+
+
+TRACER_FNS = {
+    "floor": (t_floor, "count-only BPF, same probes, line semaphore held, tgid filter"),
+    "pylow": (t_pylow, "pylow record, default settings"),
+    "perf": (lambda c, t: t_perf(c, t), "perf record -z on the sdt_python probes (no line semaphore)"),
+    "perf+line": (lambda c, t: t_perf(c, t, True), "perf record -z, line semaphore held by floor -H"),
+    "bpftrace": (lambda c, t: t_bpftrace(c, t), "bpftrace printf of each event to a file (no line semaphore)"),
+    "bpftrace+line": (lambda c, t: t_bpftrace(c, t, True), "bpftrace printf to a file, line semaphore held by floor -H"),
+    "uflow": (lambda c, t: t_uflow(c, t), "BCC uflow -l python PID > file (no line semaphore)"),
+    "uflow+line": (lambda c, t: t_uflow(c, t, True), "BCC uflow, line semaphore held by floor -H"),
+}
+
+
+def foreign_uprobes():
+    """BPF programs that other processes attached to uprobes in PY right now: they
+    trap in our 'native' runs too (noise we cannot remove, only report)."""
+    if not shutil.which("bpftool"):
+        return None
+    rc, out = run(["bpftool", "perf", "show"])
+    real = os.path.realpath(PY)
+    return sum(1 for l in out.splitlines() if "uprobe" in l and (PY in l or real in l))
+
+
+def med_range(xs):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return None
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
+
+
+def bench_workload(name, script, args, expected_calls):
+    cmd = wl_cmd(script, args)
+    log("== %s: %s" % (name, " ".join(cmd)))
+    res = {"workload": name, "cmd": " ".join(cmd), "tracers": {}}
+    pairs = {t: [] for t in TRACERS}
+    skipped = {}
+    foreign = []
+    for r in range(ROUNDS):
+        foreign.append(foreign_uprobes())
+        for t in TRACERS:
+            if t in skipped or t not in TRACER_FNS:
+                continue
+            if t in SKIP:
+                skipped[t] = SKIP[t]
+                continue
+            if t not in ("floor", "pylow") and r >= PEER_ROUNDS:
+                continue
+            try:
+                nat = t_native(cmd, "%s-%d" % (t, r))
+                tr = TRACER_FNS[t][0](cmd, "%s-%s-%d" % (name, t.replace("+", "_"), r))
+            except Skip as e:
+                skipped[t] = str(e)
+                log("   %-14s skipped: %s" % (t, e))
+                continue
+            except Exception as e:  # a peer failing must not stop the bench
+                skipped[t] = "failed: %s" % str(e).strip().splitlines()[0][:300]
+                log("   %-14s FAILED: %s" % (t, str(e)[-1500:]))
+                continue
+            tr["native"] = nat["elapsed"]
+            pairs[t].append(tr)
+            log("   round %d %-14s native %.3fs traced %.3fs captured %s lost %s" %
+                (r + 1, t, nat["elapsed"], tr["elapsed"], tr.get("captured"), tr.get("lost")))
+    # expected events: W1 from its docstring formula; W2 from the floor's counts
+    if expected_calls is not None:
+        expected = 2 * expected_calls
+        res["expected_source"] = "workload formula: 2 * calls (entry + return)"
+    elif pairs.get("floor"):
+        expected = int(statistics.median(p["captured"] for p in pairs["floor"]))
+        res["expected_source"] = "median entry+return count of the floor (it sees every event)"
+    else:
+        expected = None
+        res["expected_source"] = "unknown (floor did not run)"
+    res["events_expected"] = expected
+    res["foreign_uprobe_attachments_seen"] = foreign
+    for t in TRACERS:
+        if t in skipped and not pairs.get(t):
+            res["tracers"][t] = {"skipped": skipped[t], "what": TRACER_FNS.get(t, ("", "?"))[1]}
+            continue
+        ps = pairs.get(t) or []
+        if not ps:
+            continue
+        d = {"what": TRACER_FNS[t][1], "rounds": ps}
+        d["native_s"] = med_range([p["native"] for p in ps])
+        d["traced_s"] = med_range([p["elapsed"] for p in ps])
+        d["time_ratio"] = med_range([p["elapsed"] / p["native"] for p in ps])
+        if expected:
+            d["extra_ns_per_event"] = med_range([(p["elapsed"] - p["native"]) * 1e9 / expected
+                                                 for p in ps])
+        d["extra_ns_per_captured"] = med_range([(p["elapsed"] - p["native"]) * 1e9 / p["captured"]
+                                                for p in ps if p.get("captured")])
+        d["captured"] = med_range([p.get("captured") for p in ps])
+        d["entries"] = med_range([p.get("entries") for p in ps])
+        d["returns"] = med_range([p.get("returns") for p in ps])
+        d["lost"] = med_range([p.get("lost") for p in ps])
+        d["lost_max"] = max([p.get("lost") or 0 for p in ps])
+        d["bytes_per_event"] = med_range([p["bytes"] / p["captured"] for p in ps
+                                          if p.get("bytes") and p.get("captured")])
+        if expected and d["captured"]:
+            d["captured_vs_expected"] = d["captured"]["median"] / expected
+        if t in skipped:
+            d["partial"] = skipped[t]
+        res["tracers"][t] = d
+    fl = res["tracers"].get("floor", {}).get("extra_ns_per_event")
+    if fl and fl["median"] > 0:
+        for t, d in res["tracers"].items():
+            if d.get("extra_ns_per_event"):
+                d["cost_vs_floor"] = d["extra_ns_per_event"]["median"] / fl["median"]
+                # paired per round: tracer's extra / floor's extra in the same round
+                fr = res["tracers"]["floor"]["rounds"]
+                per = []
+                for i, p in enumerate(d["rounds"]):
+                    if i < len(fr):
+                        fe = fr[i]["elapsed"] - fr[i]["native"]
+                        if fe > 0:
+                            per.append((p["elapsed"] - p["native"]) / fe)
+                d["cost_vs_floor_per_round"] = med_range(per)
+    return res
+
+
+def timed(cmd, outfile=os.devnull):
+    """run cmd pinned to one CPU under /usr/bin/time -v; (rc, wall s, max RSS kB, text)"""
+    tv = os.path.join(WORK, "time.txt")
+    full = ["/usr/bin/time", "-v", "-o", tv]
+    if shutil.which("taskset"):
+        full += ["taskset", "-c", REPORT_CPU]
+    full += cmd
+    t0 = time.monotonic()
+    with open(outfile, "wb") as fo:
+        p = subprocess.run(full, stdout=fo, stderr=subprocess.PIPE, timeout=1200)
+    wall = time.monotonic() - t0
+    txt = open(tv).read() if os.path.exists(tv) else ""
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", txt)
+    m2 = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", txt)
+    if m2:
+        wall = int(m2.group(1) or 0) * 3600 + int(m2.group(2)) * 60 + float(m2.group(3))
+    return p.returncode, wall, int(m.group(1)) if m else None, p.stderr.decode("utf-8", "replace")
+
+
+def report_subcommands():
+    rc, out = run([PYLOW, "report", "--help"])
+    return out
+
+
+def bench_report():
+    res = {"recordings": {}, "readers": {}}
+    if not PYLOW or not os.access(PYLOW, os.X_OK):
+        res["skipped"] = "no pylow binary"
+        return res
+    recs = {}
+    for tag, args in (("long", LONG_ARGS), ("half", HALF_ARGS)):
+        f = os.path.join(WORK, "report-%s.plw" % tag)
+        rm(f)
+        cmd = [PYLOW, "record", "-o", f, "--"] + wl_cmd("w1_cpu.py", args)
+        log("== report side: recording %s: %s" % (tag, " ".join(cmd)))
+        rc, out = run(cmd, timeout=1200)
+        if rc:
+            res["skipped"] = "pylow record failed: " + out[-1000:]
+            return res
+        en, ret, lost, info = pylow_counts(f)
+        events = (en or 0) + (ret or 0)
+        recs[tag] = (f, events)
+        res["recordings"][tag] = {"cmd": " ".join(cmd), "events": events, "entries": en,
+                                  "returns": ret, "lost": lost, "bytes": fsize(f),
+                                  "bytes_per_event": fsize(f) / events if events else None}
+        log("   %s: %d events, %d bytes" % (tag, events, fsize(f)))
+    helptext = report_subcommands()
+    readers = [("pylow report flow", [PYLOW, "report", "flow"]),
+               ("pylow report graph", [PYLOW, "report", "graph"]),
+               ("pylow report slow", [PYLOW, "report", "slow"]),
+               ("perf script", ["perf", "script", "-i"])]
+    for name, base in readers:
+        if name == "pylow report slow" and not re.search(r"^\s*slow\b", helptext, re.M):
+            res["readers"][name] = {"skipped": "`pylow report slow` does not exist in this build"}
+            continue
+        if name == "perf script" and not shutil.which("perf"):
+            res["readers"][name] = {"skipped": "perf not installed"}
+            continue
+        d = {}
+        for tag in ("long", "half"):
+            f, events = recs[tag]
+            rc, wall, rss, err = timed(base + [f])
+            if rc:
+                d["error_" + tag] = "exit %d: %s" % (rc, err.strip()[-500:])
+            d[tag] = {"events": events, "wall_s": wall, "events_per_s": events / wall if wall else None,
+                      "peak_rss_kb": rss, "rc": rc}
+            log("   %-20s %-4s %.2fs %.1f M events/s, peak RSS %s kB%s" %
+                (name, tag, wall, events / wall / 1e6 if wall else 0, rss, " (rc %d)" % rc if rc else ""))
+        if d["long"]["peak_rss_kb"] and d["half"]["peak_rss_kb"]:
+            d["rss_long_over_half"] = d["long"]["peak_rss_kb"] / d["half"]["peak_rss_kb"]
+        res["readers"][name] = d
+    for tag in recs:
+        if E.get("KEEP_LONG") != "1":
+            rm(recs[tag][0])
+    return res
+
+
+def fmt(x, spec="%.2f"):
+    if x is None:
+        return "-"
+    if isinstance(x, dict):
+        return (spec % x["median"]) + " [" + (spec % x["min"]) + ".." + (spec % x["max"]) + "]"
+    return spec % x
+
+
+def table(res):
+    lines = []
+    for w in res["recording"]:
+        lines.append("")
+        lines.append("Recording %s: %s   (rounds: %d paired; expected events %s: %s)" %
+                     (w["workload"], w["cmd"].split("/")[-1], ROUNDS, fmt(w["events_expected"], "%d"),
+                      w["expected_source"]))
+        lines.append("%-14s %-22s %-26s %-14s %-20s %-12s %-10s %s" %
+                     ("tracer", "time ratio [range]", "extra ns/event [range]", "cost/floor",
+                      "captured/expected", "lost(max)", "B/event", "native s"))
+        for t, d in w["tracers"].items():
+            if "skipped" in d:
+                lines.append("%-14s skipped: %s" % (t, d["skipped"]))
+                continue
+            cap = d.get("captured")
+            lines.append("%-14s %-22s %-26s %-14s %-20s %-12s %-10s %s" % (
+                t, fmt(d["time_ratio"]), fmt(d.get("extra_ns_per_event"), "%.0f"),
+                fmt(d.get("cost_vs_floor"), "%.3f"),
+                ("%d (%.3f)" % (cap["median"], d["captured_vs_expected"])) if cap and d.get("captured_vs_expected") else fmt(cap and cap["median"], "%d"),
+                fmt(d.get("lost_max"), "%d"), fmt(d.get("bytes_per_event") and d["bytes_per_event"]["median"], "%.2f"),
+                fmt(d["native_s"]["median"], "%.3f")))
+    rep = res.get("report", {})
+    lines.append("")
+    lines.append("Report (pinned to CPU %s):" % REPORT_CPU)
+    if rep.get("skipped"):
+        lines.append("  skipped: " + rep["skipped"])
+    for tag, r in rep.get("recordings", {}).items():
+        lines.append("  recording %-4s %d events, lost %s, %.2f bytes/event  (%s)" %
+                     (tag, r["events"], r["lost"], r["bytes_per_event"] or 0, r["cmd"].split("--")[-1].strip()))
+    lines.append("  %-20s %-14s %-16s %-16s %s" % ("reader", "M events/s", "peak RSS long", "peak RSS half", "RSS long/half"))
+    for name, d in rep.get("readers", {}).items():
+        if "skipped" in d:
+            lines.append("  %-20s skipped: %s" % (name, d["skipped"]))
+            continue
+        lines.append("  %-20s %-14s %-16s %-16s %s%s" % (
+            name, fmt(d["long"]["events_per_s"] and d["long"]["events_per_s"] / 1e6),
+            "%s kB" % d["long"]["peak_rss_kb"], "%s kB" % d["half"]["peak_rss_kb"],
+            fmt(d.get("rss_long_over_half")),
+            ("  ERROR " + d["error_long"][:200]) if d.get("error_long") else ""))
+    return "\n".join(lines)
+
+
+def targets(res):
+    out = []
+    for w in res["recording"]:
+        p = w["tracers"].get("pylow", {})
+        if "skipped" in p or not p:
+            out.append("%s: pylow not measured (%s)" % (w["workload"], p.get("skipped", "?")))
+            continue
+        c = p.get("cost_vs_floor")
+        out.append("%s: pylow cost/floor %s (target <= 1.10): %s; lost max %s (target 0): %s; "
+                   "bytes/event %s (target <= 1.5): %s" % (
+                       w["workload"], fmt(c, "%.3f"), "MET" if c is not None and c <= 1.10 else "MISSED",
+                       p.get("lost_max"), "MET" if p.get("lost_max") == 0 else "MISSED",
+                       fmt(p.get("bytes_per_event") and p["bytes_per_event"]["median"]),
+                       "MET" if p.get("bytes_per_event") and p["bytes_per_event"]["median"] <= 1.5 else "MISSED"))
+    for name, d in res.get("report", {}).get("readers", {}).items():
+        if name.startswith("pylow") and "long" in d:
+            eps = d["long"]["events_per_s"] or 0
+            rr = d.get("rss_long_over_half")
+            out.append("%s: %.1f M events/s (target >= 20): %s; RSS long/half %s (target ~1.0): %s" % (
+                name, eps / 1e6, "MET" if eps >= 20e6 else "MISSED", fmt(rr),
+                "MET" if rr is not None and rr <= 1.15 else "MISSED"))
+    return out
+
+
+def main():
+    if not WORKLOADS or not os.path.exists(os.path.join(WORKLOADS, "w1_cpu.py")):
+        sys.exit("bench.py: set WORKLOADS to the directory holding w1_cpu.py and w2_io.py")
+    os.makedirs(WORK, exist_ok=True)
+    os.makedirs(RESULTS, exist_ok=True)
+    res = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
+           "host": {"kernel": platform.release(), "cpus": os.cpu_count(), "python": PY,
+                    "pylow": PYLOW, "load_before": os.getloadavg()},
+           "config": {"rounds": ROUNDS, "peer_rounds": PEER_ROUNDS, "w1_args": W1_ARGS,
+                      "w2_args": W2_ARGS, "long_args": LONG_ARGS, "half_args": HALF_ARGS,
+                      "tracers": TRACERS},
+           "recording": []}
+    if PYLOW and os.access(PYLOW, os.X_OK):
+        res["host"]["pylow_version"] = run([PYLOW, "--version"])[1].strip()
+    try:
+        reps, n = int(W1_ARGS[0]), int(W1_ARGS[1])
+        res["recording"].append(bench_workload("W1", "w1_cpu.py", W1_ARGS, reps * 242785 + 2 * n))
+        res["recording"].append(bench_workload("W2", "w2_io.py", W2_ARGS, None))
+        res["report"] = {"skipped": "SKIP_REPORT=1"} if SKIP_REPORT else bench_report()
+    finally:
+        perf_cleanup()
+    res["host"]["load_after"] = os.getloadavg()
+    res["targets"] = targets(res)
+    t = table(res)
+    print(t)
+    print("")
+    print("Targets:")
+    for l in res["targets"]:
+        print("  " + l)
+    res["table"] = t
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    for name in ("bench-%s.json" % stamp, "latest.json"):
+        p = os.path.join(RESULTS, name)
+        with open(p + ".tmp", "w") as fp:
+            json.dump(res, fp, indent=1, sort_keys=False)
+        os.replace(p + ".tmp", p)
+    print("\nwrote %s/bench-%s.json and latest.json" % (RESULTS, stamp))
+
+
+if __name__ == "__main__":
+    main()
