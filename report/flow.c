@@ -384,8 +384,11 @@ int report_flow(const struct report_opts *o, struct report_result *res)
 	}
 	switch (o->mode) {
 	case FLOW_TOP:
-		fprintf(o->out, "%" PRIu64 " root call%s; %s %zu slowest:\n\n", f.roots,
-			f.roots == 1 ? "" : "s", f.len == f.roots ? "all," : "the", f.len);
+		if (f.len == f.roots)
+			fprintf(o->out, "%" PRIu64 " root call%s, slowest first:\n\n", f.roots,
+				f.roots == 1 ? "" : "s");
+		else
+			fprintf(o->out, "the %zu slowest of %" PRIu64 " root calls:\n\n", f.len, f.roots);
 		break;
 	case FLOW_ALL:
 		fprintf(o->out, "%" PRIu64 " root call%s, in start order:\n\n", f.roots,

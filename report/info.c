@@ -160,9 +160,16 @@ static void text_info(FILE *out, const char *path, const struct plw_meta *meta,
 	fprintf(out, "file:       ");
 	fputs_safe(path, out);
 	fputc('\n', out);
-	fprintf(out, "host:       %s  (Linux %s, %s, %u cpus online, %u available)\n",
-		s_or(meta->hostname, "?"), s_or(meta->osrelease, "?"), s_or(meta->arch, "?"),
-		meta->nr_cpus_online, meta->nr_cpus_avail);
+	fprintf(out, "host:       ");
+	fputs_safe(s_or(meta->hostname, "(unknown)"), out);
+	if (meta->osrelease)
+		fprintf(out, "  Linux %s", meta->osrelease);
+	if (meta->arch)
+		fprintf(out, "  %s", meta->arch);
+	if (meta->nr_cpus_online || meta->nr_cpus_avail)
+		fprintf(out, "  %u cpus online, %u available", meta->nr_cpus_online,
+			meta->nr_cpus_avail);
+	fputc('\n', out);
 	if (meta->cmdline) {
 		fprintf(out, "recorder:   ");
 		fputs_safe(meta->cmdline, out);
@@ -217,10 +224,12 @@ static void text_info(FILE *out, const char *path, const struct plw_meta *meta,
 		if (s->pid == s->tid || i == 0 || t->th[i - 1].pid != s->pid) {
 			const struct plw_task *p = find_task(meta, s->pid, s->pid);
 
+			const char *pcomm = p && p->comm[0] ? p->comm : s->pid == s->tid ? comm : "";
+
 			fprintf(out, "  pid %u", s->pid);
-			if (p && p->comm[0]) {
+			if (pcomm[0]) {
 				fputs("  ", out);
-				fputs_safe(p->comm, out);
+				fputs_safe(pcomm, out);
 			}
 			if (p && p->python)
 				fprintf(out, "  python %s", p->python);

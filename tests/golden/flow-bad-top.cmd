@@ -1,0 +1,1 @@
+flow --top x basic.plw

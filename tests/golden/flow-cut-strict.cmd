@@ -1,0 +1,1 @@
+flow --strict cut.plw.partial

@@ -1,0 +1,1 @@
+flow --top 2 --depth 1 basic.plw

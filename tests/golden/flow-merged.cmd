@@ -1,0 +1,1 @@
+flow --top 3 basic.plw anomalies.plw

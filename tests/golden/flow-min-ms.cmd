@@ -1,0 +1,1 @@
+flow --all --min-ms 4 basic.plw

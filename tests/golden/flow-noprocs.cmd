@@ -1,0 +1,1 @@
+flow noprocs.plw

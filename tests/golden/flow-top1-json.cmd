@@ -1,0 +1,1 @@
+flow --top 1 --json basic.plw

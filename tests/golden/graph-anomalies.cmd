@@ -1,0 +1,1 @@
+graph anomalies.plw

@@ -1,0 +1,1 @@
+graph --json basic.plw

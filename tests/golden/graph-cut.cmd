@@ -1,0 +1,1 @@
+graph cut.plw.partial

@@ -1,0 +1,1 @@
+info cut.plw.partial

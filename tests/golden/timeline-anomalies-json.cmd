@@ -1,0 +1,1 @@
+timeline --json --pid 100 anomalies.plw

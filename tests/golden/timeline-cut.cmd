@@ -1,0 +1,1 @@
+timeline --threshold 1.5 cut.plw.partial

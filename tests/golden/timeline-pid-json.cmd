@@ -1,0 +1,1 @@
+timeline --json --tid 4822 basic.plw

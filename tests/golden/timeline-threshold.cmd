@@ -1,0 +1,1 @@
+timeline --threshold 40 --tid 4821 basic.plw
