@@ -1,0 +1,593 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * pylow.bpf.c - every BPF program of `pylow record`.
+ *
+ * CPython's USDT probes are attached with pid = -1 to the Python binary (and
+ * libpython); the programs keep only the processes in the `targets` map,
+ * which the sched tracepoints below maintain: a child (process or thread) of
+ * a target is a target, an exiting process leaves the map.
+ *
+ * Code locations are named once: `locs` maps {tgid, funcname ptr, filename
+ * ptr, line} to a loc id; on a miss the strings are read, the -F/-f filters
+ * are applied, and a PLW_EV_PY_LOC record goes out before the event.  A loc
+ * id of 0 caches "filtered out".
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/usdt.bpf.h>
+
+#include "format/events.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+#define MAX_FUNC_FILTERS	16
+#define MAX_FILE_FILTERS	16
+#define GLOB_MAX		PLW_FILE_MAX
+#define GLOB_STEPS		(1 << 16)	/* bound of one glob match */
+
+/* filters, set through rodata before load */
+const volatile __u32 nr_func_filters = 0;
+const volatile __u32 nr_file_filters = 0;
+const volatile char func_filters[MAX_FUNC_FILTERS][PLW_FUNC_MAX] = {};
+/* a glob with a '/' matches the whole file name, else its basename */
+const volatile char file_filters[MAX_FILE_FILTERS][GLOB_MAX] = {};
+const volatile __u8 file_filter_path[MAX_FILE_FILTERS] = {};
+/* follow children of targets (default on) */
+const volatile __u8 follow = 1;
+
+__u32 next_loc = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);		/* tgid */
+	__type(value, __u8);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 << 20);	/* resized by the recorder before load */
+} rb SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PLW_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct loc_key {
+	__u32 tgid;
+	__u32 line;
+	__u64 func;
+	__u64 file;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1 << 18);
+	__type(key, struct loc_key);
+	__type(value, __u32);		/* loc id, 0 = filtered out */
+} locs SEC(".maps");
+
+/* a PY_LOC record under construction: strings at fixed places */
+struct loc_rec {
+	struct plw_rb_hdr hdr;
+	struct plw_py_loc loc;
+	char func[PLW_FUNC_MAX];
+	char file[PLW_FILE_MAX];
+};
+
+struct import_rec {
+	struct plw_rb_hdr hdr;
+	struct plw_py_import imp;
+	char module[PLW_MODULE_MAX];
+};
+
+struct scratch {
+	struct loc_rec loc;
+	struct import_rec imp;
+	__u32 file_len, base_off;	/* file name length (with NUL), basename offset */
+	__u32 glob;			/* file filter being matched */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &which);
+
+	if (c)
+		*c += 1;
+}
+
+static __always_inline bool is_target(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+}
+
+static __always_inline void fill_hdr(struct plw_rb_hdr *h, __u64 pid_tgid,
+				     __u64 ts, __u16 type, __u32 size)
+{
+	h->ts = ts;
+	h->pid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	h->type = type;
+	h->cpu = bpf_get_smp_processor_id();
+	h->size = size;
+}
+
+/* ------------------------------------------------------------- filters */
+
+static __always_inline bool func_eq(const char *a, const volatile char *b)
+{
+	for (int i = 0; i < PLW_FUNC_MAX; i++) {
+		if (a[i] != b[i])
+			return false;
+		if (!a[i])
+			return true;
+	}
+	return true;
+}
+
+/*
+ * Glob match of file_filters[glob] against the file name from base_off, with
+ * the classic single-backtrack algorithm ('*' any run, '?' one char), one
+ * step per bpf_loop iteration.
+ */
+struct glob_ctx {
+	struct scratch *s;
+	__u32 p, n;		/* positions in pattern and name */
+	__s32 star_p, star_n;	/* last '*' seen, and where it was tried */
+	int result;		/* -1 running, 0 no, 1 yes */
+};
+
+static int glob_step(__u32 i, void *data)
+{
+	struct glob_ctx *g = data;
+	struct scratch *s = g->s;
+	__u32 gi = s->glob & (MAX_FILE_FILTERS - 1);
+	__u32 p = g->p, n = g->n;
+	char pc, nc;
+
+	if (p >= GLOB_MAX || n >= PLW_FILE_MAX) {
+		g->result = 0;
+		return 1;
+	}
+	pc = file_filters[gi][p & (GLOB_MAX - 1)];
+	nc = s->loc.file[n & (PLW_FILE_MAX - 1)];
+	if (!pc && !nc) {
+		g->result = 1;
+		return 1;
+	}
+	if (pc == '*') {
+		g->star_p = p;
+		g->star_n = n;
+		g->p = p + 1;
+		return 0;
+	}
+	if (nc && (pc == '?' || pc == nc)) {
+		g->p = p + 1;
+		g->n = n + 1;
+		return 0;
+	}
+	if (g->star_p >= 0 && s->loc.file[g->star_n & (PLW_FILE_MAX - 1)]) {
+		g->star_n++;
+		g->p = g->star_p + 1;
+		g->n = g->star_n;
+		return 0;
+	}
+	g->result = 0;
+	return 1;
+}
+
+static int file_filter_cb(__u32 i, void *data)
+{
+	struct glob_ctx *g = data;
+	struct scratch *s = g->s;
+
+	if (i >= nr_file_filters || i >= MAX_FILE_FILTERS)
+		return 1;
+	s->glob = i;
+	g->p = 0;
+	g->n = file_filter_path[i & (MAX_FILE_FILTERS - 1)] ? 0 : s->base_off;
+	g->star_p = -1;
+	g->star_n = 0;
+	g->result = -1;
+	bpf_loop(GLOB_STEPS, glob_step, g, 0);
+	return g->result == 1 ? 1 : 0;	/* stop at the first match */
+}
+
+static int basename_cb(__u32 i, void *data)
+{
+	struct scratch *s = data;
+
+	if (i >= PLW_FILE_MAX)
+		return 1;
+	if (!s->loc.file[i])
+		return 1;
+	if (s->loc.file[i] == '/')
+		s->base_off = i + 1;
+	return 0;
+}
+
+/* the strings are in s->loc; true if the location passes -F and -f */
+static __always_inline bool loc_passes(struct scratch *s)
+{
+	if (nr_func_filters) {
+		bool ok = false;
+
+		for (int i = 0; i < MAX_FUNC_FILTERS; i++) {
+			if (i >= nr_func_filters)
+				break;
+			if (func_eq(s->loc.func, func_filters[i])) {
+				ok = true;
+				break;
+			}
+		}
+		if (!ok)
+			return false;
+	}
+	if (nr_file_filters) {
+		struct glob_ctx g = { .s = s, .result = -1 };
+
+		s->base_off = 0;
+		bpf_loop(PLW_FILE_MAX, basename_cb, s, 0);
+		bpf_loop(MAX_FILE_FILTERS, file_filter_cb, &g, 0);
+		if (g.result != 1)
+			return false;
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------- python */
+
+/* loc id for a probe hit; defines it (PY_LOC) on first sight; 0 = drop */
+static __always_inline __u32 get_loc(__u64 pid_tgid, __u64 ts, __u64 file,
+				     __u64 func, __u32 line)
+{
+	struct loc_key key = {
+		.tgid = pid_tgid >> 32, .line = line, .func = func, .file = file,
+	};
+	struct scratch *s;
+	__u32 zero = 0, id;
+	__u32 *v;
+	long fl, fnl;
+
+	v = bpf_map_lookup_elem(&locs, &key);
+	if (v)
+		return *v;
+
+	s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return 0;
+	fnl = bpf_probe_read_user_str(s->loc.func, sizeof(s->loc.func), (void *)func);
+	if (fnl < 1) {
+		s->loc.func[0] = 0;
+		fnl = 1;
+	}
+	fl = bpf_probe_read_user_str(s->loc.file, sizeof(s->loc.file), (void *)file);
+	if (fl < 1) {
+		s->loc.file[0] = 0;
+		fl = 1;
+	}
+	if (!loc_passes(s)) {
+		id = 0;
+		bpf_map_update_elem(&locs, &key, &id, BPF_ANY);
+		return 0;
+	}
+	id = __sync_fetch_and_add(&next_loc, 1) + 1;
+	s->loc.loc.loc = id;
+	s->loc.loc.line = line;
+	/* offsets from the start of the RAW data: plw_common (8) + payload */
+	s->loc.loc.func = PLW_DATA_LOC(8 + offsetof(struct loc_rec, func) - sizeof(struct plw_rb_hdr),
+				       (__u32)fnl);
+	s->loc.loc.file = PLW_DATA_LOC(8 + offsetof(struct loc_rec, file) - sizeof(struct plw_rb_hdr),
+				       (__u32)fl);
+	__u32 size = offsetof(struct loc_rec, file) + ((__u32)fl & (PLW_FILE_MAX - 1));
+	if (fl >= PLW_FILE_MAX)
+		size = sizeof(struct loc_rec);
+	fill_hdr(&s->loc.hdr, pid_tgid, ts, PLW_EV_PY_LOC,
+		 size - sizeof(struct plw_rb_hdr));
+	if (bpf_ringbuf_output(&rb, &s->loc, size, 0)) {
+		count(PLW_CNT_LOST);
+		/* not cached: defined again at the next hit */
+		return 0;
+	}
+	count(PLW_CNT_EVENTS);
+	count(PLW_CNT_LOC_NEW);
+	bpf_map_update_elem(&locs, &key, &id, BPF_ANY);
+	return id;
+}
+
+struct call_rec {
+	struct plw_rb_hdr hdr;
+	struct plw_py_call call;
+};
+
+static __always_inline int py_call(struct pt_regs *ctx, __u16 type)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	long file = 0, func = 0, line = 0;
+	struct call_rec *r;
+	__u64 ts;
+	__u32 id;
+
+	if (!is_target(pid_tgid >> 32))
+		return 0;
+	ts = bpf_ktime_get_ns();
+	bpf_usdt_arg(ctx, 0, &file);
+	bpf_usdt_arg(ctx, 1, &func);
+	bpf_usdt_arg(ctx, 2, &line);
+	id = get_loc(pid_tgid, ts, file, func, line);
+	if (!id) {
+		count(PLW_CNT_FILTERED);
+		return 0;
+	}
+	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
+	if (!r) {
+		count(PLW_CNT_LOST);
+		return 0;
+	}
+	fill_hdr(&r->hdr, pid_tgid, ts, type, sizeof(r->call));
+	r->call.loc = id;
+	bpf_ringbuf_submit(r, 0);
+	count(PLW_CNT_EVENTS);
+	return 0;
+}
+
+SEC("usdt")
+int py_entry(struct pt_regs *ctx)
+{
+	return py_call(ctx, PLW_EV_PY_ENTRY);
+}
+
+SEC("usdt")
+int py_return(struct pt_regs *ctx)
+{
+	return py_call(ctx, PLW_EV_PY_RETURN);
+}
+
+struct gc_start_rec {
+	struct plw_rb_hdr hdr;
+	struct plw_py_gc_start gc;
+};
+
+struct gc_done_rec {
+	struct plw_rb_hdr hdr;
+	struct plw_py_gc_done gc;
+};
+
+SEC("usdt")
+int py_gc_start(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct gc_start_rec *r;
+	long gen = 0;
+
+	if (!is_target(pid_tgid >> 32))
+		return 0;
+	bpf_usdt_arg(ctx, 0, &gen);
+	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
+	if (!r) {
+		count(PLW_CNT_LOST);
+		return 0;
+	}
+	fill_hdr(&r->hdr, pid_tgid, bpf_ktime_get_ns(), PLW_EV_PY_GC_START, sizeof(r->gc));
+	r->gc.generation = gen;
+	bpf_ringbuf_submit(r, 0);
+	count(PLW_CNT_EVENTS);
+	return 0;
+}
+
+SEC("usdt")
+int py_gc_done(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct gc_done_rec *r;
+	long n = 0;
+
+	if (!is_target(pid_tgid >> 32))
+		return 0;
+	bpf_usdt_arg(ctx, 0, &n);
+	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
+	if (!r) {
+		count(PLW_CNT_LOST);
+		return 0;
+	}
+	fill_hdr(&r->hdr, pid_tgid, bpf_ktime_get_ns(), PLW_EV_PY_GC_DONE, sizeof(r->gc));
+	__s64 v = n;
+	__builtin_memcpy(&r->gc.collected, &v, sizeof(v));
+	r->gc.pad = 0;
+	bpf_ringbuf_submit(r, 0);
+	count(PLW_CNT_EVENTS);
+	return 0;
+}
+
+static __always_inline int py_import(struct pt_regs *ctx, __u16 type)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	long mod = 0, found = 0;
+	struct import_rec *r;
+	struct scratch *s;
+	__u32 zero = 0;
+	long len;
+
+	if (!is_target(pid_tgid >> 32))
+		return 0;
+	s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return 0;
+	r = &s->imp;
+	bpf_usdt_arg(ctx, 0, &mod);
+	if (type == PLW_EV_PY_IMPORT_DONE)
+		bpf_usdt_arg(ctx, 1, &found);
+	len = bpf_probe_read_user_str(r->module, sizeof(r->module), (void *)mod);
+	if (len < 1) {
+		r->module[0] = 0;
+		len = 1;
+	}
+	r->imp.found = found;
+	r->imp.pad = 0;
+	r->imp.module = PLW_DATA_LOC(8 + sizeof(struct plw_py_import), (__u32)len);
+	__u32 size = offsetof(struct import_rec, module) + ((__u32)len & (PLW_MODULE_MAX - 1));
+	if (len >= PLW_MODULE_MAX)
+		size = sizeof(*r);
+	fill_hdr(&r->hdr, pid_tgid, bpf_ktime_get_ns(), type, size - sizeof(r->hdr));
+	if (bpf_ringbuf_output(&rb, r, size, 0)) {
+		count(PLW_CNT_LOST);
+		return 0;
+	}
+	count(PLW_CNT_EVENTS);
+	return 0;
+}
+
+SEC("usdt")
+int py_import_start(struct pt_regs *ctx)
+{
+	return py_import(ctx, PLW_EV_PY_IMPORT_START);
+}
+
+SEC("usdt")
+int py_import_done(struct pt_regs *ctx)
+{
+	return py_import(ctx, PLW_EV_PY_IMPORT_DONE);
+}
+
+/*
+ * Attached at an address that never runs (Py_FatalError) with the `line`
+ * probe's semaphore as ref_ctr: holds that semaphore so that CPython 3.11
+ * fires function__entry for Python-to-Python calls (see
+ * docs/cpython-usdt.md).  Never expected to run.
+ */
+SEC("uprobe")
+int hold_sem(struct pt_regs *ctx)
+{
+	return 0;
+}
+
+/* ------------------------------------------------------------- processes */
+
+static __always_inline void *rb_reserve(__u32 payload)
+{
+	void *r = bpf_ringbuf_reserve(&rb, sizeof(struct plw_rb_hdr) + payload, 0);
+
+	if (!r)
+		count(PLW_CNT_LOST);
+	return r;
+}
+
+struct fork_rec {
+	struct plw_rb_hdr hdr;
+	struct plw_rb_fork f;
+};
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	struct fork_rec *r;
+	__u8 one = 1;
+
+	if (!follow || !is_target(ptgid))
+		return 0;
+	if (ctgid != ptgid)
+		bpf_map_update_elem(&targets, &ctgid, &one, BPF_ANY);
+	r = rb_reserve(sizeof(r->f));
+	if (!r)
+		return 0;
+	fill_hdr(&r->hdr, ((__u64)ctgid << 32) | (__u32)BPF_CORE_READ(child, pid),
+		 bpf_ktime_get_ns(), PLW_RB_FORK, sizeof(r->f));
+	r->f.parent_pid = ptgid;
+	r->f.parent_tid = BPF_CORE_READ(parent, pid);
+	r->f.child_pid = ctgid;
+	r->f.child_tid = BPF_CORE_READ(child, pid);
+	BPF_CORE_READ_STR_INTO(&r->f.comm, child, comm);
+	bpf_ringbuf_submit(r, 0);
+	count(PLW_CNT_EVENTS);
+	return 0;
+}
+
+struct exec_rec {
+	struct plw_rb_hdr hdr;
+	struct plw_rb_exec e;
+};
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct exec_rec *r;
+
+	if (!is_target(pid_tgid >> 32))
+		return 0;
+	r = rb_reserve(sizeof(r->e));
+	if (!r)
+		return 0;
+	fill_hdr(&r->hdr, pid_tgid, bpf_ktime_get_ns(), PLW_RB_EXEC, sizeof(r->e));
+	BPF_CORE_READ_STR_INTO(&r->e.comm, p, comm);
+	bpf_probe_read_kernel_str(r->e.filename, sizeof(r->e.filename),
+				  BPF_CORE_READ(bprm, filename));
+	bpf_ringbuf_submit(r, 0);
+	count(PLW_CNT_EVENTS);
+	return 0;
+}
+
+struct exit_rec {
+	struct plw_rb_hdr hdr;
+	struct plw_rb_exit x;
+};
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	struct exit_rec *r;
+
+	if (!is_target(tgid))
+		return 0;
+	if (group_dead)
+		bpf_map_delete_elem(&targets, &tgid);
+	r = rb_reserve(sizeof(r->x));
+	if (!r)
+		return 0;
+	fill_hdr(&r->hdr, pid_tgid, bpf_ktime_get_ns(), PLW_RB_EXIT, sizeof(r->x));
+	r->x.group_dead = group_dead;
+	r->x.exit_code = BPF_CORE_READ(p, exit_code);
+	bpf_ringbuf_submit(r, 0);
+	count(PLW_CNT_EVENTS);
+	return 0;
+}
+
+struct comm_rec {
+	struct plw_rb_hdr hdr;
+	struct plw_rb_comm c;
+};
+
+SEC("tp_btf/task_rename")
+int BPF_PROG(on_rename, struct task_struct *task, const char *comm)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct comm_rec *r;
+
+	if (!is_target(tgid))
+		return 0;
+	r = rb_reserve(sizeof(r->c));
+	if (!r)
+		return 0;
+	fill_hdr(&r->hdr, ((__u64)tgid << 32) | (__u32)BPF_CORE_READ(task, pid),
+		 bpf_ktime_get_ns(), PLW_RB_COMM, sizeof(r->c));
+	bpf_probe_read_kernel_str(r->c.comm, sizeof(r->c.comm), comm);
+	bpf_ringbuf_submit(r, 0);
+	count(PLW_CNT_EVENTS);
+	return 0;
+}

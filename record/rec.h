@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rec.h - internals of `pylow record`: ELF/USDT notes (usdt.c), /proc
+ * targets (target.c), BPF attach (attach.c), ring buffer -> file (sink.c).
+ * Everything here returns 0 or -errno and never prints; record.c is the only
+ * layer that talks to the user.
+ */
+#ifndef PYLOW_REC_H
+#define PYLOW_REC_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "format/plw.h"
+
+/* ---------------------------------------------------------- usdt.c */
+
+struct usdt_probe {
+	char provider[64];
+	char name[64];
+	uint64_t pc;			/* virtual address of the probe */
+	uint64_t sema_addr;		/* 0: no semaphore */
+	uint64_t sema_off;		/* file offset of the semaphore */
+};
+
+struct usdt_file {
+	char path[PATH_MAX];
+	size_t nr;
+	struct usdt_probe *probes;
+	bool has_note;			/* .note.stapsdt present */
+	bool shared;			/* ET_DYN */
+	char needed_libpython[256];	/* DT_NEEDED libpython*, "" if none */
+	char runpath[PATH_MAX];		/* DT_RUNPATH or DT_RPATH */
+};
+
+/* Reads PATH's ELF: notes, dynamic section.  -ENOEXEC if not ELF. */
+int usdt_file_load(const char *path, struct usdt_file **out);
+void usdt_file_free(struct usdt_file *f);
+const struct usdt_probe *usdt_file_probe(const struct usdt_file *f,
+					 const char *provider, const char *name);
+/* finds the library DT_NEEDED names with F's runpath ($ORIGIN too) and the
+ * usual system directories; realpath in OUT */
+int usdt_find_needed(const struct usdt_file *f, char *out, size_t len);
+/* "3.11.2" from the PY_VERSION string in the binary, else major.minor from
+ * a name like "python3.11" or "libpython3.11.so.1.0" */
+int usdt_python_version(const char *path, char *out, size_t len);
+
+/* ---------------------------------------------------------- target.c */
+
+bool target_exists(int pid);
+int target_exe(int pid, char *out, size_t len);
+/* realpath of the libpython*.so mapped by PID ("" and 0 if none) */
+int target_libpython(int pid, char *out, size_t len);
+int target_cmdline(int pid, char *out, size_t len);
+int target_comm(int pid, int tid, char *out, size_t len);
+int target_ppid(int pid);
+/* calls CB for every thread of PID; stops at the first non-zero return */
+int target_threads(int pid, int (*cb)(int pid, int tid, void *ctx), void *ctx);
+/* PATH search of CMD (if no '/'), realpath in OUT; a script with a "#!"
+ * line resolves to its interpreter (INTERP gets it, else ""). */
+int target_resolve_cmd(const char *cmd, char *out, size_t len);
+/* file owner uid of /proc/PID */
+int target_uid(int pid);
+
+/* ---------------------------------------------------------- attach.c */
+
+struct pylow_bpf;
+
+/* One Python binary (or libpython) the probes are attached to. */
+struct py_attach {
+	char path[PATH_MAX];		/* file with the probes */
+	char version[32];
+	bool line_sem;			/* 3.11: `line` semaphore held */
+	int nr_links;
+	struct bpf_link *links[16];
+};
+
+struct manifest {
+	size_t nr, cap;
+	struct plw_probe *p;
+};
+
+int manifest_add(struct manifest *m, const char *group, const char *name,
+		 bool attached, const char *reason);
+void manifest_free(struct manifest *m);
+
+/*
+ * Checks that the Python EXE (and LIB, may be NULL/"") carries USDT probes;
+ * *PROBED gets the file with them.  -ENOENT: no .note.stapsdt in either.
+ */
+int py_find_probes(const char *exe, const char *lib, char *probed, size_t len);
+/* Attaches every Python probe of PATH with pid -1; adds manifest lines.
+ * Returns the number of probes attached or -errno (nothing attached). */
+int py_attach(struct pylow_bpf *skel, const char *path, struct py_attach *pa,
+	      struct manifest *m);
+void py_detach(struct py_attach *pa);
+
+/* ---------------------------------------------------------- sink.c */
+
+struct sink;
+struct ring_buffer;
+
+struct sink_stats {
+	uint64_t records;		/* ring buffer records */
+	uint64_t events;		/* file events written */
+	uint64_t lost;
+	uint64_t filtered;
+	uint64_t locs;
+	unsigned live_targets;		/* processes not yet exited */
+};
+
+/* CB is called for each EXEC record of a target (to attach new Pythons) */
+typedef void (*sink_exec_cb)(int pid, const char *filename, void *ctx);
+
+int sink_new(struct sink **s, struct plw_writer *w, int counters_fd,
+	     int rb_fd, sink_exec_cb exec_cb, void *ctx);
+/* registers an existing process: task table entries + COMM records */
+int sink_add_process(struct sink *s, int pid, uint64_t ts);
+/* polls the ring buffer for up to TIMEOUT_MS, sorts and writes */
+int sink_poll(struct sink *s, int timeout_ms);
+/* reads the loss counters and writes LOST records for increases */
+int sink_counters(struct sink *s, uint64_t now);
+void sink_stats(const struct sink *s, struct sink_stats *st);
+/* task and loss tables for plw_meta; valid until sink_free */
+void sink_meta(struct sink *s, struct plw_meta *m);
+const char *sink_error(const struct sink *s);
+void sink_free(struct sink *s);
+
+uint64_t mono_ns(void);
+
+#endif /* PYLOW_REC_H */

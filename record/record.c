@@ -1,0 +1,936 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * record.c - `pylow record`: options, checks, attach, the main loop.
+ * The only file of record/ that prints or exits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "record.h"
+#include "rec.h"
+#include "bpf/pylow.skel.h"
+
+#define DEFAULT_OUTPUT		"trace.plw"
+#define DEFAULT_BUFFER_MB	64
+#define MAX_FUNCS		16	/* MAX_FUNC_FILTERS in bpf/pylow.bpf.c */
+#define MAX_GLOBS		16
+#define MAX_PIDS		64
+#define MAX_PY			16	/* Python binaries attached at once */
+
+static int verbose;
+static volatile sig_atomic_t stop_sig;
+
+#define pr(fmt, ...)  fprintf(stderr, "pylow: " fmt "\n", ##__VA_ARGS__)
+#define pr_v(lvl, fmt, ...) do { if (verbose >= (lvl)) pr(fmt, ##__VA_ARGS__); } while (0)
+
+struct rec {
+	const char *output;
+	double duration;
+	bool quiet;
+	unsigned buffer_mb;
+	int pids[MAX_PIDS];
+	int nr_pids;
+	const char *funcs[MAX_FUNCS];
+	int nr_funcs;
+	const char *globs[MAX_GLOBS];
+	int nr_globs;
+	char **cmd;
+	char *cmdline;			/* pylow's own */
+
+	pid_t child;
+	int child_status;
+	bool child_reaped;
+	int go_fd;			/* write end of the child's start pipe */
+
+	struct pylow_bpf *skel;
+	struct bpf_link *tp_links[4];
+	struct py_attach py[MAX_PY];
+	int nr_py;
+	struct manifest man;
+	struct plw_writer *w;
+	struct sink *sink;
+	char partial[PATH_MAX + 16];
+	bool failed_attach_msg;
+};
+
+static const char usage_text[] =
+"usage: pylow record [OPTIONS] [-p PID[,PID...]] [-- CMD [ARGS...]]\n"
+"\n"
+"Record the Python function calls (CPython USDT probes, through BPF) of running\n"
+"processes (-p) or of a command, and of every process and thread they start,\n"
+"into one perf.data-format file with zstd chunks.  Needs root (CAP_BPF and\n"
+"CAP_PERFMON; CAP_SYS_PTRACE for other users' processes) and a Python built\n"
+"--with-dtrace, such as Debian's /usr/bin/python3.11.\n"
+"\n"
+"Targets:\n"
+"  -p, --pid PID[,PID...]  attach to running Python processes (repeatable)\n"
+"  -- CMD [ARGS...]        launch CMD (PATH searched) and record it from its start\n"
+"\n"
+"Output:\n"
+"  -o, --output FILE       output file (default " DEFAULT_OUTPUT "); an existing FILE\n"
+"                          becomes FILE.old; FILE.partial while recording\n"
+"      --buffer-size MB    BPF ring buffer size in MiB, rounded up to a power of\n"
+"                          two (default %u); raise it if events are lost\n"
+"\n"
+"Filters (applied in the kernel, at the first sight of each code location):\n"
+"  -F, --func FUNC         only functions named exactly FUNC (repeatable, max %d)\n"
+"  -f, --file GLOB         only functions in files matching GLOB ('*', '?');\n"
+"                          a GLOB with a '/' matches the whole file name, else\n"
+"                          its last component (repeatable, max %d)\n"
+"                          -F and -f together: both must match\n"
+"\n"
+"Stopping:\n"
+"  -d, --duration SEC      stop after SEC seconds (fractions allowed)\n"
+"                          otherwise: Ctrl-C, SIGTERM, SIGHUP, or when every\n"
+"                          target process has exited\n"
+"\n"
+"Messages:\n"
+"  -q, --quiet             no status line, no summary\n"
+"  -v, --verbose           more detail (-vv: libbpf's messages too)\n"
+"  -h, --help              this help\n"
+"\n"
+"Exit status: 0 when a complete file was written, whatever the exit status of\n"
+"the launched command (it is printed on stderr); 1 when recording failed (no\n"
+"file is left, or a FILE.partial if the failure came mid-recording); 2 on\n"
+"usage errors.  When the recording stops before a launched command exits, the\n"
+"command gets SIGTERM.\n"
+"\n"
+"Examples:\n"
+"  pylow record -- /usr/bin/python3.11 app.py          # record a script\n"
+"  pylow record -p 4821 -d 10 -o web.plw               # 10 s of a running process\n"
+"  pylow record -f '*/myapp/*' -F handle -- python3.11 -m myapp\n"
+"  pylow report flow trace.plw                         # then look at it\n";
+
+static void usage(FILE *f)
+{
+	fprintf(f, usage_text, DEFAULT_BUFFER_MB, MAX_FUNCS, MAX_GLOBS);
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if ((level == LIBBPF_DEBUG && verbose < 3) || (level == LIBBPF_INFO && verbose < 2) ||
+	    (level == LIBBPF_WARN && verbose < 1))
+		return 0;
+	fprintf(stderr, "libbpf: ");
+	return vfprintf(stderr, fmt, ap);
+}
+
+static void on_signal(int sig)
+{
+	stop_sig = sig;
+}
+
+/* ----------------------------------------------------------- checks */
+
+static int check_caps(struct rec *r)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = { 0 };
+	uint64_t eff;
+	const char *missing = NULL;
+
+	if (syscall(SYS_capget, &h, d)) {
+		pr("cannot read this process's capabilities: %s", strerror(errno));
+		return -1;
+	}
+	eff = d[0].effective | ((uint64_t)d[1].effective << 32);
+#define HAS(c) (eff & (1ull << (c)))
+	if (!HAS(CAP_BPF) && !HAS(CAP_SYS_ADMIN))
+		missing = "CAP_BPF";
+	else if (!HAS(CAP_PERFMON) && !HAS(CAP_SYS_ADMIN))
+		missing = "CAP_PERFMON";
+	if (missing) {
+		pr("missing capability %s: recording needs CAP_BPF and CAP_PERFMON "
+		   "(run as root, e.g. 'sudo pylow record ...')", missing);
+		return -1;
+	}
+	for (int i = 0; i < r->nr_pids; i++) {
+		int uid = target_uid(r->pids[i]);
+
+		if (uid >= 0 && (uid_t)uid != geteuid() && !HAS(CAP_SYS_PTRACE)) {
+			pr("missing capability CAP_SYS_PTRACE: process %d belongs to uid %d "
+			   "(run as root or as that user)", r->pids[i], uid);
+			return -1;
+		}
+	}
+#undef HAS
+	return 0;
+}
+
+static int check_kernel(void)
+{
+	struct statfs sf;
+
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		pr("this kernel has no BTF (/sys/kernel/btf/vmlinux: %s): pylow record needs "
+		   "a kernel built with CONFIG_DEBUG_INFO_BTF=y", strerror(errno));
+		return -1;
+	}
+	if (access("/sys/bus/event_source/devices/uprobe/type", R_OK)) {
+		pr("this kernel has no uprobe support (/sys/bus/event_source/devices/uprobe/type: %s): "
+		   "pylow record needs CONFIG_UPROBE_EVENTS=y", strerror(errno));
+		return -1;
+	}
+	/* libbpf attaches through the uprobe PMU; tracefs is only its fallback */
+	if (statfs("/sys/kernel/tracing", &sf) || sf.f_type != 0x74726163 /* TRACEFS_MAGIC */) {
+		if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL))
+			pr_v(1, "tracefs is not mounted and mounting /sys/kernel/tracing failed (%s); "
+			     "if attaching fails, run 'mount -t tracefs nodev /sys/kernel/tracing'",
+			     strerror(errno));
+		else
+			pr_v(1, "mounted tracefs on /sys/kernel/tracing");
+	}
+	return 0;
+}
+
+/*
+ * Finds the file holding the Python probes for EXE (running as PID, or 0 when
+ * about to be launched).  Prints why not and returns -1.
+ */
+static int python_of(const char *exe, int pid, const char *what, char *probed, size_t len)
+{
+	char lib[PATH_MAX] = "";
+	struct usdt_file *f = NULL;
+	int err;
+
+	if (pid)
+		target_libpython(pid, lib, sizeof(lib));
+	err = usdt_file_load(exe, &f);
+	if (err == -ENOEXEC) {
+		pr("%s: %s is not an ELF binary (a script run through 'env'?): not a Python "
+		   "interpreter; give the interpreter, e.g. '-- /usr/bin/python3.11 script.py'",
+		   what, exe);
+		return -1;
+	}
+	if (err) {
+		pr("%s: cannot read %s: %s", what, exe, strerror(-err));
+		return -1;
+	}
+	if (!lib[0] && f->needed_libpython[0])
+		usdt_find_needed(f, lib, sizeof(lib));
+	const char *b = strrchr(exe, '/');
+	bool pyname = strstr(b ? b + 1 : exe, "python") != NULL;
+	bool pylib = lib[0] || f->needed_libpython[0];
+	bool has_note = f->has_note;
+	usdt_file_free(f);
+	if (!pyname && !pylib && !has_note) {
+		pr("%s: %s is not a Python interpreter (no python in its name, no libpython "
+		   "mapped or needed); -p takes the pid of a Python process", what, exe);
+		return -1;
+	}
+	if (!py_find_probes(exe, lib, probed, len))
+		return 0;
+	if (lib[0])
+		pr("%s: no CPython USDT probes in %s nor in %s (.note.stapsdt missing or without "
+		   "python:function__entry): this Python was built without --with-dtrace (or is "
+		   "3.12+); use one built --with-dtrace, such as Debian's /usr/bin/python3.11",
+		   what, exe, lib);
+	else
+		pr("%s: no CPython USDT probes in %s (.note.stapsdt missing or without "
+		   "python:function__entry; no libpython): this Python was built without "
+		   "--with-dtrace (or is 3.12+); use one built --with-dtrace, such as Debian's "
+		   "/usr/bin/python3.11", what, exe);
+	return -1;
+}
+
+/* ----------------------------------------------------------- attach */
+
+static int attach_python(struct rec *r, const char *probed, int pid)
+{
+	struct py_attach *pa;
+	int n;
+
+	for (int i = 0; i < r->nr_py; i++)
+		if (!strcmp(r->py[i].path, probed))
+			return 0;
+	if (r->nr_py == MAX_PY) {
+		pr("process %d: too many Python binaries (%d) to attach to; %s skipped",
+		   pid, MAX_PY, probed);
+		return -1;
+	}
+	pa = &r->py[r->nr_py];
+	n = py_attach(r->skel, probed, pa, &r->man);
+	if (n < 0) {
+		pr("cannot attach the USDT probes of %s: %s (run with -vv for libbpf's messages)",
+		   probed, strerror(-n));
+		return -1;
+	}
+	r->nr_py++;
+	pr_v(1, "%s: python %s, %d USDT probes attached (pid -1, filtered in the kernel)%s",
+	     probed, pa->version, n,
+	     pa->line_sem ? "; `line` semaphore held (CPython 3.11: needed for Python-to-Python calls)" : "");
+	return 0;
+}
+
+static void on_exec(int pid, const char *filename, void *ctx)
+{
+	struct rec *r = ctx;
+	char exe[PATH_MAX], probed[PATH_MAX], lib[PATH_MAX] = "";
+	struct usdt_file *f;
+
+	if (target_exe(pid, exe, sizeof(exe)) && !realpath(filename, exe))
+		return;
+	for (int i = 0; i < r->nr_py; i++)
+		if (!strcmp(r->py[i].path, exe))
+			return;
+	if (usdt_file_load(exe, &f))
+		return;
+	if (f->needed_libpython[0])
+		usdt_find_needed(f, lib, sizeof(lib));
+	usdt_file_free(f);
+	if (py_find_probes(exe, lib, probed, sizeof(probed)))
+		return;
+	for (int i = 0; i < r->nr_py; i++)
+		if (!strcmp(r->py[i].path, probed))
+			return;
+	if (!attach_python(r, probed, pid) && !r->quiet)
+		pr("probes attached to %s, exec'd by followed process %d (python %s)",
+		   probed, pid, r->py[r->nr_py - 1].version);
+}
+
+static int attach_tracepoints(struct rec *r)
+{
+	struct bpf_program *progs[] = {
+		r->skel->progs.on_fork, r->skel->progs.on_exec,
+		r->skel->progs.on_exit, r->skel->progs.on_rename,
+	};
+	static const char *names[] = {
+		"tp_btf:sched_process_fork", "tp_btf:sched_process_exec",
+		"tp_btf:sched_process_exit", "tp_btf:task_rename",
+	};
+
+	for (int i = 0; i < 4; i++) {
+		r->tp_links[i] = bpf_program__attach(progs[i]);
+		if (!r->tp_links[i]) {
+			int err = -errno;
+
+			manifest_add(&r->man, "proc", names[i], false, strerror(-err));
+			pr("cannot attach %s: %s (children and exits cannot be followed)",
+			   names[i], strerror(-err));
+			return -1;
+		}
+		manifest_add(&r->man, "proc", names[i], true, NULL);
+	}
+	return 0;
+}
+
+static int load_bpf(struct rec *r)
+{
+	struct pylow_bpf *skel;
+	unsigned long rb = 1;
+	int err;
+
+	skel = pylow_bpf__open();
+	if (!skel) {
+		pr("cannot open the BPF object: %s", strerror(errno));
+		return -1;
+	}
+	r->skel = skel;
+	while (rb < (unsigned long)r->buffer_mb << 20)
+		rb <<= 1;
+	if ((err = bpf_map__set_max_entries(skel->maps.rb, rb))) {
+		pr("cannot size the ring buffer to %lu bytes: %s", rb, strerror(-err));
+		return -1;
+	}
+	skel->rodata->nr_func_filters = r->nr_funcs;
+	for (int i = 0; i < r->nr_funcs; i++)
+		strncpy((char *)skel->rodata->func_filters[i], r->funcs[i], PLW_FUNC_MAX - 1);
+	skel->rodata->nr_file_filters = r->nr_globs;
+	for (int i = 0; i < r->nr_globs; i++) {
+		strncpy((char *)skel->rodata->file_filters[i], r->globs[i], PLW_FILE_MAX - 1);
+		skel->rodata->file_filter_path[i] = strchr(r->globs[i], '/') != NULL;
+	}
+	if ((err = pylow_bpf__load(skel))) {
+		pr("cannot load the BPF programs: %s (run with -vvv for the verifier's log)",
+		   strerror(-err));
+		return -1;
+	}
+	return 0;
+}
+
+static int add_target(struct rec *r, int pid)
+{
+	uint32_t key = pid;
+	uint8_t one = 1;
+
+	if (bpf_map_update_elem(bpf_map__fd(r->skel->maps.targets), &key, &one, BPF_ANY)) {
+		pr("cannot add pid %d to the target map: %s", pid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ----------------------------------------------------------- launch */
+
+static int start_child(struct rec *r)
+{
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC)) {
+		pr("cannot create a pipe: %s", strerror(errno));
+		return -1;
+	}
+	r->child = fork();
+	if (r->child < 0) {
+		pr("cannot fork: %s", strerror(errno));
+		return -1;
+	}
+	if (!r->child) {
+		char c = 0;
+
+		close(fds[1]);
+		if (read(fds[0], &c, 1) != 1 || c != 'g')
+			_exit(127);
+		execvp(r->cmd[0], r->cmd);
+		fprintf(stderr, "pylow: cannot run %s: %s\n", r->cmd[0], strerror(errno));
+		_exit(127);
+	}
+	close(fds[0]);
+	r->go_fd = fds[1];
+	return 0;
+}
+
+static void release_child(struct rec *r)
+{
+	if (r->go_fd >= 0) {
+		if (write(r->go_fd, "g", 1) != 1)
+			pr("cannot start %s: %s", r->cmd[0], strerror(errno));
+		close(r->go_fd);
+		r->go_fd = -1;
+	}
+}
+
+static void reap_child(struct rec *r, bool block)
+{
+	int st;
+
+	if (r->child <= 0 || r->child_reaped)
+		return;
+	if (waitpid(r->child, &st, block ? 0 : WNOHANG) == r->child) {
+		r->child_status = st;
+		r->child_reaped = true;
+	}
+}
+
+/* ----------------------------------------------------------- meta */
+
+static char *join_args(int argc, char **argv)
+{
+	size_t n = 1;
+	char *s;
+
+	for (int i = 0; i < argc; i++)
+		n += strlen(argv[i]) + 1;
+	s = calloc(1, n);
+	if (!s)
+		return NULL;
+	for (int i = 0; i < argc; i++) {
+		if (i)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
+static uint64_t clock_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void fill_meta(struct rec *r, struct plw_meta *m, struct utsname *u)
+{
+	memset(m, 0, sizeof(*m));
+	uname(u);
+	m->hostname = u->nodename;
+	m->osrelease = u->release;
+	m->arch = u->machine;
+	m->cmdline = r->cmdline;
+	m->nr_cpus_online = sysconf(_SC_NPROCESSORS_ONLN);
+	m->nr_cpus_avail = sysconf(_SC_NPROCESSORS_CONF);
+	m->tod_ns = clock_ns(CLOCK_REALTIME);
+	m->mono_ns = clock_ns(CLOCK_MONOTONIC);
+}
+
+static int write_start_meta(struct rec *r, struct plw_meta *m)
+{
+	char buf[1024], num[32];
+	uint64_t ts = m->mono_ns;
+	size_t n = 0;
+	int err;
+
+	if ((err = plw_writer_meta_all(r->w, ts, m)))
+		return err;
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)m->tod_ns);
+	if ((err = plw_writer_meta(r->w, ts, "clock_tod_ns", num)))
+		return err;
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)m->mono_ns);
+	if ((err = plw_writer_meta(r->w, ts, "clock_mono_ns", num)))
+		return err;
+	buf[0] = 0;
+	for (int i = 0; i < r->nr_pids && n < sizeof(buf) - 16; i++)
+		n += snprintf(buf + n, sizeof(buf) - n, "%s%d", i ? "," : "", r->pids[i]);
+	if (r->child > 0)
+		snprintf(buf + n, sizeof(buf) - n, "%s%d", n ? "," : "", r->child);
+	if ((err = plw_writer_meta(r->w, ts, "target_pids", buf)))
+		return err;
+	if (r->cmd && (err = plw_writer_meta(r->w, ts, "command", join_args(1, r->cmd))))
+		return err;
+	for (int i = 0; i < r->nr_py; i++) {
+		snprintf(buf, sizeof(buf), "%s python %s usdt%s", r->py[i].path, r->py[i].version,
+			 r->py[i].line_sem ? " line-semaphore-held" : "");
+		if ((err = plw_writer_meta(r->w, ts, "python", buf)))
+			return err;
+	}
+	for (int i = 0; i < r->nr_funcs; i++)
+		if ((err = plw_writer_meta(r->w, ts, "filter_func", r->funcs[i])))
+			return err;
+	for (int i = 0; i < r->nr_globs; i++)
+		if ((err = plw_writer_meta(r->w, ts, "filter_file", r->globs[i])))
+			return err;
+	return 0;
+}
+
+/* ----------------------------------------------------------- options */
+
+static int parse_pids(struct rec *r, const char *arg)
+{
+	char *copy = strdup(arg), *save = NULL;
+
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		char *end;
+		long v = strtol(t, &end, 10);
+
+		if (*end || v <= 0 || v > INT_MAX) {
+			pr("invalid pid '%s' in -p %s", t, arg);
+			free(copy);
+			return -1;
+		}
+		if (r->nr_pids == MAX_PIDS) {
+			pr("too many pids (max %d)", MAX_PIDS);
+			free(copy);
+			return -1;
+		}
+		r->pids[r->nr_pids++] = v;
+	}
+	free(copy);
+	return 0;
+}
+
+static int parse_args(struct rec *r, int argc, char **argv)
+{
+	enum { OPT_BUFFER = 256 };
+	static const struct option opts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "func", required_argument, NULL, 'F' },
+		{ "file", required_argument, NULL, 'f' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "buffer-size", required_argument, NULL, OPT_BUFFER },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	r->output = DEFAULT_OUTPUT;
+	r->buffer_mb = DEFAULT_BUFFER_MB;
+	while ((c = getopt_long(argc, argv, "+p:o:d:F:f:qvh", opts, NULL)) != -1) {
+		char *end;
+
+		switch (c) {
+		case 'p':
+			if (parse_pids(r, optarg))
+				return -1;
+			break;
+		case 'o':
+			r->output = optarg;
+			break;
+		case 'd':
+			r->duration = strtod(optarg, &end);
+			if (*end || r->duration <= 0) {
+				pr("invalid --duration '%s': give seconds, e.g. 10 or 0.5", optarg);
+				return -1;
+			}
+			break;
+		case 'F':
+			if (r->nr_funcs == MAX_FUNCS) {
+				pr("too many -F (max %d)", MAX_FUNCS);
+				return -1;
+			}
+			if (strlen(optarg) >= PLW_FUNC_MAX) {
+				pr("-F %s: longer than %d bytes", optarg, PLW_FUNC_MAX - 1);
+				return -1;
+			}
+			r->funcs[r->nr_funcs++] = optarg;
+			break;
+		case 'f':
+			if (r->nr_globs == MAX_GLOBS) {
+				pr("too many -f (max %d)", MAX_GLOBS);
+				return -1;
+			}
+			if (strlen(optarg) >= PLW_FILE_MAX) {
+				pr("-f %s: longer than %d bytes", optarg, PLW_FILE_MAX - 1);
+				return -1;
+			}
+			r->globs[r->nr_globs++] = optarg;
+			break;
+		case 'q':
+			r->quiet = true;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case OPT_BUFFER: {
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end || !v || v > 4096) {
+				pr("invalid --buffer-size '%s': MiB, 1 to 4096", optarg);
+				return -1;
+			}
+			r->buffer_mb = v;
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			fprintf(stderr, "see 'pylow record --help'\n");
+			return -1;
+		}
+	}
+	if (optind < argc)
+		r->cmd = argv + optind;
+	if (!r->nr_pids && !r->cmd) {
+		pr("nothing to record: give -p PID or -- CMD; see 'pylow record --help'");
+		return -1;
+	}
+	if (r->nr_pids && r->cmd) {
+		pr("give either -p PID or -- CMD, not both");
+		return -1;
+	}
+	return 0;
+}
+
+/* ----------------------------------------------------------- main loop */
+
+static void human_bytes(uint64_t b, char *out, size_t len)
+{
+	if (b >= 10ull << 20)
+		snprintf(out, len, "%.1f MiB", b / 1048576.0);
+	else if (b >= 10ull << 10)
+		snprintf(out, len, "%.1f KiB", b / 1024.0);
+	else
+		snprintf(out, len, "%llu B", (unsigned long long)b);
+}
+
+static void status_line(struct rec *r, uint64_t start, bool tty)
+{
+	struct sink_stats st;
+	char b[32];
+
+	if (r->quiet || !tty)
+		return;
+	sink_stats(r->sink, &st);
+	human_bytes(plw_writer_bytes(r->w), b, sizeof(b));
+	fprintf(stderr, "\rpylow: %6.1fs  %llu events  %s  lost %llu   ",
+		(mono_ns() - start) / 1e9, (unsigned long long)st.events, b,
+		(unsigned long long)st.lost);
+}
+
+static void detach_all(struct rec *r)
+{
+	for (int i = 0; i < r->nr_py; i++)
+		py_detach(&r->py[i]);
+	for (int i = 0; i < 4; i++) {
+		bpf_link__destroy(r->tp_links[i]);
+		r->tp_links[i] = NULL;
+	}
+}
+
+static void cleanup(struct rec *r)
+{
+	detach_all(r);
+	sink_free(r->sink);
+	pylow_bpf__destroy(r->skel);
+	manifest_free(&r->man);
+	free(r->cmdline);
+}
+
+static void fail_cleanup(struct rec *r)
+{
+	if (r->child > 0 && !r->child_reaped) {
+		if (r->go_fd >= 0) {
+			close(r->go_fd);	/* the child exits 127 without exec */
+			r->go_fd = -1;
+		} else {
+			kill(r->child, SIGTERM);
+		}
+		reap_child(r, true);
+	}
+	if (r->w) {
+		plw_writer_free(r->w);
+		r->w = NULL;
+		/* nothing recorded yet: leave nothing behind */
+		unlink(r->partial);
+	}
+	cleanup(r);
+}
+
+int cmd_record(int argc, char **argv)
+{
+	struct rec rr = { .go_fd = -1 }, *r = &rr;
+	char probed[PATH_MAX], exe[PATH_MAX], what[64];
+	struct plw_meta meta;
+	struct utsname uts;
+	bool tty = isatty(2);
+	uint64_t start, last_sec, deadline = 0;
+	int err, ret = 1;
+
+	if (parse_args(r, argc, argv))
+		return 2;
+	r->cmdline = join_args(argc, argv);
+	libbpf_set_print(libbpf_print);
+	if (check_caps(r) || check_kernel())
+		return 1;
+
+	/* what to attach to, before anything is started */
+	if (r->cmd) {
+		err = target_resolve_cmd(r->cmd[0], exe, sizeof(exe));
+		if (err) {
+			pr("cannot find command '%s': %s%s", r->cmd[0], strerror(-err),
+			   strchr(r->cmd[0], '/') ? "" : " (searched PATH)");
+			return 1;
+		}
+		snprintf(what, sizeof(what), "command '%s'", r->cmd[0]);
+		if (python_of(exe, 0, r->cmd[0], probed, sizeof(probed)))
+			return 1;
+	}
+	for (int i = 0; i < r->nr_pids; i++) {
+		snprintf(what, sizeof(what), "process %d", r->pids[i]);
+		if (!target_exists(r->pids[i])) {
+			pr("process %d does not exist (no /proc/%d); check the pid with 'pgrep -a python'",
+			   r->pids[i], r->pids[i]);
+			return 1;
+		}
+		if ((err = target_exe(r->pids[i], exe, sizeof(exe)))) {
+			pr("process %d: cannot read /proc/%d/exe: %s", r->pids[i], r->pids[i],
+			   strerror(-err));
+			return 1;
+		}
+		if (python_of(exe, r->pids[i], what, probed, sizeof(probed)))
+			return 1;
+	}
+
+	if (load_bpf(r))
+		goto fail;
+	if (r->cmd && start_child(r))
+		goto fail;
+	if (r->cmd && add_target(r, r->child))
+		goto fail;
+	for (int i = 0; i < r->nr_pids; i++)
+		if (add_target(r, r->pids[i]))
+			goto fail;
+	if (attach_tracepoints(r))
+		goto fail;
+	/* every distinct Python of the targets */
+	if (r->cmd && attach_python(r, probed, r->child))
+		goto fail;
+	for (int i = 0; i < r->nr_pids; i++) {
+		char lib[PATH_MAX];
+
+		if (target_exe(r->pids[i], exe, sizeof(exe)))
+			continue;
+		target_libpython(r->pids[i], lib, sizeof(lib));
+		if (!py_find_probes(exe, lib, probed, sizeof(probed)) &&
+		    attach_python(r, probed, r->pids[i]))
+			goto fail;
+	}
+
+	snprintf(r->partial, sizeof(r->partial), "%s.partial", r->output);
+	if ((err = plw_writer_open(&r->w, r->output, NULL))) {
+		pr("cannot create %s: %s (%s)", r->partial, strerror(-err),
+		   r->w ? plw_writer_error(r->w) : "check the directory and permissions");
+		r->w = NULL;
+		goto fail;
+	}
+	fill_meta(r, &meta, &uts);
+	if ((err = write_start_meta(r, &meta))) {
+		pr("cannot write to %s: %s", r->partial, plw_writer_error(r->w));
+		goto fail;
+	}
+	if ((err = sink_new(&r->sink, r->w, bpf_map__fd(r->skel->maps.counters),
+			    bpf_map__fd(r->skel->maps.rb), on_exec, r))) {
+		pr("cannot set up the ring buffer: %s", strerror(-err));
+		goto fail;
+	}
+	start = mono_ns();
+	if (r->cmd && (err = sink_add_process(r->sink, r->child, start))) {
+		pr("cannot record process %d: %s", r->child, sink_error(r->sink));
+		goto fail;
+	}
+	for (int i = 0; i < r->nr_pids; i++) {
+		if ((err = sink_add_process(r->sink, r->pids[i], start))) {
+			pr("cannot record process %d: %s", r->pids[i],
+			   err == -ENOENT ? "it exited" : sink_error(r->sink));
+			goto fail;
+		}
+	}
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	if (!r->quiet) {
+		char pids[256] = "";
+		size_t n = 0;
+
+		for (int i = 0; i < r->nr_pids && n < sizeof(pids) - 16; i++)
+			n += snprintf(pids + n, sizeof(pids) - n, "%s%d", i ? "," : "", r->pids[i]);
+		if (r->cmd)
+			snprintf(pids, sizeof(pids), "%d", r->child);
+		pr("probes attached to PID %s (python %.4s%s, usdt); recording to %s",
+		   pids, r->py[0].version, r->nr_py > 1 ? " and others" : "", r->output);
+	}
+	release_child(r);
+	if (r->duration)
+		deadline = start + (uint64_t)(r->duration * 1e9);
+
+	/* the loop: ~100 ms polls, counters each poll, flush/status each second */
+	last_sec = start;
+	for (;;) {
+		struct sink_stats st;
+		uint64_t now;
+
+		if ((err = sink_poll(r->sink, 100))) {
+			pr("recording failed: %s; %s is left as it is", sink_error(r->sink), r->partial);
+			goto fail_mid;
+		}
+		now = mono_ns();
+		if ((err = sink_counters(r->sink, now))) {
+			pr("recording failed: %s", sink_error(r->sink));
+			goto fail_mid;
+		}
+		reap_child(r, false);
+		if (now - last_sec >= 1000000000ull) {
+			last_sec = now;
+			if ((err = plw_writer_flush(r->w))) {
+				pr("cannot write %s: %s", r->partial, plw_writer_error(r->w));
+				goto fail_mid;
+			}
+			status_line(r, start, tty);
+		}
+		if (stop_sig)
+			break;
+		if (deadline && now >= deadline)
+			break;
+		sink_stats(r->sink, &st);
+		if (!st.live_targets)
+			break;
+		if (r->child_reaped && r->nr_pids == 0 && st.live_targets) {
+			/* the launched command is gone; its followed children may live on */
+		}
+	}
+
+	/* stop the sources, then drain what is left */
+	detach_all(r);
+	for (int i = 0; i < 100; i++) {
+		struct sink_stats a, b;
+
+		sink_stats(r->sink, &a);
+		if ((err = sink_poll(r->sink, 0)))
+			break;
+		sink_stats(r->sink, &b);
+		if (a.records == b.records)
+			break;
+	}
+	if (err || (err = sink_counters(r->sink, mono_ns()))) {
+		pr("recording failed while draining: %s", sink_error(r->sink));
+		goto fail_mid;
+	}
+	if (tty && !r->quiet)
+		fprintf(stderr, "\n");
+	if (r->child > 0 && !r->child_reaped) {
+		reap_child(r, false);
+		if (!r->child_reaped) {
+			pr("stopping command %s (pid %d) with SIGTERM", r->cmd[0], r->child);
+			kill(r->child, SIGTERM);
+			reap_child(r, true);
+		}
+	}
+
+	meta.probes = r->man.p;
+	meta.nr_probes = r->man.nr;
+	meta.finished = true;
+	sink_meta(r->sink, &meta);
+	if ((err = plw_writer_finish(r->w, &meta))) {
+		pr("cannot finish %s: %s; %s is left as it is", r->output, plw_writer_error(r->w),
+		   r->partial);
+		goto fail_mid;
+	}
+	{
+		struct sink_stats st;
+		uint64_t bytes = plw_writer_bytes(r->w);
+		char b[32];
+
+		sink_stats(r->sink, &st);
+		human_bytes(bytes, b, sizeof(b));
+		if (!r->quiet)
+			pr("%llu events, %s, %.1f bytes/event, lost %llu%s, %llu filtered; wrote %s",
+			   (unsigned long long)st.events, b,
+			   st.events ? (double)bytes / st.events : 0.0,
+			   (unsigned long long)st.lost,
+			   st.lost ? " (raise --buffer-size)" : "",
+			   (unsigned long long)st.filtered, r->output);
+	}
+	if (r->child > 0 && r->child_reaped) {
+		int s = r->child_status;
+
+		if (WIFEXITED(s) && WEXITSTATUS(s))
+			pr("command %s exited with status %d", r->cmd[0], WEXITSTATUS(s));
+		else if (WIFSIGNALED(s))
+			pr("command %s was killed by signal %d (%s)", r->cmd[0], WTERMSIG(s),
+			   strsignal(WTERMSIG(s)));
+	}
+	ret = 0;
+	plw_writer_free(r->w);
+	r->w = NULL;
+	cleanup(r);
+	return ret;
+
+fail_mid:
+	/* events were recorded: keep the .partial, readable up to its last chunk */
+	if (r->child > 0 && !r->child_reaped) {
+		kill(r->child, SIGTERM);
+		reap_child(r, true);
+	}
+	plw_writer_free(r->w);
+	r->w = NULL;
+	cleanup(r);
+	return 1;
+fail:
+	fail_cleanup(r);
+	return 1;
+}

@@ -1,0 +1,527 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sink.c - ring buffer records -> file events.
+ *
+ * Each poll drains what the ring buffer holds into a batch, sorts the batch
+ * by timestamp (stable: a PY_LOC stays before the event that defined it) and
+ * writes it.  Process records keep a task table for the file's meta, and
+ * the per-CPU loss counters become PERF_RECORD_LOST_SAMPLES per window.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "rec.h"
+
+#define BATCH_MAX_BYTES	(32u << 20)	/* then write and come back */
+#define BATCH_FULL	(-ENOSPC)
+
+struct brec {
+	uint64_t ts;
+	uint32_t seq;
+	uint32_t off;			/* into batch bytes */
+};
+
+struct task_ent {
+	struct plw_task t;
+	bool exited;
+	bool process;			/* counted in live_targets */
+};
+
+struct sink {
+	struct plw_writer *w;
+	struct ring_buffer *rb;
+	int counters_fd;
+	int nr_cpus;
+	sink_exec_cb exec_cb;
+	void *ctx;
+	/* batch */
+	unsigned char *bytes;
+	size_t nbytes, capbytes;
+	struct brec *recs;
+	size_t nrecs, caprecs;
+	/* tasks */
+	struct task_ent *tasks;
+	size_t ntasks, captasks;
+	struct plw_task *meta_tasks;
+	/* losses */
+	uint64_t *lost_prev;		/* per cpu */
+	uint64_t lost_since;
+	struct plw_loss *losses;
+	size_t nlosses, caplosses;
+	struct sink_stats st;
+	char err[256];
+};
+
+uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static int serr(struct sink *s, int err, const char *what)
+{
+	snprintf(s->err, sizeof(s->err), "%s: %s", what,
+		 s->w ? plw_writer_error(s->w) : strerror(-err));
+	return err;
+}
+
+const char *sink_error(const struct sink *s)
+{
+	return s->err;
+}
+
+static struct task_ent *task_find(struct sink *s, uint32_t tid)
+{
+	for (size_t i = s->ntasks; i-- > 0;)
+		if (s->tasks[i].t.tid == tid && !s->tasks[i].exited)
+			return &s->tasks[i];
+	for (size_t i = s->ntasks; i-- > 0;)
+		if (s->tasks[i].t.tid == tid)
+			return &s->tasks[i];
+	return NULL;
+}
+
+static struct task_ent *task_add(struct sink *s, uint32_t pid, uint32_t tid,
+				 uint32_t ppid, uint64_t start)
+{
+	struct task_ent *e;
+
+	if (s->ntasks == s->captasks) {
+		size_t cap = s->captasks ? s->captasks * 2 : 64;
+		struct task_ent *a = realloc(s->tasks, cap * sizeof(*a));
+
+		if (!a)
+			return NULL;
+		s->tasks = a;
+		s->captasks = cap;
+	}
+	e = &s->tasks[s->ntasks++];
+	memset(e, 0, sizeof(*e));
+	e->t.pid = pid;
+	e->t.tid = tid;
+	e->t.ppid = ppid;
+	e->t.start_ns = start;
+	e->t.source = "usdt";
+	if (pid == tid) {
+		e->process = true;
+		s->st.live_targets++;
+	}
+	return e;
+}
+
+static void task_set_proc_info(struct task_ent *e, int pid)
+{
+	char buf[PATH_MAX], ver[32];
+	char lib[PATH_MAX], probed[PATH_MAX];
+
+	if (!target_exe(pid, buf, sizeof(buf))) {
+		free((char *)e->t.exe);
+		e->t.exe = strdup(buf);
+		target_libpython(pid, lib, sizeof(lib));
+		if (!py_find_probes(buf, lib, probed, sizeof(probed)) &&
+		    !usdt_python_version(probed, ver, sizeof(ver)) && ver[0]) {
+			free((char *)e->t.python);
+			e->t.python = strdup(ver);
+		} else if ((lib[0] && !usdt_python_version(lib, ver, sizeof(ver)) && ver[0]) ||
+			   (!usdt_python_version(buf, ver, sizeof(ver)) && ver[0])) {
+			free((char *)e->t.python);
+			e->t.python = strdup(ver);
+		}
+	}
+	if (!target_cmdline(pid, buf, sizeof(buf))) {
+		free((char *)e->t.cmdline);
+		e->t.cmdline = strdup(buf);
+	}
+}
+
+struct add_ctx {
+	struct sink *s;
+	uint64_t ts;
+	int err;
+};
+
+static int add_thread(int pid, int tid, void *ctx)
+{
+	struct add_ctx *a = ctx;
+	struct sink *s = a->s;
+	struct task_ent *e;
+	char comm[64] = "";
+
+	if (task_find(s, tid) && !task_find(s, tid)->exited)
+		return 0;
+	target_comm(pid, tid, comm, sizeof(comm));
+	e = task_add(s, pid, tid, pid == tid ? target_ppid(pid) : pid, 0);
+	if (!e)
+		return a->err = -ENOMEM;
+	{ memcpy(e->t.comm, comm, sizeof(e->t.comm)); e->t.comm[sizeof(e->t.comm) - 1] = 0; }
+	if (pid == tid)
+		task_set_proc_info(e, pid);
+	if (plw_writer_comm(s->w, pid, tid, a->ts, comm, false) < 0)
+		return a->err = serr(s, -EIO, "cannot write a COMM record");
+	return 0;
+}
+
+int sink_add_process(struct sink *s, int pid, uint64_t ts)
+{
+	struct add_ctx a = { .s = s, .ts = ts };
+	int err;
+
+	/* the leader first, so that it is the process entry */
+	if ((err = add_thread(pid, pid, &a)))
+		return err;
+	err = target_threads(pid, add_thread, &a);
+	return a.err ? a.err : err;
+}
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	struct sink *s = ctx;
+	struct plw_rb_hdr h;
+
+	if (size < sizeof(h))
+		return 0;
+	memcpy(&h, data, sizeof(h));
+	if (s->nbytes + size > s->capbytes) {
+		size_t cap = s->capbytes ? s->capbytes * 2 : (1 << 20);
+		unsigned char *b;
+
+		while (cap < s->nbytes + size)
+			cap *= 2;
+		b = realloc(s->bytes, cap);
+		if (!b)
+			return -ENOMEM;
+		s->bytes = b;
+		s->capbytes = cap;
+	}
+	if (s->nrecs == s->caprecs) {
+		size_t cap = s->caprecs ? s->caprecs * 2 : 65536;
+		struct brec *r = realloc(s->recs, cap * sizeof(*r));
+
+		if (!r)
+			return -ENOMEM;
+		s->recs = r;
+		s->caprecs = cap;
+	}
+	s->recs[s->nrecs] = (struct brec){ .ts = h.ts, .seq = s->nrecs, .off = s->nbytes };
+	s->nrecs++;
+	memcpy(s->bytes + s->nbytes, data, size);
+	s->nbytes += (size + 7) & ~7ul;
+	s->st.records++;
+	return s->nbytes >= BATCH_MAX_BYTES ? BATCH_FULL : 0;
+}
+
+static int brec_cmp(const void *a, const void *b)
+{
+	const struct brec *x = a, *y = b;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* a NUL-terminated string at data_loc DL inside PAYLOAD of LEN bytes */
+static const char *dl_str(const unsigned char *payload, uint32_t len, plw_data_loc dl)
+{
+	uint32_t off = PLW_DATA_LOC_OFF(dl), n = PLW_DATA_LOC_LEN(dl);
+
+	if (off < 8 || !n || off - 8 + n > len || payload[off - 8 + n - 1])
+		return "";
+	return (const char *)payload + off - 8;
+}
+
+static int write_one(struct sink *s, const unsigned char *rec)
+{
+	struct plw_rb_hdr h;
+	const unsigned char *p = rec + sizeof(h);
+	struct task_ent *e;
+	int err = 0;
+
+	memcpy(&h, rec, sizeof(h));
+	switch (h.type) {
+	case PLW_EV_PY_ENTRY:
+	case PLW_EV_PY_RETURN:
+	case PLW_EV_PY_GC_START:
+	case PLW_EV_PY_GC_DONE:
+		err = plw_writer_event(s->w, h.type, h.pid, h.tid, h.ts, h.cpu, p, h.size);
+		break;
+	case PLW_EV_PY_LOC: {
+		struct plw_py_loc l;
+
+		if (h.size < sizeof(l))
+			return 0;
+		memcpy(&l, p, sizeof(l));
+		err = plw_writer_loc(s->w, h.pid, h.tid, h.ts, h.cpu, l.loc, l.line,
+				     dl_str(p, h.size, l.func), dl_str(p, h.size, l.file));
+		s->st.locs++;
+		break;
+	}
+	case PLW_EV_PY_IMPORT_START:
+	case PLW_EV_PY_IMPORT_DONE: {
+		struct plw_py_import im;
+
+		if (h.size < sizeof(im))
+			return 0;
+		memcpy(&im, p, sizeof(im));
+		err = plw_writer_import(s->w, h.pid, h.tid, h.ts, h.cpu,
+					h.type == PLW_EV_PY_IMPORT_DONE,
+					dl_str(p, h.size, im.module), im.found);
+		break;
+	}
+	case PLW_RB_FORK: {
+		struct plw_rb_fork f;
+		char comm[PLW_COMM_MAX + 1] = "";
+
+		if (h.size < sizeof(f))
+			return 0;
+		memcpy(&f, p, sizeof(f));
+		memcpy(comm, f.comm, PLW_COMM_MAX);
+		e = task_add(s, f.child_pid, f.child_tid, f.parent_pid, h.ts);
+		if (!e)
+			return serr(s, -ENOMEM, "task table");
+		{ memcpy(e->t.comm, comm, sizeof(e->t.comm)); e->t.comm[sizeof(e->t.comm) - 1] = 0; }
+		if (f.child_pid != f.parent_pid) {
+			struct task_ent *pe = task_find(s, f.parent_pid);
+
+			if (pe && pe->t.exe)
+				e->t.exe = strdup(pe->t.exe);
+			if (pe && pe->t.python)
+				e->t.python = strdup(pe->t.python);
+			if (pe && pe->t.cmdline)
+				e->t.cmdline = strdup(pe->t.cmdline);
+		}
+		err = plw_writer_fork(s->w, f.child_pid, f.child_tid, f.parent_pid,
+				      f.parent_tid, h.ts);
+		if (!err)
+			err = plw_writer_comm(s->w, f.child_pid, f.child_tid, h.ts, comm, false);
+		break;
+	}
+	case PLW_RB_EXEC: {
+		struct plw_rb_exec x;
+		char comm[PLW_COMM_MAX + 1] = "", file[PLW_FILE_MAX + 1] = "";
+
+		if (h.size < sizeof(x))
+			return 0;
+		memcpy(&x, p, sizeof(x));
+		memcpy(comm, x.comm, PLW_COMM_MAX);
+		memcpy(file, x.filename, PLW_FILE_MAX);
+		e = task_find(s, h.tid);
+		if (e) {
+			{ memcpy(e->t.comm, comm, sizeof(e->t.comm)); e->t.comm[sizeof(e->t.comm) - 1] = 0; }
+			free((char *)e->t.exe);
+			e->t.exe = strdup(file);
+			free((char *)e->t.python);
+			e->t.python = NULL;
+			if (e->t.pid == h.pid)
+				task_set_proc_info(e, h.pid);
+		}
+		err = plw_writer_comm(s->w, h.pid, h.tid, h.ts, comm, true);
+		if (s->exec_cb)
+			s->exec_cb(h.pid, file, s->ctx);
+		break;
+	}
+	case PLW_RB_EXIT: {
+		struct plw_rb_exit x = { 0 };
+		uint32_t ppid = 0, ptid = 0;
+
+		memcpy(&x, p, h.size < sizeof(x) ? h.size : sizeof(x));
+		e = task_find(s, h.tid);
+		if (e) {
+			ppid = e->t.ppid;
+			ptid = e->t.ppid;
+			e->t.end_ns = h.ts;
+			e->exited = true;
+		}
+		if (x.group_dead) {
+			struct task_ent *pe = task_find(s, h.pid);
+
+			if (pe && pe->process && !pe->t.end_ns)
+				pe->t.end_ns = h.ts;
+			if (pe && pe->process) {
+				pe->exited = true;
+				pe->process = false;
+				if (s->st.live_targets)
+					s->st.live_targets--;
+			}
+		}
+		err = plw_writer_exit(s->w, h.pid, h.tid, ppid, ptid, h.ts);
+		break;
+	}
+	case PLW_RB_COMM: {
+		struct plw_rb_comm c;
+		char comm[PLW_COMM_MAX + 1] = "";
+
+		if (h.size < sizeof(c))
+			return 0;
+		memcpy(&c, p, sizeof(c));
+		memcpy(comm, c.comm, PLW_COMM_MAX);
+		e = task_find(s, h.tid);
+		if (e)
+			{ memcpy(e->t.comm, comm, sizeof(e->t.comm)); e->t.comm[sizeof(e->t.comm) - 1] = 0; }
+		err = plw_writer_comm(s->w, h.pid, h.tid, h.ts, comm, false);
+		break;
+	}
+	default:
+		return 0;
+	}
+	if (err < 0)
+		return serr(s, err, "cannot write to the file");
+	return 0;
+}
+
+static int flush_batch(struct sink *s)
+{
+	int err = 0;
+
+	if (!s->nrecs)
+		return 0;
+	qsort(s->recs, s->nrecs, sizeof(*s->recs), brec_cmp);
+	for (size_t i = 0; i < s->nrecs && !err; i++)
+		err = write_one(s, s->bytes + s->recs[i].off);
+	s->nrecs = 0;
+	s->nbytes = 0;
+	return err;
+}
+
+int sink_poll(struct sink *s, int timeout_ms)
+{
+	int n, err;
+
+	for (;;) {
+		n = ring_buffer__poll(s->rb, timeout_ms);
+		if (n < 0 && n != BATCH_FULL && n != -EINTR)
+			return serr(s, n, "ring buffer poll failed");
+		if ((err = flush_batch(s)))
+			return err;
+		if (n != BATCH_FULL)
+			return 0;
+		timeout_ms = 0;
+	}
+}
+
+int sink_counters(struct sink *s, uint64_t now)
+{
+	uint64_t vals[s->nr_cpus];
+	uint32_t key;
+	int err;
+
+	key = PLW_CNT_LOST;
+	if (bpf_map_lookup_elem(s->counters_fd, &key, vals))
+		return serr(s, -errno, "cannot read the BPF counters");
+	for (int cpu = 0; cpu < s->nr_cpus; cpu++) {
+		uint64_t d = vals[cpu] - s->lost_prev[cpu];
+
+		if (!d)
+			continue;
+		s->lost_prev[cpu] = vals[cpu];
+		s->st.lost += d;
+		if ((err = plw_writer_lost(s->w, cpu, now, d)) < 0)
+			return serr(s, err, "cannot write a LOST record");
+		if (s->nlosses == s->caplosses) {
+			size_t cap = s->caplosses ? s->caplosses * 2 : 64;
+			struct plw_loss *l = realloc(s->losses, cap * sizeof(*l));
+
+			if (!l)
+				return serr(s, -ENOMEM, "loss table");
+			s->losses = l;
+			s->caplosses = cap;
+		}
+		s->losses[s->nlosses++] = (struct plw_loss){
+			.cpu = cpu, .start_ns = s->lost_since, .end_ns = now, .lost = d,
+		};
+	}
+	s->lost_since = now;
+	key = PLW_CNT_FILTERED;
+	if (!bpf_map_lookup_elem(s->counters_fd, &key, vals)) {
+		uint64_t sum = 0;
+
+		for (int cpu = 0; cpu < s->nr_cpus; cpu++)
+			sum += vals[cpu];
+		s->st.filtered = sum;
+	}
+	return 0;
+}
+
+void sink_stats(const struct sink *s, struct sink_stats *st)
+{
+	*st = s->st;
+	st->events = plw_writer_events(s->w);
+}
+
+void sink_meta(struct sink *s, struct plw_meta *m)
+{
+	free(s->meta_tasks);
+	s->meta_tasks = calloc(s->ntasks ? s->ntasks : 1, sizeof(*s->meta_tasks));
+	if (s->meta_tasks) {
+		for (size_t i = 0; i < s->ntasks; i++)
+			s->meta_tasks[i] = s->tasks[i].t;
+		m->tasks = s->meta_tasks;
+		m->nr_tasks = s->ntasks;
+	}
+	m->losses = s->losses;
+	m->nr_losses = s->nlosses;
+	m->lost_total = s->st.lost;
+}
+
+int sink_new(struct sink **sp, struct plw_writer *w, int counters_fd,
+	     int rb_fd, sink_exec_cb exec_cb, void *ctx)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	int err;
+
+	*sp = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->w = w;
+	s->counters_fd = counters_fd;
+	s->exec_cb = exec_cb;
+	s->ctx = ctx;
+	s->nr_cpus = libbpf_num_possible_cpus();
+	if (s->nr_cpus <= 0) {
+		err = s->nr_cpus ? s->nr_cpus : -EINVAL;
+		goto fail;
+	}
+	s->lost_prev = calloc(s->nr_cpus, sizeof(*s->lost_prev));
+	if (!s->lost_prev) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	s->lost_since = mono_ns();
+	s->rb = ring_buffer__new(rb_fd, on_sample, s, NULL);
+	if (!s->rb) {
+		err = -errno;
+		goto fail;
+	}
+	*sp = s;
+	return 0;
+fail:
+	sink_free(s);
+	return err;
+}
+
+void sink_free(struct sink *s)
+{
+	if (!s)
+		return;
+	ring_buffer__free(s->rb);
+	for (size_t i = 0; i < s->ntasks; i++) {
+		free((char *)s->tasks[i].t.exe);
+		free((char *)s->tasks[i].t.cmdline);
+		free((char *)s->tasks[i].t.python);
+	}
+	free(s->tasks);
+	free(s->meta_tasks);
+	free(s->bytes);
+	free(s->recs);
+	free(s->lost_prev);
+	free(s->losses);
+	free(s);
+}
