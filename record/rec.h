@@ -118,8 +118,9 @@ int sink_new(struct sink **s, struct plw_writer *w, int counters_fd,
 	     int rb_fd, sink_exec_cb exec_cb, void *ctx);
 /* registers an existing process: task table entries + COMM records */
 int sink_add_process(struct sink *s, int pid, uint64_t ts);
-/* polls the ring buffer for up to TIMEOUT_MS, sorts and writes */
-int sink_poll(struct sink *s, int timeout_ms);
+/* polls the ring buffer for up to TIMEOUT_MS, sorts and writes (all of it
+ * when FINAL, else what is older than a short hold-back window) */
+int sink_poll(struct sink *s, int timeout_ms, bool final);
 /* reads the loss counters and writes LOST records for increases */
 int sink_counters(struct sink *s, uint64_t now);
 void sink_stats(const struct sink *s, struct sink_stats *st);

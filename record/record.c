@@ -216,9 +216,9 @@ static int python_of(const char *exe, int pid, const char *what, char *probed, s
 		target_libpython(pid, lib, sizeof(lib));
 	err = usdt_file_load(exe, &f);
 	if (err == -ENOEXEC) {
-		pr("%s: %s is not an ELF binary (a script run through 'env'?): not a Python "
-		   "interpreter; give the interpreter, e.g. '-- /usr/bin/python3.11 script.py'",
-		   what, exe);
+		pr("%s: %s is not an ELF binary but a script (a pyenv shim, or '#!/usr/bin/env "
+		   "...'): pylow cannot tell which Python it runs; give the interpreter's path, "
+		   "e.g. '-- /usr/bin/python3.11 script.py'", what, exe);
 		return -1;
 	}
 	if (err) {
@@ -234,7 +234,8 @@ static int python_of(const char *exe, int pid, const char *what, char *probed, s
 	usdt_file_free(f);
 	if (!pyname && !pylib && !has_note) {
 		pr("%s: %s is not a Python interpreter (no python in its name, no libpython "
-		   "mapped or needed); -p takes the pid of a Python process", what, exe);
+		   "mapped or needed, no USDT probes); record a Python process or command",
+		   what, exe);
 		return -1;
 	}
 	if (!py_find_probes(exe, lib, probed, len))
@@ -473,10 +474,9 @@ static void fill_meta(struct rec *r, struct plw_meta *m, struct utsname *u)
 	m->mono_ns = clock_ns(CLOCK_MONOTONIC);
 }
 
-static int write_start_meta(struct rec *r, struct plw_meta *m)
+static int write_start_meta(struct rec *r, struct plw_meta *m, uint64_t ts)
 {
 	char buf[1024], num[32];
-	uint64_t ts = m->mono_ns;
 	size_t n = 0;
 	int err;
 
@@ -706,7 +706,7 @@ int cmd_record(int argc, char **argv)
 	struct plw_meta meta;
 	struct utsname uts;
 	bool tty = isatty(2);
-	uint64_t start, last_sec, deadline = 0;
+	uint64_t t0, start, last_sec, deadline = 0;
 	int err, ret = 1;
 
 	if (parse_args(r, argc, argv))
@@ -744,6 +744,8 @@ int cmd_record(int argc, char **argv)
 			return 1;
 	}
 
+	/* before the first probe: the timestamp of META and the initial COMMs */
+	t0 = mono_ns();
 	if (load_bpf(r))
 		goto fail;
 	if (r->cmd && start_child(r))
@@ -777,7 +779,7 @@ int cmd_record(int argc, char **argv)
 		goto fail;
 	}
 	fill_meta(r, &meta, &uts);
-	if ((err = write_start_meta(r, &meta))) {
+	if ((err = write_start_meta(r, &meta, t0))) {
 		pr("cannot write to %s: %s", r->partial, plw_writer_error(r->w));
 		goto fail;
 	}
@@ -787,12 +789,12 @@ int cmd_record(int argc, char **argv)
 		goto fail;
 	}
 	start = mono_ns();
-	if (r->cmd && (err = sink_add_process(r->sink, r->child, start))) {
+	if (r->cmd && (err = sink_add_process(r->sink, r->child, t0))) {
 		pr("cannot record process %d: %s", r->child, sink_error(r->sink));
 		goto fail;
 	}
 	for (int i = 0; i < r->nr_pids; i++) {
-		if ((err = sink_add_process(r->sink, r->pids[i], start))) {
+		if ((err = sink_add_process(r->sink, r->pids[i], t0))) {
 			pr("cannot record process %d: %s", r->pids[i],
 			   err == -ENOENT ? "it exited" : sink_error(r->sink));
 			goto fail;
@@ -824,7 +826,7 @@ int cmd_record(int argc, char **argv)
 		struct sink_stats st;
 		uint64_t now;
 
-		if ((err = sink_poll(r->sink, 100))) {
+		if ((err = sink_poll(r->sink, 100, false))) {
 			pr("recording failed: %s; %s is left as it is", sink_error(r->sink), r->partial);
 			goto fail_mid;
 		}
@@ -860,7 +862,7 @@ int cmd_record(int argc, char **argv)
 		struct sink_stats a, b;
 
 		sink_stats(r->sink, &a);
-		if ((err = sink_poll(r->sink, 0)))
+		if ((err = sink_poll(r->sink, 0, true)))
 			break;
 		sink_stats(r->sink, &b);
 		if (a.records == b.records)

@@ -21,6 +21,7 @@
 
 #define BATCH_MAX_BYTES	(32u << 20)	/* then write and come back */
 #define BATCH_FULL	(-ENOSPC)
+#define HOLD_NS		(50 * 1000000ull)	/* records younger than this wait */
 
 struct brec {
 	uint64_t ts;
@@ -42,8 +43,9 @@ struct sink {
 	sink_exec_cb exec_cb;
 	void *ctx;
 	/* batch */
-	unsigned char *bytes;
+	unsigned char *bytes, *held;
 	size_t nbytes, capbytes;
+	uint64_t last_ts;		/* newest timestamp written */
 	struct brec *recs;
 	size_t nrecs, caprecs;
 	/* tasks */
@@ -190,16 +192,20 @@ static int on_sample(void *ctx, void *data, size_t size)
 	if (size < sizeof(h))
 		return 0;
 	memcpy(&h, data, sizeof(h));
-	if (s->nbytes + size > s->capbytes) {
+	if (s->nbytes + ((size + 7) & ~7ul) > s->capbytes) {
 		size_t cap = s->capbytes ? s->capbytes * 2 : (1 << 20);
 		unsigned char *b;
 
-		while (cap < s->nbytes + size)
+		while (cap < s->nbytes + ((size + 7) & ~7ul))
 			cap *= 2;
 		b = realloc(s->bytes, cap);
 		if (!b)
 			return -ENOMEM;
 		s->bytes = b;
+		b = realloc(s->held, cap);
+		if (!b)
+			return -ENOMEM;
+		s->held = b;
 		s->capbytes = cap;
 	}
 	if (s->nrecs == s->caprecs) {
@@ -377,29 +383,56 @@ static int write_one(struct sink *s, const unsigned char *rec)
 	return 0;
 }
 
-static int flush_batch(struct sink *s)
+/*
+ * Sorts the batch and writes the records up to CUTOFF; later ones are kept
+ * for the next batch: a record whose timestamp was taken before the poll may
+ * still be on its way into the ring buffer (HOLD_NS covers that).
+ */
+static int flush_batch(struct sink *s, uint64_t cutoff)
 {
+	size_t i, k;
 	int err = 0;
 
 	if (!s->nrecs)
 		return 0;
 	qsort(s->recs, s->nrecs, sizeof(*s->recs), brec_cmp);
-	for (size_t i = 0; i < s->nrecs && !err; i++)
+	for (i = 0; i < s->nrecs && !err && s->recs[i].ts <= cutoff; i++) {
 		err = write_one(s, s->bytes + s->recs[i].off);
-	s->nrecs = 0;
-	s->nbytes = 0;
-	return err;
+		if (s->recs[i].ts > s->last_ts)
+			s->last_ts = s->recs[i].ts;
+	}
+	if (err)
+		return err;
+	/* keep the rest, compacted, in the same order */
+	size_t nb = 0;
+	for (k = 0; i < s->nrecs; i++, k++) {
+		const unsigned char *src = s->bytes + s->recs[i].off;
+		struct plw_rb_hdr h;
+		size_t sz;
+
+		memcpy(&h, src, sizeof(h));
+		sz = (sizeof(h) + h.size + 7) & ~7ul;
+		memmove(s->held + nb, src, sz);
+		s->recs[k] = (struct brec){ .ts = h.ts, .seq = k, .off = nb };
+		nb += sz;
+	}
+	memcpy(s->bytes, s->held, nb);
+	s->nrecs = k;
+	s->nbytes = nb;
+	return 0;
 }
 
-int sink_poll(struct sink *s, int timeout_ms)
+int sink_poll(struct sink *s, int timeout_ms, bool final)
 {
 	int n, err;
 
 	for (;;) {
+		uint64_t cutoff = final ? UINT64_MAX : mono_ns() - HOLD_NS;
+
 		n = ring_buffer__poll(s->rb, timeout_ms);
 		if (n < 0 && n != BATCH_FULL && n != -EINTR)
 			return serr(s, n, "ring buffer poll failed");
-		if ((err = flush_batch(s)))
+		if ((err = flush_batch(s, cutoff)))
 			return err;
 		if (n != BATCH_FULL)
 			return 0;
@@ -423,7 +456,8 @@ int sink_counters(struct sink *s, uint64_t now)
 			continue;
 		s->lost_prev[cpu] = vals[cpu];
 		s->st.lost += d;
-		if ((err = plw_writer_lost(s->w, cpu, now, d)) < 0)
+		/* stamped after the newest event written: keeps the file in order */
+		if ((err = plw_writer_lost(s->w, cpu, s->last_ts ? s->last_ts : now, d)) < 0)
 			return serr(s, err, "cannot write a LOST record");
 		if (s->nlosses == s->caplosses) {
 			size_t cap = s->caplosses ? s->caplosses * 2 : 64;
@@ -520,6 +554,7 @@ void sink_free(struct sink *s)
 	free(s->tasks);
 	free(s->meta_tasks);
 	free(s->bytes);
+	free(s->held);
 	free(s->recs);
 	free(s->lost_prev);
 	free(s->losses);

@@ -207,7 +207,9 @@ int target_resolve_cmd(const char *cmd, char *out, size_t len)
 		if (!out[0])
 			return -ENOENT;
 	}
-	if (!shebang(out, interp, sizeof(interp)))
+	/* "#!/usr/bin/env python3" is left alone: which Python it runs is
+	 * decided by PATH at run time; the caller says so */
+	if (!shebang(out, interp, sizeof(interp)) && strcmp(strrchr(interp, '/'), "/env"))
 		snprintf(out, len, "%s", interp);
 	return 0;
 }
