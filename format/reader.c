@@ -459,7 +459,11 @@ static int open_common(struct plw_reader *r)
 	if (r->h.data.offset > r->size)
 		return rerr(r, -EBADMSG, "data offset %llu is beyond the end of the file (%zu bytes)",
 			    (unsigned long long)r->h.data.offset, r->size);
-	r->finished = r->h.data.size != 0;
+	for (int i = 0; i < 4; i++)
+		if (r->h.adds_features[i])
+			r->finished = true;	/* features: finished (maybe without data) */
+	if (r->h.data.size)
+		r->finished = true;
 	if (!r->finished) {
 		r->end = r->size;
 	} else if (!in_file(r, r->h.data.offset, r->h.data.size)) {
@@ -669,7 +673,7 @@ static int pylow_payload(struct plw_reader *r, struct plw_event *ev, unsigned ty
 		ev->u.loc.pid = ev->pid;
 		ev->u.loc.func = f = dl_str(raw, raw_size, rd32(p + 8), &a);
 		ev->u.loc.file = file = dl_str(raw, raw_size, rd32(p + 12), &b);
-		if (ev->u.loc.id >= r->loc_cap || !r->loc_tab[ev->u.loc.id].func) {
+		if (!r->peeking && (ev->u.loc.id >= r->loc_cap || !r->loc_tab[ev->u.loc.id].func)) {
 			if ((err = loc_define(r, ev->u.loc.id, ev->u.loc.line, ev->pid,
 					      f, a, file, b, false)))
 				return err;
@@ -724,7 +728,7 @@ static int parse_sample(struct plw_reader *r, const unsigned char *rec, size_t s
 	if (st & PERF_SAMPLE_STREAM_ID) { NEED(8); p += 8; }
 	if (st & PERF_SAMPLE_CPU) { NEED(8); ev->cpu = rd32(p); p += 8; }
 	if (st & PERF_SAMPLE_PERIOD) { NEED(8); p += 8; }
-	ai = find_attr(r, id);
+	ai = r->nr_attrs == 1 || !(st & (PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_ID)) ? 0 : find_attr(r, id);
 	if (ai < 0)
 		return -ENOENT;
 	if (st & PERF_SAMPLE_READ) {
@@ -1021,7 +1025,7 @@ outer:
 			return 0;
 		if (r->pos >= r->end) {
 			r->done = true;
-			if (r->dpos < r->dlen || r->in_frame) {
+			if (r->dpos < r->dlen || (r->in_frame && r->is_pylow)) {
 				if (damage(r, r->pos, true, "stream ends inside a record") < 0)
 					return -EBADMSG;
 			} else if (!r->finished) {
@@ -1038,13 +1042,15 @@ outer:
 			uint16_t type, size;
 			int ret;
 
-			if (avail < 8 || (size = rd16(rec + 6)) > avail) {
+			size = avail >= 8 ? rd16(rec + 6) : 0;
+			if ((avail < 8 || size > avail) && (!r->finished || r->truncated)) {
 				r->done = true;
 				ret = damage(r, r->pos, true, "last record incomplete");
 				return ret < 0 ? ret : 0;
 			}
-			type = rd16(rec);
-			if (size < 8 || (r->is_pylow && type != PLW_PERF_RECORD_COMPRESSED) ||
+			type = avail >= 8 ? rd16(rec) : 0;
+			if (size < 8 || size > avail ||
+			    (r->is_pylow && type != PLW_PERF_RECORD_COMPRESSED) ||
 			    type == 0 || type > 200) {
 				uint64_t next;
 
