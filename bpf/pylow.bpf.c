@@ -326,6 +326,12 @@ static __always_inline int py_call(struct pt_regs *ctx, __u16 type)
 	bpf_usdt_arg(ctx, 0, &file);
 	bpf_usdt_arg(ctx, 1, &func);
 	bpf_usdt_arg(ctx, 2, &line);
+	/* function__return passes the line being executed, not the code
+	 * object's first line: key returns by (func, file) alone, line 0, so
+	 * a function gets one return location; reports match a return to its
+	 * entry by name and file (report/model.c) */
+	if (type == PLW_EV_PY_RETURN)
+		line = 0;
 	id = get_loc(pid_tgid, ts, file, func, line);
 	if (!id) {
 		count(PLW_CNT_FILTERED);

@@ -312,6 +312,7 @@ struct input {
 	uint32_t nr_sites;
 	struct umap sites_far;		/* larger ids */
 	struct umap threads;		/* pid << 32 | tid -> struct thread */
+	struct umap idents;		/* hash(name, file) -> first site (chained by strcmp) */
 	uint64_t start;
 	bool has_start;
 };
@@ -405,6 +406,34 @@ static struct plw_site **site_slot(struct plw_model *m, struct input *in, uint32
 	return NULL;
 }
 
+static uint64_t str_hash(uint64_t h, const char *s)
+{
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
+	return h;
+}
+
+/* Finds or registers the identity (name, file) of S within its input;
+ * colliding hashes are probed linearly by key + 1. */
+static int site_ident(struct plw_model *m, struct plw_site *s)
+{
+	struct input *in = &m->inputs[s->input];
+	uint64_t key = str_hash(str_hash(0xcbf29ce484222325ULL, s->name) * 31, s->file);
+
+	for (;; key++) {
+		struct plw_site *o = umap_get(&in->idents, key);
+
+		if (!o) {
+			s->ident = s;
+			return umap_put(&in->idents, key, s);
+		}
+		if (o == s || (!strcmp(o->name, s->name) && !strcmp(o->file, s->file))) {
+			s->ident = o;
+			return 0;
+		}
+	}
+}
+
 static int site_set(struct plw_model *m, struct plw_site *s, const char *func,
 		    const char *file, uint32_t line)
 {
@@ -416,7 +445,7 @@ static int site_set(struct plw_model *m, struct plw_site *s, const char *func,
 	s->name = f;
 	s->file = p;
 	s->line = line;
-	return 0;
+	return site_ident(m, s);
 }
 
 static struct plw_site *site_new(struct plw_model *m, uint32_t input, struct input *in,
@@ -675,17 +704,17 @@ static int on_entry(struct plw_model *m, uint32_t input, const struct plw_event 
 static int on_return(struct plw_model *m, uint32_t input, const struct plw_event *ev)
 {
 	struct thread *t = get_thread(m, input, ev->pid, ev->tid);
-	const struct plw_site *site = site_get(m, input, ev->u.py.loc);
+	const struct plw_site *site = site_fast(m, input, ev->u.py.loc);
 
 	if (!t || !site)
 		return -ENOMEM;
 	m->st.returns++;
-	if (t->depth && t->stack[t->depth - 1].site == site) {
+	if (t->depth && t->stack[t->depth - 1].site->ident == site->ident) {
 		pop(m, t, ev->ts, 0);
 		return 0;
 	}
 	for (uint32_t i = t->depth; i-- > 0;) {
-		if (t->stack[i].site != site)
+		if (t->stack[i].site->ident != site->ident)
 			continue;
 		/* frames above I never returned: close them, flagged */
 		while (t->depth > i + 1)
@@ -797,6 +826,7 @@ void plw_model_free(struct plw_model *m)
 		free(m->inputs[i].sites);
 		umap_free(&m->inputs[i].sites_far);
 		umap_free(&m->inputs[i].threads);
+		umap_free(&m->inputs[i].idents);
 	}
 	free(m->inputs);
 	while (m->pool) {

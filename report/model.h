@@ -67,6 +67,10 @@ struct plw_site {
 	uint32_t line;
 	const char *name;		/* function name, or kernel event name */
 	const char *file;		/* "" when unknown */
+	/* the first site of INPUT with the same name and file: CPython's
+	 * function__return passes the line being executed, not the first
+	 * line, so a return is matched to its entry by this identity */
+	const struct plw_site *ident;
 };
 
 struct plw_node {
