@@ -38,6 +38,9 @@ const volatile __u8 file_filter_path[MAX_FILE_FILTERS] = {};
 const volatile __u8 follow = 1;
 
 __u32 next_loc = 0;
+/* set by the recorder once every probe is attached, cleared before it
+ * detaches: Python events start and stop at one instant for all probes */
+volatile __u32 running = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -111,6 +114,11 @@ static __always_inline void count(__u32 which)
 static __always_inline bool is_target(__u32 tgid)
 {
 	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+}
+
+static __always_inline bool py_target(__u32 tgid)
+{
+	return running && is_target(tgid);
 }
 
 static __always_inline void fill_hdr(struct plw_rb_hdr *h, __u64 pid_tgid,
@@ -320,7 +328,7 @@ static __always_inline int py_call(struct pt_regs *ctx, __u16 type)
 	__u64 ts;
 	__u32 id;
 
-	if (!is_target(pid_tgid >> 32))
+	if (!py_target(pid_tgid >> 32))
 		return 0;
 	ts = bpf_ktime_get_ns();
 	bpf_usdt_arg(ctx, 0, &file);
@@ -378,7 +386,7 @@ int py_gc_start(struct pt_regs *ctx)
 	struct gc_start_rec *r;
 	long gen = 0;
 
-	if (!is_target(pid_tgid >> 32))
+	if (!py_target(pid_tgid >> 32))
 		return 0;
 	bpf_usdt_arg(ctx, 0, &gen);
 	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
@@ -400,7 +408,7 @@ int py_gc_done(struct pt_regs *ctx)
 	struct gc_done_rec *r;
 	long n = 0;
 
-	if (!is_target(pid_tgid >> 32))
+	if (!py_target(pid_tgid >> 32))
 		return 0;
 	bpf_usdt_arg(ctx, 0, &n);
 	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
@@ -426,7 +434,7 @@ static __always_inline int py_import(struct pt_regs *ctx, __u16 type)
 	__u32 zero = 0;
 	long len;
 
-	if (!is_target(pid_tgid >> 32))
+	if (!py_target(pid_tgid >> 32))
 		return 0;
 	s = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!s)

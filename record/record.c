@@ -816,6 +816,7 @@ int cmd_record(int argc, char **argv)
 		pr("probes attached to PID %s (python %.4s%s, usdt); recording to %s",
 		   pids, r->py[0].version, r->nr_py > 1 ? " and others" : "", r->output);
 	}
+	r->skel->bss->running = 1;
 	release_child(r);
 	if (r->duration)
 		deadline = start + (uint64_t)(r->duration * 1e9);
@@ -856,7 +857,8 @@ int cmd_record(int argc, char **argv)
 		}
 	}
 
-	/* stop the sources, then drain what is left */
+	/* stop the sources (all at once), then drain what is left */
+	r->skel->bss->running = 0;
 	detach_all(r);
 	for (int i = 0; i < 100; i++) {
 		struct sink_stats a, b;
