@@ -10,6 +10,9 @@ usage: plwjson.py CHECK ARGS...   (exit 0: pass; 1: mismatch, explained on stdou
   threads GT FLOW                 per-thread counts of GT["threads"] are exact
   durations GT GRAPH FLOW TOL     mean and per-node durations of GT["expect_ns"]
                                   functions within TOL (0.10 = 10 %)
+  finished INFO                   every file finished, no damage
+  cut INFO                        every file unfinished, damage says "cut short"
+  entries INFO                    prints the number of py_entry events
   total REPORT FIELD              prints the sum of FIELD over function nodes
   sum REPORT FIELD NAME           prints the sum of FIELD over nodes named NAME
 Nodes are found under "roots" and "children"; pid/tid are inherited from the
@@ -20,6 +23,8 @@ from collections import defaultdict
 
 
 def load(p):
+    # a call tree as deep as the traced recursion nests JSON as deep
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
     with open(p) as f:
         return json.load(f)
 
@@ -47,13 +52,35 @@ def of_script(n, script):
     return f == script or f.endswith("/" + script)
 
 
-def sums(doc, field, script=None, key=lambda n, pid, tid: n.get("name")):
+def sums(doc, field, script=None, key=lambda n, pid, tid: n.get("name"), flagged=None):
+    """Sums FIELD by KEY over function nodes (of SCRIPT).  Calls whose entry
+    was not recorded (flag cut_start) are not entries and are not counted;
+    nodes with any flag are appended to FLAGGED (a list) if given."""
     out = defaultdict(int)
     for n, pid, tid in nodes(doc):
         if not is_func(n) or (script and not of_script(n, script)):
             continue
+        flags = n.get("flags") or []
+        if flags and flagged is not None:
+            flagged.append((key(n, pid, tid), flags))
+        if "cut_start" in flags:
+            continue
         out[key(n, pid, tid)] += int(n.get(field, 0) or 0)
     return out
+
+
+def complete(flagged, names):
+    """The counted functions' calls are complete: entry and return recorded
+    and matched (no cut_start, cut_end, incomplete flags)."""
+    bad = defaultdict(lambda: defaultdict(int))
+    for k, flags in flagged:
+        name = k[-1] if isinstance(k, tuple) else k
+        if name in names:
+            for fl in flags:
+                bad[k][fl] += 1
+    for k, fl in sorted(bad.items(), key=str):
+        print("%s: nodes flagged %s (calls not matched entry to return)" % (k, dict(fl)))
+    return not bad
 
 
 def compare(want, got, what):
@@ -67,25 +94,24 @@ def compare(want, got, what):
     return not bad
 
 
+def info_files(info):
+    files = info.get("files")
+    if not isinstance(files, list) or not files:
+        raise ValueError("info JSON has no files[]: %s" % info.get("error", info))
+    return files
+
+
 def process_pids(info):
-    """pids listed in `report info --json` (tolerates a few spellings)."""
-    procs = info.get("processes") or info.get("procs") or []
-    pids = set()
-    if isinstance(procs, dict):
-        procs = [dict(v, pid=int(k)) if isinstance(v, dict) else {"pid": int(k)}
-                 for k, v in procs.items()]
-    for p in procs:
-        if isinstance(p, dict) and "pid" in p:
-            pids.add(int(p["pid"]))
-        elif isinstance(p, int):
-            pids.add(p)
-    return pids
+    """pids of every thread listed in `report info --json`."""
+    return {int(t["pid"]) for f in info_files(info) for t in f.get("threads", [])}
 
 
 def c_calls(gt, rep, field):
     gt, rep = load(gt), load(rep)
-    got = sums(rep, field, gt["script"])
+    flagged = []
+    got = sums(rep, field, gt["script"], flagged=flagged)
     ok = compare(gt["calls"], got, "calls of")
+    ok = complete(flagged, gt["calls"]) and ok
     if ok:
         print("exact: " + ", ".join("%s=%d" % kv for kv in sorted(gt["calls"].items())))
     return ok
@@ -94,8 +120,10 @@ def c_calls(gt, rep, field):
 def c_procs(gt, flow, info):
     gt, flow, info = load(gt), load(flow), load(info)
     pids = process_pids(info)
-    ok = True
-    by_pid = sums(flow, "count", gt["script"], key=lambda n, pid, tid: (pid, n.get("name")))
+    flagged = []
+    by_pid = sums(flow, "count", gt["script"], key=lambda n, pid, tid: (pid, n.get("name")),
+                  flagged=flagged)
+    ok = complete(flagged, {f for p in gt["procs"].values() for f in p["calls"]})
     for pid, p in sorted(gt["procs"].items()):
         if int(pid) not in pids:
             print("%s pid %s missing from info processes %s" % (p["role"], pid, sorted(pids)))
@@ -110,8 +138,10 @@ def c_procs(gt, flow, info):
 
 def c_threads(gt, flow):
     gt, flow = load(gt), load(flow)
-    by_tid = sums(flow, "count", gt["script"], key=lambda n, pid, tid: (tid, n.get("name")))
-    ok = True
+    flagged = []
+    by_tid = sums(flow, "count", gt["script"], key=lambda n, pid, tid: (tid, n.get("name")),
+                  flagged=flagged)
+    ok = complete(flagged, {f for t in gt["threads"].values() for f in t["calls"]})
     for tid, t in sorted(gt["threads"].items()):
         got = {name: c for (ttid, name), c in by_tid.items() if ttid == int(tid)}
         if compare(t["calls"], got, "thread %s (%s): calls of" % (tid, t["name"])):
@@ -157,6 +187,43 @@ def c_durations(gt, graph, flow, tol):
     return ok
 
 
+def c_finished(info):
+    """the recording finished cleanly: finished, no damage"""
+    ok = True
+    for f in info_files(load(info)):
+        if f.get("finished") is not True:
+            print("%s: finished is %r" % (f.get("file"), f.get("finished")))
+            ok = False
+        if f.get("damage"):
+            print("%s: damage %r" % (f.get("file"), f.get("damage")))
+            ok = False
+        print("%s: finished=%r damage=%r events=%s lost=%s" % (
+            f.get("file"), f.get("finished"), f.get("damage"), f.get("events"),
+            (f.get("lost") or {}).get("total")))
+    return ok
+
+
+def c_cut(info):
+    """the recording is marked unfinished and says where it is intact"""
+    ok = True
+    for f in info_files(load(info)):
+        d = f.get("damage") or {}
+        if f.get("finished") is not False:
+            print("%s: finished is %r, want false" % (f.get("file"), f.get("finished")))
+            ok = False
+        if "cut short" not in (d.get("what") or ""):
+            print("%s: damage does not say 'cut short': %r" % (f.get("file"), d))
+            ok = False
+        print("%s: finished=%r damage=%r events=%s" % (f.get("file"), f.get("finished"),
+                                                       d.get("what"), f.get("events")))
+    return ok
+
+
+def c_entries(info):
+    print(sum(int((f.get("events_by_kind") or {}).get("py_entry", 0)) for f in info_files(load(info))))
+    return True
+
+
 def c_total(rep, field):
     print(sum(int(n.get(field, 0) or 0) for n, _, _ in nodes(load(rep)) if is_func(n)))
     return True
@@ -168,7 +235,8 @@ def c_sum(rep, field, name):
 
 
 CHECKS = {"calls": c_calls, "procs": c_procs, "threads": c_threads,
-          "durations": c_durations, "total": c_total, "sum": c_sum}
+          "durations": c_durations, "total": c_total, "sum": c_sum,
+          "finished": c_finished, "cut": c_cut, "entries": c_entries}
 
 
 def main():
