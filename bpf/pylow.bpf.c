@@ -215,7 +215,8 @@ static int file_filter_cb(__u32 i, void *data)
 
 static int basename_cb(__u32 i, void *data)
 {
-	struct scratch *s = data;
+	struct glob_ctx *g = data;
+	struct scratch *s = g->s;
 
 	if (i >= PLW_FILE_MAX)
 		return 1;
@@ -247,7 +248,7 @@ static __always_inline bool loc_passes(struct scratch *s)
 		struct glob_ctx g = { .s = s, .result = -1 };
 
 		s->base_off = 0;
-		bpf_loop(PLW_FILE_MAX, basename_cb, s, 0);
+		bpf_loop(PLW_FILE_MAX, basename_cb, &g, 0);
 		bpf_loop(MAX_FILE_FILTERS, file_filter_cb, &g, 0);
 		if (g.result != 1)
 			return false;
