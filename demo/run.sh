@@ -67,13 +67,13 @@ echo "== $PYLOW record -p $svc_pid -o demo.plw --duration $DURATION"
 rec_pid=$!
 attached() {
 	kill -0 "$rec_pid" 2>/dev/null || { cat "$tmp/record.err" >&2; die "pylow record exited early"; }
-	grep -qi attached "$tmp/record.err"
+	grep -qsi attached "$tmp/record.err"
 }
 wait_for 30 "pylow record to attach" attached
 
 echo "== load: demo/loadgen.py, 3 at a time, while recording"
 # no new request after DURATION-1 s, so that the requests end inside the recording
-"$PY" "$here/loadgen.py" --requests 30 --concurrency 3 --timeout $((DURATION > 2 ? DURATION - 1 : 1)) "$port" &
+"$PY" "$here/loadgen.py" --requests 40 --concurrency 3 --timeout $((DURATION > 2 ? DURATION - 1 : 1)) "$port" &
 load_pid=$!
 wait "$load_pid" || echo "demo: warning: some requests failed" >&2
 load_pid=
@@ -86,10 +86,16 @@ sed 's/^/   record: /' "$tmp/record.err"
 [ -s "$tmp/demo.plw" ] || die "no recording written"
 
 echo
-echo "== $PYLOW report info demo.plw"
-"$PYLOW" report info "$tmp/demo.plw"
+echo "== $PYLOW report info demo.plw    (one thread per request: the list is shortened here)"
+"$PYLOW" report info "$tmp/demo.plw" >"$tmp/info.txt"
+awk '/^    tid / { if (++n > 3) next } !/^    tid / && n > 3 && !done { printf "    … %d more threads\n", n - 3; done = 1 } { print }
+     END { if (n > 3 && !done) printf "    … %d more threads\n", n - 3 }' "$tmp/info.txt"
 echo
-echo "== $PYLOW report flow --top 3 demo.plw"
-"$PYLOW" report flow --top 3 "$tmp/demo.plw"
+echo "== $PYLOW report flow --top 3 --min-ms 1 demo.plw    (the 3 slowest requests; calls under 1 ms summed)"
+"$PYLOW" report flow --top 3 --min-ms 1 "$tmp/demo.plw"
 echo
-echo "== done. Try also: pylow report timeline|graph FILE (KEEP=1 keeps the file)"
+if [ "${KEEP:-0}" = 1 ]; then
+	echo "== done. The recording is $tmp/demo.plw; try: $PYLOW report timeline|graph $tmp/demo.plw"
+else
+	echo "== done. KEEP=1 demo/run.sh keeps the recording, for: pylow report timeline|graph FILE"
+fi

@@ -47,10 +47,18 @@ def call_llm_chain(prompt):
     return " ".join(parts)
 
 
+def format_row(row, session):
+    # CPU work per row: what a template or serializer would do
+    digest = 0
+    for ch in "%s:%d:%s" % (session["user"], row["id"], row["path"]):
+        digest = (digest * 31 + ord(ch)) & 0xFFFFFFFF
+    return {"id": row["id"], "digest": digest}
+
+
 def render_response(session, rows, text):
-    body = {"user": session["user"], "rows": rows, "text": text,
-            "stats": sorted((r["id"] * 7919) % 104729 for r in rows * 50)}
-    return json.dumps(body, indent=1).encode()
+    body = {"user": session["user"], "text": text,
+            "rows": [format_row(r, session) for r in rows]}
+    return json.dumps(body).encode()
 
 
 def handle_request(path):
