@@ -12,18 +12,24 @@
 
 #include "report_int.h"
 
+/* a root call kept for printing: a compact copy of its tree */
+struct kept {
+	struct plw_node *root;		/* plw_node_clone(): free() */
+	uint64_t seq;
+};
+
 struct flow {
 	const struct report_opts *o;
 	struct source *src;
 	struct plw_model *m;
-	struct plw_tree **trees;	/* heap (top), list (all), one (last) */
+	struct kept **trees;	/* heap (top), list (all), one (last) */
 	size_t len, cap;
 	uint64_t roots, shown_min;
 	bool oom;
 };
 
 /* ordering for "slowest first": longer first, then earlier start, then seq */
-static bool slower(const struct plw_tree *a, const struct plw_tree *b)
+static bool slower(const struct kept *a, const struct kept *b)
 {
 	if (a->root->dur_ns != b->root->dur_ns)
 		return a->root->dur_ns > b->root->dur_ns;
@@ -32,7 +38,7 @@ static bool slower(const struct plw_tree *a, const struct plw_tree *b)
 	return a->seq < b->seq;
 }
 
-static void heap_down(struct plw_tree **h, size_t n, size_t i)
+static void heap_down(struct kept **h, size_t n, size_t i)
 {
 	for (;;) {
 		size_t l = 2 * i + 1, r = l + 1, min = i;
@@ -44,7 +50,7 @@ static void heap_down(struct plw_tree **h, size_t n, size_t i)
 			min = r;
 		if (min == i)
 			return;
-		struct plw_tree *t = h[i];
+		struct kept *t = h[i];
 
 		h[i] = h[min];
 		h[min] = t;
@@ -52,14 +58,14 @@ static void heap_down(struct plw_tree **h, size_t n, size_t i)
 	}
 }
 
-static void heap_up(struct plw_tree **h, size_t i)
+static void heap_up(struct kept **h, size_t i)
 {
 	while (i) {
 		size_t p = (i - 1) / 2;
 
 		if (!slower(h[p], h[i]))
 			return;
-		struct plw_tree *t = h[i];
+		struct kept *t = h[i];
 
 		h[i] = h[p];
 		h[p] = t;
@@ -67,46 +73,77 @@ static void heap_up(struct plw_tree **h, size_t i)
 	}
 }
 
+static bool keep(struct flow *f, const struct plw_tree *tree, struct kept **slot)
+{
+	struct kept *k = malloc(sizeof(*k));
+
+	if (k)
+		k->root = plw_node_clone(tree->root);
+	if (!k || !k->root) {
+		free(k);
+		f->oom = true;
+		return false;
+	}
+	k->seq = tree->seq;
+	*slot = k;
+	return true;
+}
+
+static void drop(struct kept *k)
+{
+	if (k) {
+		free(k->root);
+		free(k);
+	}
+}
+
+/* Copies what it keeps: the model recycles the tree's arena at once. */
 static bool flow_on_root(void *ctx, struct plw_tree *tree)
 {
 	struct flow *f = ctx;
+	struct kept probe = { .root = tree->root, .seq = tree->seq };
 
 	f->roots++;
-	if (tree->root->dur_ns < f->o->min_ns)
+	if (tree->root->dur_ns < f->o->min_ns || f->oom)
 		return false;
 	switch (f->o->mode) {
 	case FLOW_LAST:
-		if (f->len)
-			plw_model_tree_free(f->m, f->trees[0]);
-		f->trees[0] = tree;
-		f->len = 1;
-		return true;
+		drop(f->len ? f->trees[0] : NULL);
+		f->len = 0;
+		if (keep(f, tree, &f->trees[0]))
+			f->len = 1;
+		break;
 	case FLOW_TOP:
 		if (f->len < f->o->top) {
-			f->trees[f->len++] = tree;
-			heap_up(f->trees, f->len - 1);
-			return true;
+			if (keep(f, tree, &f->trees[f->len])) {
+				f->len++;
+				heap_up(f->trees, f->len - 1);
+			}
+			break;
 		}
-		if (!f->len || !slower(tree, f->trees[0]))
-			return false;
-		plw_model_tree_free(f->m, f->trees[0]);
-		f->trees[0] = tree;
+		if (!f->len || !slower(&probe, f->trees[0]))
+			break;
+		drop(f->trees[0]);
+		if (!keep(f, tree, &f->trees[0])) {
+			f->trees[0] = f->trees[--f->len];
+		}
 		heap_down(f->trees, f->len, 0);
-		return true;
+		break;
 	case FLOW_ALL:
 		if (f->len == f->cap) {
 			size_t ncap = f->cap * 2;
-			struct plw_tree **nt = realloc(f->trees, ncap * sizeof(*nt));
+			struct kept **nt = realloc(f->trees, ncap * sizeof(*nt));
 
 			if (!nt) {
 				f->oom = true;
-				return false;
+				break;
 			}
 			f->trees = nt;
 			f->cap = ncap;
 		}
-		f->trees[f->len++] = tree;
-		return true;
+		if (keep(f, tree, &f->trees[f->len]))
+			f->len++;
+		break;
 	}
 	return false;
 }
@@ -118,14 +155,14 @@ static const struct plw_loc *flow_resolve(void *ctx, uint32_t input, uint32_t lo
 
 static int cmp_slowest(const void *a, const void *b)
 {
-	const struct plw_tree *x = *(struct plw_tree *const *)a, *y = *(struct plw_tree *const *)b;
+	const struct kept *x = *(struct kept *const *)a, *y = *(struct kept *const *)b;
 
 	return slower(x, y) ? -1 : slower(y, x) ? 1 : 0;
 }
 
 static int cmp_start(const void *a, const void *b)
 {
-	const struct plw_tree *x = *(struct plw_tree *const *)a, *y = *(struct plw_tree *const *)b;
+	const struct kept *x = *(struct kept *const *)a, *y = *(struct kept *const *)b;
 
 	if (x->root->start_ns != y->root->start_ns)
 		return x->root->start_ns < y->root->start_ns ? -1 : 1;
@@ -227,7 +264,7 @@ static int text_children(const struct report_opts *o, const struct plw_node *n, 
 	return 0;
 }
 
-static int text_tree(const struct flow *f, const struct plw_tree *t)
+static int text_tree(const struct flow *f, const struct kept *t)
 {
 	const struct report_opts *o = f->o;
 	const struct plw_node *r = t->root;
@@ -413,7 +450,7 @@ int report_flow(const struct report_opts *o, struct report_result *res)
 			st->lost);
 out:
 	for (size_t i = 0; i < f.len; i++)
-		plw_model_tree_free(f.m, f.trees[i]);
+		drop(f.trees[i]);
 	free(f.trees);
 	plw_model_free(f.m);
 	source_close(&src);

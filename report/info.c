@@ -85,7 +85,9 @@ static struct seen *seen_get(struct tally *t, uint32_t pid, uint32_t tid)
 static int tally_event(struct tally *t, const struct plw_event *ev)
 {
 	t->by_kind[kind_index(ev->type)]++;
-	if (!t->events++ || ev->ts < t->first)
+	t->events++;
+	/* perf's synthesized records (at startup) carry time 0: not in the span */
+	if (ev->ts && (!t->first || ev->ts < t->first))
 		t->first = ev->ts;
 	if (ev->ts > t->last)
 		t->last = ev->ts;
@@ -154,8 +156,8 @@ static void text_info(FILE *out, const char *path, const struct plw_meta *meta,
 		      uint64_t until)
 {
 	char buf[64], buf2[64];
-	uint64_t first = t->events ? t->first : meta->start_ns;
-	uint64_t last = t->events ? t->last : meta->end_ns;
+	uint64_t first = t->first ? t->first : meta->start_ns;
+	uint64_t last = t->last ? t->last : meta->end_ns;
 
 	fprintf(out, "file:       ");
 	fputs_safe(path, out);
@@ -177,7 +179,7 @@ static void text_info(FILE *out, const char *path, const struct plw_meta *meta,
 	}
 	fprintf(out, "finished:   %s\n", meta->finished ? "yes" :
 		"no: the recorder did not finish (killed?); read up to its last whole chunk");
-	if (t->events && meta->tod_ns) {
+	if (first && meta->tod_ns) {
 		fprintf(out, "recorded:   %s → %s\n", wall_text(wall(meta, first), buf, sizeof(buf)),
 			wall_text(wall(meta, last), buf2, sizeof(buf2)));
 	} else if (!meta->tod_ns) {
@@ -271,8 +273,8 @@ static void json_info(struct jw *j, const char *path, const struct plw_meta *met
 		      struct tally *t, const struct plw_model_stats *st, const char *damage,
 		      uint64_t until)
 {
-	uint64_t first = t->events ? t->first : meta->start_ns;
-	uint64_t last = t->events ? t->last : meta->end_ns;
+	uint64_t first = t->first ? t->first : meta->start_ns;
+	uint64_t last = t->last ? t->last : meta->end_ns;
 
 	jw_obj(j);
 	jw_key(j, "file");

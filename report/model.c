@@ -265,6 +265,46 @@ static struct plw_node *node_get(struct plw_arena *a, struct plw_node *parent,
 	return n;
 }
 
+static size_t node_count(const struct plw_node *n)
+{
+	size_t k = 1;
+
+	for (const struct plw_node *c = n->child; c; c = c->next)
+		k += node_count(c);
+	return k;
+}
+
+static struct plw_node *node_copy(const struct plw_node *n, struct plw_node *parent,
+				  struct plw_node **next)
+{
+	struct plw_node *d = (*next)++;
+
+	*d = *n;
+	d->parent = parent;
+	d->child = d->last = d->next = NULL;
+	d->tab = NULL;
+	d->tab_cap = 0;
+	for (const struct plw_node *c = n->child; c; c = c->next) {
+		struct plw_node *dc = node_copy(c, d, next);
+
+		if (d->last)
+			d->last->next = dc;
+		else
+			d->child = dc;
+		d->last = dc;
+	}
+	return d;
+}
+
+struct plw_node *plw_node_clone(const struct plw_node *root)
+{
+	struct plw_node *v = malloc(node_count(root) * sizeof(*v)), *next = v;
+
+	if (!v)
+		return NULL;
+	return node_copy(root, NULL, &next);
+}
+
 struct plw_node *plw_node_get(struct plw_arena *arena, struct plw_node *parent,
 			      const struct plw_site *site)
 {
@@ -479,9 +519,10 @@ static inline struct plw_site *site_lookup(struct input *in, uint32_t loc)
 	return NULL;
 }
 
+static inline struct plw_site *site_fast(struct plw_model *m, uint32_t input, uint32_t loc);
 static struct plw_site *site_get(struct plw_model *m, uint32_t input, uint32_t loc)
 {
-	struct input *in = get_input(m, input);
+	struct input *in = input < m->nr_inputs ? &m->inputs[input] : get_input(m, input);
 	struct plw_site *s;
 
 	if (!in)
@@ -507,6 +548,17 @@ static struct plw_site *site_get(struct plw_model *m, uint32_t input, uint32_t l
 	return s;
 }
 
+static inline struct plw_site *site_fast(struct plw_model *m, uint32_t input, uint32_t loc)
+{
+	if (input < m->nr_inputs && loc < m->inputs[input].nr_sites) {
+		struct plw_site *s = (struct plw_site *)m->inputs[input].sites[loc];
+
+		if (s)
+			return s;
+	}
+	return site_get(m, input, loc);
+}
+
 const struct plw_site *plw_model_site(struct plw_model *m, uint32_t input, uint32_t loc)
 {
 	return site_get(m, input, loc);
@@ -527,12 +579,24 @@ static int define_loc(struct plw_model *m, uint32_t input, const struct plw_loc 
 	return site_set(m, s, l->func ? l->func : "", l->file ? l->file : "", l->line);
 }
 
-static struct thread *get_thread(struct plw_model *m, uint32_t input, uint32_t pid, uint32_t tid)
+static struct thread *get_thread_slow(struct plw_model *m, uint32_t input, uint32_t pid,
+				      uint32_t tid);
+
+static inline struct thread *get_thread(struct plw_model *m, uint32_t input, uint32_t pid,
+					uint32_t tid)
 {
 	struct thread *t = m->last;
 
 	if (t && t->tid == tid && t->pid == pid && t->input == input)
 		return t;
+	return get_thread_slow(m, input, pid, tid);
+}
+
+static struct thread *get_thread_slow(struct plw_model *m, uint32_t input, uint32_t pid,
+				      uint32_t tid)
+{
+	struct thread *t;
+
 	struct input *in = get_input(m, input);
 
 	if (!in)
@@ -682,7 +746,7 @@ static uint64_t input_start(struct plw_model *m, uint32_t input)
 static int on_entry(struct plw_model *m, uint32_t input, const struct plw_event *ev)
 {
 	struct thread *t = get_thread(m, input, ev->pid, ev->tid);
-	const struct plw_site *site = site_get(m, input, ev->u.py.loc);
+	const struct plw_site *site = site_fast(m, input, ev->u.py.loc);
 
 	if (!t || !site)
 		return -ENOMEM;
@@ -759,7 +823,7 @@ int plw_model_feed(struct plw_model *m, uint32_t input, const struct plw_event *
 		m->st.first_ts = ev->ts;
 	if (ev->ts > m->st.last_ts)
 		m->st.last_ts = ev->ts;
-	if (input >= m->nr_inputs || !m->inputs[input].has_start) {
+	if (__builtin_expect(input >= m->nr_inputs || !m->inputs[input].has_start, 0)) {
 		struct input *in = get_input(m, input);
 
 		if (!in)

@@ -160,6 +160,10 @@ struct plw_node *plw_node_find(const struct plw_node *parent, const struct plw_s
 struct plw_node *plw_node_get(struct plw_arena *arena, struct plw_node *parent,
 			      const struct plw_site *site);
 
+/* A compact read-only copy of the tree under ROOT in one malloc'd block
+ * (free() it); sites are shared with the model.  NULL on ENOMEM. */
+struct plw_node *plw_node_clone(const struct plw_node *root);
+
 /* Arena: bump allocation in blocks, freed at once. */
 struct plw_arena *plw_arena_new(void);
 void *plw_arena_alloc(struct plw_arena *a, size_t size);	/* zeroed; NULL on ENOMEM */

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -132,6 +133,19 @@ static void test_nesting(void **state)
 	assert_int_equal(fx->nr_trees, 1);
 	assert_int_equal(plw_model_stats(fx->m)->roots, 1);
 	assert_int_equal(fx->exits, 4);
+
+	/* a clone is the same tree in one block */
+	struct plw_node *c = plw_node_clone(r);
+
+	assert_non_null(c);
+	assert_null(c->parent);
+	expect(c, "main", 100, 100, 35, 1, 0, 2);
+	expect(child(c, 0), "work", 110, 60, 30, 1, 0, 1);
+	expect(child(child(c, 0), 0), "leaf", 120, 30, 30, 1, 0, 0);
+	expect(child(c, 1), "other", 180, 5, 5, 1, 0, 0);
+	assert_ptr_equal(child(c, 1)->parent, c);
+	assert_ptr_equal(plw_node_find(c, child(r, 1)->site), child(c, 1));
+	free(c);
 }
 
 static void test_grouping(void **state)
