@@ -673,6 +673,12 @@ static int push(struct plw_model *m, struct thread *t, const struct plw_site *si
 			node->site = site;
 			t->tree->root = node;
 			t->tree->arena = t->arena;
+		} else if (t->depth >= PLW_TREE_DEPTH_MAX || !t->stack[t->depth - 1].node) {
+			/* too deep to draw (or print recursively): counted in the
+			 * deepest node's time, which is flagged */
+			created = false;
+			if (t->stack[t->depth - 1].node)
+				t->stack[t->depth - 1].node->flags |= PLW_NODE_INCOMPLETE;
 		} else {
 			node = node_get(t->arena, t->stack[t->depth - 1].node, site, &created);
 			if (!node)

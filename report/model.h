@@ -91,6 +91,10 @@ struct plw_node {
 
 struct plw_arena;
 
+/* Trees are at most this deep: deeper calls are timed in the deepest node,
+ * which is flagged INCOMPLETE (bounds recursion when printing). */
+#define PLW_TREE_DEPTH_MAX	4096
+
 /* One root call and everything below it. */
 struct plw_tree {
 	struct plw_node *root;

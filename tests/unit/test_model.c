@@ -343,6 +343,29 @@ static void test_unknown_loc_and_exit(void **state)
 	assert_string_equal(r->site->name, "late");
 }
 
+static void test_depth_cap(void **state)
+{
+	struct fx *fx = *state;
+	const uint32_t n = PLW_TREE_DEPTH_MAX + 100;
+
+	for (uint32_t i = 0; i < n; i++)
+		IN(fx, 1, i, 1);
+	for (uint32_t i = 0; i < n; i++)
+		OUT(fx, 1, n + i, 1);
+	assert_int_equal(fx->nr_trees, 1);
+	const struct plw_node *node = fx->trees[0]->root;
+	uint32_t depth = 1;
+
+	while (node->child) {
+		node = node->child;
+		depth++;
+	}
+	assert_int_equal(depth, PLW_TREE_DEPTH_MAX);
+	assert_true(node->flags & PLW_NODE_INCOMPLETE);
+	assert_int_equal(node->count, 1);
+	assert_int_equal(fx->trees[0]->root->dur_ns, 2 * n - 1);
+}
+
 static bool drop_root(void *ctx, struct plw_tree *tree)
 {
 	(*(int *)ctx)++;
@@ -389,6 +412,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_loc_and_exit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_depth_cap, setup, teardown),
 		cmocka_unit_test(test_no_growth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
