@@ -28,17 +28,81 @@ static bool wanted(const struct timeline *t, const struct plw_call_info *ci)
 	return (!t->o->has_pid || ci->pid == t->o->pid) && (!t->o->has_tid || ci->tid == t->o->tid);
 }
 
-static void prefix(struct timeline *t, const struct plw_call_info *ci)
+/* Line formatting by hand: printf is most of the cost of a timeline. */
+struct line {
+	char buf[1024];
+	size_t len;
+};
+
+static void put(struct line *l, const char *s)
 {
-	FILE *out = t->o->out;
+	size_t n = strlen(s);
+
+	if (n > sizeof(l->buf) - 1 - l->len)
+		n = sizeof(l->buf) - 1 - l->len;
+	memcpy(l->buf + l->len, s, n);
+	l->len += n;
+}
+
+/* V right-aligned in WIDTH */
+static void put_u64(struct line *l, uint64_t v, int width)
+{
+	char tmp[24];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (width-- > n && l->len < sizeof(l->buf) - 1)
+		l->buf[l->len++] = ' ';
+	while (n-- > 0 && l->len < sizeof(l->buf) - 1)
+		l->buf[l->len++] = tmp[n];
+}
+
+/* NS as milliseconds with 3 decimals (rounded to the microsecond), the
+ * integer part right-aligned in WIDTH - 4 */
+static void put_ms(struct line *l, uint64_t ns, int width)
+{
+	uint64_t us = (ns + 500) / 1000;
+
+	put_u64(l, us / 1000, width - 4);
+	if (l->len + 4 < sizeof(l->buf)) {
+		l->buf[l->len++] = '.';
+		l->buf[l->len++] = (char)('0' + us % 1000 / 100);
+		l->buf[l->len++] = (char)('0' + us % 100 / 10);
+		l->buf[l->len++] = (char)('0' + us % 10);
+	}
+}
+
+static void put_safe(struct line *l, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)(s ? s : "");
+	     *p && l->len < sizeof(l->buf) - 1; p++)
+		l->buf[l->len++] = *p < 0x20 || *p == 0x7f ? '?' : (char)*p;
+}
+
+static void prefix(struct timeline *t, struct line *l, const struct plw_call_info *ci)
+{
 	uint64_t rel = ci->ts > t->base ? ci->ts - t->base : 0;
 
-	fprintf(out, "[%12.3fms]", rel / 1e6);
+	l->len = 0;
+	put(l, "[");
+	put_ms(l, rel, 12);
+	put(l, "ms]");
 	if (t->src->n > 1)
-		fprintf(out, " %2u", ci->input);
-	fprintf(out, " %7u %7u  ", ci->pid, ci->tid);
-	for (uint32_t i = 0; i < ci->depth; i++)
-		fputs("  ", out);
+		put_u64(l, ci->input, 3);
+	put_u64(l, ci->pid, 8);
+	put_u64(l, ci->tid, 8);
+	put(l, "  ");
+	for (uint32_t i = 0; i < ci->depth && l->len < 512; i++)
+		put(l, "  ");
+}
+
+static void emit(struct timeline *t, struct line *l)
+{
+	l->buf[l->len++] = '\n';
+	fwrite(l->buf, 1, l->len, t->o->out);
 }
 
 static void json_common(struct timeline *t, const struct plw_call_info *ci, const char *what)
@@ -83,16 +147,18 @@ static void tl_enter(void *ctx, const struct plw_call_info *ci)
 		jw_obj_end(&t->j);
 		return;
 	}
-	prefix(t, ci);
-	fputs("→ ", t->o->out);
-	fputs_safe(ci->site->name, t->o->out);
-	fputs("()", t->o->out);
+	struct line l;
+
+	prefix(t, &l, ci);
+	put(&l, "→ ");
+	put_safe(&l, ci->site->name);
+	put(&l, "()");
 	where_text(ci->site, where, sizeof(where));
 	if (where[0]) {
-		fputs("  ", t->o->out);
-		fputs_safe(where, t->o->out);
+		put(&l, "  ");
+		put_safe(&l, where);
 	}
-	putc('\n', t->o->out);
+	emit(t, &l);
 }
 
 static void tl_exit(void *ctx, const struct plw_call_info *ci)
@@ -117,11 +183,18 @@ static void tl_exit(void *ctx, const struct plw_call_info *ci)
 		jw_obj_end(&t->j);
 		return;
 	}
-	prefix(t, ci);
-	fputs("← ", t->o->out);
-	fputs_safe(ci->site->name, t->o->out);
-	fprintf(t->o->out, "()  [%.3fms]%s%s\n", ci->dur_ns / 1e6, slow ? "  ⚠ SLOW" : "",
-		flags_text(ci->flags, fl, sizeof(fl)));
+	struct line l;
+
+	prefix(t, &l, ci);
+	put(&l, "← ");
+	put_safe(&l, ci->site->name);
+	put(&l, "()  [");
+	put_ms(&l, ci->dur_ns, 0);
+	put(&l, "ms]");
+	if (slow)
+		put(&l, "  ⚠ SLOW");
+	put(&l, flags_text(ci->flags, fl, sizeof(fl)));
+	emit(t, &l);
 }
 
 int report_timeline(const struct report_opts *o, struct report_result *res)
