@@ -135,6 +135,14 @@ static const struct option long_opts[] = {
 	{ 0 }
 };
 
+static const char *opt_name(int val)
+{
+	for (const struct option *o = long_opts; o->name; o++)
+		if (o->val == val)
+			return o->name;
+	return "?";
+}
+
 /* which options each subcommand takes */
 static bool takes(const struct sub *s, int opt)
 {
@@ -247,7 +255,7 @@ int cmd_report(int argc, char **argv)
 		if (c == ':')
 			return usage_err(s, "option '%s' needs a value", argv[optind - 1]);
 		if (!takes(s, c))
-			return usage_err(s, "option '%s' does not apply here", argv[optind - 1]);
+			return usage_err(s, "option '--%s' does not apply here", opt_name(c));
 		switch (c) {
 		case 'h':
 			fputs(s->usage, stdout);

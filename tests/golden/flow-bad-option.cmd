@@ -1,0 +1,1 @@
+flow --threshold 3 basic.plw
