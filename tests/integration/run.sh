@@ -249,7 +249,7 @@ t_perf_script() {
 # a Python without USDT probes is refused plainly, and nothing is written
 t_refuse_noprobe_python() {
 	local d=$1
-	[ -x "$NOPROBE_PY" ] || { note "no probe-less Python at $NOPROBE_PY; set PYLOW_TEST_NOPROBE_PYTHON"; return 0; }
+	[ -x "$NOPROBE_PY" ] || { note "skipped: no probe-less Python at $NOPROBE_PY (set PYLOW_TEST_NOPROBE_PYTHON)"; return 0; }
 	readelf -n "$NOPROBE_PY" 2>/dev/null | grep -q stapsdt && fail "$NOPROBE_PY unexpectedly has probes"
 	rec "$d" record -o "$d/x.plw" -- "$NOPROBE_PY" -c pass
 	[ $rc != 0 ] || fail "record of a probe-less Python exited 0"
