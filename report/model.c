@@ -366,6 +366,7 @@ struct plw_model {
 	struct thread *threads, **threads_tail;
 	struct thread *last;		/* lookup cache */
 	struct plw_arena *pool;		/* recycled tree arenas */
+	struct umap named;		/* hash(kind, name) -> site; collisions take key + 1 */
 	bool finished;
 };
 
@@ -798,11 +799,86 @@ static int on_return(struct plw_model *m, uint32_t input, const struct plw_event
 
 	if (start > ev->ts)
 		start = ev->ts;
-	int err = push(m, t, site, start);
+	/* the function's first site: an entry's, with its first line, when
+	 * the function was entered anywhere before */
+	int err = push(m, t, site->ident ? site->ident : site, start);
 
 	if (err)
 		return err;
 	pop(m, t, ev->ts, PLW_NODE_CUT_START);
+	return 0;
+}
+
+static uint64_t name_hash(enum plw_kind kind, const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)kind;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ULL;
+	return h;
+}
+
+const struct plw_site *plw_model_site_named(struct plw_model *m, enum plw_kind kind,
+					    const char *name)
+{
+	uint64_t h = name_hash(kind, name ? name : "");
+	struct plw_site *s;
+
+	/* open addressing over keys h, h+1, ...: a different (kind, name)
+	 * with the same hash takes the next key */
+	for (;; h++) {
+		s = umap_get(&m->named, h);
+		if (!s)
+			break;
+		if (s->kind == kind && !strcmp(s->name, name ? name : ""))
+			return s;
+	}
+	s = plw_arena_alloc(m->sites, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->kind = (uint16_t)kind;
+	s->name = arena_strdup(m->sites, name);
+	s->file = arena_strdup(m->sites, "");
+	s->ident = s;
+	if (!s->name || !s->file || umap_put(&m->named, h, s))
+		return NULL;
+	return s;
+}
+
+int plw_model_leaf(struct plw_model *m, uint32_t input, uint32_t pid, uint32_t tid,
+		   const struct plw_site *site, uint64_t start, uint64_t dur)
+{
+	struct thread *t = get_thread(m, input, pid, tid);
+	int err;
+
+	if (!t)
+		return -ENOMEM;
+	if (!t->depth || !m->o.trees) {
+		/* no open frame: a root (or, without trees, a call) of its own */
+		err = push(m, t, site, start);
+		if (err)
+			return err;
+		pop(m, t, start + dur, 0);
+		return 0;
+	}
+	struct frame *f = &t->stack[t->depth - 1];
+
+	f->child_ns += dur;
+	if (!f->node)
+		return 0;
+	struct plw_node *n = plw_node_get(t->arena, f->node, site);
+
+	if (!n)
+		return -ENOMEM;
+	if (!n->count) {
+		n->input = input;
+		n->pid = pid;
+		n->tid = tid;
+		n->start_ns = start;
+	}
+	n->count++;
+	n->dur_ns += dur;
+	n->self_ns += dur;
 	return 0;
 }
 
@@ -905,6 +981,7 @@ void plw_model_free(struct plw_model *m)
 		m->pool = a->next_free;
 		plw_arena_free(a);
 	}
+	umap_free(&m->named);
 	plw_arena_free(m->sites);
 	free(m);
 }

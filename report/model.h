@@ -151,6 +151,16 @@ const struct plw_model_stats *plw_model_stats(const struct plw_model *m);
 const struct plw_site *plw_model_site(struct plw_model *m, uint32_t input, uint32_t loc);
 void plw_model_free(struct plw_model *m);
 
+/* Kernel (non-Python) events: a site per (KIND, NAME), interned; NULL on
+ * ENOMEM.  Its file is "" and line 0. */
+const struct plw_site *plw_model_site_named(struct plw_model *m, enum plw_kind kind,
+					    const char *name);
+/* A leaf event on a thread: under its open frame (count +1, DUR added to the
+ * leaf and taken from the frame's self time), or a root of its own when no
+ * frame is open.  DUR may be 0 (count-only events).  0 or -ENOMEM. */
+int plw_model_leaf(struct plw_model *m, uint32_t input, uint32_t pid, uint32_t tid,
+		   const struct plw_site *site, uint64_t start, uint64_t dur);
+
 /* Trees kept by on_root; accepts NULL.  M must still exist (arenas are
  * recycled through it). */
 void plw_model_tree_free(struct plw_model *m, struct plw_tree *tree);

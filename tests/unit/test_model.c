@@ -366,6 +366,69 @@ static void test_depth_cap(void **state)
 	assert_int_equal(fx->trees[0]->root->dur_ns, 2 * n - 1);
 }
 
+static void test_kernel_leaves(void **state)
+{
+	struct fx *fx = *state;
+	const struct plw_site *rd = plw_model_site_named(fx->m, PLW_KIND_SYSCALL, "read");
+	const struct plw_site *off = plw_model_site_named(fx->m, PLW_KIND_OFFCPU, "read");
+
+	assert_non_null(rd);
+	assert_non_null(off);
+	assert_ptr_not_equal(rd, off);
+	assert_ptr_equal(plw_model_site_named(fx->m, PLW_KIND_SYSCALL, "read"), rd);
+	assert_string_equal(plw_kind_name(rd->kind), "syscall");
+	locs(fx);
+	IN(fx, 1, 100, 1);
+	assert_int_equal(plw_model_leaf(fx->m, 0, 1, 1, rd, 110, 10), 0);
+	assert_int_equal(plw_model_leaf(fx->m, 0, 1, 1, rd, 130, 5), 0);
+	assert_int_equal(plw_model_leaf(fx->m, 0, 1, 1, off, 140, 20), 0);
+	OUT(fx, 1, 200, 1);
+	/* no open frame: a root of its own */
+	assert_int_equal(plw_model_leaf(fx->m, 0, 1, 1, rd, 300, 7), 0);
+	assert_int_equal(fx->nr_trees, 2);
+	const struct plw_node *r = fx->trees[0]->root;
+
+	expect(r, "main", 100, 100, 65, 1, 0, 2);
+	expect(child(r, 0), "read", 110, 15, 15, 2, 0, 0);
+	assert_int_equal(child(r, 0)->site->kind, PLW_KIND_SYSCALL);
+	expect(child(r, 1), "read", 140, 20, 20, 1, 0, 0);
+	assert_int_equal(child(r, 1)->site->kind, PLW_KIND_OFFCPU);
+	expect(fx->trees[1]->root, "read", 300, 7, 7, 1, 0, 0);
+}
+
+static void test_return_by_identity(void **state)
+{
+	struct fx *fx = *state;
+
+	/* CPython's return probe reports the current line: the recorder gives
+	 * returns their own location ids (line 0); they match by name + file */
+	locs(fx);
+	loc(fx, 51, "main", "app.py", 0);
+	loc(fx, 52, "work", "app.py", 0);
+	loc(fx, 53, "work", "other.py", 0);
+	IN(fx, 1, 100, 1);
+	IN(fx, 1, 110, 2);
+	OUT(fx, 1, 120, 52);
+	OUT(fx, 1, 130, 51);
+	assert_int_equal(fx->nr_trees, 1);
+	expect(fx->trees[0]->root, "main", 100, 30, 20, 1, 0, 1);
+	expect(child(fx->trees[0]->root, 0), "work", 110, 10, 10, 1, 0, 0);
+	assert_int_equal(child(fx->trees[0]->root, 0)->site->line, 10);
+	/* cut at start: shown with the entry's site when there is one */
+	OUT(fx, 1, 140, 52);
+	assert_int_equal(fx->nr_trees, 2);
+	assert_int_equal(fx->trees[1]->root->site->line, 10);
+	assert_int_equal(fx->trees[1]->root->flags, PLW_NODE_CUT_START);
+	/* same name, other file: not a match */
+	IN(fx, 1, 150, 2);
+	OUT(fx, 1, 160, 53);
+	OUT(fx, 1, 170, 52);
+	assert_int_equal(fx->nr_trees, 3);
+	expect(fx->trees[2]->root, "work", 150, 20, 10, 1, 0, 1);
+	expect(child(fx->trees[2]->root, 0), "work", 150, 10, 10, 1, PLW_NODE_CUT_START, 0);
+	assert_string_equal(child(fx->trees[2]->root, 0)->site->file, "other.py");
+}
+
 static bool drop_root(void *ctx, struct plw_tree *tree)
 {
 	(*(int *)ctx)++;
@@ -413,6 +476,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_loc_and_exit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_depth_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kernel_leaves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_return_by_identity, setup, teardown),
 		cmocka_unit_test(test_no_growth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
