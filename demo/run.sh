@@ -22,7 +22,7 @@ die() { echo "demo: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "recording needs root (BPF and uprobes); run as root: sudo make demo"
 
 tmp=$(mktemp -d /tmp/pylow-demo.XXXXXX)
-svc_pid= rec_pid= load_pid=
+svc_pid='' rec_pid='' load_pid=''
 cleanup() {
 	local rc=$?
 	for p in $load_pid $rec_pid $svc_pid; do
