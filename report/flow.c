@@ -24,7 +24,13 @@ struct flow {
 	struct plw_model *m;
 	struct kept **trees;	/* heap (top), list (all), one (last) */
 	size_t len, cap;
-	uint64_t roots, shown_min;
+	uint64_t roots;
+	/* --top: roots cut at start are not ranked (their real duration is
+	 * unknown: they began before the recording); counted and named */
+	uint64_t cut_roots;
+	const struct plw_site *cut_sites[5];
+	size_t nr_cut_sites;
+	bool cut_more;			/* more names than cut_sites holds */
 	bool oom;
 };
 
@@ -114,6 +120,20 @@ static bool flow_on_root(void *ctx, struct plw_tree *tree)
 			f->len = 1;
 		break;
 	case FLOW_TOP:
+		if (tree->root->flags & PLW_NODE_CUT_START) {
+			const struct plw_site *site = tree->root->site->ident ? tree->root->site->ident
+									       : tree->root->site;
+			size_t i;
+
+			f->cut_roots++;
+			for (i = 0; i < f->nr_cut_sites && f->cut_sites[i] != site; i++)
+				;
+			if (i == f->nr_cut_sites && i < sizeof(f->cut_sites) / sizeof(f->cut_sites[0]))
+				f->cut_sites[f->nr_cut_sites++] = site;
+			else if (i == f->nr_cut_sites)
+				f->cut_more = true;
+			break;
+		}
 		if (f->len < f->o->top) {
 			if (keep(f, tree, &f->trees[f->len])) {
 				f->len++;
@@ -401,6 +421,10 @@ int report_flow(const struct report_opts *o, struct report_result *res)
 		jw_u64(&j, f.roots);
 		jw_key(&j, "lost");
 		jw_u64(&j, st->lost);
+		if (o->mode == FLOW_TOP) {
+			jw_key(&j, "cut_start_roots");
+			jw_u64(&j, f.cut_roots);
+		}
 		jw_key(&j, "damage");
 		jw_arr(&j);
 		for (size_t i = 0; i < res->nr_warn; i++)
@@ -421,11 +445,12 @@ int report_flow(const struct report_opts *o, struct report_result *res)
 	}
 	switch (o->mode) {
 	case FLOW_TOP:
-		if (f.len == f.roots)
-			fprintf(o->out, "%" PRIu64 " root call%s, slowest first:\n\n", f.roots,
-				f.roots == 1 ? "" : "s");
+		if (f.len == f.roots - f.cut_roots)
+			fprintf(o->out, "%zu root call%s, slowest first:\n\n", f.len,
+				f.len == 1 ? "" : "s");
 		else
-			fprintf(o->out, "the %zu slowest of %" PRIu64 " root calls:\n\n", f.len, f.roots);
+			fprintf(o->out, "the %zu slowest of %" PRIu64 " root calls:\n\n", f.len,
+				f.roots - f.cut_roots);
 		break;
 	case FLOW_ALL:
 		fprintf(o->out, "%" PRIu64 " root call%s, in start order:\n\n", f.roots,
@@ -444,6 +469,15 @@ int report_flow(const struct report_opts *o, struct report_result *res)
 			err = -ENOMEM;
 			goto out;
 		}
+	}
+	if (f.cut_roots) {
+		fprintf(o->out, "\n%" PRIu64 " root call%s cut at start (began before the recording, duration unknown) not ranked: ",
+			f.cut_roots, f.cut_roots == 1 ? "" : "s");
+		for (size_t i = 0; i < f.nr_cut_sites; i++) {
+			fputs(i ? ", " : "", o->out);
+			fputs_safe(f.cut_sites[i]->name, o->out);
+		}
+		fprintf(o->out, "%s; see --all\n", f.cut_more ? ", …" : "");
 	}
 	if (st->lost)
 		fprintf(o->out, "\n%" PRIu64 " events were lost while recording: trees open then are marked [incomplete]\n",

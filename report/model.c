@@ -466,10 +466,13 @@ static int site_ident(struct plw_model *m, struct plw_site *s)
 
 		if (!o) {
 			s->ident = s;
+			s->entry = s->line ? s : NULL;
 			return umap_put(&in->idents, key, s);
 		}
 		if (o == s || (!strcmp(o->name, s->name) && !strcmp(o->file, s->file))) {
 			s->ident = o;
+			if (s->line && !o->entry)
+				o->entry = s;
 			return 0;
 		}
 	}
@@ -801,7 +804,8 @@ static int on_return(struct plw_model *m, uint32_t input, const struct plw_event
 		start = ev->ts;
 	/* the function's first site: an entry's, with its first line, when
 	 * the function was entered anywhere before */
-	int err = push(m, t, site->ident ? site->ident : site, start);
+	const struct plw_site *shown = site->ident && site->ident->entry ? site->ident->entry : site;
+	int err = push(m, t, shown, start);
 
 	if (err)
 		return err;

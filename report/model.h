@@ -71,6 +71,9 @@ struct plw_site {
 	 * function__return passes the line being executed, not the first
 	 * line, so a return is matched to its entry by this identity */
 	const struct plw_site *ident;
+	/* on an ident: the first site of that identity with a line (an
+	 * entry's), shown for calls cut at start; NULL if none yet */
+	const struct plw_site *entry;
 };
 
 struct plw_node {
