@@ -11,7 +11,6 @@
 #include "internal.h"
 
 #define MAX_ITEMS	(1u << 22)	/* tasks, probes, losses each */
-#define MAX_LOC_ID	(1u << 24)
 
 int plw_buf_reserve(struct plw_buf *b, size_t more)
 {
@@ -459,6 +458,5 @@ int plw_priv_parse(struct plw_meta_store *st, const unsigned char *p,
 			return t.err;
 		}
 	}
-	(void)MAX_LOC_ID;
 	return 0;
 }

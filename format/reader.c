@@ -25,7 +25,8 @@
 #define MAX_IDS		4096		/* per attr */
 #define MAX_DBUF	(64u << 20)	/* decompression buffer */
 #define MAX_PRIV	(256u << 20)
-#define MAX_LOC_ID	(1u << 24)
+#define MAX_LOC_DIRECT	(1u << 20)	/* ids below: array indexed by id */
+#define MAX_LOC_HASHED	(1u << 22)	/* ids above: hash table, this many at most */
 #define MAX_TASKS	(1u << 22)
 #define PEEK_EVENTS	256		/* unfinished files: records scanned for META at open */
 
@@ -69,6 +70,8 @@ struct plw_reader {
 	struct plw_meta_store st;
 	struct plw_loc *loc_tab;	/* indexed by id */
 	uint32_t loc_cap;
+	struct plw_loc *loc_hash;	/* open addressing, for ids >= MAX_LOC_DIRECT */
+	uint32_t hash_cap, hash_nr;
 	size_t cap_locs_list, cap_tasks;
 	char comm[PLW_COMM_MAX + 1];
 	char err[384];
@@ -126,30 +129,70 @@ static const char *store_str(struct plw_reader *r, const char *s, size_t n)
 	return plw_store_strndup(&r->st, s, n);
 }
 
+static inline uint32_t loc_slot(uint32_t id, uint32_t cap)
+{
+	return (id * 2654435761u) & (cap - 1);
+}
+
+/* slot for ID in the hash table: the entry, or the empty slot to fill */
+static struct plw_loc *hash_find(const struct plw_reader *r, uint32_t id)
+{
+	if (!r->hash_cap)
+		return NULL;
+	for (uint32_t i = loc_slot(id, r->hash_cap);; i = (i + 1) & (r->hash_cap - 1)) {
+		struct plw_loc *l = &r->loc_hash[i];
+
+		if (!l->func || l->id == id)
+			return l;
+	}
+}
+
+static struct plw_loc *loc_slot_for(struct plw_reader *r, uint32_t id)
+{
+	if (id < MAX_LOC_DIRECT) {
+		if (id >= r->loc_cap) {
+			uint32_t cap = r->loc_cap ? r->loc_cap : 1024;
+			struct plw_loc *t;
+
+			while (cap <= id)
+				cap *= 2;
+			t = realloc(r->loc_tab, (size_t)cap * sizeof(*t));
+			if (!t)
+				return NULL;
+			memset(t + r->loc_cap, 0, (size_t)(cap - r->loc_cap) * sizeof(*t));
+			r->loc_tab = t;
+			r->loc_cap = cap;
+		}
+		return &r->loc_tab[id];
+	}
+	if (r->hash_nr + 1 > r->hash_cap / 2) {
+		uint32_t cap = r->hash_cap ? r->hash_cap * 2 : 256;
+		struct plw_loc *old = r->loc_hash, *t;
+		uint32_t old_cap = r->hash_cap;
+
+		if (r->hash_nr >= MAX_LOC_HASHED)
+			return NULL;
+		t = calloc(cap, sizeof(*t));
+		if (!t)
+			return NULL;
+		r->loc_hash = t;
+		r->hash_cap = cap;
+		for (uint32_t i = 0; i < old_cap; i++)
+			if (old[i].func)
+				*hash_find(r, old[i].id) = old[i];
+		free(old);
+	}
+	return hash_find(r, id);
+}
+
 static int loc_define(struct plw_reader *r, uint32_t id, uint32_t line,
 		      uint32_t pid, const char *func, size_t flen,
 		      const char *file, size_t filen, bool from_priv)
 {
-	struct plw_loc *l;
+	struct plw_loc *l = loc_slot_for(r, id);
 
-	if (id >= MAX_LOC_ID)
-		return 0;		/* documented cap: not indexed */
-	if (id >= r->loc_cap) {
-		uint32_t cap = r->loc_cap ? r->loc_cap : 1024;
-		struct plw_loc *t;
-
-		while (cap <= id)
-			cap *= 2;
-		if (cap > MAX_LOC_ID)
-			cap = MAX_LOC_ID;
-		t = realloc(r->loc_tab, (size_t)cap * sizeof(*t));
-		if (!t)
-			return -ENOMEM;
-		memset(t + r->loc_cap, 0, (size_t)(cap - r->loc_cap) * sizeof(*t));
-		r->loc_tab = t;
-		r->loc_cap = cap;
-	}
-	l = &r->loc_tab[id];
+	if (!l)
+		return id < MAX_LOC_DIRECT ? -ENOMEM : 0;	/* documented cap */
 	if (l->func)
 		return 0;		/* first definition wins */
 	l->id = id;
@@ -161,6 +204,8 @@ static int loc_define(struct plw_reader *r, uint32_t id, uint32_t line,
 		l->func = NULL;
 		return -ENOMEM;
 	}
+	if (id >= MAX_LOC_DIRECT)
+		r->hash_nr++;
 	if (!from_priv && !r->has_priv && !r->peeking) {
 		struct plw_meta *m = &r->st.m;
 
@@ -180,7 +225,14 @@ static int loc_define(struct plw_reader *r, uint32_t id, uint32_t line,
 
 const struct plw_loc *plw_reader_loc(const struct plw_reader *r, uint32_t id)
 {
-	return id < r->loc_cap && r->loc_tab[id].func ? &r->loc_tab[id] : NULL;
+	const struct plw_loc *l;
+
+	if (id < r->loc_cap)
+		return r->loc_tab[id].func ? &r->loc_tab[id] : NULL;
+	if (id < MAX_LOC_DIRECT)
+		return NULL;
+	l = hash_find(r, id);
+	return l && l->func ? l : NULL;
 }
 
 static struct plw_task *task_get(struct plw_reader *r, uint32_t pid, uint32_t tid)
@@ -571,6 +623,7 @@ void plw_reader_free(struct plw_reader *r)
 	free(r->dbuf);
 	free(r->ids);
 	free(r->loc_tab);
+	free(r->loc_hash);
 	plw_store_free(&r->st);
 	free(r);
 }
@@ -673,7 +726,7 @@ static int pylow_payload(struct plw_reader *r, struct plw_event *ev, unsigned ty
 		ev->u.loc.pid = ev->pid;
 		ev->u.loc.func = f = dl_str(raw, raw_size, rd32(p + 8), &a);
 		ev->u.loc.file = file = dl_str(raw, raw_size, rd32(p + 12), &b);
-		if (!r->peeking && (ev->u.loc.id >= r->loc_cap || !r->loc_tab[ev->u.loc.id].func)) {
+		if (!r->peeking && !plw_reader_loc(r, ev->u.loc.id)) {
 			if ((err = loc_define(r, ev->u.loc.id, ev->u.loc.line, ev->pid,
 					      f, a, file, b, false)))
 				return err;
@@ -899,9 +952,18 @@ static int decode(struct plw_reader *r, const unsigned char *rec, size_t size,
  * leftover. 0 = ok, <0 = chunk damaged (message in WHY). */
 static int inflate(struct plw_reader *r, size_t size, char *why, size_t whylen)
 {
-	size_t left = r->dlen - r->dpos, need = left + r->mmap_len;
+	size_t left = r->dlen - r->dpos, room = r->mmap_len, need;
 	ZSTD_inBuffer in = { r->base + r->pos + 8, size - 8, 0 };
 	ZSTD_outBuffer out;
+
+	if (r->is_pylow) {
+		/* pylow frames carry their size: allocate no more than that */
+		unsigned long long cs = ZSTD_getFrameContentSize(in.src, in.size);
+
+		if (cs != ZSTD_CONTENTSIZE_UNKNOWN && cs != ZSTD_CONTENTSIZE_ERROR && cs < room)
+			room = cs;
+	}
+	need = left + room;
 
 	if (need > r->dcap) {
 		unsigned char *b = malloc(need);
@@ -920,7 +982,7 @@ static int inflate(struct plw_reader *r, size_t size, char *why, size_t whylen)
 	}
 	r->dpos = 0;
 	r->dlen = left;
-	out = (ZSTD_outBuffer){ r->dbuf, left + r->mmap_len, left };
+	out = (ZSTD_outBuffer){ r->dbuf, need, left };
 	while (in.pos < in.size) {
 		size_t ret = ZSTD_decompressStream(r->zd, &out, &in);
 
@@ -930,7 +992,8 @@ static int inflate(struct plw_reader *r, size_t size, char *why, size_t whylen)
 		}
 		r->in_frame = ret != 0;
 		if (out.pos == out.size && in.pos < in.size) {
-			snprintf(why, whylen, "chunk decompresses to more than mmap_len %zu", r->mmap_len);
+			snprintf(why, whylen, "chunk decompresses to more than %s %zu",
+				 room < r->mmap_len ? "its frame size" : "mmap_len", room);
 			goto bad;
 		}
 	}
