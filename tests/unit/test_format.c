@@ -552,6 +552,44 @@ static void test_partial_meta(void **state)
 	wfinish(w, NULL);
 }
 
+/* chunks that compress above 64 KiB are split into several records */
+static void test_split(void **state)
+{
+	struct plw_writer *w = wopen("split.plw", 1 << 20, 3);
+	struct plw_reader *r = NULL;
+	struct plw_event ev;
+	unsigned seed = 3;
+	size_t n = 60000, k = 0, nch, size;
+	struct chunkinfo ch[4096];
+	unsigned char *p;
+	char val[200];
+
+	for (size_t i = 0; i < n; i++) {
+		for (int j = 0; j < 64; j++)
+			val[j] = 'A' + rand_r(&seed) % 60;
+		val[64] = 0;
+		assert_int_equal(plw_writer_meta(w, i * (rand_r(&seed) | 1), "k", val), 0);
+	}
+	wfinish(w, NULL);
+	p = read_file(path_of("split.plw"), &size);
+	nch = chunks_of(p, size, ch, 4096);
+	/* 60000 * 128 bytes = 7.3 MiB in 1 MiB chunks, each too big compressed */
+	assert_true(nch > 2 * 8);
+	for (size_t i = 0; i < nch; i++)
+		assert_true(ch[i].end - ch[i].off <= 65535);
+	free(p);
+	assert_int_equal(plw_reader_open(&r, path_of("split.plw"), 0), 0);
+	while (plw_reader_next(r, &ev) == 1) {
+		assert_int_equal(ev.type, PLW_EV_META);
+		assert_int_equal(strlen(ev.u.meta.value), 64);
+		k++;
+	}
+	assert_int_equal(k, n);
+	assert_null(plw_reader_damage(r, NULL));
+	plw_reader_free(r);
+	print_message("split: %zu events in %zu compressed records\n", n, nch);
+}
+
 /* --------------------------------------------------------- corruption */
 
 static void test_corruption(void **state)
@@ -934,6 +972,7 @@ int main(void)
 		cmocka_unit_test(test_locs),
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_partial_meta),
+		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_corruption),
 		cmocka_unit_test(test_write_error),
 		cmocka_unit_test(test_bytes_per_event),
