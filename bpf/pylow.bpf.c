@@ -305,7 +305,7 @@ static __always_inline __u32 get_loc(__u64 pid_tgid, __u64 ts, __u64 file,
 		size = sizeof(struct loc_rec);
 	fill_hdr(&s->loc.hdr, pid_tgid, ts, PLW_EV_PY_LOC,
 		 size - sizeof(struct plw_rb_hdr));
-	if (bpf_ringbuf_output(&rb, &s->loc, size, 0)) {
+	if (bpf_ringbuf_output(&rb, &s->loc, size, BPF_RB_NO_WAKEUP)) {
 		count(PLW_CNT_LOST);
 		/* not cached: defined again at the next hit */
 		return 0;
@@ -353,7 +353,7 @@ static __always_inline int py_call(struct pt_regs *ctx, __u16 type)
 	}
 	fill_hdr(&r->hdr, pid_tgid, ts, type, sizeof(r->call));
 	r->call.loc = id;
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	count(PLW_CNT_EVENTS);
 	return 0;
 }
@@ -397,7 +397,7 @@ int py_gc_start(struct pt_regs *ctx)
 	}
 	fill_hdr(&r->hdr, pid_tgid, bpf_ktime_get_ns(), PLW_EV_PY_GC_START, sizeof(r->gc));
 	r->gc.generation = gen;
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	count(PLW_CNT_EVENTS);
 	return 0;
 }
@@ -421,7 +421,7 @@ int py_gc_done(struct pt_regs *ctx)
 	__s64 v = n;
 	__builtin_memcpy(&r->gc.collected, &v, sizeof(v));
 	r->gc.pad = 0;
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	count(PLW_CNT_EVENTS);
 	return 0;
 }
@@ -456,7 +456,7 @@ static __always_inline int py_import(struct pt_regs *ctx, __u16 type)
 	if (len >= PLW_MODULE_MAX)
 		size = sizeof(*r);
 	fill_hdr(&r->hdr, pid_tgid, bpf_ktime_get_ns(), type, size - sizeof(r->hdr));
-	if (bpf_ringbuf_output(&rb, r, size, 0)) {
+	if (bpf_ringbuf_output(&rb, r, size, BPF_RB_NO_WAKEUP)) {
 		count(PLW_CNT_LOST);
 		return 0;
 	}
@@ -526,7 +526,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	r->f.child_pid = ctgid;
 	r->f.child_tid = BPF_CORE_READ(child, pid);
 	BPF_CORE_READ_STR_INTO(&r->f.comm, child, comm);
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	count(PLW_CNT_EVENTS);
 	return 0;
 }
@@ -551,7 +551,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	BPF_CORE_READ_STR_INTO(&r->e.comm, p, comm);
 	bpf_probe_read_kernel_str(r->e.filename, sizeof(r->e.filename),
 				  BPF_CORE_READ(bprm, filename));
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	count(PLW_CNT_EVENTS);
 	return 0;
 }
@@ -578,7 +578,7 @@ int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
 	fill_hdr(&r->hdr, pid_tgid, bpf_ktime_get_ns(), PLW_RB_EXIT, sizeof(r->x));
 	r->x.group_dead = group_dead;
 	r->x.exit_code = BPF_CORE_READ(p, exit_code);
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	count(PLW_CNT_EVENTS);
 	return 0;
 }
@@ -602,7 +602,7 @@ int BPF_PROG(on_rename, struct task_struct *task, const char *comm)
 	fill_hdr(&r->hdr, ((__u64)tgid << 32) | (__u32)BPF_CORE_READ(task, pid),
 		 bpf_ktime_get_ns(), PLW_RB_COMM, sizeof(r->c));
 	bpf_probe_read_kernel_str(r->c.comm, sizeof(r->c.comm), comm);
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	count(PLW_CNT_EVENTS);
 	return 0;
 }

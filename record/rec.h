@@ -50,6 +50,8 @@ int usdt_python_version(const char *path, char *out, size_t len);
 /* ---------------------------------------------------------- target.c */
 
 bool target_exists(int pid);
+/* exists and is not a zombie */
+bool target_alive(int pid);
 int target_exe(int pid, char *out, size_t len);
 /* realpath of the libpython*.so mapped by PID ("" and 0 if none) */
 int target_libpython(int pid, char *out, size_t len);
@@ -123,6 +125,8 @@ int sink_add_process(struct sink *s, int pid, uint64_t ts);
 int sink_poll(struct sink *s, int timeout_ms, bool final);
 /* reads the loss counters and writes LOST records for increases */
 int sink_counters(struct sink *s, uint64_t now);
+/* processes gone without an EXIT record (lost) are marked exited */
+int sink_check_alive(struct sink *s);
 void sink_stats(const struct sink *s, struct sink_stats *st);
 /* task and loss tables for plw_meta; valid until sink_free */
 void sink_meta(struct sink *s, struct plw_meta *m);

@@ -711,7 +711,13 @@ int cmd_record(int argc, char **argv)
 
 	if (parse_args(r, argc, argv))
 		return 2;
-	r->cmdline = join_args(argc, argv);
+	{
+		char *a = join_args(argc, argv);
+
+		if (a && asprintf(&r->cmdline, "pylow %s", a) < 0)
+			r->cmdline = NULL;
+		free(a);
+	}
 	libbpf_set_print(libbpf_print);
 	if (check_caps(r) || check_kernel())
 		return 1;
@@ -844,6 +850,12 @@ int cmd_record(int argc, char **argv)
 				goto fail_mid;
 			}
 			status_line(r, start, tty);
+			/* EXIT records can be lost too: look at /proc once a second
+			 * (after the poll, so a recorded EXIT comes first) */
+			if ((err = sink_check_alive(r->sink))) {
+				pr("recording failed: %s", sink_error(r->sink));
+				goto fail_mid;
+			}
 		}
 		if (stop_sig)
 			break;

@@ -429,7 +429,11 @@ int sink_poll(struct sink *s, int timeout_ms, bool final)
 	for (;;) {
 		uint64_t cutoff = final ? UINT64_MAX : mono_ns() - HOLD_NS;
 
+		/* the programs submit without wakeups: the poll's timeout paces
+		 * the loop, and consume() drains whatever is there */
 		n = ring_buffer__poll(s->rb, timeout_ms);
+		if (n >= 0 || n == -EINTR)
+			n = ring_buffer__consume(s->rb);
 		if (n < 0 && n != BATCH_FULL && n != -EINTR)
 			return serr(s, n, "ring buffer poll failed");
 		if ((err = flush_batch(s, cutoff)))
@@ -480,6 +484,28 @@ int sink_counters(struct sink *s, uint64_t now)
 		for (int cpu = 0; cpu < s->nr_cpus; cpu++)
 			sum += vals[cpu];
 		s->st.filtered = sum;
+	}
+	return 0;
+}
+
+int sink_check_alive(struct sink *s)
+{
+	for (size_t i = 0; i < s->ntasks; i++) {
+		struct task_ent *e = &s->tasks[i];
+		int err;
+
+		if (!e->process || e->exited || target_alive(e->t.pid))
+			continue;
+		/* its EXIT record was lost (ring buffer full): say it here */
+		e->exited = true;
+		e->process = false;
+		e->t.end_ns = s->last_ts;
+		if (s->st.live_targets)
+			s->st.live_targets--;
+		err = plw_writer_exit(s->w, e->t.pid, e->t.tid, e->t.ppid, e->t.ppid,
+				      s->last_ts ? s->last_ts : mono_ns());
+		if (err < 0)
+			return serr(s, err, "cannot write an EXIT record");
 	}
 	return 0;
 }

@@ -13,12 +13,26 @@
 
 #include "rec.h"
 
+static int read_file(const char *path, char *out, size_t len, size_t *got);
+
 bool target_exists(int pid)
 {
 	char p[64];
 
 	snprintf(p, sizeof(p), "/proc/%d", pid);
 	return pid > 0 && access(p, F_OK) == 0;
+}
+
+bool target_alive(int pid)
+{
+	char p[64], buf[512], *s;
+	size_t n;
+
+	snprintf(p, sizeof(p), "/proc/%d/stat", pid);
+	if (read_file(p, buf, sizeof(buf), &n))
+		return false;
+	s = strrchr(buf, ')');
+	return s && s[1] == ' ' && s[2] != 'Z' && s[2] != 'X';
 }
 
 int target_exe(int pid, char *out, size_t len)
