@@ -136,7 +136,8 @@ static int collect_threads(struct tally *t, const struct plw_meta *meta)
 		if (!s)
 			return -ENOMEM;
 	}
-	qsort(t->th, t->nr_th, sizeof(*t->th), cmp_seen);
+	if (t->nr_th)
+		qsort(t->th, t->nr_th, sizeof(*t->th), cmp_seen);
 	t->last_th = 0;
 	return 0;
 }
