@@ -814,6 +814,9 @@ int plw_writer_finish(struct plw_writer *w, const struct plw_meta *meta)
 	if ((err = fsync_dir(w->path)))
 		werr(w, err, "cannot fsync the directory of %s", w->path);
 out:
+	if (err && !w->finished && ftruncate(w->fd, w->off) < 0) {
+		/* the reader treats bytes after the last chunk as damage */
+	}
 	for (int i = 0; i < nr; i++)
 		plw_buf_free(&f[i].b);
 	return err;
