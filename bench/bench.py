@@ -32,15 +32,17 @@ WORK = E.get("BENCH_WORK", os.path.join(BENCH, "build", "work"))
 RESULTS = E.get("BENCH_RESULTS", os.path.join(BENCH, "results"))
 WORKLOADS = E.get("WORKLOADS", "")
 ROUNDS = int(E.get("ROUNDS", "5"))
-PEER_ROUNDS = int(E.get("PEER_ROUNDS", str(ROUNDS)))
+PEER_ROUNDS = int(E.get("PEER_ROUNDS", str(min(ROUNDS, 3))))  # bpftrace*, uflow*
 W1_ARGS = E.get("W1_ARGS", "2 100000").split()
 W2_ARGS = E.get("W2_ARGS", "2000 5000").split()
 LONG_ARGS = E.get("LONG_ARGS", "40 0").split()
 HALF_ARGS = E.get("HALF_ARGS", "20 0").split()
 REPORT_CPU = E.get("REPORT_CPU", "1")
+REPORT_TIMEOUT = int(E.get("REPORT_TIMEOUT", "60"))
 KHEADERS = E.get("BCC_KERNEL_SOURCE", os.path.join(BENCH, "build", "kheaders"))
 TRACERS = E.get("TRACERS", "floor,pylow,perf,perf+line,bpftrace,bpftrace+line,uflow,uflow+line").split(",")
 SKIP = dict(x.split("=", 1) for x in E.get("BENCH_SKIPS", "").split(";") if "=" in x)
+QUIET_WAIT = int(E.get("QUIET_WAIT", "30"))
 SKIP_REPORT = E.get("SKIP_REPORT", "0") == "1"
 
 PERF_EVENTS = ["sdt_python:function__entry", "sdt_python:function__return"]
@@ -138,26 +140,52 @@ def t_floor(cmd, tag):
             "lost": 0}
 
 
-_pylow_info_cache = {}
+INFO_TIMEOUT = int(E.get("INFO_TIMEOUT", "60"))
 
 
-def pylow_counts(path):
-    """(entries, returns, lost) of a pylow recording, from `pylow report info`"""
-    rc, out = run([PYLOW, "report", "info", path])
-    if rc:
-        raise RuntimeError("pylow report info failed:\n" + out[-2000:])
-    _pylow_info_cache[path] = out
+def pylow_summary(out):
+    """pylow record's closing line: 'pylow: N events, X KiB, Y bytes/event, lost L, ...'"""
+    m = re.search(r"pylow: (\d+) events, .*?lost (\d+)", out)
+    return (int(m.group(1)), int(m.group(2))) if m else (None, None)
 
-    def num(pats):
-        for pat in pats:
-            m = re.search(pat, out, re.I | re.M)
-            if m:
-                return int(m.group(1).replace(",", ""))
-        return None
-    en = num([r"py[_ ]?entry\D*?(\d[\d,]*)", r"entr(?:y|ies)\D*?(\d[\d,]*)"])
-    ret = num([r"py[_ ]?return\D*?(\d[\d,]*)", r"returns?\D*?(\d[\d,]*)"])
-    lost = num([r"lost\D*?(\d[\d,]*)"])
-    return en, ret, lost, out
+
+def pylow_counts(path, record_out=""):
+    """(entries, returns, lost, text) of a pylow recording.  Counts come from
+    `perf script -F event` (pylow files are perf.data files), else from
+    `pylow report info` (bounded by INFO_TIMEOUT); lost from the recorder's
+    summary, else from info."""
+    en = ret = lost = None
+    total, lost = pylow_summary(record_out)
+    text = ""
+    if shutil.which("perf"):
+        p = subprocess.Popen(["perf", "script", "-i", path, "-F", "event"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+        en = ret = 0
+        for line in p.stdout:
+            if b"py_entry:" in line:
+                en += 1
+            elif b"py_return:" in line:
+                ret += 1
+        if p.wait():
+            en = ret = None
+        text = "perf script -F event: py_entry %s, py_return %s" % (en, ret)
+    if en is None or lost is None:
+        try:
+            rc, out = run([PYLOW, "report", "info", path], timeout=INFO_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError("pylow report info took more than %d s" % INFO_TIMEOUT)
+        if rc:
+            raise RuntimeError("pylow report info failed:\n" + out[-2000:])
+        text = out
+
+        def num(pat):
+            m = re.search(pat, out, re.M)
+            return int(m.group(1)) if m else None
+        if en is None:
+            en, ret = num(r"\bpy_entry (\d+)"), num(r"\bpy_return (\d+)")
+        if lost is None:
+            lost = num(r"^lost:\s+(\d+)")
+    return en, ret, lost, text
 
 
 def t_pylow(cmd, tag):
@@ -168,7 +196,7 @@ def t_pylow(cmd, tag):
     rc, out = run([PYLOW, "record", "-o", f, "--"] + cmd)
     if rc:
         raise RuntimeError("pylow record failed (rc %d):\n%s" % (rc, out[-3000:]))
-    en, ret, lost, info = pylow_counts(f)
+    en, ret, lost, info = pylow_counts(f, out)
     if en is None or ret is None:
         raise RuntimeError("cannot read counts from pylow report info:\n" + info[-3000:])
     r = {"elapsed": elapsed_of(out), "entries": en, "returns": ret, "captured": en + ret,
@@ -394,6 +422,11 @@ def bench_workload(name, script, args, expected_calls):
     skipped = {}
     foreign = []
     for r in range(ROUNDS):
+        # other recorders' uprobes on python3.11 trap in our native runs too:
+        # give them a little time to finish before each round
+        t0 = time.monotonic()
+        while (foreign_uprobes() or 0) and time.monotonic() - t0 < QUIET_WAIT:
+            time.sleep(2)
         foreign.append(foreign_uprobes())
         for t in TRACERS:
             if t in skipped or t not in TRACER_FNS:
@@ -401,7 +434,7 @@ def bench_workload(name, script, args, expected_calls):
             if t in SKIP:
                 skipped[t] = SKIP[t]
                 continue
-            if t not in ("floor", "pylow") and r >= PEER_ROUNDS:
+            if t.startswith(("bpftrace", "uflow")) and r >= PEER_ROUNDS:
                 continue
             try:
                 nat = t_native(cmd, "%s-%d" % (t, r))
@@ -478,7 +511,7 @@ def bench_workload(name, script, args, expected_calls):
 def timed(cmd, outfile=os.devnull):
     """run cmd pinned to one CPU under /usr/bin/time -v; (rc, wall s, max RSS kB, text)"""
     tv = os.path.join(WORK, "time.txt")
-    full = ["/usr/bin/time", "-v", "-o", tv]
+    full = ["/usr/bin/time", "-v", "-o", tv, "timeout", str(REPORT_TIMEOUT)]
     if shutil.which("taskset"):
         full += ["taskset", "-c", REPORT_CPU]
     full += cmd
@@ -514,8 +547,9 @@ def bench_report():
         if rc:
             res["skipped"] = "pylow record failed: " + out[-1000:]
             return res
-        en, ret, lost, info = pylow_counts(f)
-        events = (en or 0) + (ret or 0)
+        en, ret, lost, info = pylow_counts(f, out)
+        total, _ = pylow_summary(out)
+        events = total or ((en or 0) + (ret or 0))
         recs[tag] = (f, events)
         res["recordings"][tag] = {"cmd": " ".join(cmd), "events": events, "entries": en,
                                   "returns": ret, "lost": lost, "bytes": fsize(f),
@@ -534,21 +568,116 @@ def bench_report():
             res["readers"][name] = {"skipped": "perf not installed"}
             continue
         d = {}
-        for tag in ("long", "half"):
+        for tag in ("half", "long"):
             f, events = recs[tag]
+            if tag == "long" and d["half"]["rc"] == 124:
+                d["long"] = {"events": events, "wall_s": None, "events_per_s": None,
+                             "peak_rss_kb": None, "rc": None,
+                             "skipped": "the half-length recording already timed out"}
+                continue
             rc, wall, rss, err = timed(base + [f])
-            if rc:
+            if rc == 124:
+                d["error_" + tag] = "timed out after %d s (REPORT_TIMEOUT)" % REPORT_TIMEOUT
+            elif rc > 128:
+                d["error_" + tag] = "killed by signal %d%s" % (rc - 128, " (SIGSEGV)" if rc == 139 else "")
+            elif rc:
                 d["error_" + tag] = "exit %d: %s" % (rc, err.strip()[-500:])
-            d[tag] = {"events": events, "wall_s": wall, "events_per_s": events / wall if wall else None,
+            d[tag] = {"events": events, "wall_s": wall,
+                      "events_per_s": events / wall if wall and rc == 0 else None,
                       "peak_rss_kb": rss, "rc": rc}
+            if rc == 124:
+                d[tag]["events_per_s_upper_bound"] = events / wall
             log("   %-20s %-4s %.2fs %.1f M events/s, peak RSS %s kB%s" %
                 (name, tag, wall, events / wall / 1e6 if wall else 0, rss, " (rc %d)" % rc if rc else ""))
-        if d["long"]["peak_rss_kb"] and d["half"]["peak_rss_kb"]:
+        if d["long"].get("rc") == 0 and d["half"].get("rc") == 0 and \
+                d["long"]["peak_rss_kb"] and d["half"]["peak_rss_kb"]:
             d["rss_long_over_half"] = d["long"]["peak_rss_kb"] / d["half"]["peak_rss_kb"]
         res["readers"][name] = d
     for tag in recs:
         if E.get("KEEP_LONG") != "1":
             rm(recs[tag][0])
+    return res
+
+
+def bpf_progs():
+    rc, out = run(["bpftool", "prog", "show", "-j"])
+    try:
+        return {p["id"]: p for p in json.loads(out)}
+    except ValueError:
+        return {}
+
+
+def proc_cpu(pid):
+    """user+sys seconds of one process (not its children)"""
+    try:
+        f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def diag_one(tracer, cmd):
+    """one extra run with kernel.bpf_stats_enabled=1: time inside the tracer's BPF
+    programs per event, and the recorder's own CPU time per event (sampled)"""
+    if not shutil.which("bpftool"):
+        raise Skip("bpftool missing")
+    f = os.path.join(WORK, "diag.plw")
+    rm(f)
+    full = ([FLOOR, "-x", PY, "--"] + cmd) if tracer == "floor" else \
+        ([PYLOW, "record", "-o", f, "--"] + cmd)
+    before = set(bpf_progs())
+    sysctl = "/proc/sys/kernel/bpf_stats_enabled"
+    old = open(sysctl).read().strip()
+    open(sysctl, "w").write("1")
+    progs, cpu = {}, None
+    try:
+        p = subprocess.Popen(full, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        while p.poll() is None:
+            for i, pr in bpf_progs().items():
+                if i not in before and pr.get("run_cnt") and \
+                        pr.get("name", "").startswith("floor_") == (tracer == "floor"):
+                    progs[i] = pr
+            c = proc_cpu(p.pid)
+            cpu = c if c is not None else cpu
+            time.sleep(0.2)
+        out = p.stdout.read().decode("utf-8", "replace")
+    finally:
+        open(sysctl, "w").write(old)
+    if p.returncode:
+        raise RuntimeError("%s exited %d: %s" % (full[0], p.returncode, out[-500:]))
+    if tracer == "floor":
+        m = re.search(r"FLOOR entry=(\d+) return=(\d+)", out)
+        events = int(m.group(1)) + int(m.group(2))
+    else:
+        en, ret, lost, info = pylow_counts(f, out)
+        events = (en or 0) + (ret or 0)
+        rm(f)
+    d = {"events": events, "elapsed": elapsed_of(out), "recorder_cpu_s": cpu, "progs": {}}
+    tot = 0
+    for i, pr in progs.items():
+        nm = pr.get("name", str(i))
+        d["progs"][nm] = {"run_cnt": pr["run_cnt"], "avg_ns": pr["run_time_ns"] / pr["run_cnt"]}
+        tot += pr["run_time_ns"]
+    d["bpf_ns_per_event"] = tot / events if events else None
+    d["recorder_cpu_ns_per_event"] = cpu * 1e9 / events if cpu is not None and events else None
+    return d
+
+
+def bench_diag():
+    """where pylow's cost goes, next to the floor's (W1)"""
+    res = {}
+    cmd = wl_cmd("w1_cpu.py", W1_ARGS)
+    for t in ("floor", "pylow"):
+        if t == "pylow" and (not PYLOW or not os.access(PYLOW, os.X_OK)):
+            res[t] = {"skipped": "no pylow binary"}
+            continue
+        try:
+            res[t] = diag_one(t, cmd)
+            log("== diag %s: %s" % (t, json.dumps(res[t])))
+        except Skip as e:
+            res[t] = {"skipped": str(e)}
+        except Exception as e:
+            res[t] = {"skipped": "failed: " + str(e)[-500:]}
     return res
 
 
@@ -567,6 +696,10 @@ def table(res):
         lines.append("Recording %s: %s   (rounds: %d paired; expected events %s: %s)" %
                      (w["workload"], w["cmd"].split("/")[-1], ROUNDS, fmt(w["events_expected"], "%d"),
                       w["expected_source"]))
+        fu = [x for x in w.get("foreign_uprobe_attachments_seen", []) if x]
+        if fu:
+            lines.append("WARNING: other processes had up to %d BPF uprobes on %s during this "
+                         "workload: they trap in native runs too (noisy, ratios understated)" % (max(fu), PY))
         lines.append("%-14s %-22s %-26s %-14s %-20s %-12s %-10s %s" %
                      ("tracer", "time ratio [range]", "extra ns/event [range]", "cost/floor",
                       "captured/expected", "lost(max)", "B/event", "native s"))
@@ -581,6 +714,16 @@ def table(res):
                 ("%d (%.3f)" % (cap["median"], d["captured_vs_expected"])) if cap and d.get("captured_vs_expected") else fmt(cap and cap["median"], "%d"),
                 fmt(d.get("lost_max"), "%d"), fmt(d.get("bytes_per_event") and d["bytes_per_event"]["median"], "%.2f"),
                 fmt(d["native_s"]["median"], "%.3f")))
+    lines.append("")
+    lines.append("Where the time goes (W1, one run each, kernel.bpf_stats_enabled=1):")
+    for t, d in res.get("diag", {}).items():
+        if "skipped" in d:
+            lines.append("  %-6s skipped: %s" % (t, d["skipped"]))
+            continue
+        lines.append("  %-6s %d events; in BPF programs %s ns/event; recorder process CPU %s ns/event; %s" % (
+            t, d["events"], fmt(d.get("bpf_ns_per_event"), "%.0f"),
+            fmt(d.get("recorder_cpu_ns_per_event"), "%.0f"),
+            ", ".join("%s %.0f ns x %d" % (k, v["avg_ns"], v["run_cnt"]) for k, v in d["progs"].items())))
     rep = res.get("report", {})
     lines.append("")
     lines.append("Report (pinned to CPU %s):" % REPORT_CPU)
@@ -593,6 +736,14 @@ def table(res):
     for name, d in rep.get("readers", {}).items():
         if "skipped" in d:
             lines.append("  %-20s skipped: %s" % (name, d["skipped"]))
+            continue
+        if d["long"].get("events_per_s") is None:
+            h = d["half"]
+            hr = h.get("events_per_s") or h.get("events_per_s_upper_bound")
+            lines.append("  %-20s long: %s; half (%d events): %s, peak RSS %s kB" % (
+                name, d.get("error_long") or d["long"].get("skipped", "?"), h["events"],
+                (fmt(hr / 1e6, "%.3f") + " M events/s" + (" (upper bound: timed out)" if h.get("rc") == 124 else ""))
+                if hr else d.get("error_half", "?"), h["peak_rss_kb"]))
             continue
         lines.append("  %-20s %-14s %-16s %-16s %s%s" % (
             name, fmt(d["long"]["events_per_s"] and d["long"]["events_per_s"] / 1e6),
@@ -618,7 +769,8 @@ def targets(res):
                        "MET" if p.get("bytes_per_event") and p["bytes_per_event"]["median"] <= 1.5 else "MISSED"))
     for name, d in res.get("report", {}).get("readers", {}).items():
         if name.startswith("pylow") and "long" in d:
-            eps = d["long"]["events_per_s"] or 0
+            eps = d["long"]["events_per_s"] or d["half"]["events_per_s"] or \
+                d["half"].get("events_per_s_upper_bound") or 0
             rr = d.get("rss_long_over_half")
             out.append("%s: %.1f M events/s (target >= 20): %s; RSS long/half %s (target ~1.0): %s" % (
                 name, eps / 1e6, "MET" if eps >= 20e6 else "MISSED", fmt(rr),
@@ -644,6 +796,7 @@ def main():
         reps, n = int(W1_ARGS[0]), int(W1_ARGS[1])
         res["recording"].append(bench_workload("W1", "w1_cpu.py", W1_ARGS, reps * 242785 + 2 * n))
         res["recording"].append(bench_workload("W2", "w2_io.py", W2_ARGS, None))
+        res["diag"] = bench_diag()
         res["report"] = {"skipped": "SKIP_REPORT=1"} if SKIP_REPORT else bench_report()
     finally:
         perf_cleanup()
