@@ -1,0 +1,1 @@
+timeline --threshold 3 basic.plw returns.plw
