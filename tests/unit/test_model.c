@@ -419,6 +419,14 @@ static void test_return_by_identity(void **state)
 	assert_int_equal(fx->nr_trees, 2);
 	assert_int_equal(fx->trees[1]->root->site->line, 10);
 	assert_int_equal(fx->trees[1]->root->flags, PLW_NODE_CUT_START);
+	/* the return's site was defined first: still shown with the entry's */
+	loc(fx, 60, "late", "late.py", 0);
+	loc(fx, 61, "late", "late.py", 77);
+	OUT(fx, 1, 145, 60);
+	assert_int_equal(fx->nr_trees, 3);
+	assert_int_equal(fx->trees[2]->root->site->line, 77);
+	fx->nr_trees--;
+	plw_model_tree_free(fx->m, fx->trees[2]);
 	/* same name, other file: not a match */
 	IN(fx, 1, 150, 2);
 	OUT(fx, 1, 160, 53);
