@@ -26,6 +26,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define MAX_FILE_FILTERS	16
 #define GLOB_MAX		PLW_FILE_MAX
 #define GLOB_STEPS		(1 << 16)	/* bound of one glob match */
+#define LOC_LOST		0xffffffffu	/* PY_LOC could not be submitted */
 
 /* filters, set through rodata before load */
 const volatile __u32 nr_func_filters = 0;
@@ -308,7 +309,7 @@ static __always_inline __u32 get_loc(__u64 pid_tgid, __u64 ts, __u64 file,
 	if (bpf_ringbuf_output(&rb, &s->loc, size, BPF_RB_NO_WAKEUP)) {
 		count(PLW_CNT_LOST);
 		/* not cached: defined again at the next hit */
-		return 0;
+		return LOC_LOST;
 	}
 	count(PLW_CNT_EVENTS);
 	count(PLW_CNT_LOC_NEW);
@@ -342,6 +343,10 @@ static __always_inline int py_call(struct pt_regs *ctx, __u16 type)
 	if (type == PLW_EV_PY_RETURN)
 		line = 0;
 	id = get_loc(pid_tgid, ts, file, func, line);
+	if (id == LOC_LOST) {
+		count(PLW_CNT_LOST);	/* the event itself */
+		return 0;
+	}
 	if (!id) {
 		count(PLW_CNT_FILTERED);
 		return 0;
@@ -551,7 +556,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	BPF_CORE_READ_STR_INTO(&r->e.comm, p, comm);
 	bpf_probe_read_kernel_str(r->e.filename, sizeof(r->e.filename),
 				  BPF_CORE_READ(bprm, filename));
-	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(r, BPF_RB_FORCE_WAKEUP);	/* may need an attach */
 	count(PLW_CNT_EVENTS);
 	return 0;
 }

@@ -217,6 +217,14 @@ static int on_sample(void *ctx, void *data, size_t size)
 		s->recs = r;
 		s->caprecs = cap;
 	}
+	/* a new Python may need its probes: now, not after the hold-back */
+	if (h.type == PLW_RB_EXEC && s->exec_cb && size >= sizeof(h) + sizeof(struct plw_rb_exec)) {
+		char file[PLW_FILE_MAX + 1] = "";
+
+		memcpy(file, (char *)data + sizeof(h) + offsetof(struct plw_rb_exec, filename),
+		       PLW_FILE_MAX);
+		s->exec_cb(h.pid, file, s->ctx);
+	}
 	s->recs[s->nrecs] = (struct brec){ .ts = h.ts, .seq = s->nrecs, .off = s->nbytes };
 	s->nrecs++;
 	memcpy(s->bytes + s->nbytes, data, size);
@@ -326,12 +334,18 @@ static int write_one(struct sink *s, const unsigned char *rec)
 			e->t.exe = strdup(file);
 			free((char *)e->t.python);
 			e->t.python = NULL;
+			free((char *)e->t.cmdline);
+			e->t.cmdline = NULL;
 			if (e->t.pid == h.pid)
 				task_set_proc_info(e, h.pid);
 		}
+			if (e && !e->t.python) {
+			char ver[32];
+
+			if (!usdt_python_version(file, ver, sizeof(ver)) && ver[0])
+				e->t.python = strdup(ver);
+		}
 		err = plw_writer_comm(s->w, h.pid, h.tid, h.ts, comm, true);
-		if (s->exec_cb)
-			s->exec_cb(h.pid, file, s->ctx);
 		break;
 	}
 	case PLW_RB_EXIT: {
