@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* attach.c - CPython USDT probes -> BPF programs (libbpf, pid -1). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,9 +146,25 @@ int py_attach(struct pylow_bpf *skel, const char *path, struct py_attach *pa,
 	return n;
 }
 
+static void *destroy_link(void *l)
+{
+	bpf_link__destroy(l);
+	return NULL;
+}
+
+/* each uprobe removal waits for the kernel to synchronize: in parallel */
 void py_detach(struct py_attach *pa)
 {
+	pthread_t th[16];
+	bool started[16] = { 0 };
+
 	for (int i = 0; i < pa->nr_links; i++)
-		bpf_link__destroy(pa->links[i]);
+		started[i] = !pthread_create(&th[i], NULL, destroy_link, pa->links[i]);
+	for (int i = 0; i < pa->nr_links; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else
+			bpf_link__destroy(pa->links[i]);
+	}
 	pa->nr_links = 0;
 }

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -660,10 +661,27 @@ static void status_line(struct rec *r, uint64_t start, bool tty)
 		(unsigned long long)st.lost);
 }
 
+static void *detach_one(void *arg)
+{
+	py_detach(arg);
+	return NULL;
+}
+
+/* Removing a uprobe waits ~100 ms for the kernel to synchronize: detach
+ * the Pythons in parallel (their links one after the other). */
 static void detach_all(struct rec *r)
 {
+	pthread_t th[MAX_PY];
+	bool started[MAX_PY] = { 0 };
+
 	for (int i = 0; i < r->nr_py; i++)
-		py_detach(&r->py[i]);
+		started[i] = !pthread_create(&th[i], NULL, detach_one, &r->py[i]);
+	for (int i = 0; i < r->nr_py; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else
+			py_detach(&r->py[i]);
+	}
 	for (int i = 0; i < 4; i++) {
 		bpf_link__destroy(r->tp_links[i]);
 		r->tp_links[i] = NULL;
