@@ -1,0 +1,569 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pylow_agent.c - the in-process agent: CPython extension module
+ * `_pylow_agent`, one source for Python 3.6 to 3.13.
+ *
+ * It writes the records BPF would (format/events.h: struct plw_rb_hdr +
+ * PY_LOC / PY_ENTRY / PY_RETURN payloads) into this process's shared-memory
+ * ring (ring.h), from:
+ *
+ *   3.12+      sys.monitoring, a tool id of its own, C builtins (METH_FASTCALL)
+ *              as callbacks: PY_START, PY_RESUME, PY_THROW -> entry;
+ *              PY_RETURN, PY_YIELD, PY_UNWIND -> return.
+ *   3.6-3.11   a PyEval_SetProfile C hook: PyTrace_CALL -> entry,
+ *              PyTrace_RETURN -> return (C calls ignored), in the thread that
+ *              starts the agent; threads started later through `threading`
+ *              install it from threading.setprofile(_thread_hook).
+ *
+ * A generator or coroutine resume is an entry and a yield a return, like the
+ * USDT probes.  Each code object gets a loc id once per process, kept in its
+ * co_extra slot as (generation << 32 | id); a fork bumps the generation so
+ * that the child defines its own ids in its own ring.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <frameobject.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/ring.h"
+
+#if PY_VERSION_HEX < 0x03060000
+#error "pylow agent: Python 3.6 or later"
+#endif
+
+#if PY_VERSION_HEX >= 0x030c0000
+#define PLW_MONITORING	1
+#define code_get_extra	PyUnstable_Code_GetExtra
+#define code_set_extra	PyUnstable_Code_SetExtra
+#define request_extra	PyUnstable_Eval_RequestCodeExtraIndex
+#else
+#define PLW_MONITORING	0
+#define code_get_extra	_PyCode_GetExtra
+#define code_set_extra	_PyCode_SetExtra
+#define request_extra	_PyEval_RequestCodeExtraIndex
+#endif
+
+#define likely(x)	__builtin_expect(!!(x), 1)
+#define unlikely(x)	__builtin_expect(!!(x), 0)
+
+/* state; every change happens with the GIL held or in a fork child */
+static struct plw_agent_ring *g_ring;	/* NULL: not recording */
+static struct plw_agent_locs *g_locs;
+static char *g_dir;
+static char g_exe[64];
+static uint64_t g_ring_size;
+static Py_ssize_t g_extra = -1;
+static uint32_t g_gen = 1;		/* bumped in each fork child */
+static uint32_t g_pid;
+static int g_source;
+static int g_atfork_done, g_atexit_done;
+static uint64_t g_fork_failures;
+#if PLW_MONITORING
+static int g_tool = -1;
+#endif
+static __thread uint32_t t_tid __attribute__((tls_model("initial-exec")));
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint32_t my_tid(void)
+{
+	if (unlikely(!t_tid))
+		t_tid = (uint32_t)syscall(SYS_gettid);
+	return t_tid;
+}
+
+static inline void fill_hdr(struct plw_rb_hdr *h, uint64_t ts, uint16_t type, uint32_t size)
+{
+	int cpu = sched_getcpu();
+
+	h->ts = ts;
+	h->pid = g_pid;
+	h->tid = my_tid();
+	h->type = type;
+	h->cpu = cpu < 0 ? 0 : (uint16_t)cpu;
+	h->size = size;
+}
+
+/* ------------------------------------------------------------ locations */
+
+/* the same layout as bpf/pylow.bpf.c's struct loc_rec: strings at fixed
+ * places, the record cut after the file name */
+struct loc_rec {
+	struct plw_rb_hdr hdr;
+	struct plw_py_loc loc;
+	char func[PLW_FUNC_MAX];
+	char file[PLW_FILE_MAX];
+};
+
+/* copies the UTF-8 of S into DST (at most MAX bytes with the NUL, cut on a
+ * character boundary); returns the bytes written with the NUL */
+static uint32_t copy_str(char *dst, uint32_t max, PyObject *s)
+{
+	const char *u = NULL;
+	Py_ssize_t n = 0;
+
+	if (s && PyUnicode_Check(s))
+		u = PyUnicode_AsUTF8AndSize(s, &n);
+	if (!u) {
+		PyErr_Clear();
+		u = "?";
+		n = 1;
+	}
+	if ((size_t)n > max - 1) {
+		n = max - 1;
+		while (n > 0 && ((unsigned char)u[n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(dst, u, (size_t)n);
+	dst[n] = 0;
+	return (uint32_t)n + 1;
+}
+
+static uint32_t loc_define(PyObject *code, uint64_t ts)
+{
+	PyCodeObject *co = (PyCodeObject *)code;
+	struct plw_agent_ring *r = g_ring;
+	PyObject *et, *ev, *tb;
+	struct loc_rec *rec;
+	uint32_t id, fnl, fl, size;
+	char func[PLW_FUNC_MAX], file[PLW_FILE_MAX];
+
+	if (!PyCode_Check(code))
+		return 0;
+	id = plw_agent_locs_next(&g_locs, g_dir);
+	if (!id)
+		return 0;
+	PyErr_Fetch(&et, &ev, &tb);
+	fnl = copy_str(func, sizeof(func), co->co_name);
+	fl = copy_str(file, sizeof(file), co->co_filename);
+	size = (uint32_t)offsetof(struct loc_rec, file) + fl;
+	rec = plw_agent_ring_reserve(r, size);
+	if (!rec) {
+		/* not cached: defined again at the next call; the event is
+		 * lost with it */
+		__atomic_fetch_add(&r->hdr->dropped, 1, __ATOMIC_RELAXED);
+		PyErr_Restore(et, ev, tb);
+		return 0;
+	}
+	fill_hdr(&rec->hdr, ts, PLW_EV_PY_LOC, size - (uint32_t)sizeof(struct plw_rb_hdr));
+	rec->loc.loc = id;
+	rec->loc.line = co->co_firstlineno > 0 ? (uint32_t)co->co_firstlineno : 0;
+	/* offsets from the start of the RAW data: plw_common (8) + payload */
+	rec->loc.func = PLW_DATA_LOC(8 + offsetof(struct loc_rec, func) - sizeof(struct plw_rb_hdr), fnl);
+	rec->loc.file = PLW_DATA_LOC(8 + offsetof(struct loc_rec, file) - sizeof(struct plw_rb_hdr), fl);
+	memcpy(rec->func, func, fnl);
+	memset(rec->func + fnl, 0, sizeof(rec->func) - fnl);
+	memcpy(rec->file, file, fl);
+	plw_agent_ring_commit(r, rec);
+	__atomic_fetch_add(&r->hdr->locs, 1, __ATOMIC_RELAXED);
+	if (code_set_extra(code, g_extra, (void *)(((uintptr_t)g_gen << 32) | id)) < 0)
+		PyErr_Clear();
+	PyErr_Restore(et, ev, tb);
+	return id;
+}
+
+static inline uint32_t loc_of(PyObject *code, uint64_t ts)
+{
+	void *extra = NULL;
+
+	if (likely(code_get_extra(code, g_extra, &extra) == 0)) {
+		uintptr_t v = (uintptr_t)extra;
+
+		if (likely(v && (uint32_t)(v >> 32) == g_gen))
+			return (uint32_t)v;
+	} else {
+		PyErr_Clear();
+		return 0;
+	}
+	return loc_define(code, ts);
+}
+
+/* the hot path: one PY_ENTRY / PY_RETURN record */
+static inline void on_event(PyObject *code, uint16_t type)
+{
+	struct plw_agent_ring *r = g_ring;
+	struct plw_rb_hdr *h;
+	uint64_t ts;
+	uint32_t loc;
+
+	if (unlikely(!r))
+		return;
+	ts = now_ns();
+	loc = loc_of(code, ts);
+	if (unlikely(!loc))
+		return;
+	h = plw_agent_ring_reserve(r, sizeof(*h) + sizeof(struct plw_py_call));
+	if (unlikely(!h))
+		return;
+	fill_hdr(h, ts, type, sizeof(struct plw_py_call));
+	((struct plw_py_call *)(h + 1))->loc = loc;
+	plw_agent_ring_commit(r, h);
+}
+
+/* ------------------------------------------------------------ sources */
+
+#if PLW_MONITORING
+static PyObject *mon_entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	if (likely(nargs >= 1 && PyCode_Check(args[0])))
+		on_event(args[0], PLW_EV_PY_ENTRY);
+	Py_RETURN_NONE;
+}
+
+static PyObject *mon_return(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	if (likely(nargs >= 1 && PyCode_Check(args[0])))
+		on_event(args[0], PLW_EV_PY_RETURN);
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef mon_entry_def = {
+	"_entry", (PyCFunction)(void (*)(void))mon_entry, METH_FASTCALL,
+	"sys.monitoring callback: PY_START, PY_RESUME, PY_THROW"
+};
+static PyMethodDef mon_return_def = {
+	"_return", (PyCFunction)(void (*)(void))mon_return, METH_FASTCALL,
+	"sys.monitoring callback: PY_RETURN, PY_YIELD, PY_UNWIND"
+};
+
+static int mon_install(void)
+{
+	static const char *const entry_ev[] = { "PY_START", "PY_RESUME", "PY_THROW" };
+	static const char *const return_ev[] = { "PY_RETURN", "PY_YIELD", "PY_UNWIND" };
+	/* 3 and 4 have no assigned role; 2 (PROFILER) is what cProfile takes */
+	static const int tools[] = { 4, 3, 5 };
+	PyObject *mon, *events = NULL, *fe = NULL, *fr = NULL, *res;
+	long mask = 0;
+	size_t i;
+	int err = -1;
+
+	mon = PySys_GetObject("monitoring");	/* borrowed */
+	if (!mon) {
+		PyErr_SetString(PyExc_RuntimeError, "sys.monitoring is missing");
+		return -1;
+	}
+	for (i = 0; i < sizeof(tools) / sizeof(tools[0]); i++) {
+		res = PyObject_CallMethod(mon, "use_tool_id", "is", tools[i], "pylow");
+		if (res) {
+			Py_DECREF(res);
+			g_tool = tools[i];
+			break;
+		}
+		PyErr_Clear();
+	}
+	if (g_tool < 0) {
+		PyErr_SetString(PyExc_RuntimeError,
+				"sys.monitoring tool ids 3, 4 and 5 are all in use");
+		return -1;
+	}
+	events = PyObject_GetAttrString(mon, "events");
+	fe = PyCFunction_New(&mon_entry_def, NULL);
+	fr = PyCFunction_New(&mon_return_def, NULL);
+	if (!events || !fe || !fr)
+		goto out;
+	for (i = 0; i < 6; i++) {
+		const char *name = i < 3 ? entry_ev[i] : return_ev[i - 3];
+		PyObject *ev = PyObject_GetAttrString(events, name);
+		long e;
+
+		if (!ev)
+			goto out;
+		e = PyLong_AsLong(ev);
+		if (e == -1 && PyErr_Occurred()) {
+			Py_DECREF(ev);
+			goto out;
+		}
+		res = PyObject_CallMethod(mon, "register_callback", "iOO", g_tool, ev,
+					  i < 3 ? fe : fr);
+		Py_DECREF(ev);
+		if (!res)
+			goto out;
+		Py_DECREF(res);
+		mask |= e;
+	}
+	res = PyObject_CallMethod(mon, "set_events", "il", g_tool, mask);
+	if (!res)
+		goto out;
+	Py_DECREF(res);
+	err = 0;
+out:
+	Py_XDECREF(events);
+	Py_XDECREF(fe);
+	Py_XDECREF(fr);
+	if (err) {
+		PyObject *et, *ev, *tb;
+
+		PyErr_Fetch(&et, &ev, &tb);
+		res = PyObject_CallMethod(mon, "free_tool_id", "i", g_tool);
+		Py_XDECREF(res);
+		PyErr_Clear();
+		PyErr_Restore(et, ev, tb);
+		g_tool = -1;
+	}
+	return err;
+}
+
+static void mon_uninstall(void)
+{
+	PyObject *mon = PySys_GetObject("monitoring"), *res;
+
+	if (!mon || g_tool < 0)
+		return;
+	res = PyObject_CallMethod(mon, "set_events", "ii", g_tool, 0);
+	Py_XDECREF(res);
+	res = PyObject_CallMethod(mon, "free_tool_id", "i", g_tool);
+	Py_XDECREF(res);
+	PyErr_Clear();
+	g_tool = -1;
+}
+#else
+static int prof_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+	PyObject *code;
+
+	if (what != PyTrace_CALL && what != PyTrace_RETURN)
+		return 0;
+#if PY_VERSION_HEX >= 0x030b0000
+	code = (PyObject *)PyFrame_GetCode(frame);
+	on_event(code, what == PyTrace_CALL ? PLW_EV_PY_ENTRY : PLW_EV_PY_RETURN);
+	Py_DECREF(code);
+#else
+	code = (PyObject *)frame->f_code;
+	on_event(code, what == PyTrace_CALL ? PLW_EV_PY_ENTRY : PLW_EV_PY_RETURN);
+#endif
+	return 0;
+}
+#endif
+
+/* threading.setprofile() target (3.6-3.11): the first profile event of a
+ * new thread lands here; install the C hook and pass that event on */
+static PyObject *agent_thread_hook(PyObject *self, PyObject *args)
+{
+#if !PLW_MONITORING
+	PyObject *frame, *event, *arg;
+
+	if (!PyArg_UnpackTuple(args, "_thread_hook", 3, 3, &frame, &event, &arg))
+		return NULL;
+	if (!g_ring) {
+		PyEval_SetProfile(NULL, NULL);
+		Py_RETURN_NONE;
+	}
+	PyEval_SetProfile(prof_hook, NULL);
+	if (PyFrame_Check(frame) && PyUnicode_Check(event)) {
+		if (!PyUnicode_CompareWithASCIIString(event, "call"))
+			prof_hook(NULL, (PyFrameObject *)frame, PyTrace_CALL, NULL);
+		else if (!PyUnicode_CompareWithASCIIString(event, "return"))
+			prof_hook(NULL, (PyFrameObject *)frame, PyTrace_RETURN, NULL);
+	}
+#endif
+	Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void atfork_child(void)
+{
+	struct plw_agent_ring *old = g_ring;
+	int err;
+
+	t_tid = 0;
+	g_pid = (uint32_t)getpid();
+	g_gen++;			/* every code object is new to this process */
+	if (!old)
+		return;
+	g_ring = NULL;
+	plw_agent_ring_forget(old);
+	err = plw_agent_ring_create(&g_ring, g_dir, g_ring_size, PY_VERSION_HEX,
+				    (uint32_t)g_source, g_exe);
+	if (err)
+		g_fork_failures++;	/* nothing recorded in this child */
+}
+
+static void at_exit(void)
+{
+	struct plw_agent_ring *r = g_ring;
+
+	if (r)
+		__atomic_store_n(&r->hdr->closed, 1, __ATOMIC_RELEASE);
+}
+
+static uint64_t ring_size_from_env(void)
+{
+	const char *s = getenv("PYLOW_AGENT_RING_SIZE");
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s)
+		return PLW_AGENT_RING_DEFAULT;
+	v = strtoull(s, &end, 0);
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; break;
+	case 'm': case 'M': v <<= 20; break;
+	case 'g': case 'G': v <<= 30; break;
+	default: break;
+	}
+	return v ? v : PLW_AGENT_RING_DEFAULT;
+}
+
+PyDoc_STRVAR(start_doc,
+"start(dir=None) -> ring path\n\n"
+"Start recording Python calls into a new ring in DIR (default: the\n"
+"PYLOW_AGENT_DIR environment variable).  Raises on failure.");
+
+static PyObject *agent_start(PyObject *self, PyObject *args)
+{
+	const char *dir = NULL;
+	PyObject *exe;
+	int err;
+
+	if (!PyArg_ParseTuple(args, "|z:start", &dir))
+		return NULL;
+	if (g_ring) {
+		PyErr_SetString(PyExc_RuntimeError, "pylow agent already started");
+		return NULL;
+	}
+	if (!dir || !*dir)
+		dir = getenv("PYLOW_AGENT_DIR");
+	if (!dir || !*dir) {
+		PyErr_SetString(PyExc_RuntimeError, "PYLOW_AGENT_DIR is not set");
+		return NULL;
+	}
+	if (g_extra < 0) {
+		g_extra = request_extra(NULL);
+		if (g_extra < 0) {
+			PyErr_SetString(PyExc_RuntimeError, "no free co_extra index");
+			return NULL;
+		}
+	}
+	free(g_dir);
+	g_dir = strdup(dir);
+	if (!g_dir)
+		return PyErr_NoMemory();
+	exe = PySys_GetObject("executable");	/* borrowed */
+	g_exe[0] = 0;
+	if (exe && PyUnicode_Check(exe)) {
+		copy_str(g_exe, sizeof(g_exe), exe);
+	}
+	g_ring_size = ring_size_from_env();
+	g_source = PLW_MONITORING ? PLW_AGENT_SRC_MONITORING : PLW_AGENT_SRC_PROFILE;
+	g_pid = (uint32_t)getpid();
+	t_tid = 0;
+	err = plw_agent_ring_create(&g_ring, g_dir, g_ring_size, PY_VERSION_HEX,
+				    (uint32_t)g_source, g_exe);
+	if (err) {
+		errno = -err;
+		return PyErr_SetFromErrnoWithFilename(PyExc_OSError, g_dir);
+	}
+	if (!g_atfork_done) {
+		if (pthread_atfork(NULL, NULL, atfork_child)) {
+			plw_agent_ring_free(g_ring);
+			g_ring = NULL;
+			PyErr_SetString(PyExc_RuntimeError, "pthread_atfork failed");
+			return NULL;
+		}
+		g_atfork_done = 1;
+	}
+	if (!g_atexit_done && Py_AtExit(at_exit) == 0)
+		g_atexit_done = 1;
+#if PLW_MONITORING
+	if (mon_install() < 0) {
+		plw_agent_ring_free(g_ring);
+		g_ring = NULL;
+		return NULL;
+	}
+#else
+	PyEval_SetProfile(prof_hook, NULL);
+#endif
+	return PyUnicode_FromString(g_ring->path);
+}
+
+PyDoc_STRVAR(stop_doc,
+"stop()\n\nStop recording (all threads) and close the ring.");
+
+static PyObject *agent_stop(PyObject *self, PyObject *noargs)
+{
+	struct plw_agent_ring *r = g_ring;
+
+	if (!r)
+		Py_RETURN_NONE;
+#if PLW_MONITORING
+	mon_uninstall();
+#else
+	/* other threads keep the hook; it does nothing without a ring */
+	PyEval_SetProfile(NULL, NULL);
+#endif
+	/* callbacks run with the GIL held, which we hold: nobody is writing */
+	g_ring = NULL;
+	__atomic_store_n(&r->hdr->closed, 1, __ATOMIC_RELEASE);
+	plw_agent_ring_free(r);
+	Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(stats_doc,
+"stats() -> dict or None\n\n"
+"ring path, size, dropped records, locs defined, source, tool id.");
+
+static PyObject *agent_stats(PyObject *self, PyObject *noargs)
+{
+	struct plw_agent_ring *r = g_ring;
+
+	if (!r)
+		Py_RETURN_NONE;
+	return Py_BuildValue("{s:s,s:K,s:K,s:K,s:s,s:i,s:K}",
+			     "ring", r->path,
+			     "size", (unsigned long long)r->size,
+			     "dropped", (unsigned long long)__atomic_load_n(&r->hdr->dropped, __ATOMIC_RELAXED),
+			     "locs", (unsigned long long)__atomic_load_n(&r->hdr->locs, __ATOMIC_RELAXED),
+			     "source", PLW_MONITORING ? "sys.monitoring" : "profile",
+#if PLW_MONITORING
+			     "tool", g_tool,
+#else
+			     "tool", -1,
+#endif
+			     "fork_failures", (unsigned long long)g_fork_failures);
+}
+
+static PyMethodDef agent_methods[] = {
+	{ "start", agent_start, METH_VARARGS, start_doc },
+	{ "stop", agent_stop, METH_NOARGS, stop_doc },
+	{ "stats", agent_stats, METH_NOARGS, stats_doc },
+	{ "_thread_hook", agent_thread_hook, METH_VARARGS,
+	  "threading.setprofile() target: installs the C hook in a new thread" },
+	{ NULL, NULL, 0, NULL }
+};
+
+static struct PyModuleDef agent_module = {
+	PyModuleDef_HEAD_INIT, "_pylow_agent",
+	"pylow in-process agent: Python calls into a shared-memory ring.",
+	-1, agent_methods, NULL, NULL, NULL, NULL
+};
+
+/* visible under -fvisibility=hidden (PyMODINIT_FUNC says so only from 3.9) */
+__attribute__((visibility("default"))) PyMODINIT_FUNC PyInit__pylow_agent(void)
+{
+	PyObject *m = PyModule_Create(&agent_module);
+
+	if (!m)
+		return NULL;
+	if (PyModule_AddIntConstant(m, "MONITORING", PLW_MONITORING) < 0 ||
+	    PyModule_AddIntConstant(m, "RING_DEFAULT", PLW_AGENT_RING_DEFAULT) < 0) {
+		Py_DECREF(m);
+		return NULL;
+	}
+	return m;
+}
