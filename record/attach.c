@@ -84,7 +84,7 @@ int py_attach(struct pylow_bpf *skel, const char *path, struct py_attach *pa,
 {
 	struct usdt_file *f = NULL;
 	char name[PATH_MAX + 128], why[256];
-	int n = 0, err;
+	int n = 0, err, must_err = 0;
 
 	memset(pa, 0, sizeof(*pa));
 	snprintf(pa->path, sizeof(pa->path), "%s", path);
@@ -105,6 +105,9 @@ int py_attach(struct pylow_bpf *skel, const char *path, struct py_attach *pa,
 			err = -errno;
 			snprintf(why, sizeof(why), "attach failed: %s", strerror(-err));
 			manifest_add(m, "python", name, false, why);
+			/* without entry and return there is no call tree */
+			if (i < 2 && !must_err)
+				must_err = err;
 			continue;
 		}
 		pa->links[pa->nr_links++] = l;
@@ -139,9 +142,9 @@ int py_attach(struct pylow_bpf *skel, const char *path, struct py_attach *pa,
 		}
 	}
 	usdt_file_free(f);
-	if (!n) {
+	if (must_err || !n) {
 		py_detach(pa);
-		return err ? err : -ENOENT;
+		return must_err ? must_err : err ? err : -ENOENT;
 	}
 	return n;
 }

@@ -94,7 +94,8 @@ void manifest_free(struct manifest *m);
  */
 int py_find_probes(const char *exe, const char *lib, char *probed, size_t len);
 /* Attaches every Python probe of PATH with pid -1; adds manifest lines.
- * Returns the number of probes attached or -errno (nothing attached). */
+ * Returns the number of probes attached or -errno (nothing attached; also
+ * when function__entry or function__return could not be attached). */
 int py_attach(struct pylow_bpf *skel, const char *path, struct py_attach *pa,
 	      struct manifest *m);
 void py_detach(struct py_attach *pa);

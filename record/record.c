@@ -271,6 +271,14 @@ static int attach_python(struct rec *r, const char *probed, int pid)
 	}
 	pa = &r->py[r->nr_py];
 	n = py_attach(r->skel, probed, pa, &r->man);
+	if (n == -EINVAL) {
+		pr("cannot attach python:function__entry/return in %s: %s; another tracer "
+		   "(perf probe, bpftrace, BCC) probably holds a uprobe there with another "
+		   "semaphore offset (dmesg: 'ref_ctr_offset mismatch'): stop it, remove "
+		   "leftover probes ('perf probe -d sdt_python:*'), and retry", probed,
+		   strerror(-n));
+		return -1;
+	}
 	if (n < 0) {
 		pr("cannot attach the USDT probes of %s: %s (run with -vv for libbpf's messages)",
 		   probed, strerror(-n));
