@@ -70,7 +70,6 @@ struct rec {
 	struct plw_writer *w;
 	struct sink *sink;
 	char partial[PATH_MAX + 16];
-	bool failed_attach_msg;
 };
 
 static const char usage_text[] =
@@ -888,11 +887,9 @@ int cmd_record(int argc, char **argv)
 		if (deadline && now >= deadline)
 			break;
 		sink_stats(r->sink, &st);
+		/* followed children keep the recording going after their parent */
 		if (!st.live_targets)
 			break;
-		if (r->child_reaped && r->nr_pids == 0 && st.live_targets) {
-			/* the launched command is gone; its followed children may live on */
-		}
 	}
 
 	/* stop the sources (all at once), then drain what is left */

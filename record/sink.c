@@ -184,10 +184,114 @@ int sink_add_process(struct sink *s, int pid, uint64_t ts)
 	return a.err ? a.err : err;
 }
 
+static void set_comm(struct task_ent *e, const char *comm)
+{
+	memcpy(e->t.comm, comm, sizeof(e->t.comm));
+	e->t.comm[sizeof(e->t.comm) - 1] = 0;
+}
+
+/*
+ * The task table follows the process records as they are consumed (in ring
+ * order), not after the hold-back: an exec'd process is read in /proc while
+ * it likely still lives, and a new Python gets its probes at once.
+ */
+static int task_track(struct sink *s, const struct plw_rb_hdr *h,
+		      const unsigned char *p, size_t len)
+{
+	struct task_ent *e;
+
+	switch (h->type) {
+	case PLW_RB_FORK: {
+		struct plw_rb_fork f;
+
+		if (len < sizeof(f))
+			return 0;
+		memcpy(&f, p, sizeof(f));
+		e = task_add(s, f.child_pid, f.child_tid, f.parent_pid, h->ts);
+		if (!e)
+			return -ENOMEM;
+		set_comm(e, f.comm);
+		if (f.child_pid != f.parent_pid) {
+			struct task_ent *pe = task_find(s, f.parent_pid);
+
+			if (pe && pe->t.exe)
+				e->t.exe = strdup(pe->t.exe);
+			if (pe && pe->t.python)
+				e->t.python = strdup(pe->t.python);
+			if (pe && pe->t.cmdline)
+				e->t.cmdline = strdup(pe->t.cmdline);
+		}
+		break;
+	}
+	case PLW_RB_EXEC: {
+		struct plw_rb_exec x;
+		char file[PLW_FILE_MAX + 1] = "", ver[32];
+
+		if (len < sizeof(x))
+			return 0;
+		memcpy(&x, p, sizeof(x));
+		memcpy(file, x.filename, PLW_FILE_MAX);
+		e = task_find(s, h->tid);
+		if (e) {
+			set_comm(e, x.comm);
+			free((char *)e->t.exe);
+			e->t.exe = strdup(file);
+			free((char *)e->t.python);
+			e->t.python = NULL;
+			free((char *)e->t.cmdline);
+			e->t.cmdline = NULL;
+			if (e->t.pid == h->pid)
+				task_set_proc_info(e, h->pid);
+			if (!e->t.python && !usdt_python_version(file, ver, sizeof(ver)) && ver[0])
+				e->t.python = strdup(ver);
+		}
+		if (s->exec_cb)
+			s->exec_cb(h->pid, file, s->ctx);
+		break;
+	}
+	case PLW_RB_EXIT: {
+		struct plw_rb_exit x = { 0 };
+
+		memcpy(&x, p, len < sizeof(x) ? len : sizeof(x));
+		e = task_find(s, h->tid);
+		if (e) {
+			e->t.end_ns = h->ts;
+			e->exited = true;
+		}
+		if (x.group_dead) {
+			struct task_ent *pe = task_find(s, h->pid);
+
+			if (pe && pe->process) {
+				if (!pe->t.end_ns)
+					pe->t.end_ns = h->ts;
+				pe->exited = true;
+				pe->process = false;
+				if (s->st.live_targets)
+					s->st.live_targets--;
+			}
+		}
+		break;
+	}
+	case PLW_RB_COMM: {
+		struct plw_rb_comm c;
+
+		if (len < sizeof(c))
+			return 0;
+		memcpy(&c, p, sizeof(c));
+		e = task_find(s, h->tid);
+		if (e)
+			set_comm(e, c.comm);
+		break;
+	}
+	}
+	return 0;
+}
+
 static int on_sample(void *ctx, void *data, size_t size)
 {
 	struct sink *s = ctx;
 	struct plw_rb_hdr h;
+	int err;
 
 	if (size < sizeof(h))
 		return 0;
@@ -217,14 +321,9 @@ static int on_sample(void *ctx, void *data, size_t size)
 		s->recs = r;
 		s->caprecs = cap;
 	}
-	/* a new Python may need its probes: now, not after the hold-back */
-	if (h.type == PLW_RB_EXEC && s->exec_cb && size >= sizeof(h) + sizeof(struct plw_rb_exec)) {
-		char file[PLW_FILE_MAX + 1] = "";
-
-		memcpy(file, (char *)data + sizeof(h) + offsetof(struct plw_rb_exec, filename),
-		       PLW_FILE_MAX);
-		s->exec_cb(h.pid, file, s->ctx);
-	}
+	if (h.type >= PLW_RB_FORK && (err = task_track(s, &h, (const unsigned char *)data + sizeof(h),
+							size - sizeof(h))))
+		return err;
 	s->recs[s->nrecs] = (struct brec){ .ts = h.ts, .seq = s->nrecs, .off = s->nbytes };
 	s->nrecs++;
 	memcpy(s->bytes + s->nbytes, data, size);
@@ -298,20 +397,6 @@ static int write_one(struct sink *s, const unsigned char *rec)
 			return 0;
 		memcpy(&f, p, sizeof(f));
 		memcpy(comm, f.comm, PLW_COMM_MAX);
-		e = task_add(s, f.child_pid, f.child_tid, f.parent_pid, h.ts);
-		if (!e)
-			return serr(s, -ENOMEM, "task table");
-		{ memcpy(e->t.comm, comm, sizeof(e->t.comm)); e->t.comm[sizeof(e->t.comm) - 1] = 0; }
-		if (f.child_pid != f.parent_pid) {
-			struct task_ent *pe = task_find(s, f.parent_pid);
-
-			if (pe && pe->t.exe)
-				e->t.exe = strdup(pe->t.exe);
-			if (pe && pe->t.python)
-				e->t.python = strdup(pe->t.python);
-			if (pe && pe->t.cmdline)
-				e->t.cmdline = strdup(pe->t.cmdline);
-		}
 		err = plw_writer_fork(s->w, f.child_pid, f.child_tid, f.parent_pid,
 				      f.parent_tid, h.ts);
 		if (!err)
@@ -320,59 +405,22 @@ static int write_one(struct sink *s, const unsigned char *rec)
 	}
 	case PLW_RB_EXEC: {
 		struct plw_rb_exec x;
-		char comm[PLW_COMM_MAX + 1] = "", file[PLW_FILE_MAX + 1] = "";
+		char comm[PLW_COMM_MAX + 1] = "";
 
 		if (h.size < sizeof(x))
 			return 0;
 		memcpy(&x, p, sizeof(x));
 		memcpy(comm, x.comm, PLW_COMM_MAX);
-		memcpy(file, x.filename, PLW_FILE_MAX);
-		e = task_find(s, h.tid);
-		if (e) {
-			{ memcpy(e->t.comm, comm, sizeof(e->t.comm)); e->t.comm[sizeof(e->t.comm) - 1] = 0; }
-			free((char *)e->t.exe);
-			e->t.exe = strdup(file);
-			free((char *)e->t.python);
-			e->t.python = NULL;
-			free((char *)e->t.cmdline);
-			e->t.cmdline = NULL;
-			if (e->t.pid == h.pid)
-				task_set_proc_info(e, h.pid);
-		}
-			if (e && !e->t.python) {
-			char ver[32];
-
-			if (!usdt_python_version(file, ver, sizeof(ver)) && ver[0])
-				e->t.python = strdup(ver);
-		}
 		err = plw_writer_comm(s->w, h.pid, h.tid, h.ts, comm, true);
 		break;
 	}
 	case PLW_RB_EXIT: {
-		struct plw_rb_exit x = { 0 };
-		uint32_t ppid = 0, ptid = 0;
+		uint32_t ppid = 0;
 
-		memcpy(&x, p, h.size < sizeof(x) ? h.size : sizeof(x));
 		e = task_find(s, h.tid);
-		if (e) {
+		if (e)
 			ppid = e->t.ppid;
-			ptid = e->t.ppid;
-			e->t.end_ns = h.ts;
-			e->exited = true;
-		}
-		if (x.group_dead) {
-			struct task_ent *pe = task_find(s, h.pid);
-
-			if (pe && pe->process && !pe->t.end_ns)
-				pe->t.end_ns = h.ts;
-			if (pe && pe->process) {
-				pe->exited = true;
-				pe->process = false;
-				if (s->st.live_targets)
-					s->st.live_targets--;
-			}
-		}
-		err = plw_writer_exit(s->w, h.pid, h.tid, ppid, ptid, h.ts);
+		err = plw_writer_exit(s->w, h.pid, h.tid, ppid, ppid, h.ts);
 		break;
 	}
 	case PLW_RB_COMM: {
@@ -383,9 +431,6 @@ static int write_one(struct sink *s, const unsigned char *rec)
 			return 0;
 		memcpy(&c, p, sizeof(c));
 		memcpy(comm, c.comm, PLW_COMM_MAX);
-		e = task_find(s, h.tid);
-		if (e)
-			{ memcpy(e->t.comm, comm, sizeof(e->t.comm)); e->t.comm[sizeof(e->t.comm) - 1] = 0; }
 		err = plw_writer_comm(s->w, h.pid, h.tid, h.ts, comm, false);
 		break;
 	}
