@@ -16,7 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 PYDIR=$top/tests/py
 PYLOW=${PYLOW:-$top/build/pylow}
-case $PYLOW in /*) ;; *) PYLOW=$top/$PYLOW ;; esac
+case $PYLOW in /*) ;; *) PYLOW=$PWD/$PYLOW ;; esac
 PY=${PYLOW_TEST_PYTHON:-/usr/bin/python3.11}
 # a CPython built without --with-dtrace (pyenv's, like the Docker images')
 NOPROBE_PY=${PYLOW_TEST_NOPROBE_PYTHON:-/root/.pyenv/versions/3.11.7/bin/python3.11}
