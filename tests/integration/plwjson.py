@@ -11,6 +11,7 @@ usage: plwjson.py CHECK ARGS...   (exit 0: pass; 1: mismatch, explained on stdou
   durations GT GRAPH FLOW TOL     mean and per-node durations of GT["expect_ns"]
                                   functions within TOL (0.10 = 10 %) of the
                                   script's own measurement and of the nominal
+  depth GT REPORT                 GT's function nests GT["depth"] levels deep
   finished INFO                   every file finished, no damage
   cut INFO                        every file unfinished, damage says "cut short"
   entries INFO                    prints the number of py_entry events
@@ -238,6 +239,21 @@ def c_entries(info):
     return True
 
 
+def c_depth(gt, rep):
+    """the tree keeps GT["depth"] nested levels of the recursing function"""
+    gt, rep = load(gt), load(rep)
+    name = next(iter(gt["calls"]))
+    best = 0
+    stack = [(r, 0) for r in rep.get("roots", [])]
+    while stack:
+        n, d = stack.pop()
+        d = d + 1 if n.get("name") == name else 0
+        best = max(best, d)
+        stack.extend((c, d) for c in n.get("children") or [])
+    print("%s nested %d deep (want %d)" % (name, best, gt["depth"]))
+    return best == gt["depth"]
+
+
 def c_total(rep, field):
     print(sum(int(n.get(field, 0) or 0) for n, _, _ in nodes(load(rep)) if is_func(n)))
     return True
@@ -250,7 +266,7 @@ def c_sum(rep, field, name):
 
 CHECKS = {"calls": c_calls, "procs": c_procs, "threads": c_threads,
           "durations": c_durations, "total": c_total, "sum": c_sum,
-          "finished": c_finished, "cut": c_cut, "entries": c_entries}
+          "finished": c_finished, "cut": c_cut, "entries": c_entries, "depth": c_depth}
 
 
 def main():

@@ -226,6 +226,22 @@ t_threads() {
 	check "per-thread counts differ" threads "$d/gt.json" "$d/flow.json"
 }
 
+# a deep stack (150 levels): nesting kept, every JSON report stays valid JSON
+t_deep_stack() {
+	local d=$1
+	rec "$d" record -q -o "$d/x.plw" -- "$PY" "$PYDIR/deep_recursion.py" "$d/gt.json"
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	report "$d" "$d/graph.json" graph --json "$d/x.plw"
+	check "graph --json: wrong counts or not valid JSON" calls "$d/gt.json" "$d/graph.json" calls
+	check "graph --json: nesting lost" depth "$d/gt.json" "$d/graph.json"
+	report "$d" "$d/flow.json" flow --all --json "$d/x.plw"
+	check "flow --all --json: wrong counts or not valid JSON" calls "$d/gt.json" "$d/flow.json" count
+	check "flow --all --json: nesting lost" depth "$d/gt.json" "$d/flow.json"
+	report "$d" "$d/top.json" flow --top 3 --json "$d/x.plw"
+	check "flow --top 3 --json: not valid JSON or nesting lost" depth "$d/gt.json" "$d/top.json"
+}
+
 # perf script reads the file cleanly and sees as many entries as pylow
 t_perf_script() {
 	local d=$1
@@ -360,7 +376,7 @@ t_stop_sigkill() {
 	[ "$n" -gt 0 ] || fail "no tick() calls readable from x.plw.partial"
 }
 
-CASES=(launch_counts attach_counts sleep_durations children threads perf_script
+CASES=(launch_counts attach_counts sleep_durations children threads deep_stack perf_script
        refuse_noprobe_python refuse_missing_pid refuse_non_python
        stop_sigint stop_sigterm stop_sighup stop_duration stop_sigkill)
 [ $# -gt 0 ] && CASES=("$@")
