@@ -257,6 +257,93 @@ static __always_inline bool loc_passes(struct scratch *s)
 	return true;
 }
 
+/* ------------------------------------------------------------- usdt args */
+
+#ifdef __TARGET_ARCH_x86
+/* a register by its pt_regs offset, read directly from the context (no
+ * helper call: this is the hot path).  One asm load per case: otherwise
+ * clang folds the switch into ctx + off, which the verifier refuses. */
+#define CTX_REG(ctx, field) ({						\
+	__u64 __v;							\
+	asm volatile("%0 = *(u64 *)(%1 + %2)" : "=r"(__v)		\
+		     : "r"(ctx), "i"(offsetof(struct pt_regs, field)));	\
+	__v;								\
+})
+static __always_inline __u64 reg_at(struct pt_regs *ctx, short off)
+{
+	switch (off) {
+	case offsetof(struct pt_regs, r15): return CTX_REG(ctx, r15);
+	case offsetof(struct pt_regs, r14): return CTX_REG(ctx, r14);
+	case offsetof(struct pt_regs, r13): return CTX_REG(ctx, r13);
+	case offsetof(struct pt_regs, r12): return CTX_REG(ctx, r12);
+	case offsetof(struct pt_regs, bp): return CTX_REG(ctx, bp);
+	case offsetof(struct pt_regs, bx): return CTX_REG(ctx, bx);
+	case offsetof(struct pt_regs, r11): return CTX_REG(ctx, r11);
+	case offsetof(struct pt_regs, r10): return CTX_REG(ctx, r10);
+	case offsetof(struct pt_regs, r9): return CTX_REG(ctx, r9);
+	case offsetof(struct pt_regs, r8): return CTX_REG(ctx, r8);
+	case offsetof(struct pt_regs, ax): return CTX_REG(ctx, ax);
+	case offsetof(struct pt_regs, cx): return CTX_REG(ctx, cx);
+	case offsetof(struct pt_regs, dx): return CTX_REG(ctx, dx);
+	case offsetof(struct pt_regs, si): return CTX_REG(ctx, si);
+	case offsetof(struct pt_regs, di): return CTX_REG(ctx, di);
+	case offsetof(struct pt_regs, ip): return CTX_REG(ctx, ip);
+	case offsetof(struct pt_regs, sp): return CTX_REG(ctx, sp);
+	}
+	return 0;
+}
+
+/* bpf_usdt_arg() for one spec already looked up */
+static __always_inline long spec_arg(struct pt_regs *ctx, struct __bpf_usdt_spec *spec, int i)
+{
+	struct __bpf_usdt_arg_spec *a = &spec->args[i];
+	__u64 val = 0;
+
+	switch (a->arg_type) {
+	case BPF_USDT_ARG_CONST:
+		val = a->val_off;
+		break;
+	case BPF_USDT_ARG_REG:
+		val = reg_at(ctx, a->reg_off);
+		break;
+	case BPF_USDT_ARG_REG_DEREF:
+		val = reg_at(ctx, a->reg_off);
+		if (bpf_probe_read_user(&val, sizeof(val), (void *)val + a->val_off))
+			return 0;
+		break;
+	default:
+		return 0;
+	}
+	val <<= a->arg_bitshift;
+	if (a->arg_signed)
+		return ((long)val) >> a->arg_bitshift;
+	return val >> a->arg_bitshift;
+}
+
+/* the three arguments of function__entry/return with one spec lookup */
+static __always_inline void usdt_args3(struct pt_regs *ctx, long *a0, long *a1, long *a2)
+{
+	struct __bpf_usdt_spec *spec;
+	int id = __bpf_usdt_spec_id(ctx);
+
+	if (id < 0)
+		return;
+	spec = bpf_map_lookup_elem(&__bpf_usdt_specs, &id);
+	if (!spec || spec->arg_cnt < 3)
+		return;
+	*a0 = spec_arg(ctx, spec, 0);
+	*a1 = spec_arg(ctx, spec, 1);
+	*a2 = spec_arg(ctx, spec, 2);
+}
+#else
+static __always_inline void usdt_args3(struct pt_regs *ctx, long *a0, long *a1, long *a2)
+{
+	bpf_usdt_arg(ctx, 0, a0);
+	bpf_usdt_arg(ctx, 1, a1);
+	bpf_usdt_arg(ctx, 2, a2);
+}
+#endif
+
 /* ------------------------------------------------------------- python */
 
 /* loc id for a probe hit; defines it (PY_LOC) on first sight; 0 = drop */
@@ -333,9 +420,7 @@ static __always_inline int py_call(struct pt_regs *ctx, __u16 type)
 	if (!py_target(pid_tgid >> 32))
 		return 0;
 	ts = bpf_ktime_get_ns();
-	bpf_usdt_arg(ctx, 0, &file);
-	bpf_usdt_arg(ctx, 1, &func);
-	bpf_usdt_arg(ctx, 2, &line);
+	usdt_args3(ctx, &file, &func, &line);
 	/* function__return passes the line being executed, not the code
 	 * object's first line: key returns by (func, file) alone, line 0, so
 	 * a function gets one return location; reports match a return to its

@@ -454,7 +454,11 @@ static int flush_batch(struct sink *s, uint64_t cutoff)
 
 	if (!s->nrecs)
 		return 0;
-	qsort(s->recs, s->nrecs, sizeof(*s->recs), brec_cmp);
+	/* ring order is nearly time order: often nothing to sort */
+	for (i = 1; i < s->nrecs && s->recs[i - 1].ts <= s->recs[i].ts; i++)
+		;
+	if (i < s->nrecs)
+		qsort(s->recs, s->nrecs, sizeof(*s->recs), brec_cmp);
 	for (i = 0; i < s->nrecs && !err && s->recs[i].ts <= cutoff; i++) {
 		err = write_one(s, s->bytes + s->recs[i].off);
 		if (s->recs[i].ts > s->last_ts)
