@@ -775,6 +775,15 @@ int cmd_record(int argc, char **argv)
 			return 1;
 	}
 
+	/* the output first: a bad path fails before anything is started */
+	snprintf(r->partial, sizeof(r->partial), "%s.partial", r->output);
+	if ((err = plw_writer_open(&r->w, r->output, NULL))) {
+		pr("cannot create %s: %s; check that the directory exists and is writable",
+		   r->partial, strerror(-err));
+		plw_writer_free(r->w);
+		r->w = NULL;
+		goto fail;
+	}
 	/* before the first probe: the timestamp of META and the initial COMMs */
 	t0 = mono_ns();
 	if (load_bpf(r))
@@ -802,13 +811,6 @@ int cmd_record(int argc, char **argv)
 			goto fail;
 	}
 
-	snprintf(r->partial, sizeof(r->partial), "%s.partial", r->output);
-	if ((err = plw_writer_open(&r->w, r->output, NULL))) {
-		pr("cannot create %s: %s (%s)", r->partial, strerror(-err),
-		   r->w ? plw_writer_error(r->w) : "check the directory and permissions");
-		r->w = NULL;
-		goto fail;
-	}
 	fill_meta(r, &meta, &uts);
 	if ((err = write_start_meta(r, &meta, t0))) {
 		pr("cannot write to %s: %s", r->partial, plw_writer_error(r->w));
