@@ -30,7 +30,7 @@ skip() {
 		exit 1
 	fi
 	echo "integration: SKIP: $*"
-	echo "0 passed, 0 failed (skipped)"
+	echo "0 passed, 0 failed"
 	exit 0
 }
 
