@@ -846,8 +846,14 @@ int cmd_record(int argc, char **argv)
 			n += snprintf(pids + n, sizeof(pids) - n, "%s%d", i ? "," : "", r->pids[i]);
 		if (r->cmd)
 			snprintf(pids, sizeof(pids), "%d", r->child);
-		pr("probes attached to PID %s (python %.4s%s, usdt); recording to %s",
-		   pids, r->py[0].version, r->nr_py > 1 ? " and others" : "", r->output);
+		char mm[32];
+
+		/* major.minor of "3.11.2" */
+		snprintf(mm, sizeof(mm), "%s", r->py[0].version);
+		if (strchr(mm, '.') && strchr(strchr(mm, '.') + 1, '.'))
+			*strchr(strchr(mm, '.') + 1, '.') = 0;
+		pr("probes attached to PID %s (python %s%s, usdt); recording to %s",
+		   pids, mm, r->nr_py > 1 ? " and others" : "", r->output);
 	}
 	r->skel->bss->running = 1;
 	release_child(r);
