@@ -849,7 +849,7 @@ int cmd_record(int argc, char **argv)
 		char mm[32];
 
 		/* major.minor of "3.11.2" */
-		snprintf(mm, sizeof(mm), "%s", r->py[0].version);
+		snprintf(mm, sizeof(mm), "%.31s", r->py[0].version);
 		if (strchr(mm, '.') && strchr(strchr(mm, '.') + 1, '.'))
 			*strchr(strchr(mm, '.') + 1, '.') = 0;
 		pr("probes attached to PID %s (python %s%s, usdt); recording to %s",
