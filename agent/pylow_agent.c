@@ -72,13 +72,131 @@ static int g_tool = -1;
 #endif
 static __thread uint32_t t_tid __attribute__((tls_model("initial-exec")));
 
-static inline uint64_t now_ns(void)
+/* ------------------------------------------------------------ clock
+ *
+ * Timestamps are CLOCK_MONOTONIC ns, the clock of bpf_ktime_get_ns.  The
+ * vDSO clock_gettime costs 25-50 ns in this VM, as much as everything else
+ * on the path, so when the kernel's own clocksource is the TSC (invariant
+ * and synchronised, or the kernel would not use it) each thread extrapolates
+ * from an anchor pair (tsc, CLOCK_MONOTONIC) taken at most TSC_ANCHOR_NS
+ * ago: ns = anchor_ns + (rdtsc - anchor_tsc) * mult >> 32.  The rate comes
+ * from the first anchor of the process and the latest one (seconds apart:
+ * NTP slewing included), so the error stays within tens of ns; per thread
+ * the result never goes backwards.  PYLOW_AGENT_CLOCK=vdso turns it off.
+ */
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#define TSC_ANCHOR_NS	200000ull	/* re-anchor after 200 us */
+
+static int g_use_tsc;
+static uint64_t g_tsc_start, g_ns_start;	/* first anchor of the process */
+static uint64_t g_tsc_mult;			/* ns per tick << 32 */
+static uint64_t g_tsc_anchor_ticks;
+
+struct tclock {
+	uint64_t tsc0, ns0, last;
+};
+static __thread struct tclock t_clock __attribute__((tls_model("initial-exec")));
+#endif
+
+static inline uint64_t mono_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+#if defined(__x86_64__)
+/* (tsc, ns) read together: the ns between two TSC reads, their midpoint */
+static void tsc_pair(uint64_t *tsc, uint64_t *ns)
+{
+	uint64_t a = __rdtsc(), m = mono_ns(), b = __rdtsc();
+
+	*tsc = a + (b - a) / 2;
+	*ns = m;
+}
+
+static __attribute__((noinline)) uint64_t tsc_anchor(struct tclock *c)
+{
+	uint64_t tsc, ns, dt;
+
+	tsc_pair(&tsc, &ns);
+	dt = tsc - __atomic_load_n(&g_tsc_start, __ATOMIC_RELAXED);
+	if (dt > 1000000)	/* rate over the whole life of the process */
+		__atomic_store_n(&g_tsc_mult,
+				 (uint64_t)(((unsigned __int128)(ns - g_ns_start) << 32) / dt),
+				 __ATOMIC_RELAXED);
+	c->tsc0 = tsc;
+	c->ns0 = ns;
+	if (ns < c->last)
+		return c->last;
+	c->last = ns;
+	return ns;
+}
+
+static int tsc_usable(void)
+{
+	const char *e = getenv("PYLOW_AGENT_CLOCK");
+	char buf[64] = "";
+	FILE *f;
+	size_t n;
+
+	if (e && !strcmp(e, "vdso"))
+		return 0;
+	f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	return !strcmp(buf, "tsc\n");
+}
+
+static void tsc_init(void)
+{
+	uint64_t t1, n1, t2, n2;
+
+	g_use_tsc = 0;
+	if (!tsc_usable())
+		return;
+	/* a first rate from 100 us; tsc_anchor() refines it */
+	tsc_pair(&t1, &n1);
+	do
+		tsc_pair(&t2, &n2);
+	while (n2 - n1 < 100000);
+	if (t2 <= t1)
+		return;
+	g_tsc_start = t1;
+	g_ns_start = n1;
+	g_tsc_mult = (uint64_t)(((unsigned __int128)(n2 - n1) << 32) / (t2 - t1));
+	g_tsc_anchor_ticks = (uint64_t)(((unsigned __int128)TSC_ANCHOR_NS << 32) / g_tsc_mult);
+	if (!g_tsc_mult || !g_tsc_anchor_ticks)
+		return;
+	g_use_tsc = 1;
+}
+
+static inline uint64_t now_ns(void)
+{
+	struct tclock *c;
+	uint64_t d, ns;
+
+	if (unlikely(!g_use_tsc))
+		return mono_ns();
+	c = &t_clock;
+	d = __rdtsc() - c->tsc0;
+	if (unlikely(d > g_tsc_anchor_ticks))	/* also: first use in a thread */
+		return tsc_anchor(c);
+	ns = c->ns0 + (uint64_t)(((unsigned __int128)d * __atomic_load_n(&g_tsc_mult, __ATOMIC_RELAXED)) >> 32);
+	if (unlikely(ns < c->last))
+		ns = c->last;
+	c->last = ns;
+	return ns;
+}
+#else
+static void tsc_init(void) { }
+static inline uint64_t now_ns(void) { return mono_ns(); }
+#endif
 
 static inline uint32_t my_tid(void)
 {
@@ -460,6 +578,7 @@ static PyObject *agent_start(PyObject *self, PyObject *args)
 		copy_str(g_exe, sizeof(g_exe), exe);
 	}
 	g_ring_size = ring_size_from_env();
+	tsc_init();
 	g_source = PLW_MONITORING ? PLW_AGENT_SRC_MONITORING : PLW_AGENT_SRC_PROFILE;
 	g_pid = (uint32_t)getpid();
 	t_tid = 0;
@@ -524,7 +643,7 @@ static PyObject *agent_stats(PyObject *self, PyObject *noargs)
 
 	if (!r)
 		Py_RETURN_NONE;
-	return Py_BuildValue("{s:s,s:K,s:K,s:K,s:s,s:i,s:K}",
+	return Py_BuildValue("{s:s,s:K,s:K,s:K,s:s,s:i,s:K,s:s}",
 			     "ring", r->path,
 			     "size", (unsigned long long)r->size,
 			     "dropped", (unsigned long long)__atomic_load_n(&r->hdr->dropped, __ATOMIC_RELAXED),
@@ -535,10 +654,28 @@ static PyObject *agent_stats(PyObject *self, PyObject *noargs)
 #else
 			     "tool", -1,
 #endif
-			     "fork_failures", (unsigned long long)g_fork_failures);
+			     "fork_failures", (unsigned long long)g_fork_failures,
+#if defined(__x86_64__)
+			     "clock", g_use_tsc ? "tsc" : "vdso"
+#else
+			     "clock", "vdso"
+#endif
+			     );
+}
+
+PyDoc_STRVAR(clock_doc,
+"_clock() -> (agent_ns, monotonic_ns)\n\n"
+"The agent's timestamp and CLOCK_MONOTONIC read right after (tests).");
+
+static PyObject *agent_clock(PyObject *self, PyObject *noargs)
+{
+	uint64_t a = now_ns(), m = mono_ns();
+
+	return Py_BuildValue("(KK)", (unsigned long long)a, (unsigned long long)m);
 }
 
 static PyMethodDef agent_methods[] = {
+	{ "_clock", agent_clock, METH_NOARGS, clock_doc },
 	{ "start", agent_start, METH_VARARGS, start_doc },
 	{ "stop", agent_stop, METH_NOARGS, stop_doc },
 	{ "stats", agent_stats, METH_NOARGS, stats_doc },

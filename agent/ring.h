@@ -38,7 +38,7 @@
 #define PLW_AGENT_RING_VERSION	1
 #define PLW_AGENT_RING_HDR_SIZE	4096
 #define PLW_AGENT_RING_MIN	(64u << 10)
-#define PLW_AGENT_RING_DEFAULT	(32u << 20)
+#define PLW_AGENT_RING_DEFAULT	(64u << 20)
 #define PLW_AGENT_SLOT_PAD	0x80000000u	/* commit word: filler, skip */
 #define PLW_AGENT_SLOT_HDR	8
 

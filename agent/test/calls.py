@@ -4,7 +4,8 @@ Per function (entries = returns): f 1000, g 7, fib 1973 (fib(15)),
 gen 6 (start + 5 resumes / 5 yields + end), co 4, __await__ 6,
 h 50 and th_body 1 (in a thread), ex1 ex2 ex3 1 each (an exception unwinding
 through 3 frames), k 11 only in a forked child (which gets its own ring).
-Prints "parent <pid> child <pid>".
+Prints "parent <pid> child <pid>" and "clock ok p90 <ns>" (agent timestamps
+against CLOCK_MONOTONIC).
 """
 import os
 import sys
@@ -96,6 +97,26 @@ def main():
     except ValueError:
         pass
     print("parent %d child %d" % (os.getpid(), pid))
+    clock_check()
+
+
+def clock_check():
+    """The agent's timestamps: never backwards, near CLOCK_MONOTONIC."""
+    agent = sys.modules.get("_pylow_agent")
+    if agent is None:
+        print("clock: no agent")
+        return
+    prev, diffs = 0, []
+    for _ in range(5000):
+        a, m = agent._clock()
+        if a < prev:
+            print("clock: went back %d ns" % (prev - a))
+            return
+        prev = a
+        diffs.append(abs(m - a))
+    diffs.sort()
+    p90 = diffs[len(diffs) * 9 // 10]
+    print("clock %s p90 %d ns" % ("ok" if p90 < 2000 else "off", p90))
 
 
 main()

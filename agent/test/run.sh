@@ -20,7 +20,7 @@ fi
 ${CC:-gcc} -O2 -g -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -I"$root" \
 	-o "$out/consume" "$here/consume.c" "$root/agent/ring.c" || { echo "FAIL: consumer build"; exit 1; }
 
-tmp=$(mktemp -d)
+tmp=$(mktemp -d -p /dev/shm 2>/dev/null || mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 mkdir -p "$tmp/chain"
 printf '%s\n' 'import sys; sys.stderr.write("CHAINED\n")' > "$tmp/chain/sitecustomize.py"
@@ -52,6 +52,7 @@ for py in "$@"; do
 	[ $rc -eq 0 ] || why="$why python exit $rc: $(head -c 300 "$tmp/pyerr");"
 	grep -q CHAINED "$tmp/pyerr" || why="$why hidden sitecustomize did not run;"
 	grep -v CHAINED "$tmp/pyerr" | grep -q . && why="$why stderr: $(grep -v CHAINED "$tmp/pyerr" | head -2 | tr '\n' ' ');"
+	grep -q "^clock ok" "$tmp/pyout" || why="$why $(grep '^clock' "$tmp/pyout" || echo 'no clock check');"
 	parent=$(awk '/^parent/ {print $2}' "$tmp/pyout")
 	child=$(awk '/^parent/ {print $4}' "$tmp/pyout")
 	got=$(awk -v p="$parent" '$1 == "call" && $2 == p { e[$3] += $4; r[$3] += $5 }
@@ -74,7 +75,7 @@ for py in "$@"; do
 	src=$(awk -v p="$parent" '$1 == "ring" && $2 == p {print $8}' "$tmp/out")
 	ver=$("$py" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
 	if [ -z "$why" ]; then
-		echo "ok    $py ($ver, $src): exact counts, child ring, no drops"
+		echo "ok    $py ($ver, $src): exact counts, child ring, no drops, $(grep '^clock' "$tmp/pyout" | cut -d' ' -f3-4)"
 	else
 		echo "FAIL  $py ($ver):$why"
 		fails=$((fails + 1))
