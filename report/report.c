@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * report.c - `pylow report SUBCOMMAND [options] FILE...`: the command layer.
- * Parses options, runs one report (info.c, flow.c, timeline.c, graph.c),
+ * Parses options, runs one report (info.c, flow.c, timeline.c, graph.c,
+ * slow.c, diff.c, anomaly.c, nplus1.c, single.c),
  * prints errors (as JSON with --json) and warnings, chooses the exit code:
  *   0  done (also when a damaged file was salvaged: a warning on stderr)
  *   1  failed (missing or unreadable file, --strict and damage, out of memory)
@@ -97,6 +98,100 @@ static const struct sub subs[] = {
 	  "Examples:\n"
 	  "  pylow report graph trace.plw\n"
 	  "  pylow report graph --json trace.plw | jq '.roots[0]'\n" },
+	{ "slow", report_slow, "slow root calls grouped by the path to their root cause, with percentiles",
+	  "usage: pylow report slow [--json] [--threshold MS] FILE...\n"
+	  "\n"
+	  "Root calls (requests) taking MS or more, grouped by the path from the root\n"
+	  "to their root cause: the place with the most exclusive time inside the call\n"
+	  "(a function's own time, or a kernel wait once recorded).  Per path:\n"
+	  "occurrences, avg, p50, p95, p99, max, and the cause's share of the time.\n"
+	  "\n"
+	  "Options:\n"
+	  "  --threshold MS  root calls at least this long (default: 200)\n"
+	  "  --json          one JSON document on stdout (errors too)\n"
+	  "  --strict        fail on a damaged file instead of reporting what is intact\n"
+	  "  -h, --help      this help\n"
+	  "\n"
+	  "Examples:\n"
+	  "  pylow report slow trace.plw\n"
+	  "  pylow report slow --threshold 50 --json trace.plw | jq '.paths[0].root_cause'\n" },
+	{ "diff", report_diff, "what got slower or faster between two recordings (Mann-Whitney U)",
+	  "usage: pylow report diff [--json] [--all] BEFORE AFTER\n"
+	  "       pylow report diff [--json] [--all] BEFORE... -- AFTER...\n"
+	  "       pylow report diff [--json] [--all] --before FILE... --after FILE...\n"
+	  "\n"
+	  "Per function (and per call path, for functions reached by several paths):\n"
+	  "calls, avg, p50, p95 before and after.  A change is significant when the\n"
+	  "Mann-Whitney U test gives q <= 0.01 after the Benjamini-Hochberg correction\n"
+	  "over all comparisons AND the median moved by max(5%, 0.05 ms) or more.\n"
+	  "Sections: REGRESSIONS, IMPROVEMENTS (by impact: change of avg x calls),\n"
+	  "NEW CALLS, REMOVED.\n"
+	  "\n"
+	  "Options:\n"
+	  "  --before FILE   a file of the old version (repeat for several)\n"
+	  "  --after FILE    a file of the new version (repeat for several)\n"
+	  "  --all           also the changes that are not significant, and new or\n"
+	  "                  removed call paths\n"
+	  "  --json          one JSON document on stdout (errors too)\n"
+	  "  --strict        fail on a damaged file instead of reporting what is intact\n"
+	  "  -h, --help      this help\n"
+	  "\n"
+	  "Examples:\n"
+	  "  pylow report diff v1.2.plw v1.3.plw\n"
+	  "  pylow report diff a1.plw a2.plw -- b1.plw b2.plw\n"
+	  "  pylow report diff --json --before v1.2.plw --after v1.3.plw | jq .regressions\n" },
+	{ "anomaly", report_anomaly, "calls far slower than their function's baseline (median + MAD)",
+	  "usage: pylow report anomaly [--json] [--baseline FILE]... FILE...\n"
+	  "\n"
+	  "Baselines per call path and per function from a first pass over FILE (or\n"
+	  "over the --baseline files): median and MAD of the durations.  A call is an\n"
+	  "anomaly when it takes longer than\n"
+	  "  median + max(5 x 1.4826 x MAD, 1 ms, 25% of the median)\n"
+	  "of its path (when the path has 10 or more calls, else of its function).\n"
+	  "Each is shown with the child that took most of its time, grouped by path.\n"
+	  "\n"
+	  "Options:\n"
+	  "  --baseline FILE  take the baselines from FILE (repeat for several)\n"
+	  "  --json           one JSON document on stdout (errors too)\n"
+	  "  --strict         fail on a damaged file instead of reporting what is intact\n"
+	  "  -h, --help       this help\n"
+	  "\n"
+	  "Examples:\n"
+	  "  pylow report anomaly today.plw\n"
+	  "  pylow report anomaly --baseline last-week.plw today.plw\n" },
+	{ "nplus1", report_nplus1, "calls that call the same function N or more times (N+1 queries)",
+	  "usage: pylow report nplus1 [--json] [--min N] FILE...\n"
+	  "\n"
+	  "One call (e.g. a view) that calls the same function N or more times itself\n"
+	  "(e.g. one query per row): the candidate, how often per call, and its share\n"
+	  "of the caller's time.  Grouped by caller and callee function.\n"
+	  "\n"
+	  "Options:\n"
+	  "  --min N       calls of the same function per caller call (default: 10)\n"
+	  "  --json        one JSON document on stdout (errors too)\n"
+	  "  --strict      fail on a damaged file instead of reporting what is intact\n"
+	  "  -h, --help    this help\n"
+	  "\n"
+	  "Examples:\n"
+	  "  pylow report nplus1 trace.plw\n"
+	  "  pylow report nplus1 --min 5 --json trace.plw\n" },
+	{ "single", report_single, "one call of a function, its complete tree with total and self time",
+	  "usage: pylow report single [--json] [--nth K | --slowest] FUNC FILE...\n"
+	  "\n"
+	  "Every call and return inside one call of FUNC (a function name), with the\n"
+	  "time since it began, total and self time.  Calls of FUNC inside a call of\n"
+	  "FUNC are part of it.\n"
+	  "\n"
+	  "Options:\n"
+	  "  --nth K       the K-th call of FUNC (in start order, from 1)\n"
+	  "  --slowest     the slowest call of FUNC (the default)\n"
+	  "  --json        one JSON document on stdout (errors too)\n"
+	  "  --strict      fail on a damaged file instead of reporting what is intact\n"
+	  "  -h, --help    this help\n"
+	  "\n"
+	  "Examples:\n"
+	  "  pylow report single handle_request trace.plw\n"
+	  "  pylow report single --nth 3 --json handle_request trace.plw\n" },
 };
 #define NR_SUBS (sizeof(subs) / sizeof(subs[0]))
 
@@ -114,11 +209,14 @@ static void usage(FILE *f)
 		"  pylow report flow --top 3 trace.plw\n"
 		"  pylow report timeline --threshold 2 trace.plw\n"
 		"  pylow report graph trace.plw\n"
+		"  pylow report slow --threshold 100 trace.plw\n"
+		"  pylow report diff v1.2.plw v1.3.plw\n"
 		"\n'pylow report SUBCOMMAND --help' for its options.\n");
 }
 
 enum { OPT_JSON = 256, OPT_STRICT, OPT_TOP, OPT_ALL, OPT_LAST, OPT_MIN_MS, OPT_DEPTH,
-       OPT_THRESHOLD, OPT_PID, OPT_TID };
+       OPT_THRESHOLD, OPT_PID, OPT_TID, OPT_BEFORE, OPT_AFTER, OPT_BASELINE, OPT_MIN,
+       OPT_NTH, OPT_SLOWEST };
 
 static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -131,6 +229,12 @@ static const struct option long_opts[] = {
 	{ "threshold", required_argument, NULL, OPT_THRESHOLD },
 	{ "pid", required_argument, NULL, OPT_PID },
 	{ "tid", required_argument, NULL, OPT_TID },
+	{ "before", required_argument, NULL, OPT_BEFORE },
+	{ "after", required_argument, NULL, OPT_AFTER },
+	{ "baseline", required_argument, NULL, OPT_BASELINE },
+	{ "min", required_argument, NULL, OPT_MIN },
+	{ "nth", required_argument, NULL, OPT_NTH },
+	{ "slowest", no_argument, NULL, OPT_SLOWEST },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
 };
@@ -149,10 +253,22 @@ static bool takes(const struct sub *s, int opt)
 	switch (opt) {
 	case OPT_JSON: case OPT_STRICT: case 'h':
 		return true;
-	case OPT_TOP: case OPT_ALL: case OPT_LAST: case OPT_MIN_MS: case OPT_DEPTH:
+	case OPT_ALL:
+		return s->fn == report_flow || s->fn == report_diff;
+	case OPT_TOP: case OPT_LAST: case OPT_MIN_MS: case OPT_DEPTH:
 		return s->fn == report_flow;
-	case OPT_THRESHOLD: case OPT_PID: case OPT_TID:
+	case OPT_THRESHOLD:
+		return s->fn == report_timeline || s->fn == report_slow;
+	case OPT_PID: case OPT_TID:
 		return s->fn == report_timeline;
+	case OPT_BEFORE: case OPT_AFTER:
+		return s->fn == report_diff;
+	case OPT_BASELINE:
+		return s->fn == report_anomaly;
+	case OPT_MIN:
+		return s->fn == report_nplus1;
+	case OPT_NTH: case OPT_SLOWEST:
+		return s->fn == report_single;
 	}
 	return false;
 }
@@ -213,7 +329,10 @@ static bool parse_ms(const char *s, uint64_t *ns)
 
 int cmd_report(int argc, char **argv)
 {
-	struct report_opts o = { .out = stdout, .mode = FLOW_TOP, .top = 10, .depth = -1 };
+	struct report_opts o = { .out = stdout, .mode = FLOW_TOP, .top = 10, .depth = -1,
+				 .min_count = 10 };
+	/* --before/--after/--baseline FILE: at most argc of each */
+	static const char **lists[3];
 	struct report_result res = { 0 };
 	const struct sub *s = NULL;
 	uint32_t u;
@@ -243,7 +362,17 @@ int cmd_report(int argc, char **argv)
 			break;
 	}
 	if (!s)
-		return usage_err(NULL, "unknown subcommand '%s' (info, flow, timeline, graph)", argv[1]);
+		return usage_err(NULL, "unknown subcommand '%s' (info, flow, timeline, graph, slow, diff, anomaly, nplus1, single)", argv[1]);
+	for (int i = 0; i < 3; i++) {
+		free(lists[i]);
+		if (!(lists[i] = calloc((size_t)argc, sizeof(*lists[i])))) {
+			fail(s->name, "out of memory");
+			return 1;
+		}
+	}
+	o.before = lists[0];
+	o.after = lists[1];
+	o.baseline = lists[2];
 
 	argc--;
 	argv++;
@@ -273,6 +402,7 @@ int cmd_report(int argc, char **argv)
 			break;
 		case OPT_ALL:
 			o.mode = FLOW_ALL;
+			o.show_all = true;
 			break;
 		case OPT_LAST:
 			o.mode = FLOW_LAST;
@@ -289,6 +419,27 @@ int cmd_report(int argc, char **argv)
 		case OPT_THRESHOLD:
 			if (!parse_ms(optarg, &o.threshold_ns))
 				return usage_err(s, "--threshold wants milliseconds (e.g. 2.5), not '%s'", optarg);
+			o.has_threshold = true;
+			break;
+		case OPT_BEFORE:
+			o.before[o.nr_before++] = optarg;
+			break;
+		case OPT_AFTER:
+			o.after[o.nr_after++] = optarg;
+			break;
+		case OPT_BASELINE:
+			o.baseline[o.nr_baseline++] = optarg;
+			break;
+		case OPT_MIN:
+			if (!parse_u32(optarg, &o.min_count) || o.min_count < 2)
+				return usage_err(s, "--min wants a number of calls (2 or more), not '%s'", optarg);
+			break;
+		case OPT_NTH:
+			if (!parse_u32(optarg, &o.nth) || !o.nth)
+				return usage_err(s, "--nth wants a positive number, not '%s'", optarg);
+			break;
+		case OPT_SLOWEST:
+			o.nth = 0;
 			break;
 		case OPT_PID:
 			if (!parse_u32(optarg, &o.pid))
@@ -302,10 +453,47 @@ int cmd_report(int argc, char **argv)
 			break;
 		}
 	}
-	if (optind >= argc)
-		return usage_err(s, "no FILE given%s", " (record one with 'pylow record')");
-	o.paths = (const char *const *)&argv[optind];
-	o.nr_paths = (size_t)(argc - optind);
+	if (s->fn == report_slow && !o.has_threshold)
+		o.threshold_ns = 200000000;
+	if (s->fn == report_single) {
+		if (optind >= argc)
+			return usage_err(s, "no FUNC given%s", " (a function name, e.g. handle_request)");
+		o.func = argv[optind++];
+	}
+	if (s->fn == report_diff) {
+		/* BEFORE AFTER | BEFORE... -- AFTER... | --before F... --after F... */
+		int sep = -1;
+
+		for (int i = optind; i < argc; i++)
+			if (!strcmp(argv[i], "--") && sep < 0)
+				sep = i;
+		if (o.nr_before || o.nr_after) {
+			if (!o.nr_before || !o.nr_after)
+				return usage_err(s, "%s", "give both --before FILE and --after FILE");
+			if (optind < argc)
+				return usage_err(s, "'%s': with --before and --after, no other FILE", argv[optind]);
+		} else if (sep >= 0) {
+			for (int i = optind; i < sep; i++)
+				o.before[o.nr_before++] = argv[i];
+			for (int i = sep + 1; i < argc; i++)
+				o.after[o.nr_after++] = argv[i];
+			if (!o.nr_before || !o.nr_after)
+				return usage_err(s, "%s", "give files on both sides of '--' (BEFORE... -- AFTER...)");
+		} else if (argc - optind == 2) {
+			o.before[o.nr_before++] = argv[optind];
+			o.after[o.nr_after++] = argv[optind + 1];
+		} else {
+			return usage_err(s, "%s", "give BEFORE AFTER, or BEFORE... -- AFTER..., or --before FILE --after FILE");
+		}
+		optind = argc;
+		o.paths = o.after;
+		o.nr_paths = o.nr_after;
+	} else {
+		if (optind >= argc)
+			return usage_err(s, "no FILE given%s", " (record one with 'pylow record')");
+		o.paths = (const char *const *)&argv[optind];
+		o.nr_paths = (size_t)(argc - optind);
+	}
 
 	static char obuf[1 << 16];
 

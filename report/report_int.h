@@ -33,6 +33,14 @@ struct report_opts {
 	uint64_t threshold_ns;		/* 0: none */
 	bool has_pid, has_tid;
 	uint32_t pid, tid;
+	/* slow (threshold_ns), diff, anomaly, nplus1, single */
+	bool has_threshold;
+	bool show_all;			/* diff --all */
+	const char **before, **after, **baseline;	/* diff, anomaly --baseline */
+	size_t nr_before, nr_after, nr_baseline;
+	uint32_t min_count;		/* nplus1 --min */
+	uint32_t nth;			/* single --nth (0: --slowest) */
+	const char *func;		/* single */
 };
 
 #define REPORT_MAX_WARN	8
@@ -48,6 +56,11 @@ int report_info(const struct report_opts *o, struct report_result *res);
 int report_flow(const struct report_opts *o, struct report_result *res);
 int report_timeline(const struct report_opts *o, struct report_result *res);
 int report_graph(const struct report_opts *o, struct report_result *res);
+int report_slow(const struct report_opts *o, struct report_result *res);
+int report_diff(const struct report_opts *o, struct report_result *res);
+int report_anomaly(const struct report_opts *o, struct report_result *res);
+int report_nplus1(const struct report_opts *o, struct report_result *res);
+int report_single(const struct report_opts *o, struct report_result *res);
 
 /* ---------------------------------------------------------------- source */
 
