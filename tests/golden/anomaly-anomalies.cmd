@@ -1,0 +1,1 @@
+anomaly anomalies.plw

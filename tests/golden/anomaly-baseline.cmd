@@ -1,0 +1,1 @@
+anomaly --baseline ana-anomaly.plw basic.plw

@@ -1,0 +1,1 @@
+anomaly --json ana-anomaly.plw

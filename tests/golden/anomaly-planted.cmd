@@ -1,0 +1,1 @@
+anomaly ana-anomaly.plw

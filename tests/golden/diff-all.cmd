@@ -1,0 +1,1 @@
+diff --all ana-diff-before.plw -- ana-diff-after.plw

@@ -1,0 +1,1 @@
+diff --json --before ana-diff-before.plw --after ana-diff-after.plw

@@ -1,0 +1,1 @@
+diff ana-diff-before.plw ana-diff-after.plw

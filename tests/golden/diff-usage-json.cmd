@@ -1,0 +1,1 @@
+diff --json --before basic.plw

@@ -1,0 +1,1 @@
+nplus1 --min 2 basic.plw

@@ -1,0 +1,1 @@
+nplus1 --json ana-nplus1.plw

@@ -1,0 +1,1 @@
+nplus1 ana-nplus1.plw

@@ -1,0 +1,1 @@
+single handle_request basic.plw

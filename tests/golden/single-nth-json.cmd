@@ -1,0 +1,1 @@
+single --json --nth 2 call_llm_chain basic.plw

@@ -1,0 +1,1 @@
+single --nth 1 load_page ana-nplus1.plw

@@ -1,0 +1,1 @@
+slow --threshold 0 anomalies.plw

@@ -1,0 +1,1 @@
+slow --threshold 5 basic.plw

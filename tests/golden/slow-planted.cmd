@@ -1,0 +1,1 @@
+slow ana-slow.plw
