@@ -325,7 +325,8 @@ int report_anomaly(const struct report_opts *o, struct report_result *res)
 	for (size_t i = 0; i < an.n; i++)
 		an.group_n[an.h[i].path]++;
 	sort_ctx = &an;
-	qsort(an.h, an.n, sizeof(*an.h), cmp_hit);
+	if (an.n)
+		qsort(an.h, an.n, sizeof(*an.h), cmp_hit);
 	if (o->json)
 		print_json(&an, res);
 	else

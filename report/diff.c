@@ -141,7 +141,8 @@ static int build(struct diff *d)
 		else
 			e->sect = D_SAME;
 	}
-	qsort(d->e, d->n, sizeof(*d->e), cmp_entry);
+	if (d->n)
+		qsort(d->e, d->n, sizeof(*d->e), cmp_entry);
 out:
 	free(pv);
 	free(idx);

@@ -186,7 +186,8 @@ int report_nplus1(const struct report_opts *o, struct report_result *res)
 	np.a.on_call = np_on_call;
 	err = ana_run(&np.a, o, o->paths, o->nr_paths, false, NULL, res);
 	if (!err) {
-		qsort(np.v, np.n, sizeof(*np.v), cmp_cand);
+		if (np.n)
+			qsort(np.v, np.n, sizeof(*np.v), cmp_cand);
 		if (o->json)
 			print_json(&np, res);
 		else

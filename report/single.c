@@ -18,7 +18,7 @@
 struct sev {
 	bool exit;
 	uint32_t func, depth, flags;
-	const struct plw_site *site;
+	uint32_t line;			/* the entry's (sites die with the model) */
 	uint64_t ts, dur_ns, self_ns;
 };
 
@@ -85,7 +85,8 @@ static int si_on_enter(void *ctx, const struct ana_call *c)
 {
 	struct single *s = ctx;
 	struct capture *k = cap_of(s, c, false);
-	struct sev e = { .func = c->func, .depth = c->depth, .site = c->site, .ts = c->start_ns };
+	struct sev e = { .func = c->func, .depth = c->depth, .ts = c->start_ns,
+			 .line = c->site ? c->site->line : 0 };
 
 	if (k && k->active)
 		return push(k, &e);
@@ -109,7 +110,7 @@ static int si_on_call(void *ctx, const struct ana_call *c)
 	struct single *s = ctx;
 	struct capture *k = cap_of(s, c, false);
 	struct sev e = {
-		.exit = true, .func = c->func, .depth = c->depth, .flags = c->flags, .site = c->site,
+		.exit = true, .func = c->func, .depth = c->depth, .flags = c->flags, .line = c->site ? c->site->line : 0,
 		.ts = c->start_ns + c->dur_ns, .dur_ns = c->dur_ns, .self_ns = c->self_ns,
 	};
 	int err;
@@ -142,7 +143,7 @@ static void print_text(struct single *s)
 	FILE *f = s->o->out;
 	struct capture *k = &s->best;
 	uint64_t t0 = k->ev[0].ts;
-	char w[256], fl[96];
+	char fl[96];
 
 	fprintf(f, "call %" PRIu64 " of %" PRIu64 " of %s()%s, pid %u tid %u, %.3f ms\n\n",
 		k->nth, s->calls, s->o->func, s->o->nth ? "" : " (the slowest)", k->pid, k->tid,
@@ -156,10 +157,11 @@ static void print_text(struct single *s)
 		ana_func_text(fn, f);
 		fputs("()", f);
 		if (!e->exit) {
-			where_text(e->site, w, sizeof(w));
-			if (*w) {
+			if (*fn->file) {
 				fputs("  ", f);
-				fputs_safe(w, f);
+				fputs_safe(fn->file, f);
+				if (e->line)
+					fprintf(f, ":%u", e->line);
 			}
 		} else {
 			fprintf(f, "  total=%.3fms  self=%.3fms%s", (double)e->dur_ns / 1e6,
@@ -185,7 +187,7 @@ static size_t json_node(struct single *s, struct jw *j, size_t i)
 	jw_key(j, "file");
 	jw_str(j, fn->file);
 	jw_key(j, "line");
-	jw_u64(j, e->site ? e->site->line : 0);
+	jw_u64(j, e->line);
 	if (e->exit) {
 		/* cut at start: no entry */
 		jw_key(j, "start_ns");

@@ -272,7 +272,8 @@ int report_slow(const struct report_opts *o, struct report_result *res)
 		res_err(res, err, "out of memory");
 	}
 	if (!err) {
-		qsort(s.v, s.n, sizeof(*s.v), cmp_total);
+		if (s.n)
+			qsort(s.v, s.n, sizeof(*s.v), cmp_total);
 		if (o->json)
 			print_json(&s, res);
 		else
