@@ -166,24 +166,39 @@ void jw_init(struct jw *j, FILE *f)
 	j->f = f;
 }
 
+static bool jw_comma(const struct jw *j)
+{
+	return j->comma[j->depth / 64] >> (j->depth % 64) & 1;
+}
+
+static void jw_set_comma(struct jw *j, bool v)
+{
+	uint64_t bit = 1ULL << (j->depth % 64);
+
+	if (v)
+		j->comma[j->depth / 64] |= bit;
+	else
+		j->comma[j->depth / 64] &= ~bit;
+}
+
 static void jw_sep(struct jw *j)
 {
 	if (j->key) {
 		j->key = false;
 		return;
 	}
-	if (j->depth > 0 && j->comma[j->depth])
+	if (j->depth > 0 && jw_comma(j))
 		putc(',', j->f);
-	j->comma[j->depth] = true;
+	jw_set_comma(j, true);
 }
 
 static void jw_open(struct jw *j, char c)
 {
 	jw_sep(j);
 	putc(c, j->f);
-	if (j->depth < 127)
+	if (j->depth < JW_MAX_DEPTH - 1)
 		j->depth++;
-	j->comma[j->depth] = false;
+	jw_set_comma(j, false);
 }
 
 static void jw_close(struct jw *j, char c)

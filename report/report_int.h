@@ -92,7 +92,11 @@ int source_run_model(struct source *s, struct plw_model *m, struct report_result
 struct jw {
 	FILE *f;
 	int depth;
-	bool comma[128];		/* a value was written at this level */
+	/* bit d: a value was written at nesting level d.  Trees are capped at
+	 * 4096 levels by the model and each level nests an object and its
+	 * children array, so 16384 levels cover every document */
+#define JW_MAX_DEPTH 16384
+	uint64_t comma[JW_MAX_DEPTH / 64];
 	bool key;			/* a key was just written */
 };
 
