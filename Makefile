@@ -107,6 +107,7 @@ $(O)/tests/plwgen: tests/tools/plwgen.c $(LIB_OBJS)
 
 test-golden: $(O)/pylow $(O)/tests/plwgen
 	$(Q)PYLOW=$(O)/pylow PLWGEN=$(O)/tests/plwgen tests/golden/run.sh
+	$(Q)PYLOW=$(O)/pylow PLWGEN=$(O)/tests/plwgen SEEDS="1 2 3 4 5 6 7 8" tests/golden/check-planted.sh
 
 test-integration: $(O)/pylow
 	$(Q)PYLOW=$(O)/pylow tests/integration/run.sh

@@ -376,9 +376,67 @@ t_stop_sigkill() {
 	[ "$n" -gt 0 ] || fail "no tick() calls readable from x.plw.partial"
 }
 
+# Issue 7's analyses on real recordings of two "releases" of one script
+# (tests/py/release.py plants the ground truth): diff reports exactly the
+# slower function as a regression plus the new and removed ones, no noise
+# function; anomaly flags exactly the 3 slow query() calls; nplus1 reports
+# load_page -> get_user x12; slow finds the 3 slow handle_request paths
+# with read_socket as root cause.  Only the planted functions are asserted:
+# real sleeps on a loaded machine may make other genuine outliers.
+t_analyses() {
+	local d=$1 v
+	for v in 1 2; do
+		rec "$d" record -q -f '*release.py' -o "$d/v$v.plw" -- "$PY" "$PYDIR/release.py" "$v"
+		[ $rc = 0 ] || { show "$d/rec.err"; fail "recording release v$v exited $rc"; }
+		finished "$d" "$d/v$v.plw"
+	done
+	report "$d" "$d/diff.json" diff --json "$d/v1.plw" "$d/v2.plw"
+	report "$d" "$d/anomaly.json" anomaly --json "$d/v1.plw"
+	report "$d" "$d/nplus1.json" nplus1 --json "$d/v1.plw"
+	report "$d" "$d/slow.json" slow --json --threshold 30 "$d/v1.plw"
+	"$PY" - "$d" <<'PYEOF' || fail "analyses do not match the planted ground truth"
+import json, sys
+d = sys.argv[1]
+def load(n):
+    with open(f"{d}/{n}.json") as f:
+        return json.load(f)
+def names(entries):
+    return sorted({e["name"] for e in entries if e.get("file", "").endswith("release.py")})
+ok = True
+def expect(what, got, want):
+    global ok
+    print(f"    {what}: {got}" + ("" if got == want else f"  (want {want})"))
+    ok &= got == want
+diff = load("diff")
+expect("diff regressions", names(diff["regressions"]), ["slow_fn"])
+expect("diff improvements", names(diff["improvements"]), [])
+expect("diff new", names(diff["new"]), ["validate_schema"])
+expect("diff removed", names(diff["removed"]), ["legacy_check"])
+for e in diff["regressions"]:
+    if e["name"] == "slow_fn":
+        print(f"    slow_fn delta {e['delta_ns'] / 1e6:.1f} ms, p {e['p_value']:.2g}")
+        ok &= 10e6 <= e["delta_ns"] <= 14e6
+an = [a for a in load("anomaly")["anomalies"] if a["name"] == "query"]
+expect("anomalous query() calls", len(an), 3)
+np = [(c["parent"], c["child"], c["count"]) for c in load("nplus1")["candidates"]
+      if c["parent"] == "load_page"]
+expect("nplus1 under load_page", np, [("load_page", "get_user", 12)])
+sl = [p for p in load("slow")["paths"] if p["path"][0] == "handle_request"]
+expect("slow handle_request paths", [(p["path"], p["count"]) for p in sl],
+       [(["handle_request", "call_llm", "read_socket"], 3)])
+if sl:
+    rc = sl[0]["root_cause"]
+    expect("slow root cause", rc["name"], "read_socket")
+    print(f"    root cause share {rc['share']:.2f}")
+    ok &= rc["share"] > 0.8
+sys.exit(0 if ok else 1)
+PYEOF
+}
+
 CASES=(launch_counts attach_counts sleep_durations children threads deep_stack perf_script
        refuse_noprobe_python refuse_missing_pid refuse_non_python
-       stop_sigint stop_sigterm stop_sighup stop_duration stop_sigkill)
+       stop_sigint stop_sigterm stop_sighup stop_duration stop_sigkill
+       analyses)
 [ $# -gt 0 ] && CASES=("$@")
 
 echo "integration: $PYLOW, target $PY ($("$PY" --version 2>&1)), kernel $(uname -r), temp $T"
