@@ -644,6 +644,20 @@ static int parse_args(struct rec *r, int argc, char **argv)
 
 /* ----------------------------------------------------------- main loop */
 
+/* A write error mid-recording.  A full disk (or quota, or file size limit)
+ * gets its own line: what happened, what is left, what to do. */
+static void pr_write_failed(struct rec *r, int err, const char *what)
+{
+	if (err == -ENOSPC || err == -EDQUOT || err == -EFBIG)
+		pr("disk full writing %s (%s): recording stopped, probes detached, the target runs on; "
+		   "the file holds what was recorded until then ('pylow report info %s'); "
+		   "free space or record to another file system with -o",
+		   r->partial, strerror(-err), r->partial);
+	else
+		pr("%s; %s is left as it is, readable up to its last whole chunk", what, r->partial);
+}
+
+
 static void human_bytes(uint64_t b, char *out, size_t len)
 {
 	if (b >= 10ull << 20)
@@ -867,7 +881,10 @@ int cmd_record(int argc, char **argv)
 		uint64_t now;
 
 		if ((err = sink_poll(r->sink, 100, false))) {
-			pr("recording failed: %s; %s is left as it is", sink_error(r->sink), r->partial);
+			char m[512];
+
+			snprintf(m, sizeof(m), "recording failed: %s", sink_error(r->sink));
+			pr_write_failed(r, err, m);
 			goto fail_mid;
 		}
 		now = mono_ns();
@@ -879,7 +896,7 @@ int cmd_record(int argc, char **argv)
 		if (now - last_sec >= 1000000000ull) {
 			last_sec = now;
 			if ((err = plw_writer_flush(r->w))) {
-				pr("cannot write %s: %s", r->partial, plw_writer_error(r->w));
+				pr_write_failed(r, err, plw_writer_error(r->w));
 				goto fail_mid;
 			}
 			status_line(r, start, tty);
@@ -914,7 +931,10 @@ int cmd_record(int argc, char **argv)
 			break;
 	}
 	if (err || (err = sink_counters(r->sink, mono_ns()))) {
-		pr("recording failed while draining: %s", sink_error(r->sink));
+		char m[512];
+
+		snprintf(m, sizeof(m), "recording failed while draining: %s", sink_error(r->sink));
+		pr_write_failed(r, err, m);
 		goto fail_mid;
 	}
 	if (tty && !r->quiet)
@@ -933,8 +953,10 @@ int cmd_record(int argc, char **argv)
 	meta.finished = true;
 	sink_meta(r->sink, &meta);
 	if ((err = plw_writer_finish(r->w, &meta))) {
-		pr("cannot finish %s: %s; %s is left as it is", r->output, plw_writer_error(r->w),
-		   r->partial);
+		char m[640];
+
+		snprintf(m, sizeof(m), "cannot finish %s: %s", r->output, plw_writer_error(r->w));
+		pr_write_failed(r, err, m);
 		goto fail_mid;
 	}
 	{
@@ -968,14 +990,26 @@ int cmd_record(int argc, char **argv)
 	return ret;
 
 fail_mid:
-	/* events were recorded: keep the .partial, readable up to its last chunk */
-	if (r->child > 0 && !r->child_reaped) {
-		kill(r->child, SIGTERM);
-		reap_child(r, true);
-	}
+	/* events were recorded: keep the .partial, readable up to its last
+	 * chunk.  The target is not harmed: probes come off first, and a
+	 * launched command runs to its end (it is ours to wait for). */
 	plw_writer_free(r->w);
 	r->w = NULL;
 	cleanup(r);
+	if (r->child > 0 && !r->child_reaped) {
+		reap_child(r, false);
+		if (!r->child_reaped) {
+			pr("command %s (pid %d) runs on unrecorded; waiting for it to exit", r->cmd[0], r->child);
+			while (!r->child_reaped && !stop_sig) {
+				usleep(50000);
+				reap_child(r, false);
+			}
+			if (!r->child_reaped) {
+				kill(r->child, SIGTERM);
+				reap_child(r, true);
+			}
+		}
+	}
 	return 1;
 fail:
 	fail_cleanup(r);
