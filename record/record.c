@@ -792,8 +792,14 @@ int cmd_record(int argc, char **argv)
 	/* the output first: a bad path fails before anything is started */
 	snprintf(r->partial, sizeof(r->partial), "%s.partial", r->output);
 	if ((err = plw_writer_open(&r->w, r->output, NULL))) {
-		pr("cannot create %s: %s; check that the directory exists and is writable",
-		   r->partial, strerror(-err));
+		if (err == -ENOENT || err == -EACCES || err == -EROFS || err == -ENOSPC)
+			pr("cannot create %s: %s; check that the directory exists and is writable",
+			   r->partial, strerror(-err));
+		else if (err == -ELOOP)
+			pr("cannot create %s: it exists and is a symbolic link, which is never followed; "
+			   "remove it or choose another -o", r->partial);
+		else
+			pr("%s", plw_writer_error(r->w));
 		plw_writer_free(r->w);
 		r->w = NULL;
 		goto fail;
