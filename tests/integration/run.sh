@@ -538,7 +538,7 @@ storm() {	# storm DIR SCRIPT ARGS...: record -p with the gate, sets rss (KiB)
 	finished "$d" "$d/x.plw"
 	rss=$(tail -n 1 "$d/rss")
 }
-RSS_BOUND_KB=${RSS_BOUND_KB:-262144}	# 256 MiB: README, "Reliability"
+RSS_BOUND_KB=${RSS_BOUND_KB:-307200}	# 300 MiB: README, "Reliability", and record --help
 
 # 500 forked children and 1000 threads: exact counts (or counted loss),
 # bounded recorder memory
