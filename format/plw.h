@@ -83,6 +83,7 @@ struct plw_meta {
 	uint64_t events_by_type[PLW_EV_MAX];
 	uint64_t lost_total;
 	bool finished;			/* false: written by a recorder that did not finish */
+	bool truncated;			/* finished, then cut short (a copy, a full disk) */
 };
 
 /* ---------------------------------------------------------------- writer */

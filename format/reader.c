@@ -65,6 +65,8 @@ struct plw_reader {
 	bool done, peeking;
 	/* damage */
 	char damage[400];
+	char trunc_why[200];		/* finished file cut short: what is missing */
+	uint64_t trunc_off;
 	uint64_t damage_count, complete_until, max_ts;
 	/* meta */
 	struct plw_meta_store st;
@@ -309,6 +311,10 @@ static int parse_features(struct plw_reader *r)
 		return 0;
 	if (!in_file(r, table, (uint64_t)nr * 16)) {
 		r->truncated = true;	/* reported when the data runs out */
+		r->trunc_off = table;
+		snprintf(r->trunc_why, sizeof(r->trunc_why),
+			 "feature table of %u entries at offset %llu is past the end of the file (%zu bytes)",
+			 nr, (unsigned long long)table, r->size);
 		return 0;
 	}
 	r->have_features = true;
@@ -321,9 +327,19 @@ static int parse_features(struct plw_reader *r)
 		off = rd64(r->base + table + 16 * k);
 		size = rd64(r->base + table + 16 * k + 8);
 		k++;
-		if (!in_file(r, off, size))
-			return rerr(r, -EBADMSG, "feature %u section at offset %llu (size %llu) is outside the file",
-				    bit, (unsigned long long)off, (unsigned long long)size);
+		if (!in_file(r, off, size)) {
+			/*
+			 * A finished file cut short inside its feature sections:
+			 * keep what was parsed, read the data as for a file cut
+			 * short (in-stream META/LOC/COMM), report it at the end.
+			 */
+			r->truncated = true;
+			r->trunc_off = off;
+			snprintf(r->trunc_why, sizeof(r->trunc_why),
+				 "feature %u section at offset %llu (size %llu) is outside the file (%zu bytes)",
+				 bit, (unsigned long long)off, (unsigned long long)size, r->size);
+			return 0;
+		}
 		p = r->base + off;
 		switch (bit) {
 		case PLW_HDR_HOSTNAME:
@@ -527,6 +543,7 @@ static int open_common(struct plw_reader *r)
 			return err;
 	}
 	r->st.m.finished = r->finished && !r->truncated;
+	r->st.m.truncated = r->finished && r->truncated;
 	if (!r->mmap_len)
 		r->mmap_len = r->is_pylow ? PLW_CHUNK_MAX : 528384;
 	if (r->mmap_len > MAX_DBUF / 2)
@@ -1094,7 +1111,9 @@ outer:
 			} else if (!r->finished) {
 				damage(r, r->pos, true, "no more whole chunks");
 			} else if (r->truncated) {
-				if (damage(r, r->pos, true, "file is shorter than its header says") < 0)
+				if (damage(r, r->trunc_why[0] ? r->trunc_off : r->pos, true, "%s",
+					   r->trunc_why[0] ? r->trunc_why :
+					   "file is shorter than its header says") < 0)
 					return -EBADMSG;
 			}
 			return 0;

@@ -21,6 +21,10 @@
 
 #define SAMPLE_HDR	44	/* header, id, pid/tid, time, cpu/res, raw size */
 #define TRAILER		32	/* sample_id_all: pid/tid, time, cpu/res, id */
+/* code locations kept for the private section's index (about 100 bytes
+ * each); past it the index is partial, the in-stream PY_LOC records still
+ * name every location (README, "Reliability") */
+#define PLW_WRITER_LOCS_MAX	(1u << 19)
 #define STR_MAX		4095	/* longest string stored in a variable event */
 
 struct wloc {
@@ -415,7 +419,7 @@ int plw_writer_event(struct plw_writer *w, enum plw_ev type, uint32_t pid,
 			uint32_t io = PLW_DATA_LOC_OFF(l.file), il = PLW_DATA_LOC_LEN(l.file);
 
 			if (fl && il && fo >= 8 && io >= 8 && fo + fl <= 8 + len &&
-			    io + il <= 8 + len && w->nr_locs < (1u << 22)) {
+			    io + il <= 8 + len && w->nr_locs < PLW_WRITER_LOCS_MAX) {
 				if (w->nr_locs == w->cap_locs) {
 					size_t cap = w->cap_locs ? w->cap_locs * 2 : 256;
 					struct wloc *a = realloc(w->locs, cap * sizeof(*a));

@@ -111,6 +111,7 @@ struct sink_stats {
 	uint64_t lost;
 	uint64_t filtered;
 	uint64_t locs;
+	uint64_t tasks_dropped;		/* threads past the task table cap */
 	unsigned live_targets;		/* processes not yet exited */
 };
 

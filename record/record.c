@@ -108,11 +108,24 @@ static const char usage_text[] =
 "  -v, --verbose           more detail (-vv: libbpf's messages too)\n"
 "  -h, --help              this help\n"
 "\n"
+"Memory (bounded whatever the target does; README, \"Reliability\"):\n"
+"  ring buffer    --buffer-size MiB; when full, events are dropped and counted\n"
+"                 per CPU (LOST records, 'pylow report info' shows them)\n"
+"  sort batch     at most 32 MiB of records (x2 while sorting), then written;\n"
+"                 records wait 50 ms for stragglers from other CPUs\n"
+"  code locations 262144 in the kernel (LRU: an evicted one is named again\n"
+"                 when next seen); 524288 in the file's location index (past\n"
+"                 it only the in-stream records name them)\n"
+"  threads        262144 listed in the task table (past it still recorded,\n"
+"                 not listed); processes are always listed\n"
+"  under 300 MiB in all with the default 64 MiB ring buffer\n"
+"\n"
 "Exit status: 0 when a complete file was written, whatever the exit status of\n"
 "the launched command (it is printed on stderr); 1 when recording failed (no\n"
 "file is left, or a FILE.partial if the failure came mid-recording); 2 on\n"
-"usage errors.  When the recording stops before a launched command exits, the\n"
-"command gets SIGTERM.\n"
+"usage errors.  When the recording stops (Ctrl-C, -d) before a launched\n"
+"command exits, the command gets SIGTERM; when recording fails (a full disk)\n"
+"the probes come off and the command runs on, unrecorded.\n"
 "\n"
 "Examples:\n"
 "  pylow record -- /usr/bin/python3.11 app.py          # record a script\n"
@@ -644,6 +657,20 @@ static int parse_args(struct rec *r, int argc, char **argv)
 
 /* ----------------------------------------------------------- main loop */
 
+/* A write error mid-recording.  A full disk (or quota, or file size limit)
+ * gets its own line: what happened, what is left, what to do. */
+static void pr_write_failed(struct rec *r, int err, const char *what)
+{
+	if (err == -ENOSPC || err == -EDQUOT || err == -EFBIG)
+		pr("disk full writing %s (%s): recording stopped, probes detached, the target runs on; "
+		   "the file holds what was recorded until then ('pylow report info %s'); "
+		   "free space or record to another file system with -o",
+		   r->partial, strerror(-err), r->partial);
+	else
+		pr("%s; %s is left as it is, readable up to its last whole chunk", what, r->partial);
+}
+
+
 static void human_bytes(uint64_t b, char *out, size_t len)
 {
 	if (b >= 10ull << 20)
@@ -778,8 +805,14 @@ int cmd_record(int argc, char **argv)
 	/* the output first: a bad path fails before anything is started */
 	snprintf(r->partial, sizeof(r->partial), "%s.partial", r->output);
 	if ((err = plw_writer_open(&r->w, r->output, NULL))) {
-		pr("cannot create %s: %s; check that the directory exists and is writable",
-		   r->partial, strerror(-err));
+		if (err == -ENOENT || err == -EACCES || err == -EROFS || err == -ENOSPC)
+			pr("cannot create %s: %s; check that the directory exists and is writable",
+			   r->partial, strerror(-err));
+		else if (err == -ELOOP)
+			pr("cannot create %s: it exists and is a symbolic link, which is never followed; "
+			   "remove it or choose another -o", r->partial);
+		else
+			pr("%s", plw_writer_error(r->w));
 		plw_writer_free(r->w);
 		r->w = NULL;
 		goto fail;
@@ -867,7 +900,10 @@ int cmd_record(int argc, char **argv)
 		uint64_t now;
 
 		if ((err = sink_poll(r->sink, 100, false))) {
-			pr("recording failed: %s; %s is left as it is", sink_error(r->sink), r->partial);
+			char m[512];
+
+			snprintf(m, sizeof(m), "recording failed: %s", sink_error(r->sink));
+			pr_write_failed(r, err, m);
 			goto fail_mid;
 		}
 		now = mono_ns();
@@ -879,7 +915,7 @@ int cmd_record(int argc, char **argv)
 		if (now - last_sec >= 1000000000ull) {
 			last_sec = now;
 			if ((err = plw_writer_flush(r->w))) {
-				pr("cannot write %s: %s", r->partial, plw_writer_error(r->w));
+				pr_write_failed(r, err, plw_writer_error(r->w));
 				goto fail_mid;
 			}
 			status_line(r, start, tty);
@@ -914,7 +950,10 @@ int cmd_record(int argc, char **argv)
 			break;
 	}
 	if (err || (err = sink_counters(r->sink, mono_ns()))) {
-		pr("recording failed while draining: %s", sink_error(r->sink));
+		char m[512];
+
+		snprintf(m, sizeof(m), "recording failed while draining: %s", sink_error(r->sink));
+		pr_write_failed(r, err, m);
 		goto fail_mid;
 	}
 	if (tty && !r->quiet)
@@ -933,8 +972,10 @@ int cmd_record(int argc, char **argv)
 	meta.finished = true;
 	sink_meta(r->sink, &meta);
 	if ((err = plw_writer_finish(r->w, &meta))) {
-		pr("cannot finish %s: %s; %s is left as it is", r->output, plw_writer_error(r->w),
-		   r->partial);
+		char m[640];
+
+		snprintf(m, sizeof(m), "cannot finish %s: %s", r->output, plw_writer_error(r->w));
+		pr_write_failed(r, err, m);
 		goto fail_mid;
 	}
 	{
@@ -968,14 +1009,26 @@ int cmd_record(int argc, char **argv)
 	return ret;
 
 fail_mid:
-	/* events were recorded: keep the .partial, readable up to its last chunk */
-	if (r->child > 0 && !r->child_reaped) {
-		kill(r->child, SIGTERM);
-		reap_child(r, true);
-	}
+	/* events were recorded: keep the .partial, readable up to its last
+	 * chunk.  The target is not harmed: probes come off first, and a
+	 * launched command runs to its end (it is ours to wait for). */
 	plw_writer_free(r->w);
 	r->w = NULL;
 	cleanup(r);
+	if (r->child > 0 && !r->child_reaped) {
+		reap_child(r, false);
+		if (!r->child_reaped) {
+			pr("command %s (pid %d) runs on unrecorded; waiting for it to exit", r->cmd[0], r->child);
+			while (!r->child_reaped && !stop_sig) {
+				usleep(50000);
+				reap_child(r, false);
+			}
+			if (!r->child_reaped) {
+				kill(r->child, SIGTERM);
+				reap_child(r, true);
+			}
+		}
+	}
 	return 1;
 fail:
 	fail_cleanup(r);

@@ -21,6 +21,9 @@
 
 #define BATCH_MAX_BYTES	(32u << 20)	/* then write and come back */
 #define BATCH_FULL	(-ENOSPC)
+/* thread entries of the private task table; past it threads are still
+ * recorded (COMM records, events), only not listed (processes always are) */
+#define TASKS_MAX	(1u << 18)
 #define HOLD_NS		(50 * 1000000ull)	/* records younger than this wait */
 
 struct brec {
@@ -207,6 +210,10 @@ static int task_track(struct sink *s, const struct plw_rb_hdr *h,
 		if (len < sizeof(f))
 			return 0;
 		memcpy(&f, p, sizeof(f));
+		if (f.child_pid != f.child_tid && s->ntasks >= TASKS_MAX) {
+			s->st.tasks_dropped++;
+			return 0;
+		}
 		e = task_add(s, f.child_pid, f.child_tid, f.parent_pid, h->ts);
 		if (!e)
 			return -ENOMEM;

@@ -178,7 +178,8 @@ static void text_info(FILE *out, const char *path, const struct plw_meta *meta,
 		fputs_safe(meta->cmdline, out);
 		fputc('\n', out);
 	}
-	fprintf(out, "finished:   %s\n", meta->finished ? "yes" :
+	fprintf(out, "finished:   %s\n", meta->finished ? "yes" : meta->truncated ?
+		"no: finished, but the file was cut short afterwards (a copy?); read up to its last whole chunk" :
 		"no: the recorder did not finish (killed?); read up to its last whole chunk");
 	if (first && meta->tod_ns) {
 		fprintf(out, "recorded:   %s → %s\n", wall_text(wall(meta, first), buf, sizeof(buf)),

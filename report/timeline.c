@@ -197,6 +197,46 @@ static void tl_exit(void *ctx, const struct plw_call_info *ci)
 	emit(t, &l);
 }
 
+/* a LOST record, where it happened: which calls nearby are incomplete */
+static void tl_lost(struct timeline *t, uint32_t input, const struct plw_event *ev)
+{
+	uint64_t rel = ev->ts > t->base ? ev->ts - t->base : 0;
+
+	t->lines++;
+	if (t->o->json) {
+		struct jw *j = &t->j;
+
+		jw_obj(j);
+		jw_key(j, "event");
+		jw_str(j, "lost");
+		jw_key(j, "t_ns");
+		jw_u64(j, rel);
+		jw_key(j, "ts");
+		jw_u64(j, ev->ts);
+		jw_key(j, "input");
+		jw_u64(j, input);
+		jw_key(j, "cpu");
+		jw_u64(j, ev->cpu);
+		jw_key(j, "lost");
+		jw_u64(j, ev->u.lost.lost);
+		jw_obj_end(j);
+		return;
+	}
+	struct line l;
+
+	l.len = 0;
+	put(&l, "[");
+	put_ms(&l, rel, 12);
+	put(&l, "ms]");
+	if (t->src->n > 1)
+		put_u64(&l, input, 3);
+	put(&l, "  ⚠ LOST ");
+	put_u64(&l, ev->u.lost.lost, 0);
+	put(&l, " events on cpu ");
+	put_u64(&l, ev->cpu, 0);
+	emit(t, &l);
+}
+
 int report_timeline(const struct report_opts *o, struct report_result *res)
 {
 	struct source src;
@@ -233,6 +273,8 @@ int report_timeline(const struct report_opts *o, struct report_result *res)
 			t.base = ev.ev.ts;
 			t.has_base = true;
 		}
+		if (ev.ev.type == PLW_REC_LOST)
+			tl_lost(&t, ev.input, &ev.ev);
 		ret = plw_model_feed(m, ev.input, &ev.ev);
 		if (ret) {
 			res_err(res, ret, "out of memory");

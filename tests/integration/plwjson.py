@@ -17,6 +17,11 @@ usage: plwjson.py CHECK ARGS...   (exit 0: pass; 1: mismatch, explained on stdou
   entries INFO                    prints the number of py_entry events
   total REPORT FIELD              prints the sum of FIELD over function nodes
   sum REPORT FIELD NAME           prints the sum of FIELD over nodes named NAME
+  lost INFO TIMELINE FLOW         events were lost; info's total equals the sum
+                                  of its per-CPU windows and of the timeline's
+                                  LOST events; some flow node is flagged
+  counted GT GRAPH INFO           each GT["calls"] count is exact, or short by
+                                  no more than the events info says were lost
 Nodes are found under "roots" and "children"; pid/tid are inherited from the
 nearest ancestor that has them."""
 import json
@@ -264,7 +269,45 @@ def c_sum(rep, field, name):
     return True
 
 
-CHECKS = {"calls": c_calls, "procs": c_procs, "threads": c_threads,
+def c_lost(info, timeline, flow):
+    ok = True
+    f = info_files(load(info))[0]
+    lost = f.get("lost") or {}
+    total = int(lost.get("total") or 0)
+    wins = sum(int(w.get("lost", 0)) for w in lost.get("windows") or [])
+    tl = sum(int(e.get("lost", 0)) for e in load(timeline).get("events", [])
+             if e.get("event") == "lost")
+    flagged = sum(1 for n, _, _ in nodes(load(flow)) if n.get("flags"))
+    print("info lost %d (%d windows on cpus %s, summing to %d); timeline LOST "
+          "records sum to %d; %d flow nodes flagged" % (
+              total, len(lost.get("windows") or []),
+              sorted({w.get("cpu") for w in lost.get("windows") or []}), wins, tl, flagged))
+    if total <= 0:
+        print("no events were lost: the test could not provoke losses")
+        ok = False
+    if wins != total or tl != total:
+        print("loss totals disagree")
+        ok = False
+    if total and not flagged:
+        print("events were lost but no flow is flagged incomplete")
+        ok = False
+    return ok
+
+
+def c_counted(gt, graph, info):
+    gt = load(gt)
+    got = sums(load(graph), "calls", gt.get("script"))
+    lost = sum(int((f.get("lost") or {}).get("total") or 0) for f in info_files(load(info)))
+    ok = True
+    for name, want in sorted(gt["calls"].items()):
+        have = got.get(name, 0)
+        print("%s: %d calls recorded, %d made, %d events lost" % (name, have, want, lost))
+        if have > want or (have < want and want - have > lost):
+            ok = False
+    return ok
+
+
+CHECKS = {"lost": c_lost, "counted": c_counted, "calls": c_calls, "procs": c_procs, "threads": c_threads,
           "durations": c_durations, "total": c_total, "sum": c_sum,
           "finished": c_finished, "cut": c_cut, "entries": c_entries, "depth": c_depth}
 

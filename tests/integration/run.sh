@@ -433,9 +433,270 @@ sys.exit(0 if ok else 1)
 PYEOF
 }
 
+# ------------------------------------------------- reliability and security
+
+# sems PID: "ENTRY RETURN LINE", the USDT semaphores of $PY in process PID
+# (read from /proc/PID/mem at the addresses readelf gives: $PY is ET_EXEC)
+sem_addrs() {
+	readelf -n "$PY" | awk '/Name: /{n=$2} /Semaphore:/{print n, $NF}' |
+		awk '$1=="function__entry"{e=$2} $1=="function__return"{r=$2} $1=="line"{l=$2}
+		     END{print e, r, l}'
+}
+sems() {
+	local pid=$1 a out=""
+	for a in $SEM_ADDRS; do
+		out="$out $(dd if="/proc/$pid/mem" iflag=skip_bytes,count_bytes skip=$((a)) count=2 2>/dev/null | od -An -tu2 | tr -d ' ')"
+	done
+	echo "${out# }"
+}
+SEM_ADDRS=$(sem_addrs 2>/dev/null)
+sems_zero() { [ "$(sems "$1")" = "0 0 0" ]; }
+# another tracer (a launch-mode recording elsewhere attaches to the binary,
+# for every process) raises the semaphores of every $PY: seen in a fresh one
+others_attached() {
+	local p v
+	"$PY" -c 'import time; time.sleep(2)' & p=$!
+	sleep 0.3
+	v=$(sems "$p"); kill "$p" 2>/dev/null; wait "$p" 2>/dev/null
+	[ "$v" != "0 0 0" ]
+}
+# back_to_zero PID WHAT: semaphores of PID back to 0 (or another tracer is
+# on the binary, which makes the check inconclusive: said, not failed)
+back_to_zero() {
+	local end=$((SECONDS + 20))
+	until sems_zero "$1"; do
+		if [ $SECONDS -ge $end ]; then
+			others_attached && { note "INCONCLUSIVE: another tracer is attached to $PY ($2)"; return 0; }
+			fail "semaphores not back to 0 $2: $(sems "$1")"
+		fi
+		sleep 0.05
+	done
+}
+
+# a target is never harmed: semaphores up while attached, back to 0 after a
+# clean stop and after kill -9 of the recorder; the target's work and exit
+# status are those of an untraced run
+t_target_unharmed() {
+	local d=$1 s
+	[ -n "$SEM_ADDRS" ] || fail "no semaphore addresses in readelf -n $PY"
+	start_target "$d" "$PYDIR/busy.py" 6 "$d/progress"
+	touch "$d/gate"
+	# uprobes are per binary: another pylow recording elsewhere on this
+	# machine raises them too, for a while
+	back_to_zero "$tpid" "before attaching"
+	s=$(sems "$tpid"); note "semaphores (entry return line) before: $s"
+	attach "$d" -p "$tpid" -o "$d/a.plw"
+	s=$(sems "$tpid"); note "while attached: $s"
+	set -- $s
+	[ "$1" -gt 0 ] && [ "$2" -gt 0 ] || fail "entry/return semaphores not raised while attached: $s"
+	kill -INT "$rpid"; stopped "$rpid" 20
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc on SIGINT"; }
+	back_to_zero "$tpid" "after detach"
+	note "after SIGINT: $(sems "$tpid")"
+	rm -f "$d/rec.err"	# attach waits for 'attached' in it
+	attach "$d" -p "$tpid" -o "$d/b.plw"
+	s=$(sems "$tpid"); note "attached again: $s"
+	set -- $s
+	[ "$1" -gt 0 ] && [ "$2" -gt 0 ] || fail "entry/return semaphores not raised while attached: $s"
+	kill -9 "$rpid"; stopped "$rpid" 20 2>/dev/null
+	back_to_zero "$tpid" "after kill -9 of the recorder"
+	note "after kill -9: $(sems "$tpid")"
+	kill -0 "$tpid" 2>/dev/null || fail "the target died"
+	stopped "$tpid" 30
+	[ $rc = 0 ] || fail "the target exited $rc"
+	grep -q '^DONE [0-9]* ok$' "$d/target.out" || { cat "$d/target.out"; fail "the target's own result changed"; }
+	note "target: $(grep DONE "$d/target.out"), exit 0"
+}
+
+# disk full: a 256 KiB tmpfs fills within a second; the recorder stops with
+# one line saying so, the .partial is valid up to its last chunk, the target
+# runs on and ends as it would untraced
+t_disk_full() {
+	local d=$1 n
+	mkdir -p "$d/full"
+	mount -t tmpfs -o size=256k pylow-itest "$d/full" || fail "cannot mount a tmpfs on $d/full"
+	trap 'kill_ours >/dev/null; umount -l "$d/full" 2>/dev/null' EXIT
+	start_target "$d" "$PYDIR/busy.py" 5 "$d/progress"
+	touch "$d/gate"
+	local t0=$SECONDS
+	attach "$d" -p "$tpid" -o "$d/full/x.plw"
+	stopped "$rpid" 20
+	note "recorder exited $rc after $((SECONDS - t0))s"
+	[ $rc != 0 ] || fail "record exited 0 on a full disk"
+	show "$d/rec.err"
+	[ "$(grep -c 'disk full' "$d/rec.err")" = 1 ] || fail "no one-line 'disk full' error"
+	grep 'disk full' "$d/rec.err" | grep -q -- '-o' || fail "the error does not say what to do"
+	[ -s "$d/full/x.plw.partial" ] || fail "no x.plw.partial left"
+	report "$d" "$d/info.txt" info "$d/full/x.plw.partial"
+	grep -qiE 'not finished|cut short' "$d/info.txt" || fail "info does not say the file is unfinished"
+	report "$d" "$d/info.json" info --json "$d/full/x.plw.partial"
+	check "info --json does not say cut short" cut "$d/info.json"
+	n=$($HELPER entries "$d/info.json")
+	note "x.plw.partial: $n py_entry events readable"
+	[ "$n" -gt 0 ] || fail "no events readable from the .partial"
+	kill -0 "$tpid" 2>/dev/null || fail "the target died with the recorder"
+	back_to_zero "$tpid" "after the disk filled"
+	local p1 p2
+	p1=$(cat "$d/progress"); sleep 0.3; p2=$(cat "$d/progress")
+	[ "$p2" -gt "$p1" ] || fail "the target stopped making progress"
+	stopped "$tpid" 30
+	[ $rc = 0 ] || fail "the target exited $rc"
+	grep -q '^DONE [0-9]* ok$' "$d/target.out" || fail "the target's own result changed"
+	umount "$d/full" || umount -l "$d/full"
+}
+
+# a tiny ring buffer loses events: counted per CPU and window, the same in
+# info and in the file's LOST records (timeline), and flows are flagged
+t_lost_marked() {
+	local d=$1
+	rec "$d" record -q --buffer-size 1 -o "$d/x.plw" -- "$PY" "$PYDIR/busy.py" 1.5
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	report "$d" "$d/info.json" info --json "$d/x.plw"
+	report "$d" "$d/tl.json" timeline --json "$d/x.plw"
+	report "$d" "$d/flow.json" flow --all --json "$d/x.plw"
+	check "losses not counted or not marked" lost "$d/info.json" "$d/tl.json" "$d/flow.json"
+	report "$d" "$d/tl.txt" timeline "$d/x.plw"
+	grep -q '⚠ LOST [0-9]* events on cpu [0-9]' "$d/tl.txt" || fail "timeline shows no LOST line"
+	report "$d" "$d/flow.txt" flow --all "$d/x.plw"
+	grep -q '\[incomplete\]' "$d/flow.txt" || fail "flow shows no [incomplete] tree"
+}
+
+# a finished recording cut at every KiB: info never crashes, and what it
+# reads never shrinks as the cut moves later
+t_truncated_anywhere() {
+	local d=$1 size off step r n prev=0 runs=0
+	rec "$d" record -q -o "$d/x.plw" -- "$PY" "$PYDIR/known_calls.py" "$d/gt.json"
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	size=$(stat -c %s "$d/x.plw")
+	step=$(( size / 400 > 1024 ? size / 400 : 1024 ))
+	for ((off = 0; off <= size; off += step)); do
+		head -c "$off" "$d/x.plw" >"$d/cut.plw"
+		r=0
+		"$PYLOW" report info --json "$d/cut.plw" >"$d/cut.json" 2>"$d/cut.err" || r=$?
+		[ $r -lt 2 ] || { show "$d/cut.err"; fail "report info exited $r on a cut at $off"; }
+		if [ $r = 0 ]; then
+			n=$($HELPER entries "$d/cut.json")
+			[ "$off" = "$size" ] || grep -q 'cut short' "$d/cut.err" ||
+				{ show "$d/cut.err"; fail "cut at $off of $size: no warning naming the damage"; }
+		else
+			n=0
+			# --json: the error is one JSON line on stdout
+			[ "$(wc -l <"$d/cut.json")" = 1 ] && grep -q '"error":' "$d/cut.json" ||
+				{ show "$d/cut.json"; fail "cut at $off: not a one-line error"; }
+		fi
+		[ "$n" -ge "$prev" ] || fail "cut at $off: $n py_entry events, fewer than $prev at an earlier cut"
+		prev=$n
+		runs=$((runs + 1))
+	done
+	# cuts inside the feature sections (after the data) keep every event
+	report "$d" "$d/full.json" info --json "$d/x.plw"
+	local all; all=$($HELPER entries "$d/full.json")
+	head -c $((size - 100)) "$d/x.plw" >"$d/cut.plw"
+	report "$d" "$d/tail.json" info --json "$d/cut.plw"
+	[ "$($HELPER entries "$d/tail.json")" = "$all" ] || fail "a cut in the feature sections lost events"
+	note "$runs cuts every $step bytes of $size: events monotonic, last $prev of $all; cut in the features keeps $all"
+}
+
+# maxrss_of DIR: the recorder's peak RSS in KiB (GNU time, attach mode: the
+# target is not the recorder's child, so it does not count)
+storm() {	# storm DIR SCRIPT ARGS...: record -p with the gate, sets rss (KiB)
+	local d=$1; shift
+	start_target "$d" "$@"
+	/usr/bin/time -f '%M' -o "$d/rss" "$PYLOW" record -p "$tpid" -o "$d/x.plw" >"$d/rec.out" 2>"$d/rec.err" &
+	rpid=$!
+	is_att() { grep -qsi attached "$d/rec.err"; }
+	wait_for 30 "pylow record to attach" is_att
+	touch "$d/gate"
+	stopped "$tpid" 120
+	[ $rc = 0 ] || fail "the target exited $rc"
+	stopped "$rpid" 60
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	rss=$(tail -n 1 "$d/rss")
+}
+RSS_BOUND_KB=${RSS_BOUND_KB:-307200}	# 300 MiB: README, "Reliability", and record --help
+
+# 500 forked children and 1000 threads: exact counts (or counted loss),
+# bounded recorder memory
+t_storm_forks_threads() {
+	local d=$1
+	storm "$d" "$PYDIR/storm.py" "$d/gt.json" 500 1000
+	report "$d" "$d/graph.json" graph --json "$d/x.plw"
+	report "$d" "$d/info.json" info --json "$d/x.plw"
+	check "storm counts" counted "$d/gt.json" "$d/graph.json" "$d/info.json"
+	note "recorder peak RSS $rss KiB (bound $RSS_BOUND_KB KiB)"
+	[ "$rss" -le "$RSS_BOUND_KB" ] || fail "recorder peak RSS $rss KiB over $RSS_BOUND_KB KiB"
+}
+
+# 300k distinct code objects: the recorder's memory stays bounded
+t_storm_code_objects() {
+	local d=$1 n
+	storm "$d" "$PYDIR/many_code.py" "$d/gt.json" 300000
+	report "$d" "$d/info.json" info --json "$d/x.plw"
+	n=$($HELPER entries "$d/info.json")
+	note "$n py_entry events for 300000 generated functions; recorder peak RSS $rss KiB (bound $RSS_BOUND_KB KiB)"
+	[ "$n" -ge 300000 ] || fail "fewer entries ($n) than generated functions called"
+	[ "$rss" -le "$RSS_BOUND_KB" ] || fail "recorder peak RSS $rss KiB over $RSS_BOUND_KB KiB"
+}
+
+# a secret moved through a file, a pipe and a socket, and passed as an
+# argument (and one in the environment) is nowhere in the recording
+t_privacy() {
+	local d=$1 s f hits
+	local envsecret; envsecret=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	mkdir -p "$d/work"
+	PYLOW_SECRET=$envsecret rec "$d" record -q -o "$d/x.plw" -- "$PY" "$PYDIR/secret.py" "$d/gt.json" "$d/work"
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	report "$d" "$d/graph.json" graph --json "$d/x.plw"
+	[ "$($HELPER sum "$d/graph.json" calls handle)" = 6 ] || fail "handle() calls not recorded (nothing to look into)"
+	grep -q "$envsecret" "$d/gt.json" || fail "the target did not see the secret"
+	perf script -i "$d/x.plw" >"$d/perf.out" 2>/dev/null || fail "perf script failed"
+	report "$d" "$d/tl.txt" timeline "$d/x.plw"
+	report "$d" "$d/info.json" info --json "$d/x.plw"
+	report "$d" "$d/flow.json" flow --all --json "$d/x.plw"
+	$PY "$here/zscan.py" "$d/x.plw" >"$d/raw.bin" 2>"$d/zscan.err"
+	note "$(cat "$d/zscan.err"), $(stat -c %s "$d/raw.bin") bytes decompressed"
+	[ -s "$d/raw.bin" ] || fail "no zstd frame decompressed"
+	grep -qa 'handle' "$d/raw.bin" || fail "decompressed chunks do not hold the function names (helper broken?)"
+	for s in $($PY -c 'import json,sys; print(" ".join(x for x in json.load(open(sys.argv[1]))["secrets"] if x))' "$d/gt.json"); do
+		for f in x.plw raw.bin perf.out tl.txt info.json flow.json graph.json; do
+			hits=$(grep -ca "$s" "$d/$f")
+			[ "$hits" = 0 ] || fail "secret $s found in $f"
+		done
+	done
+	note "2 secrets (file, pipe, TCP, argument, environment): in none of x.plw, its chunks, perf script, timeline, info, flow, graph"
+}
+
+# symlinks at FILE.partial or FILE are not followed; the file is 0600
+t_symlink_mode() {
+	local d=$1
+	echo victim >"$d/victim"
+	ln -s "$d/victim" "$d/x.plw.partial"
+	rec "$d" record -q -o "$d/x.plw" -- "$PY" -c pass
+	[ $rc != 0 ] || fail "record exited 0 with a symlink at x.plw.partial"
+	show "$d/rec.err"
+	grep -q 'x.plw.partial' "$d/rec.err" || fail "the error does not name x.plw.partial"
+	[ "$(cat "$d/victim")" = victim ] || fail "the symlink's target was written"
+	[ -L "$d/x.plw.partial" ] || fail "the symlink was removed"
+	rm -f "$d/x.plw.partial"
+	ln -s "$d/victim" "$d/x.plw"
+	rec "$d" record -q -o "$d/x.plw" -- "$PY" -c pass
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc with a symlink at x.plw"; }
+	[ "$(cat "$d/victim")" = victim ] || fail "the symlink's target was written"
+	[ -f "$d/x.plw" ] && [ ! -L "$d/x.plw" ] || fail "x.plw is not a regular file"
+	[ -L "$d/x.plw.old" ] || fail "the old symlink was not kept as x.plw.old"
+	[ "$(stat -c %a "$d/x.plw")" = 600 ] || fail "x.plw has mode $(stat -c %a "$d/x.plw"), want 600"
+	note "symlink at .partial refused, symlink at FILE moved to FILE.old, victim unchanged, mode 600"
+}
+
 CASES=(launch_counts attach_counts sleep_durations children threads deep_stack perf_script
        refuse_noprobe_python refuse_missing_pid refuse_non_python
        stop_sigint stop_sigterm stop_sighup stop_duration stop_sigkill
+       target_unharmed disk_full lost_marked truncated_anywhere
+       storm_forks_threads storm_code_objects privacy symlink_mode
        analyses)
 [ $# -gt 0 ] && CASES=("$@")
 

@@ -686,6 +686,37 @@ static void test_corruption(void **state)
 		assert_non_null(strstr(plw_reader_error(r), "newer"));
 		plw_reader_free(r);
 	}
+	/* a finished file cut inside its feature sections: every event is
+	 * still read, the damage names the feature section (salvage), and
+	 * without salvage the error says the same */
+	{
+		struct plw_reader *r = NULL;
+		struct plw_event ev;
+		uint64_t all = 0, got = 0;
+		int ret;
+
+		assert_int_equal(plw_reader_open_mem(&r, p, size, 0), 0);
+		while ((ret = plw_reader_next(r, &ev)) > 0)
+			all++;
+		assert_int_equal(ret, 0);
+		plw_reader_free(r);
+		assert_int_equal(plw_reader_open_mem(&r, p, size - 10, PLW_READ_SALVAGE), 0);
+		while ((ret = plw_reader_next(r, &ev)) > 0)
+			got++;
+		assert_int_equal(ret, 0);
+		assert_true(got == all);
+		assert_false(plw_reader_meta(r)->finished);
+		assert_true(plw_reader_meta(r)->truncated);
+		assert_non_null(plw_reader_damage(r, NULL));
+		assert_non_null(strstr(plw_reader_damage(r, NULL), "feature"));
+		plw_reader_free(r);
+		assert_int_equal(plw_reader_open_mem(&r, p, size - 10, 0), 0);
+		while ((ret = plw_reader_next(r, &ev)) > 0)
+			;
+		assert_int_equal(ret, -EBADMSG);
+		assert_non_null(strstr(plw_reader_error(r), "feature"));
+		plw_reader_free(r);
+	}
 	free(q);
 	free(p);
 	free(tss);

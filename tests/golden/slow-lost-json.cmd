@@ -1,0 +1,1 @@
+slow --json lost.plw
