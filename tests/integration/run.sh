@@ -466,7 +466,10 @@ back_to_zero() {
 	local end=$((SECONDS + 20))
 	until sems_zero "$1"; do
 		if [ $SECONDS -ge $end ]; then
-			others_attached && { note "INCONCLUSIVE: another tracer is attached to $PY ($2)"; return 0; }
+			# on a shared developer machine another recorder may hold
+			# them; CI runs nothing else, so there it is a failure
+			[ "${CI:-}" != true ] && others_attached &&
+				{ note "INCONCLUSIVE: another tracer is attached to $PY ($2)"; return 0; }
 			fail "semaphores not back to 0 $2: $(sems "$1")"
 		fi
 		sleep 0.05
