@@ -454,7 +454,7 @@ int report_flow(const struct report_opts *o, struct report_result *res)
 	f.cap = o->mode == FLOW_TOP ? (o->top ? o->top : 1) : o->mode == FLOW_LAST ? 1 : 1024;
 	f.trees = calloc(f.cap, sizeof(*f.trees));
 	struct plw_model_opts mo = {
-		.trees = true, .on_root = flow_on_root, .resolve = flow_resolve, .ctx = &f,
+		.trees = true, .kernel_leaves = true, .on_root = flow_on_root, .resolve = flow_resolve, .ctx = &f,
 	};
 	if (!f.trees || plw_model_new(&f.m, &mo)) {
 		res_err(res, -ENOMEM, "out of memory");

@@ -999,6 +999,8 @@ static int kernel_leaf(struct plw_model *m, uint32_t input, const struct plw_eve
 			return -ENOMEM;
 		m->o.on_leaf(m->o.ctx, &ci, li);
 	}
+	if (!m->o.kernel_leaves)
+		return 0;
 	if (!t->depth || !m->o.trees) {
 		if (t->depth)
 			t->stack[t->depth - 1].child_ns += self;

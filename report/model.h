@@ -140,6 +140,10 @@ struct plw_call_info {
 
 struct plw_model_opts {
 	bool trees;			/* build trees (flow, graph); false: hooks only */
+	/* kernel events (syscalls, off-CPU) become leaves of the trees and take
+	 * their time from the frames' self time; false: they only reach on_leaf
+	 * (the Python-only analyses: slow, anomaly, diff, nplus1, single) */
+	bool kernel_leaves;
 	/* a root completed; return true to keep TREE (free it with model_tree_free) */
 	bool (*on_root)(void *ctx, struct plw_tree *tree);
 	void (*on_enter)(void *ctx, const struct plw_call_info *ci);

@@ -61,6 +61,9 @@ int report_diff(const struct report_opts *o, struct report_result *res);
 int report_anomaly(const struct report_opts *o, struct report_result *res);
 int report_nplus1(const struct report_opts *o, struct report_result *res);
 int report_single(const struct report_opts *o, struct report_result *res);
+int report_syscalls(const struct report_opts *o, struct report_result *res);
+int report_offcpu(const struct report_opts *o, struct report_result *res);
+int report_sched(const struct report_opts *o, struct report_result *res);
 
 /* ---------------------------------------------------------------- source */
 
