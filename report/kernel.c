@@ -344,9 +344,11 @@ static void out_syscalls(struct kr *k, struct jw *j)
 	const struct report_opts *o = k->o;
 	FILE *f = o->out;
 
-	qsort(k->sys, k->nr_sys, sizeof(*k->sys), cmp_sys);
+	if (k->nr_sys)
+		qsort(k->sys, k->nr_sys, sizeof(*k->sys), cmp_sys);
 	for (uint32_t i = 0; i < k->nr_sys; i++)
-		qsort(k->sys[i].callers, k->sys[i].nr_callers, sizeof(struct caller), cmp_caller);
+		if (k->sys[i].nr_callers)
+			qsort(k->sys[i].callers, k->sys[i].nr_callers, sizeof(struct caller), cmp_caller);
 	if (o->json) {
 		jw_key(j, "calls");
 		jw_u64(j, k->sys_events);
@@ -433,7 +435,8 @@ static void out_offcpu(struct kr *k, struct jw *j)
 	const struct report_opts *o = k->o;
 	FILE *f = o->out;
 
-	qsort(k->off, k->nr_off, sizeof(*k->off), cmp_off);
+	if (k->nr_off)
+		qsort(k->off, k->nr_off, sizeof(*k->off), cmp_off);
 	if (o->json) {
 		jw_key(j, "intervals");
 		jw_u64(j, k->off_events);
@@ -485,7 +488,8 @@ static void out_sched(struct kr *k, struct jw *j)
 	FILE *f = o->out;
 	uint64_t vol = 0, invol = 0;
 
-	qsort(k->thr, k->nr_thr, sizeof(*k->thr), cmp_thr);
+	if (k->nr_thr)
+		qsort(k->thr, k->nr_thr, sizeof(*k->thr), cmp_thr);
 	for (uint32_t i = 0; i < k->nr_thr; i++) {
 		vol += k->thr[i].vol;
 		invol += k->thr[i].invol;
