@@ -55,11 +55,12 @@ struct sys_start {
 	__s32 fd;
 };
 
-/* tid -> syscall in progress (LRU: exit_group never returns) */
+/* the syscall in progress of a thread (ts 0: none); task storage: no
+ * hashing on the syscall path, freed with the task */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct sys_start);
 } sys_in SEC(".maps");
 
@@ -118,17 +119,19 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
-	struct sys_start s = {};
+	struct sys_start *s;
 
 	if (!is_target(pid_tgid >> 32))
 		return 0;
-	s.ts = bpf_ktime_get_ns();
-	s.nr = (__u32)id;
-	s.fd = -1;
+	s = bpf_task_storage_get(&sys_in, bpf_get_current_task_btf(), NULL,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!s)
+		return 0;
+	s->nr = (__u32)id;
+	s->fd = -1;
 	if (id >= 0 && id < NR_SYSCALLS_MAX && fd_arg[id])
-		s.fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);
-	bpf_map_update_elem(&sys_in, &tid, &s, BPF_ANY);
+		s->fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	s->ts = bpf_ktime_get_ns();
 	return 0;
 }
 
@@ -141,8 +144,8 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	struct sys_rec *r;
 	__u64 now;
 
-	s = bpf_map_lookup_elem(&sys_in, &tid);
-	if (!s)
+	s = bpf_task_storage_get(&sys_in, bpf_get_current_task_btf(), NULL, 0);
+	if (!s || !s->ts)
 		return 0;
 	now = bpf_ktime_get_ns();
 	if (running) {
@@ -160,7 +163,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 			count(PLW_CNT_EVENTS);
 		}
 	}
-	bpf_map_delete_elem(&sys_in, &tid);
+	s->ts = 0;
 	return 0;
 }
 
