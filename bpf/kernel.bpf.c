@@ -71,11 +71,11 @@ struct off_start {
 	__u32 pid;
 };
 
-/* tid -> off-CPU interval in progress */
+/* the off-CPU interval in progress of a thread (out_ts 0: none) */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct off_start);
 } off_in SEC(".maps");
 
@@ -179,18 +179,19 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
 	__u64 now = bpf_ktime_get_ns();
 
 	if (prev_tid && is_target(prev_tgid)) {
-		struct off_start n = {};
-
-		n.out_ts = now;
-		n.pid = prev_tgid;
-		n.reason = preempt || prev_state == 0 ? PLW_OFFCPU_PREEMPTED : PLW_OFFCPU_BLOCKED;
-		count(n.reason == PLW_OFFCPU_PREEMPTED ? PLW_CNT_SWITCH_INVOL : PLW_CNT_SWITCH_VOL);
-		bpf_map_update_elem(&off_in, &prev_tid, &n, BPF_ANY);
+		o = bpf_task_storage_get(&off_in, prev, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (o) {
+			o->pid = prev_tgid;
+			o->wake_ts = 0;
+			o->reason = preempt || prev_state == 0 ? PLW_OFFCPU_PREEMPTED : PLW_OFFCPU_BLOCKED;
+			o->out_ts = now;
+			count(o->reason == PLW_OFFCPU_PREEMPTED ? PLW_CNT_SWITCH_INVOL : PLW_CNT_SWITCH_VOL);
+		}
 	}
 	if (!next_tid)
 		return 0;
-	o = bpf_map_lookup_elem(&off_in, &next_tid);
-	if (!o)
+	o = bpf_task_storage_get(&off_in, next, NULL, 0);
+	if (!o || !o->out_ts)
 		return 0;
 	if (running) {
 		struct off_rec *r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
@@ -211,17 +212,16 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
 			count(PLW_CNT_EVENTS);
 		}
 	}
-	bpf_map_delete_elem(&off_in, &next_tid);
+	o->out_ts = 0;
 	return 0;
 }
 
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(on_wakeup, struct task_struct *p)
 {
-	__u32 tid = p->pid;
-	struct off_start *o = bpf_map_lookup_elem(&off_in, &tid);
+	struct off_start *o = bpf_task_storage_get(&off_in, p, NULL, 0);
 
-	if (o && o->reason == PLW_OFFCPU_BLOCKED && !o->wake_ts)
+	if (o && o->out_ts && o->reason == PLW_OFFCPU_BLOCKED && !o->wake_ts)
 		o->wake_ts = bpf_ktime_get_ns();
 	return 0;
 }
