@@ -89,6 +89,21 @@ $(O)/bpf/%.skel.h: $(O)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
+# --- the syscall name table written into recordings (META "syscall_names"),
+# from the build machine's kernel headers: reports never use the reader's
+UNISTD_H ?= $(firstword $(wildcard /usr/include/$(shell uname -m)-linux-gnu/asm/unistd_64.h /usr/include/asm/unistd_64.h))
+$(O)/syscall_names.h: $(UNISTD_H) Makefile
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q){ echo '/* generated from $(UNISTD_H) */'; \
+	  echo 'static const char plw_syscall_names[] ='; \
+	  awk '$$1 == "#define" && $$2 ~ /^__NR_/ && $$3 ~ /^[0-9]+$$/ { n[$$3] = substr($$2, 6); if ($$3 > max) max = $$3 } \
+	       END { s = ""; for (i = 0; i <= max; i++) s = s (i ? "," : "") n[i]; \
+	             while (length(s) > 0) { print "\t\"" substr(s, 1, 70) "\""; s = substr(s, 71) } }' $(UNISTD_H); \
+	  echo '\t"";'; } > $@
+
+$(O)/record/kernel.o: $(O)/syscall_names.h
+
 # --- tests
 $(O)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	$(call msg,TEST,$@)

@@ -47,6 +47,8 @@ enum plw_ev {
 	PLW_EV_PY_IMPORT_START = 6, /* struct plw_py_import + string */
 	PLW_EV_PY_IMPORT_DONE = 7,  /* struct plw_py_import + string */
 	PLW_EV_META = 8,	/* struct plw_meta_ev + strings: key/value, in-stream metadata */
+	PLW_EV_SYSCALL = 9,	/* struct plw_syscall: one completed system call */
+	PLW_EV_OFFCPU = 10,	/* struct plw_offcpu: one off-CPU interval of a thread */
 	PLW_EV_MAX		/* first unused; new kinds are appended */
 };
 
@@ -116,6 +118,35 @@ struct plw_meta_ev {		/* payload; named _ev: plw.h has struct plw_meta */
 	/* strings follow, padded as above */
 };
 
+/* PLW_EV_SYSCALL: one completed system call of a target thread (event group
+ * "syscalls").  The sample's time is the syscall's EXIT (so that the stream
+ * stays in time order however long the call blocked); it began at
+ * time - dur_ns.  Syscall numbers are the recording machine's (arch in the
+ * META "arch"); the META "syscall_names" (comma-separated names indexed by
+ * number) names them.  Packed to 28 bytes; read with memcpy. */
+struct plw_syscall {
+	__u32 nr;			/* syscall number */
+	__s32 fd;			/* args[0] of fd-based calls (read, write, ...), else -1 */
+	__s64 ret;			/* return value (-errno on failure; bytes for I/O) */
+	__u64 dur_ns;			/* entry to exit */
+	__u32 pad;
+} __attribute__((packed, aligned(4)));
+
+/* Reasons of PLW_EV_OFFCPU */
+#define PLW_OFFCPU_PREEMPTED	0	/* switched out runnable (involuntary) */
+#define PLW_OFFCPU_BLOCKED	1	/* switched out sleeping (voluntary) */
+
+/* PLW_EV_OFFCPU: a target thread was off CPU (event group "sched").  Time:
+ * when it was switched back in; it was switched out at time - dur_ns.
+ * runq_ns is the part of dur_ns spent runnable waiting for a CPU (from the
+ * wakeup, or the whole interval when preempted); dur_ns - runq_ns is the time
+ * blocked.  Packed to 20 bytes. */
+struct plw_offcpu {
+	__u64 dur_ns;			/* switch-out to switch-in */
+	__u64 runq_ns;			/* wakeup (or switch-out when preempted) to switch-in */
+	__u32 reason;			/* PLW_OFFCPU_* */
+} __attribute__((packed, aligned(4)));
+
 /* Longest strings the BPF side copies; longer ones are truncated (and still
  * NUL-terminated). */
 #define PLW_FUNC_MAX		128
@@ -171,6 +202,8 @@ enum plw_counter {
 	PLW_CNT_LOST = 1,		/* ringbuf reserve failures: records dropped */
 	PLW_CNT_LOC_NEW = 2,		/* code locations defined */
 	PLW_CNT_FILTERED = 3,		/* events dropped by -F/-f filters */
+	PLW_CNT_SWITCH_VOL = 4,		/* context switches of targets: blocked */
+	PLW_CNT_SWITCH_INVOL = 5,	/* context switches of targets: preempted */
 	PLW_CNT_MAX = 8
 };
 
@@ -181,6 +214,8 @@ _Static_assert((8 + sizeof(struct plw_py_loc)) % 8 == 0, "py_loc header is 16; s
 _Static_assert((8 + sizeof(struct plw_py_gc_start)) % 8 == 4, "gc_start padding");
 _Static_assert((8 + sizeof(struct plw_py_gc_done)) % 8 == 4, "gc_done padding");
 _Static_assert(sizeof(struct plw_rb_hdr) == 24, "rb header");
+_Static_assert((8 + sizeof(struct plw_syscall)) % 8 == 4, "syscall padding");
+_Static_assert((8 + sizeof(struct plw_offcpu)) % 8 == 4, "offcpu padding");
 #endif
 
 #endif /* PYLOW_EVENTS_H */

@@ -192,6 +192,8 @@ struct plw_event {
 		struct { int64_t value; } gc;		/* gen for START, collected for DONE */
 		struct { const char *module; int32_t found; } import;
 		struct { uint64_t attr_config; uint32_t attr_type; } other;
+		struct { uint32_t nr; int32_t fd; int64_t ret; uint64_t dur_ns; } sys;	/* SYSCALL */
+		struct { uint64_t dur_ns, runq_ns; uint32_t reason; } off;	/* OFFCPU */
 	} u;
 };
 

@@ -774,6 +774,21 @@ static int pylow_payload(struct plw_reader *r, struct plw_event *ev, unsigned ty
 		ev->u.meta.value = dl_str(raw, raw_size, rd32(p + 4), &b);
 		meta_kv(r, ev->u.meta.key, ev->u.meta.value);
 		break;
+	case PLW_EV_SYSCALL:
+		if (len < 24)
+			return -EBADMSG;
+		ev->u.sys.nr = rd32(p);
+		ev->u.sys.fd = (int32_t)rd32(p + 4);
+		ev->u.sys.ret = (int64_t)rd64(p + 8);
+		ev->u.sys.dur_ns = rd64(p + 16);
+		break;
+	case PLW_EV_OFFCPU:
+		if (len < 20)
+			return -EBADMSG;
+		ev->u.off.dur_ns = rd64(p);
+		ev->u.off.runq_ns = rd64(p + 8);
+		ev->u.off.reason = rd32(p + 16);
+		break;
 	}
 	return 0;
 }

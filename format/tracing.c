@@ -15,6 +15,8 @@ _Static_assert(offsetof(struct plw_py_loc, func) == 8, "py_loc.func");
 _Static_assert(offsetof(struct plw_py_loc, file) == 12, "py_loc.file");
 _Static_assert(offsetof(struct plw_py_gc_done, collected) == 0, "gc_done");
 _Static_assert(offsetof(struct plw_py_import, module) == 8, "import.module");
+_Static_assert(offsetof(struct plw_syscall, ret) == 8 && offsetof(struct plw_syscall, dur_ns) == 16, "syscall");
+_Static_assert(offsetof(struct plw_offcpu, reason) == 16, "offcpu");
 
 static const char *const ev_names[PLW_EV_MAX] = {
 	[PLW_EV_PY_ENTRY] = "py_entry",
@@ -25,6 +27,8 @@ static const char *const ev_names[PLW_EV_MAX] = {
 	[PLW_EV_PY_IMPORT_START] = "py_import_start",
 	[PLW_EV_PY_IMPORT_DONE] = "py_import_done",
 	[PLW_EV_META] = "meta",
+	[PLW_EV_SYSCALL] = "syscall",
+	[PLW_EV_OFFCPU] = "offcpu",
 };
 
 /* fields after the common header; offsets count from the start of raw */
@@ -64,6 +68,19 @@ static const char *const ev_fields[PLW_EV_MAX] = {
 		"\tfield:__data_loc char[] value;\toffset:12;\tsize:4;\tsigned:1;\n"
 		"\tfield:unsigned int pad;\toffset:16;\tsize:4;\tsigned:0;\n"
 		"\nprint fmt: \"%s=%s\", __get_str(key), __get_str(value)\n",
+	[PLW_EV_SYSCALL] =
+		"\tfield:unsigned int nr;\toffset:8;\tsize:4;\tsigned:0;\n"
+		"\tfield:int fd;\toffset:12;\tsize:4;\tsigned:1;\n"
+		"\tfield:long long ret;\toffset:16;\tsize:8;\tsigned:1;\n"
+		"\tfield:unsigned long long dur_ns;\toffset:24;\tsize:8;\tsigned:0;\n"
+		"\tfield:unsigned int pad;\toffset:32;\tsize:4;\tsigned:0;\n"
+		"\nprint fmt: \"nr=%u fd=%d ret=%lld dur_ns=%llu\", REC->nr, REC->fd, REC->ret, REC->dur_ns\n",
+	[PLW_EV_OFFCPU] =
+		"\tfield:unsigned long long dur_ns;\toffset:8;\tsize:8;\tsigned:0;\n"
+		"\tfield:unsigned long long runq_ns;\toffset:16;\tsize:8;\tsigned:0;\n"
+		"\tfield:unsigned int reason;\toffset:24;\tsize:4;\tsigned:0;\n"
+		"\nprint fmt: \"dur_ns=%llu runq_ns=%llu reason=%s\", REC->dur_ns, REC->runq_ns, "
+		"__print_symbolic(REC->reason, { 0, \"preempted\" }, { 1, \"blocked\" })\n",
 };
 
 static const char common_fields[] =

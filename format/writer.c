@@ -401,6 +401,8 @@ int plw_writer_event(struct plw_writer *w, enum plw_ev type, uint32_t pid,
 		[PLW_EV_PY_IMPORT_START] = sizeof(struct plw_py_import),
 		[PLW_EV_PY_IMPORT_DONE] = sizeof(struct plw_py_import),
 		[PLW_EV_META] = sizeof(struct plw_meta_ev),
+		[PLW_EV_SYSCALL] = sizeof(struct plw_syscall),
+		[PLW_EV_OFFCPU] = sizeof(struct plw_offcpu),
 	};
 
 	if ((unsigned)type == 0 || (unsigned)type >= PLW_EV_MAX)

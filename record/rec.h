@@ -100,6 +100,30 @@ int py_attach(struct pylow_bpf *skel, const char *path, struct py_attach *pa,
 	      struct manifest *m);
 void py_detach(struct py_attach *pa);
 
+/* ---------------------------------------------------------- kernel.c */
+
+/* event groups of -e */
+#define KGROUP_PYTHON		0x1
+#define KGROUP_SYSCALLS		0x2
+#define KGROUP_SCHED		0x4
+#define KGROUP_DEFAULT		(KGROUP_PYTHON | KGROUP_SYSCALLS | KGROUP_SCHED)
+
+struct kern;
+
+/* ORs the groups of ARG ("g1,g2") into *MASK; -EINVAL (unknown) or
+ * -EOPNOTSUPP (not built yet) with a message in ERR */
+int kern_parse_groups(const char *arg, unsigned *mask, char *err, size_t len);
+/* opens and loads bpf/kernel.bpf.c on PY's ring buffer, targets and
+ * counters (PY loaded); *K is set even on failure (kern_free it) */
+int kern_load(struct kern **k, struct pylow_bpf *py, unsigned mask);
+/* attaches the selected groups; manifest lines for every group */
+int kern_attach(struct kern *k, struct manifest *m, char *err, size_t len);
+void kern_set_running(struct kern *k, int on);
+void kern_detach(struct kern *k);
+void kern_free(struct kern *k);
+/* the build machine's syscall names, comma-separated, indexed by number */
+const char *kern_syscall_names(void);
+
 /* ---------------------------------------------------------- sink.c */
 
 struct sink;

@@ -70,6 +70,8 @@ struct rec {
 	struct plw_writer *w;
 	struct sink *sink;
 	char partial[PATH_MAX + 16];
+	unsigned groups;		/* KGROUP_* of -e (0: the default) */
+	struct kern *kern;
 };
 
 static const char usage_text[] =
@@ -90,6 +92,17 @@ static const char usage_text[] =
 "                          becomes FILE.old; FILE.partial while recording\n"
 "      --buffer-size MB    BPF ring buffer size in MiB, rounded up to a power of\n"
 "                          two (default %u); raise it if events are lost\n"
+"\n"
+"Events:\n"
+"  -e, --event GROUP[,GROUP...]  event groups to record (repeatable); default\n"
+"                          python,syscalls,sched:\n"
+"                            python    Python calls and returns (CPython USDT)\n"
+"                            syscalls  system calls of the targets' threads:\n"
+"                                      duration, fd, bytes (raw_syscalls)\n"
+"                            sched     off-CPU intervals (blocked, preempted) and\n"
+"                                      runqueue waits (sched_switch, sched_wakeup)\n"
+"                          not supported yet: faults, io, mem, gil, exceptions,\n"
+"                          irq, tlb, probe\n"
 "\n"
 "Filters (applied in the kernel, at the first sight of each code location):\n"
 "  -F, --func FUNC         only functions named exactly FUNC (repeatable, max %d)\n"
@@ -386,6 +399,11 @@ static int load_bpf(struct rec *r)
 		   strerror(-err));
 		return -1;
 	}
+	if ((err = kern_load(&r->kern, skel, r->groups))) {
+		pr("cannot load the kernel event programs (bpf/kernel.bpf.c): %s (run with -vvv "
+		   "for the verifier's log, or leave out -e syscalls,sched)", strerror(-err));
+		return -1;
+	}
 	return 0;
 }
 
@@ -516,6 +534,9 @@ static int write_start_meta(struct rec *r, struct plw_meta *m, uint64_t ts)
 		snprintf(buf + n, sizeof(buf) - n, "%s%d", n ? "," : "", r->child);
 	if ((err = plw_writer_meta(r->w, ts, "target_pids", buf)))
 		return err;
+	if ((r->groups & KGROUP_SYSCALLS) &&
+	    (err = plw_writer_meta(r->w, ts, "syscall_names", kern_syscall_names())))
+		return err;
 	if (r->cmd && (err = plw_writer_meta(r->w, ts, "command", join_args(1, r->cmd))))
 		return err;
 	for (int i = 0; i < r->nr_py; i++) {
@@ -572,13 +593,14 @@ static int parse_args(struct rec *r, int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "buffer-size", required_argument, NULL, OPT_BUFFER },
 		{ "help", no_argument, NULL, 'h' },
+		{ "event", required_argument, NULL, 'e' },
 		{ 0 },
 	};
 	int c;
 
 	r->output = DEFAULT_OUTPUT;
 	r->buffer_mb = DEFAULT_BUFFER_MB;
-	while ((c = getopt_long(argc, argv, "+p:o:d:F:f:qvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+p:o:d:F:f:e:qvh", opts, NULL)) != -1) {
 		char *end;
 
 		switch (c) {
@@ -618,6 +640,15 @@ static int parse_args(struct rec *r, int argc, char **argv)
 			}
 			r->globs[r->nr_globs++] = optarg;
 			break;
+		case 'e': {
+			char why[160];
+
+			if (kern_parse_groups(optarg, &r->groups, why, sizeof(why))) {
+				pr("-e %s: %s", optarg, why);
+				return -1;
+			}
+			break;
+		}
 		case 'q':
 			r->quiet = true;
 			break;
@@ -644,6 +675,8 @@ static int parse_args(struct rec *r, int argc, char **argv)
 	}
 	if (optind < argc)
 		r->cmd = argv + optind;
+	if (!r->groups)
+		r->groups = KGROUP_DEFAULT;
 	if (!r->nr_pids && !r->cmd) {
 		pr("nothing to record: give -p PID or -- CMD; see 'pylow record --help'");
 		return -1;
@@ -720,12 +753,15 @@ static void detach_all(struct rec *r)
 		bpf_link__destroy(r->tp_links[i]);
 		r->tp_links[i] = NULL;
 	}
+	kern_detach(r->kern);
 }
 
 static void cleanup(struct rec *r)
 {
 	detach_all(r);
 	sink_free(r->sink);
+	kern_free(r->kern);
+	r->kern = NULL;
 	pylow_bpf__destroy(r->skel);
 	manifest_free(&r->man);
 	free(r->cmdline);
@@ -830,8 +866,18 @@ int cmd_record(int argc, char **argv)
 			goto fail;
 	if (attach_tracepoints(r))
 		goto fail;
+	{
+		char why[256];
+
+		if (kern_attach(r->kern, &r->man, why, sizeof(why))) {
+			pr("%s", why);
+			goto fail;
+		}
+	}
 	/* every distinct Python of the targets */
-	if (r->cmd && attach_python(r, probed, r->child))
+	if (!(r->groups & KGROUP_PYTHON))
+		;	/* -e without python: kernel events only */
+	else if (r->cmd && attach_python(r, probed, r->child))
 		goto fail;
 	for (int i = 0; i < r->nr_pids; i++) {
 		char lib[PATH_MAX];
@@ -839,7 +885,7 @@ int cmd_record(int argc, char **argv)
 		if (target_exe(r->pids[i], exe, sizeof(exe)))
 			continue;
 		target_libpython(r->pids[i], lib, sizeof(lib));
-		if (!py_find_probes(exe, lib, probed, sizeof(probed)) &&
+		if ((r->groups & KGROUP_PYTHON) && !py_find_probes(exe, lib, probed, sizeof(probed)) &&
 		    attach_python(r, probed, r->pids[i]))
 			goto fail;
 	}
@@ -889,6 +935,7 @@ int cmd_record(int argc, char **argv)
 		   pids, mm, r->nr_py > 1 ? " and others" : "", r->output);
 	}
 	r->skel->bss->running = 1;
+	kern_set_running(r->kern, 1);
 	release_child(r);
 	if (r->duration)
 		deadline = start + (uint64_t)(r->duration * 1e9);
@@ -938,6 +985,7 @@ int cmd_record(int argc, char **argv)
 
 	/* stop the sources (all at once), then drain what is left */
 	r->skel->bss->running = 0;
+	kern_set_running(r->kern, 0);
 	detach_all(r);
 	for (int i = 0; i < 100; i++) {
 		struct sink_stats a, b;

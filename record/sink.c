@@ -371,6 +371,8 @@ static int write_one(struct sink *s, const unsigned char *rec)
 	case PLW_EV_PY_RETURN:
 	case PLW_EV_PY_GC_START:
 	case PLW_EV_PY_GC_DONE:
+	case PLW_EV_SYSCALL:
+	case PLW_EV_OFFCPU:
 		err = plw_writer_event(s->w, h.type, h.pid, h.tid, h.ts, h.cpu, p, h.size);
 		break;
 	case PLW_EV_PY_LOC: {

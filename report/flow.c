@@ -224,11 +224,67 @@ static void ms(FILE *f, uint64_t ns)
 	fprintf(f, "%.3f ms", ns / 1e6);
 }
 
+/* "4.1KB" style */
+void human_size(uint64_t b, char *out, size_t len)
+{
+	if (b >= 1000000000ull)
+		snprintf(out, len, "%.1fGB", b / 1e9);
+	else if (b >= 1000000ull)
+		snprintf(out, len, "%.1fMB", b / 1e6);
+	else if (b >= 1000ull)
+		snprintf(out, len, "%.1fKB", b / 1e3);
+	else
+		snprintf(out, len, "%lluB", (unsigned long long)b);
+}
+
+/* long waits are shown as waits: at least 1 ms per call on average */
+#define WAIT_SHOWN_NS	1000000ull
+
+/* a kernel leaf's label: "[pread64 fd=5 4.1KB]", "waiting (epoll_wait)",
+ * "off-CPU blocked" */
+void kernel_label(const struct plw_node *n, char *out, size_t len)
+{
+	char b[32];
+	size_t k;
+
+	if (n->site->kind == PLW_KIND_OFFCPU) {
+		snprintf(out, len, "off-CPU %s", n->site->name);
+		return;
+	}
+	if (n->site->kind != PLW_KIND_SYSCALL) {
+		snprintf(out, len, "[%s]", n->site->name);
+		return;
+	}
+	if (plw_syscall_waits(n->site->name) && n->count &&
+	    n->dur_ns / n->count >= WAIT_SHOWN_NS) {
+		snprintf(out, len, "waiting (%s)", n->site->name);
+		return;
+	}
+	k = snprintf(out, len, "[%s", n->site->name);
+	if (k < len && n->fd1 && n->fd1 != PLW_FD_MIXED)
+		k += snprintf(out + k, len - k, " fd=%u", n->fd1 - 1);
+	if (k < len && n->bytes) {
+		human_size(n->bytes, b, sizeof(b));
+		k += snprintf(out + k, len - k, " %s", b);
+	}
+	if (k < len)
+		snprintf(out + k, len - k, "]");
+}
+
+static const struct plw_node *cur_bottleneck;
+
 static void node_line(FILE *out, const struct plw_node *n)
 {
 	char where[512], fl[64];
 
-	fputs_safe(n->site->name, out);
+	if (n->site->kind != PLW_KIND_PYTHON) {
+		char lab[256];
+
+		kernel_label(n, lab, sizeof(lab));
+		fputs_safe(lab, out);
+	} else {
+		fputs_safe(n->site->name, out);
+	}
 	if (n->count > 1)
 		fprintf(out, " ×%" PRIu64, n->count);
 	fputs("  ", out);
@@ -239,6 +295,8 @@ static void node_line(FILE *out, const struct plw_node *n)
 		fputs_safe(where, out);
 	}
 	fputs(flags_text(n->flags, fl, sizeof(fl)), out);
+	if (n == cur_bottleneck)
+		fputs("  ← bottleneck", out);
 }
 
 static int text_children(const struct report_opts *o, const struct plw_node *n, int depth,
@@ -291,6 +349,7 @@ static int text_tree(const struct flow *f, const struct kept *t)
 	struct prefix p = { 0 };
 	int err;
 
+	cur_bottleneck = plw_tree_bottleneck(r);
 	node_line(o->out, r);
 	if (f->src->n > 1) {
 		fputs("  [", o->out);
@@ -339,6 +398,23 @@ static void json_node(const struct report_opts *o, struct jw *j, const struct pl
 	jw_u64(j, n->count);
 	jw_key(j, "flags");
 	jw_flags(j, n->flags);
+	if (n->site->kind == PLW_KIND_SYSCALL) {
+		jw_key(j, "fd");
+		if (n->fd1 && n->fd1 != PLW_FD_MIXED)
+			jw_u64(j, n->fd1 - 1);
+		else
+			jw_null(j);
+		jw_key(j, "bytes");
+		jw_u64(j, n->bytes);
+	}
+	if (n->site->kind != PLW_KIND_PYTHON) {
+		jw_key(j, "max_ns");
+		jw_u64(j, n->max_ns);
+	}
+	if (n == cur_bottleneck) {
+		jw_key(j, "bottleneck");
+		jw_bool(j, true);
+	}
 	jw_key(j, "children");
 	jw_arr(j);
 	for (const struct plw_node *c = n->child; c; c = c->next) {
@@ -378,7 +454,7 @@ int report_flow(const struct report_opts *o, struct report_result *res)
 	f.cap = o->mode == FLOW_TOP ? (o->top ? o->top : 1) : o->mode == FLOW_LAST ? 1 : 1024;
 	f.trees = calloc(f.cap, sizeof(*f.trees));
 	struct plw_model_opts mo = {
-		.trees = true, .on_root = flow_on_root, .resolve = flow_resolve, .ctx = &f,
+		.trees = true, .kernel_leaves = true, .on_root = flow_on_root, .resolve = flow_resolve, .ctx = &f,
 	};
 	if (!f.trees || plw_model_new(&f.m, &mo)) {
 		res_err(res, -ENOMEM, "out of memory");
@@ -432,8 +508,10 @@ int report_flow(const struct report_opts *o, struct report_result *res)
 		jw_arr_end(&j);
 		jw_key(&j, "roots");
 		jw_arr(&j);
-		for (size_t i = 0; i < f.len; i++)
+		for (size_t i = 0; i < f.len; i++) {
+			cur_bottleneck = plw_tree_bottleneck(f.trees[i]->root);
 			json_node(o, &j, f.trees[i]->root, 0);
+		}
 		jw_arr_end(&j);
 		jw_obj_end(&j);
 		goto out;

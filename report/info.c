@@ -16,6 +16,7 @@ static const char *const ev_names[] = {
 	[PLW_EV_PY_LOC] = "py_loc",		[PLW_EV_PY_GC_START] = "py_gc_start",
 	[PLW_EV_PY_GC_DONE] = "py_gc_done",	[PLW_EV_PY_IMPORT_START] = "py_import_start",
 	[PLW_EV_PY_IMPORT_DONE] = "py_import_done", [PLW_EV_META] = "meta",
+	[PLW_EV_SYSCALL] = "syscall",		[PLW_EV_OFFCPU] = "offcpu",
 };
 static const char *const rec_names[] = { "comm", "fork", "exit", "lost", "other" };
 #define NR_KINDS	(PLW_EV_MAX + 5)

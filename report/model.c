@@ -343,6 +343,9 @@ struct thread {
 	struct plw_tree *tree;		/* open root tree */
 	struct plw_arena *arena;	/* arena of the open (or next) tree */
 	struct thread *next;		/* all threads, in order of appearance */
+	/* off-CPU time fed since the last syscall: a syscall that contains it
+	 * takes it out of its own self time (the off-CPU leaf has it) */
+	uint64_t off_acc, off_first;
 };
 
 #define LOC_DIRECT_MAX	(1u << 22)	/* loc ids below: direct index */
@@ -355,6 +358,9 @@ struct input {
 	struct umap idents;		/* hash(name, file) -> first site (chained by strcmp) */
 	uint64_t start;
 	bool has_start;
+	char *sysnames;			/* META syscall_names, ',' replaced by NUL */
+	const char **sysname;		/* by number */
+	uint32_t nr_sysnames;
 };
 
 struct plw_model {
@@ -368,6 +374,8 @@ struct plw_model {
 	struct plw_arena *pool;		/* recycled tree arenas */
 	struct umap named;		/* hash(kind, name) -> site; collisions take key + 1 */
 	bool finished;
+	const struct plw_site **leaf_stack;	/* scratch for on_leaf */
+	uint32_t leaf_cap;
 };
 
 int plw_model_new(struct plw_model **mp, const struct plw_model_opts *opts)
@@ -886,6 +894,213 @@ int plw_model_leaf(struct plw_model *m, uint32_t input, uint32_t pid, uint32_t t
 	return 0;
 }
 
+/* ------------------------------------------------------- kernel leaves */
+
+static const char *const bytes_calls[] = {
+	"read", "write", "pread64", "pwrite64", "readv", "writev", "preadv", "pwritev",
+	"preadv2", "pwritev2", "recvfrom", "sendto", "recvmsg", "sendmsg", "sendfile",
+	"splice", "copy_file_range", "getdents64", "tee", NULL,
+};
+
+static const char *const wait_calls[] = {
+	"epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select", "pselect6",
+	"futex", "futex_waitv", "nanosleep", "clock_nanosleep", "wait4", "waitid", "pause",
+	"rt_sigtimedwait", "rt_sigsuspend", "accept", "accept4", "io_getevents",
+	"io_uring_enter", "msgrcv", "semtimedop", NULL,
+};
+
+static bool in_list(const char *const *l, const char *name)
+{
+	for (; *l; l++)
+		if (!strcmp(*l, name))
+			return true;
+	return false;
+}
+
+bool plw_syscall_moves_bytes(const char *name)
+{
+	return name && in_list(bytes_calls, name);
+}
+
+bool plw_syscall_waits(const char *name)
+{
+	return name && in_list(wait_calls, name);
+}
+
+static int set_sysnames(struct plw_model *m, uint32_t input, const char *v)
+{
+	struct input *in = get_input(m, input);
+	uint32_t n = 1;
+
+	if (!in)
+		return -ENOMEM;
+	if (in->sysnames)
+		return 0;		/* the first table of a file wins */
+	for (const char *p = v; *p; p++)
+		n += *p == ',';
+	in->sysnames = strdup(v);
+	in->sysname = calloc(n, sizeof(*in->sysname));
+	if (!in->sysnames || !in->sysname)
+		return -ENOMEM;
+	char *p = in->sysnames;
+
+	for (uint32_t i = 0; i < n; i++) {
+		char *c = strchr(p, ',');
+
+		in->sysname[i] = p;
+		if (c)
+			*c = 0;
+		p = c ? c + 1 : p + strlen(p);
+	}
+	in->nr_sysnames = n;
+	return 0;
+}
+
+const char *plw_model_syscall_name(struct plw_model *m, uint32_t input, uint32_t nr,
+				   char *buf, size_t len)
+{
+	if (input < m->nr_inputs && nr < m->inputs[input].nr_sysnames &&
+	    *m->inputs[input].sysname[nr])
+		return m->inputs[input].sysname[nr];
+	snprintf(buf, len, "syscall_%u", nr);
+	return buf;
+}
+
+/* a kernel leaf: under the open frame (not a root of its own when none is
+ * open: only on_leaf sees those) */
+static int kernel_leaf(struct plw_model *m, uint32_t input, const struct plw_event *ev,
+		       struct plw_leaf_info *li, uint64_t dur, uint64_t self)
+{
+	struct thread *t = get_thread(m, input, ev->pid, ev->tid);
+	uint64_t start = ev->ts > dur ? ev->ts - dur : 0;
+
+	if (!t)
+		return -ENOMEM;
+	if (m->o.on_leaf) {
+		if (t->depth > m->leaf_cap) {
+			uint32_t cap = t->depth * 2;
+			const struct plw_site **ns = realloc(m->leaf_stack, cap * sizeof(*ns));
+
+			if (!ns)
+				return -ENOMEM;
+			m->leaf_stack = ns;
+			m->leaf_cap = cap;
+		}
+		for (uint32_t i = 0; i < t->depth; i++)
+			m->leaf_stack[i] = t->stack[i].site;
+		li->stack = m->leaf_stack;
+		li->depth = t->depth;
+		struct plw_call_info ci = {
+			.input = input, .pid = ev->pid, .tid = ev->tid, .depth = t->depth,
+			.ts = ev->ts, .start_ns = start, .dur_ns = dur,
+		};
+		ci.site = plw_model_site_named(m, li->kind, li->name);
+		if (!ci.site)
+			return -ENOMEM;
+		m->o.on_leaf(m->o.ctx, &ci, li);
+	}
+	if (!m->o.kernel_leaves)
+		return 0;
+	if (!t->depth || !m->o.trees) {
+		if (t->depth)
+			t->stack[t->depth - 1].child_ns += self;
+		return 0;
+	}
+	struct frame *f = &t->stack[t->depth - 1];
+	const struct plw_site *site = plw_model_site_named(m, li->kind, li->name);
+
+	if (!site)
+		return -ENOMEM;
+	f->child_ns += self;
+	if (!f->node)
+		return 0;
+	struct plw_node *n = plw_node_get(t->arena, f->node, site);
+
+	if (!n)
+		return -ENOMEM;
+	if (!n->count) {
+		n->input = input;
+		n->pid = ev->pid;
+		n->tid = ev->tid;
+		n->start_ns = start;
+	}
+	n->count++;
+	n->dur_ns += dur;
+	n->self_ns += self;
+	n->bytes += li->bytes;
+	if (li->fd >= 0 && n->count == 1)
+		n->fd1 = (uint32_t)li->fd + 1;
+	else if (n->fd1 != (li->fd >= 0 ? (uint32_t)li->fd + 1 : 0))
+		n->fd1 = PLW_FD_MIXED;
+	if (dur > n->max_ns)
+		n->max_ns = dur;
+	return 0;
+}
+
+static int on_syscall(struct plw_model *m, uint32_t input, const struct plw_event *ev)
+{
+	struct thread *t = get_thread(m, input, ev->pid, ev->tid);
+	uint64_t dur = ev->u.sys.dur_ns, start = ev->ts > dur ? ev->ts - dur : 0, self = dur;
+	char buf[32];
+	struct plw_leaf_info li = {
+		.kind = PLW_KIND_SYSCALL, .nr = ev->u.sys.nr, .fd = ev->u.sys.fd,
+		.ret = ev->u.sys.ret,
+	};
+
+	if (!t)
+		return -ENOMEM;
+	li.name = plw_model_syscall_name(m, input, li.nr, buf, sizeof(buf));
+	if (li.ret >= 0 && plw_syscall_moves_bytes(li.name))
+		li.bytes = (uint64_t)li.ret;
+	/* off-CPU intervals inside this call are already the frame's children */
+	if (t->off_acc && t->off_first >= start)
+		self = dur > t->off_acc ? dur - t->off_acc : 0;
+	t->off_acc = t->off_first = 0;
+	return kernel_leaf(m, input, ev, &li, dur, self);
+}
+
+static int on_offcpu(struct plw_model *m, uint32_t input, const struct plw_event *ev)
+{
+	struct thread *t = get_thread(m, input, ev->pid, ev->tid);
+	uint64_t dur = ev->u.off.dur_ns;
+	struct plw_leaf_info li = {
+		.kind = PLW_KIND_OFFCPU, .fd = -1, .runq_ns = ev->u.off.runq_ns,
+		.reason = ev->u.off.reason,
+		.name = ev->u.off.reason == PLW_OFFCPU_PREEMPTED ? "preempted" : "blocked",
+	};
+
+	if (!t)
+		return -ENOMEM;
+	if (!t->off_acc)
+		t->off_first = ev->ts > dur ? ev->ts - dur : 0;
+	t->off_acc += dur;
+	return kernel_leaf(m, input, ev, &li, dur, dur);
+}
+
+const struct plw_node *plw_tree_bottleneck(const struct plw_node *root)
+{
+	const struct plw_node *best = root;
+
+	if (!root || !root->child)
+		return NULL;
+	for (const struct plw_node *n = root; n;) {
+		const struct plw_node *slow = NULL;
+
+		if (n->self_ns > best->self_ns)
+			best = n;
+		for (const struct plw_node *c = n->child; c; c = c->next) {
+			if (!slow || c->dur_ns > slow->dur_ns)
+				slow = c;
+			/* a leaf beside the path (off-CPU time inside a
+			 * syscall on it) counts as on it */
+			if (!c->child && c->self_ns > best->self_ns)
+				best = c;
+		}
+		n = slow;
+	}
+	return best;
+}
+
 static void close_thread(struct plw_model *m, struct thread *t, uint64_t ts)
 {
 	while (t->depth)
@@ -924,6 +1139,14 @@ int plw_model_feed(struct plw_model *m, uint32_t input, const struct plw_event *
 		return on_return(m, input, ev);
 	case PLW_EV_PY_LOC:
 		return define_loc(m, input, &ev->u.loc);
+	case PLW_EV_SYSCALL:
+		return on_syscall(m, input, ev);
+	case PLW_EV_OFFCPU:
+		return on_offcpu(m, input, ev);
+	case PLW_EV_META:
+		if (ev->u.meta.key && !strcmp(ev->u.meta.key, "syscall_names") && ev->u.meta.value)
+			return set_sysnames(m, input, ev->u.meta.value);
+		return 0;
 	case PLW_REC_LOST:
 		on_lost(m, input, ev);
 		return 0;
@@ -977,7 +1200,10 @@ void plw_model_free(struct plw_model *m)
 		umap_free(&m->inputs[i].sites_far);
 		umap_free(&m->inputs[i].threads);
 		umap_free(&m->inputs[i].idents);
+		free(m->inputs[i].sysnames);
+		free(m->inputs[i].sysname);
 	}
+	free(m->leaf_stack);
 	free(m->inputs);
 	while (m->pool) {
 		struct plw_arena *a = m->pool;

@@ -90,7 +90,13 @@ struct plw_node {
 	uint64_t dur_ns;		/* inclusive, summed over count calls */
 	uint64_t self_ns;		/* dur_ns minus the children's, summed */
 	uint64_t count;			/* calls closed into this node */
+	uint64_t bytes;			/* syscall leaves: summed non-negative returns of
+					 * byte-moving calls (read, write, ...) */
+	uint64_t max_ns;		/* kernel leaves: longest single event */
+	uint32_t fd1;			/* syscall leaves: fd + 1 of every call, 0 none,
+					 * PLW_FD_MIXED when they differ */
 };
+#define PLW_FD_MIXED	0xffffffffu
 
 struct plw_arena;
 
@@ -103,6 +109,22 @@ struct plw_tree {
 	struct plw_node *root;
 	struct plw_arena *arena;	/* owns the tree and its nodes */
 	uint64_t seq;			/* completion order, from 0 */
+};
+
+/* Details of a kernel leaf event (on_leaf, and the syscall/sched reports). */
+struct plw_leaf_info {
+	enum plw_kind kind;		/* SYSCALL or OFFCPU */
+	const char *name;		/* syscall name ("syscall_N" unknown), or "blocked"/"preempted" */
+	uint32_t nr;			/* syscall number */
+	int32_t fd;			/* -1: none */
+	int64_t ret;
+	uint64_t bytes;			/* ret of byte-moving calls when >= 0, else 0 */
+	uint64_t runq_ns;		/* OFFCPU: part spent runnable */
+	uint32_t reason;		/* OFFCPU: PLW_OFFCPU_* */
+	/* the Python frame it fell under (NULL: none open), and its parents
+	 * up to the root: stack[0] is the root, stack[depth-1] the frame */
+	const struct plw_site *const *stack;
+	uint32_t depth;
 };
 
 /* Per-call hooks for streaming reports (timeline).  DEPTH is the frame's
@@ -118,10 +140,19 @@ struct plw_call_info {
 
 struct plw_model_opts {
 	bool trees;			/* build trees (flow, graph); false: hooks only */
+	/* kernel events (syscalls, off-CPU) become leaves of the trees and take
+	 * their time from the frames' self time; false: they only reach on_leaf
+	 * (the Python-only analyses: slow, anomaly, diff, nplus1, single) */
+	bool kernel_leaves;
 	/* a root completed; return true to keep TREE (free it with model_tree_free) */
 	bool (*on_root)(void *ctx, struct plw_tree *tree);
 	void (*on_enter)(void *ctx, const struct plw_call_info *ci);
 	void (*on_exit)(void *ctx, const struct plw_call_info *ci);
+	/* a kernel leaf (syscall, off-CPU) on a thread; DEPTH is that of the
+	 * frame it falls under + 1; start_ns/dur_ns its interval.  LI has the
+	 * event's details. */
+	void (*on_leaf)(void *ctx, const struct plw_call_info *ci,
+			const struct plw_leaf_info *li);
 	/* code location not defined in the stream (e.g. only in the feature
 	 * section); may be NULL or return NULL */
 	const struct plw_loc *(*resolve)(void *ctx, uint32_t input, uint32_t loc);
@@ -163,6 +194,23 @@ const struct plw_site *plw_model_site_named(struct plw_model *m, enum plw_kind k
  * frame is open.  DUR may be 0 (count-only events).  0 or -ENOMEM. */
 int plw_model_leaf(struct plw_model *m, uint32_t input, uint32_t pid, uint32_t tid,
 		   const struct plw_site *site, uint64_t start, uint64_t dur);
+
+/* Name of syscall NR of INPUT, from the file's META "syscall_names" (fed
+ * through plw_model_feed); "syscall_NR" in BUF when the file has none. */
+const char *plw_model_syscall_name(struct plw_model *m, uint32_t input, uint32_t nr,
+				   char *buf, size_t len);
+/* true for syscalls that move bytes (read, write, pread64, recvfrom, ...):
+ * their non-negative return is a byte count */
+bool plw_syscall_moves_bytes(const char *name);
+/* true for syscalls that wait for something (epoll_wait, poll, futex,
+ * nanosleep, ...): long ones are shown as "waiting (NAME)" */
+bool plw_syscall_waits(const char *name);
+
+/* The bottleneck of ROOT's tree: the node with the largest self time on the
+ * slowest path (the child with the largest inclusive time at each level,
+ * ROOT included) or among the leaves hanging off that path; NULL when ROOT
+ * has no children. */
+const struct plw_node *plw_tree_bottleneck(const struct plw_node *root);
 
 /* Trees kept by on_root; accepts NULL.  M must still exist (arenas are
  * recycled through it). */

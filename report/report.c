@@ -192,6 +192,52 @@ static const struct sub subs[] = {
 	  "Examples:\n"
 	  "  pylow report single handle_request trace.plw\n"
 	  "  pylow report single --nth 3 --json handle_request trace.plw\n" },
+	{ "syscalls", report_syscalls, "system calls: count, time, latency histogram, Python callers",
+	  "usage: pylow report syscalls [--json] FILE...\n"
+	  "\n"
+	  "Every system call of the recorded threads (record -e syscalls, a default),\n"
+	  "by syscall, slowest in total first: calls, failures, total and longest\n"
+	  "time, bytes moved (read, write, ...), a log2 latency histogram in µs, and\n"
+	  "the Python functions that made them (the innermost frame at the call).\n"
+	  "Syscall numbers are named from the table the recorder wrote into the file.\n"
+	  "\n"
+	  "Options:\n"
+	  "  --json        one JSON document on stdout (errors too)\n"
+	  "  --strict      fail on a damaged file instead of reporting what is intact\n"
+	  "  -h, --help    this help\n"
+	  "\n"
+	  "Examples:\n"
+	  "  pylow report syscalls trace.plw\n" },
+	{ "offcpu", report_offcpu, "off-CPU time by Python stack and reason (blocked, preempted)",
+	  "usage: pylow report offcpu [--json] FILE...\n"
+	  "\n"
+	  "Time the recorded threads spent off CPU (record -e sched, a default), by\n"
+	  "the Python stack they were in and why: blocked (slept: I/O, locks,\n"
+	  "sleep) or preempted (runnable, but another task had the CPU); with the\n"
+	  "part spent waiting on a runqueue, and a log2 histogram of the intervals.\n"
+	  "\n"
+	  "Options:\n"
+	  "  --json        one JSON document on stdout (errors too)\n"
+	  "  --strict      fail on a damaged file instead of reporting what is intact\n"
+	  "  -h, --help    this help\n"
+	  "\n"
+	  "Examples:\n"
+	  "  pylow report offcpu trace.plw\n" },
+	{ "sched", report_sched, "runqueue latency, voluntary/involuntary context switches per thread",
+	  "usage: pylow report sched [--json] FILE...\n"
+	  "\n"
+	  "Scheduling of the recorded threads (record -e sched, a default): a log2\n"
+	  "histogram of runqueue latency (runnable until on a CPU: after a wakeup,\n"
+	  "or after being preempted) and, per thread, voluntary (blocked) and\n"
+	  "involuntary (preempted) context switches, off-CPU and runqueue time.\n"
+	  "\n"
+	  "Options:\n"
+	  "  --json        one JSON document on stdout (errors too)\n"
+	  "  --strict      fail on a damaged file instead of reporting what is intact\n"
+	  "  -h, --help    this help\n"
+	  "\n"
+	  "Examples:\n"
+	  "  pylow report sched trace.plw\n" },
 };
 #define NR_SUBS (sizeof(subs) / sizeof(subs[0]))
 
@@ -362,7 +408,7 @@ int cmd_report(int argc, char **argv)
 			break;
 	}
 	if (!s)
-		return usage_err(NULL, "unknown subcommand '%s' (info, flow, timeline, graph, slow, diff, anomaly, nplus1, single)", argv[1]);
+		return usage_err(NULL, "unknown subcommand '%s' (info, flow, timeline, graph, slow, diff, anomaly, nplus1, single, syscalls, offcpu, sched)", argv[1]);
 	for (int i = 0; i < 3; i++) {
 		free(lists[i]);
 		if (!(lists[i] = calloc((size_t)argc, sizeof(*lists[i])))) {

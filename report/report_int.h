@@ -61,6 +61,9 @@ int report_diff(const struct report_opts *o, struct report_result *res);
 int report_anomaly(const struct report_opts *o, struct report_result *res);
 int report_nplus1(const struct report_opts *o, struct report_result *res);
 int report_single(const struct report_opts *o, struct report_result *res);
+int report_syscalls(const struct report_opts *o, struct report_result *res);
+int report_offcpu(const struct report_opts *o, struct report_result *res);
+int report_sched(const struct report_opts *o, struct report_result *res);
 
 /* ---------------------------------------------------------------- source */
 
@@ -124,6 +127,10 @@ const char *wall_text(uint64_t wall_ns, char *buf, size_t len);
 const char *where_text(const struct plw_site *s, char *buf, size_t len);
 /* S with control characters shown as '?' (text output stays one line) */
 void fputs_safe(const char *s, FILE *f);
+/* flow.c: "4.1KB"; a kernel leaf's label ("[pread64 fd=5 4.1KB]",
+ * "waiting (epoll_wait)", "off-CPU blocked") */
+void human_size(uint64_t b, char *out, size_t len);
+void kernel_label(const struct plw_node *n, char *out, size_t len);
 void res_err(struct report_result *res, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

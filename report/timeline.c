@@ -197,6 +197,70 @@ static void tl_exit(void *ctx, const struct plw_call_info *ci)
 	emit(t, &l);
 }
 
+/* a kernel event (syscall, off-CPU), at its start, one level under the
+ * frame it happened in */
+static void tl_leaf(void *ctx, const struct plw_call_info *ci, const struct plw_leaf_info *li)
+{
+	struct timeline *t = ctx;
+	struct plw_node n = {
+		.site = ci->site, .count = 1, .dur_ns = ci->dur_ns, .bytes = li->bytes,
+		.fd1 = li->fd >= 0 ? (uint32_t)li->fd + 1 : 0,
+	};
+	struct plw_call_info at = *ci;
+	char lab[256];
+
+	if (!wanted(t, ci))
+		return;
+	t->lines++;
+	at.ts = ci->start_ns;
+	if (t->o->json) {
+		json_common(t, &at, li->kind == PLW_KIND_OFFCPU ? "offcpu" : "syscall");
+		jw_key(&t->j, "start_ns");
+		jw_u64(&t->j, ci->start_ns);
+		jw_key(&t->j, "dur_ns");
+		jw_u64(&t->j, ci->dur_ns);
+		if (li->kind == PLW_KIND_SYSCALL) {
+			jw_key(&t->j, "nr");
+			jw_u64(&t->j, li->nr);
+			jw_key(&t->j, "fd");
+			if (li->fd >= 0)
+				jw_u64(&t->j, li->fd);
+			else
+				jw_null(&t->j);
+			jw_key(&t->j, "ret");
+			jw_i64(&t->j, li->ret);
+			jw_key(&t->j, "bytes");
+			jw_u64(&t->j, li->bytes);
+		} else {
+			jw_key(&t->j, "runq_ns");
+			jw_u64(&t->j, li->runq_ns);
+		}
+		jw_obj_end(&t->j);
+		return;
+	}
+	struct line l;
+
+	prefix(t, &l, &at);
+	put(&l, "· ");
+	kernel_label(&n, lab, sizeof(lab));
+	put_safe(&l, lab);
+	put(&l, "  [");
+	put_ms(&l, ci->dur_ns, 0);
+	put(&l, "ms]");
+	if (li->kind == PLW_KIND_SYSCALL && li->ret < 0) {
+		char e[32];
+
+		snprintf(e, sizeof(e), "  = %lld", (long long)li->ret);
+		put(&l, e);
+	}
+	if (li->kind == PLW_KIND_OFFCPU && li->reason == PLW_OFFCPU_BLOCKED && li->runq_ns) {
+		put(&l, "  runqueue ");
+		put_ms(&l, li->runq_ns, 0);
+		put(&l, "ms");
+	}
+	emit(t, &l);
+}
+
 /* a LOST record, where it happened: which calls nearby are incomplete */
 static void tl_lost(struct timeline *t, uint32_t input, const struct plw_event *ev)
 {
@@ -248,7 +312,7 @@ int report_timeline(const struct report_opts *o, struct report_result *res)
 	if (err)
 		return err;
 	struct plw_model_opts mo = {
-		.on_enter = tl_enter, .on_exit = tl_exit, .resolve = tl_resolve, .ctx = &t,
+		.on_enter = tl_enter, .on_exit = tl_exit, .on_leaf = tl_leaf, .kernel_leaves = true, .resolve = tl_resolve, .ctx = &t,
 	};
 	if (plw_model_new(&m, &mo)) {
 		res_err(res, -ENOMEM, "out of memory");

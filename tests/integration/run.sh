@@ -695,12 +695,122 @@ t_symlink_mode() {
 	note "symlink at .partial refused, symlink at FILE moved to FILE.old, victim unchanged, mode 600"
 }
 
+# kernel layer (-e syscalls,sched, on by default): exact pread64 leaves under
+# the function that made them, an 80 ms sleep as 80 ms blocked off CPU under
+# its function, and two threads pinned to one CPU preempting each other
+t_kernel_leaves() {
+	local d=$1
+	# this case's subshell (and so the recorder and its target) on CPU 0 only
+	taskset -pc 0 "$BASHPID" >/dev/null || fail "taskset -pc 0 failed"
+	rec "$d" record -q -o "$d/x.plw" -- "$PY" "$PYDIR/kernel_probe.py" "$d/gt.json"
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	[ -s "$d/gt.json" ] || fail "the target wrote no ground truth"
+	report "$d" "$d/flow.json" flow --all --json "$d/x.plw"
+	report "$d" "$d/syscalls.json" syscalls --json "$d/x.plw"
+	report "$d" "$d/offcpu.json" offcpu --json "$d/x.plw"
+	report "$d" "$d/sched.json" sched --json "$d/x.plw"
+	report "$d" "$d/flow.txt" flow "$d/x.plw"
+	"$PY" - "$d" <<'PYEOF' || fail "kernel leaves do not match the ground truth"
+import json, sys
+d = sys.argv[1]
+def load(n):
+    with open(f"{d}/{n}") as f:
+        return json.load(f)
+gt = load("gt.json")
+ok = True
+def expect(what, good, got):
+    global ok
+    print(f"    {what}: {got}" + ("" if good else "  <- wrong"))
+    ok &= bool(good)
+def nodes(flow):
+    st = list(flow["roots"])
+    while st:
+        n = st.pop()
+        yield n
+        st.extend(n.get("children") or [])
+fl = load("flow.json")
+preads = [c for n in nodes(fl) if n["kind"] == "python" and n["name"] == "do_preads"
+          for c in n["children"] if c["kind"] == "syscall" and c["name"] == "pread64"]
+expect("pread64 leaves under do_preads (count, fd, bytes)",
+       sum(c["count"] for c in preads) == gt["n_pread"] and all(c["fd"] == gt["fd"] for c in preads)
+       and sum(c["bytes"] for c in preads) == 4096 * gt["n_pread"],
+       [(c["count"], c["fd"], c["bytes"]) for c in preads])
+blocked = sum(c["dur_ns"] for n in nodes(fl) if n["kind"] == "python" and n["name"] == "nap80"
+              for c in n["children"] if c["kind"] == "offcpu" and c["name"] == "blocked")
+expect("off-CPU blocked under nap80 (ms, want 80 +-10%)", 72e6 <= blocked <= 88e6, round(blocked / 1e6, 3))
+bn = [n for n in nodes(fl) if n.get("bottleneck")]
+expect("every root with children has one bottleneck", len(bn) == sum(1 for r in fl["roots"] if r["children"]),
+       len(bn))
+sc = {s["name"]: s for s in load("syscalls.json")["syscalls"]}
+pr = sc.get("pread64", {"count": 0, "callers": []})
+by = {c["name"]: c["count"] for c in pr["callers"]}
+expect("syscalls: pread64 calls from do_preads", by.get("do_preads") == gt["n_pread"], by)
+off = load("offcpu.json")["stacks"]
+pre = [s for s in off if s["reason"] == "preempted" and s["stack"].endswith("spin")]
+expect("offcpu: preempted in spin (intervals, runq ms)",
+       sum(s["count"] for s in pre) > 0 and sum(s["runq_ns"] for s in pre) > 0,
+       (sum(s["count"] for s in pre), round(sum(s["runq_ns"] for s in pre) / 1e6, 3)))
+th = [t for t in load("sched.json")["threads"] if t["involuntary"] > 0 and t["runq_ns"] > 0]
+expect("sched: threads preempted with runqueue wait", len(th) >= 2, len(th))
+txt = open(f"{d}/flow.txt").read()
+expect("flow text marks a bottleneck", "← bottleneck" in txt, "← bottleneck" in txt)
+sys.exit(0 if ok else 1)
+PYEOF
+}
+
+# perf script prints the kernel events by field name, cleanly
+t_kernel_perf_script() {
+	local d=$1
+	command -v perf >/dev/null || fail "perf not installed (apt-get install linux-perf)"
+	rec "$d" record -q -o "$d/x.plw" -- "$PY" "$PYDIR/kernel_probe.py" "$d/gt.json"
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	local r=0
+	timeout -k 5 120 perf script -i "$d/x.plw" >"$d/perf.out" 2>"$d/perf.err" || r=$?
+	[ $r = 0 ] || { show "$d/perf.err"; fail "perf script exited $r"; }
+	[ ! -s "$d/perf.err" ] || { show "$d/perf.err"; fail "perf script wrote to stderr"; }
+	local n_sys n_off
+	n_sys=$(grep -cE 'pylow:syscall: nr=17 fd=[0-9]+ ret=4096 dur_ns=[0-9]+' "$d/perf.out")
+	n_off=$(grep -cE 'pylow:offcpu: dur_ns=[0-9]+ runq_ns=[0-9]+ reason=(blocked|preempted)' "$d/perf.out")
+	note "perf script: $n_sys pread64 lines, $n_off offcpu lines"
+	[ "$n_sys" -ge 37 ] || fail "perf script shows $n_sys pylow:syscall pread64 lines, want >= 37"
+	[ "$n_off" -gt 0 ] || fail "perf script shows no pylow:offcpu lines"
+}
+
+# -e: unknown and not-yet-built groups are refused; the manifest says what
+# was left out and why
+t_kernel_groups() {
+	local d=$1
+	rec "$d" record -e bogus -o "$d/x.plw" -- "$PY" -c pass
+	[ $rc = 2 ] || fail "-e bogus exited $rc, want 2"
+	grep -q "unknown event group 'bogus'; groups: python, syscalls, sched" "$d/rec.err" || { show "$d/rec.err"; fail "-e bogus: no clear message"; }
+	rec "$d" record -e python,faults -o "$d/x.plw" -- "$PY" -c pass
+	[ $rc = 2 ] || fail "-e faults exited $rc, want 2"
+	grep -q "event group 'faults' is not supported yet" "$d/rec.err" || { show "$d/rec.err"; fail "-e faults: no clear message"; }
+	no_output "$d" "$d/x.plw"
+	rec "$d" record -q -e python -o "$d/x.plw" -- "$PY" "$PYDIR/known_calls.py" "$d/gt.json"
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record -e python exited $rc"; }
+	report "$d" "$d/info.json" info --json "$d/x.plw"
+	"$PY" - "$d/info.json" <<'PYEOF' || fail "-e python: manifest or events wrong"
+import json, sys
+f = json.load(open(sys.argv[1]))["files"][0]
+pr = {(p["group"], p.get("attached")) for p in f["probes"]}
+ev = f["events_by_kind"]
+print(f"    groups in manifest: {sorted(pr)}; syscall events {ev.get('syscall', 0)}, offcpu {ev.get('offcpu', 0)}")
+ok = ("syscalls", False) in pr and ("sched", False) in pr and ("python", True) in pr
+ok &= all("not selected" in (p.get("reason") or "") for p in f["probes"] if p["group"] in ("syscalls", "sched"))
+ok &= not ev.get("syscall") and not ev.get("offcpu")
+sys.exit(0 if ok else 1)
+PYEOF
+}
+
 CASES=(launch_counts attach_counts sleep_durations children threads deep_stack perf_script
        refuse_noprobe_python refuse_missing_pid refuse_non_python
        stop_sigint stop_sigterm stop_sighup stop_duration stop_sigkill
        target_unharmed disk_full lost_marked truncated_anywhere
        storm_forks_threads storm_code_objects privacy symlink_mode
-       analyses)
+       analyses kernel_leaves kernel_perf_script kernel_groups)
 [ $# -gt 0 ] && CASES=("$@")
 
 echo "integration: $PYLOW, target $PY ($("$PY" --version 2>&1)), kernel $(uname -r), temp $T"

@@ -26,6 +26,11 @@
  *   exec TS PID TID NAME      COMM with the exec flag
  *   fork TS PPID PTID PID TID
  *   exit TS PID TID [PPID PTID]
+ *   syscall TS PID TID NR FD RET DUR   SYSCALL: TS is the syscall's exit (it
+ *                             began at TS - DUR); FD -1 = none; RET may be
+ *                             negative.  Name it with a meta syscall_names line
+ *   offcpu TS PID TID DUR RUNQ blocked|preempted   OFFCPU: TS is the
+ *                             switch-in (switched out at TS - DUR)
  *   lost TS CPU N             LOST_SAMPLES
  *   task PID TID PPID START END COMM    private section task table
  *   probe GROUP NAME ok | probe GROUP NAME fail REASON   probe manifest
@@ -71,6 +76,18 @@ static uint64_t num(const char *s, const char *what)
 
 	errno = 0;
 	v = strtoull(s, &end, 0);
+	if (errno || end == s || *end)
+		die("bad number for %s", what);
+	return v;
+}
+
+static int64_t snum(const char *s, const char *what)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 0);
 	if (errno || end == s || *end)
 		die("bad number for %s", what);
 	return v;
@@ -218,6 +235,30 @@ int main(int argc, char **argv)
 			}
 			check(plw_writer_event(w, cmd[0] == 'e' ? PLW_EV_PY_ENTRY : PLW_EV_PY_RETURN,
 					       pid, tid, ts, cpu, &c, sizeof(c)), w);
+		} else if (!strcmp(cmd, "syscall")) {
+			struct plw_syscall sc = { 0 };
+
+			ARGS(7);
+			sc.nr = num(t[3], "nr");
+			sc.fd = (int32_t)snum(t[4], "fd");
+			sc.ret = snum(t[5], "ret");
+			sc.dur_ns = num(t[6], "dur");
+			check(plw_writer_event(w, PLW_EV_SYSCALL, num(t[1], "pid"), num(t[2], "tid"),
+					       ts_of(t[0]), cpu, &sc, sizeof(sc)), w);
+		} else if (!strcmp(cmd, "offcpu")) {
+			struct plw_offcpu oc = { 0 };
+
+			ARGS(6);
+			oc.dur_ns = num(t[3], "dur");
+			oc.runq_ns = num(t[4], "runq");
+			if (!strcmp(t[5], "blocked"))
+				oc.reason = PLW_OFFCPU_BLOCKED;
+			else if (!strcmp(t[5], "preempted"))
+				oc.reason = PLW_OFFCPU_PREEMPTED;
+			else
+				die("offcpu reason '%s': blocked or preempted", t[5]);
+			check(plw_writer_event(w, PLW_EV_OFFCPU, num(t[1], "pid"), num(t[2], "tid"),
+					       ts_of(t[0]), cpu, &oc, sizeof(oc)), w);
 		} else if (!strcmp(cmd, "gc_start")) {
 			struct plw_py_gc_start g;
 

@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * kernel.bpf.c - the kernel event groups of `pylow record -e`:
+ *
+ *   syscalls  raw_syscalls sys_enter/sys_exit of target threads, paired per
+ *             thread in BPF: one PLW_EV_SYSCALL per completed call
+ *   sched     sched_switch/sched_wakeup: one PLW_EV_OFFCPU per off-CPU
+ *             interval of a target thread, with its reason and the part
+ *             spent waiting on a runqueue
+ *
+ * The ring buffer, the `targets` map and the counters are pylow.bpf.c's: the
+ * recorder passes their fds (bpf_map__reuse_fd) before loading this object.
+ * Records are submitted at the END of the interval (syscall exit, switch-in)
+ * so that the file stays in time order; the payload carries the duration.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "format/events.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+#define NR_SYSCALLS_MAX		1024
+
+/* set by the recorder: syscalls whose args[0] is a file descriptor */
+const volatile __u8 fd_arg[NR_SYSCALLS_MAX] = {};
+
+volatile __u32 running = 0;
+
+/* shared with pylow.bpf.c (same definitions; fds reused) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 << 20);
+} rb SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PLW_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct sys_start {
+	__u64 ts;
+	__u32 nr;
+	__s32 fd;
+};
+
+/* the syscall in progress of a thread (ts 0: none); task storage: no
+ * hashing on the syscall path, freed with the task */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sys_start);
+} sys_in SEC(".maps");
+
+struct off_start {
+	__u64 out_ts;
+	__u64 wake_ts;			/* 0: not woken yet */
+	__u32 reason;
+	__u32 pid;
+};
+
+/* the off-CPU interval in progress of a thread (out_ts 0: none) */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct off_start);
+} off_in SEC(".maps");
+
+struct sys_rec {
+	struct plw_rb_hdr hdr;
+	struct plw_syscall sc;
+};
+
+struct off_rec {
+	struct plw_rb_hdr hdr;
+	struct plw_offcpu off;
+};
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &which);
+
+	if (c)
+		*c += 1;
+}
+
+static __always_inline bool is_target(__u32 tgid)
+{
+	return running && bpf_map_lookup_elem(&targets, &tgid) != NULL;
+}
+
+static __always_inline void fill_hdr(struct plw_rb_hdr *h, __u32 pid, __u32 tid,
+				     __u64 ts, __u16 type, __u32 size)
+{
+	h->ts = ts;
+	h->pid = pid;
+	h->tid = tid;
+	h->type = type;
+	h->cpu = bpf_get_smp_processor_id();
+	h->size = size;
+}
+
+/* ------------------------------------------------------------ syscalls */
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct sys_start *s;
+
+	if (!is_target(pid_tgid >> 32))
+		return 0;
+	s = bpf_task_storage_get(&sys_in, bpf_get_current_task_btf(), NULL,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!s)
+		return 0;
+	s->nr = (__u32)id;
+	s->fd = -1;
+	if (id >= 0 && id < NR_SYSCALLS_MAX && fd_arg[id])
+		s->fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	s->ts = bpf_ktime_get_ns();
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct sys_start *s;
+	struct sys_rec *r;
+	__u64 now;
+
+	s = bpf_task_storage_get(&sys_in, bpf_get_current_task_btf(), NULL, 0);
+	if (!s || !s->ts)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (running) {
+		r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
+		if (!r) {
+			count(PLW_CNT_LOST);
+		} else {
+			fill_hdr(&r->hdr, pid_tgid >> 32, tid, now, PLW_EV_SYSCALL, sizeof(r->sc));
+			r->sc.nr = s->nr;
+			r->sc.fd = s->fd;
+			r->sc.ret = ret;
+			r->sc.dur_ns = now - s->ts;
+			r->sc.pad = 0;
+			bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+			count(PLW_CNT_EVENTS);
+		}
+	}
+	s->ts = 0;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- sched */
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
+	     struct task_struct *next, unsigned int prev_state)
+{
+	__u32 prev_tgid = prev->tgid, prev_tid = prev->pid;
+	__u32 next_tid = next->pid;
+	struct off_start *o;
+	__u64 now = bpf_ktime_get_ns();
+
+	if (prev_tid && is_target(prev_tgid)) {
+		o = bpf_task_storage_get(&off_in, prev, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (o) {
+			o->pid = prev_tgid;
+			o->wake_ts = 0;
+			o->reason = preempt || prev_state == 0 ? PLW_OFFCPU_PREEMPTED : PLW_OFFCPU_BLOCKED;
+			o->out_ts = now;
+			count(o->reason == PLW_OFFCPU_PREEMPTED ? PLW_CNT_SWITCH_INVOL : PLW_CNT_SWITCH_VOL);
+		}
+	}
+	if (!next_tid)
+		return 0;
+	o = bpf_task_storage_get(&off_in, next, NULL, 0);
+	if (!o || !o->out_ts)
+		return 0;
+	if (running) {
+		struct off_rec *r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
+
+		if (!r) {
+			count(PLW_CNT_LOST);
+		} else {
+			__u64 dur = now - o->out_ts;
+
+			fill_hdr(&r->hdr, o->pid, next_tid, now, PLW_EV_OFFCPU, sizeof(r->off));
+			r->off.dur_ns = dur;
+			if (o->reason == PLW_OFFCPU_PREEMPTED)
+				r->off.runq_ns = dur;
+			else
+				r->off.runq_ns = o->wake_ts && o->wake_ts <= now ? now - o->wake_ts : 0;
+			r->off.reason = o->reason;
+			bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+			count(PLW_CNT_EVENTS);
+		}
+	}
+	o->out_ts = 0;
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(on_wakeup, struct task_struct *p)
+{
+	struct off_start *o = bpf_task_storage_get(&off_in, p, NULL, 0);
+
+	if (o && o->out_ts && o->reason == PLW_OFFCPU_BLOCKED && !o->wake_ts)
+		o->wake_ts = bpf_ktime_get_ns();
+	return 0;
+}

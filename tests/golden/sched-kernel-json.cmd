@@ -1,0 +1,1 @@
+sched --json kernel.plw

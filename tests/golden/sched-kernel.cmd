@@ -1,0 +1,1 @@
+sched kernel.plw

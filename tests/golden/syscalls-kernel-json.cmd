@@ -1,0 +1,1 @@
+syscalls --json kernel.plw

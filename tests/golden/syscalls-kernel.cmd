@@ -1,0 +1,1 @@
+syscalls kernel.plw

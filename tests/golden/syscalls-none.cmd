@@ -1,0 +1,1 @@
+syscalls basic.plw
