@@ -6,8 +6,8 @@ Ground truth planted here, checked by tests/integration/run.sh (t_analyses):
   diff v1 -> v2: slow_fn is 12 ms slower (10 -> 22 ms); legacy_check exists only
     in v1 (removed); validate_schema only in v2 (new); parse, compute and render
     are the same in both (noise only).
-  anomaly: exactly ANOMALY_AT calls of query() (of QUERIES) take 80 ms, the
-    others 10 ms (a base well above timer jitter on a loaded machine, where
+  anomaly: exactly ANOMALY_AT calls of query() (of QUERIES) take 100 ms, the
+    others 20 ms (a base well above timer jitter on a loaded machine, where
     a 2 ms sleep was seen to take 4 ms).
   nplus1: each load_page() calls get_user() exactly USERS_PER_PAGE times.
   slow: REQUESTS handle_request() calls, each in its own thread (so each is a
@@ -54,7 +54,7 @@ def validate_schema():
 
 
 def query(i):
-    time.sleep(0.080 if i in ANOMALY_AT else 0.010)
+    time.sleep(0.100 if i in ANOMALY_AT else 0.020)
 
 
 def get_user(i):
