@@ -262,17 +262,73 @@ t_perf_script() {
 	[ "$perf_n" = "$pylow_n" ] || fail "perf script sees $perf_n entries, pylow reports $pylow_n"
 }
 
-# a Python without USDT probes is refused plainly, and nothing is written
+# --python=usdt of a Python without USDT probes is refused plainly, nothing written
 t_refuse_noprobe_python() {
 	local d=$1
 	[ -x "$NOPROBE_PY" ] || { note "skipped: no probe-less Python at $NOPROBE_PY (set PYLOW_TEST_NOPROBE_PYTHON)"; return 0; }
 	readelf -n "$NOPROBE_PY" 2>/dev/null | grep -q stapsdt && fail "$NOPROBE_PY unexpectedly has probes"
-	rec "$d" record -o "$d/x.plw" -- "$NOPROBE_PY" -c pass
-	[ $rc != 0 ] || fail "record of a probe-less Python exited 0"
+	rec "$d" record --python=usdt -o "$d/x.plw" -- "$NOPROBE_PY" -c pass
+	[ $rc != 0 ] || fail "record --python=usdt of a probe-less Python exited 0"
 	show "$d/rec.err"
 	grep -qF "$(dirname "$(dirname "$NOPROBE_PY")")" "$d/rec.err" || fail "stderr does not name the binary"
 	grep -qiE 'stapsdt|usdt' "$d/rec.err" || fail "stderr does not say USDT probes (.note.stapsdt) are missing"
+	grep -qi 'agent' "$d/rec.err" || fail "stderr does not say the agent would work"
 	no_output "$d" "$d/x.plw"
+}
+
+# -p of a running probe-less Python: refused, saying what would work
+t_refuse_noprobe_attach() {
+	local d=$1
+	[ -x "$NOPROBE_PY" ] || { note "skipped: no probe-less Python at $NOPROBE_PY"; return 0; }
+	"$NOPROBE_PY" -c 'import time; time.sleep(60)' &
+	local spid=$!
+	rec "$d" record -p "$spid" -o "$d/x.plw"
+	kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+	[ $rc != 0 ] || fail "record -p <probe-less python> exited 0"
+	show "$d/rec.err"
+	grep -qF "$spid" "$d/rec.err" || fail "stderr does not name pid $spid"
+	grep -q 'pylow record -- CMD' "$d/rec.err" || fail "stderr does not suggest launching it under pylow record"
+	grep -q 'pyusdt' "$d/rec.err" || fail "stderr does not mention pyusdt"
+	grep -q 'PEP 768' "$d/rec.err" && fail "stderr mentions PEP 768 for a Python < 3.14"
+	no_output "$d" "$d/x.plw"
+}
+
+# structure PYTHON MODE SOURCE: tests/py/structure.py recorded with --python=MODE:
+# exact counts (its own and known_calls.py's), parent->child edges, threads,
+# asyncio, generators, exception unwinding, fork and exec children, sources
+structure() {
+	local d=$1 py=$2 mode=$3 src=$4
+	[ -x "$py" ] || { note "skipped: $py not installed"; return 0; }
+	rec "$d" record -q --python="$mode" -o "$d/x.plw" -- "$py" "$PYDIR/structure.py" "$d/gt.json"
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	[ -s "$d/gt.json" ] || { show "$d/rec.err"; fail "the target wrote no ground truth"; }
+	report "$d" "$d/flow.json" flow --all --json "$d/x.plw"
+	report "$d" "$d/info.json" info --json "$d/x.plw"
+	check "$py ($mode): structure differs from the ground truth" structure "$d/gt.json" "$d/flow.json" "$d/info.json" "$src"
+	check "$py ($mode): events lost or file damaged" finished "$d/info.json"
+}
+PYENV=/root/.pyenv/versions
+t_structure_agent_3_6() { structure "$1" "$(echo $PYENV/3.6.*/bin/python3.6)" agent agent; }
+t_structure_agent_3_7() { structure "$1" "$(echo $PYENV/3.7.*/bin/python3.7)" agent agent; }
+t_structure_agent_3_8() { structure "$1" "$(echo $PYENV/3.8.*/bin/python3.8)" agent agent; }
+t_structure_agent_3_9() { structure "$1" "$(echo $PYENV/3.9.*/bin/python3.9)" agent agent; }
+t_structure_agent_3_10() { structure "$1" "$(echo $PYENV/3.10.*/bin/python3.10)" agent agent; }
+t_structure_agent_3_11() { structure "$1" "$(echo $PYENV/3.11.*/bin/python3.11)" agent agent; }
+t_structure_agent_3_12() { structure "$1" "$(echo $PYENV/3.12.*/bin/python3.12)" agent agent; }
+t_structure_agent_3_13() { structure "$1" "$(echo $PYENV/3.13.*/bin/python3.13)" agent agent; }
+# auto = agent for a launched command, also through the pyenv shim on PATH
+t_structure_auto_shim() {
+	command -v python3 >/dev/null || { note "skipped: no python3 on PATH"; return 0; }
+	structure "$1" "$(command -v python3)" auto agent
+}
+# Debian's 3.11 both ways: exact each, and the same counts
+t_structure_debian_usdt_vs_agent() {
+	local d=$1
+	mkdir -p "$d/usdt" "$d/agent"
+	( structure "$d/usdt" "$PY" usdt usdt ) || exit 1
+	( structure "$d/agent" "$PY" agent agent ) || exit 1
+	check "usdt and agent counts differ" same "$d/usdt/flow.json" "$d/agent/flow.json" structure.py known_calls.py
 }
 
 # -p of a pid that does not exist
@@ -377,7 +433,10 @@ t_stop_sigkill() {
 }
 
 CASES=(launch_counts attach_counts sleep_durations children threads deep_stack perf_script
-       refuse_noprobe_python refuse_missing_pid refuse_non_python
+       refuse_noprobe_python refuse_noprobe_attach refuse_missing_pid refuse_non_python
+       structure_agent_3_6 structure_agent_3_7 structure_agent_3_8 structure_agent_3_9
+       structure_agent_3_10 structure_agent_3_11 structure_agent_3_12 structure_agent_3_13
+       structure_auto_shim structure_debian_usdt_vs_agent
        stop_sigint stop_sigterm stop_sighup stop_duration stop_sigkill)
 [ $# -gt 0 ] && CASES=("$@")
 
