@@ -75,6 +75,7 @@ struct py_attach {
 	char path[PATH_MAX];		/* file with the probes */
 	char version[32];
 	bool line_sem;			/* 3.11: `line` semaphore held */
+	bool pyusdt;			/* a pyusdt library, not CPython's probes */
 	int nr_links;
 	struct bpf_link *links[16];
 };
@@ -99,6 +100,12 @@ int py_find_probes(const char *exe, const char *lib, char *probed, size_t len);
 int py_attach(struct pylow_bpf *skel, const char *path, struct py_attach *pa,
 	      struct manifest *m);
 void py_detach(struct py_attach *pa);
+/* a library with pyusdt:PY_START/PY_RETURN mapped by PID (path through
+ * /proc/PID/root into OUT); -ENOENT if none */
+int pyusdt_find(int pid, char *out, size_t len);
+/* attaches pyusdt's PY_START/PY_RESUME (entry), PY_RETURN/PY_YIELD (return) */
+int pyusdt_attach(struct pylow_bpf *skel, const char *path, struct py_attach *pa,
+		  struct manifest *m);
 
 /* ---------------------------------------------------------- sink.c */
 

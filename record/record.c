@@ -83,6 +83,8 @@ struct rec {
 	struct pylow_bpf *skel;
 	struct bpf_link *tp_links[4];
 	struct py_attach py[MAX_PY];
+	int pyusdt_pids[MAX_PIDS];	/* -p targets recorded through pyusdt */
+	int nr_pyusdt;
 	int nr_py;
 	struct manifest man;
 	struct plw_writer *w;
@@ -302,6 +304,31 @@ static int python_of(const char *exe, int pid, const char *what, char *probed, s
 }
 
 /* ----------------------------------------------------------- attach */
+
+static int attach_pyusdt(struct rec *r, const char *lib, int pid)
+{
+	struct py_attach *pa;
+	int n;
+
+	for (int i = 0; i < r->nr_py; i++)
+		if (!strcmp(r->py[i].path, lib))
+			return 0;
+	if (r->nr_py == MAX_PY) {
+		pr("process %d: too many probed binaries (%d) to attach to; %s skipped",
+		   pid, MAX_PY, lib);
+		return -1;
+	}
+	pa = &r->py[r->nr_py];
+	n = pyusdt_attach(r->skel, lib, pa, &r->man);
+	if (n < 0) {
+		pr("process %d: cannot attach the pyusdt probes of %s: %s (run with -vv for "
+		   "libbpf's messages)", pid, lib, strerror(-n));
+		return -1;
+	}
+	r->nr_py++;
+	pr_v(1, "%s: %d pyusdt probes attached (process %d)", lib, n, pid);
+	return 0;
+}
 
 static int attach_python(struct rec *r, const char *probed, int pid)
 {
@@ -778,8 +805,11 @@ static int write_start_meta(struct rec *r, struct plw_meta *m, uint64_t ts)
 	if (r->cmd && (err = plw_writer_meta(r->w, ts, "command", join_args(1, r->cmd))))
 		return err;
 	for (int i = 0; i < r->nr_py; i++) {
-		snprintf(buf, sizeof(buf), "%s python %s usdt%s", r->py[i].path, r->py[i].version,
-			 r->py[i].line_sem ? " line-semaphore-held" : "");
+		if (r->py[i].pyusdt)
+			snprintf(buf, sizeof(buf), "%.1000s pyusdt", r->py[i].path);
+		else
+			snprintf(buf, sizeof(buf), "%s python %s usdt%s", r->py[i].path, r->py[i].version,
+				 r->py[i].line_sem ? " line-semaphore-held" : "");
 		if ((err = plw_writer_meta(r->w, ts, "python", buf)))
 			return err;
 	}
@@ -1078,6 +1108,15 @@ int cmd_record(int argc, char **argv)
 			   strerror(-err));
 			return 1;
 		}
+		{
+			char lib[PATH_MAX] = "";
+
+			target_libpython(r->pids[i], lib, sizeof(lib));
+			/* no CPython probes: a pyusdt library loaded by the process? */
+			if (py_find_probes(exe, lib, probed, sizeof(probed)) &&
+			    !pyusdt_find(r->pids[i], probed, sizeof(probed)))
+				continue;
+		}
 		if (python_of(exe, r->pids[i], what, probed, sizeof(probed)))
 			return 1;
 	}
@@ -1115,9 +1154,14 @@ int cmd_record(int argc, char **argv)
 		if (target_exe(r->pids[i], exe, sizeof(exe)))
 			continue;
 		target_libpython(r->pids[i], lib, sizeof(lib));
-		if (!py_find_probes(exe, lib, probed, sizeof(probed)) &&
-		    attach_python(r, probed, r->pids[i]))
-			goto fail;
+		if (!py_find_probes(exe, lib, probed, sizeof(probed))) {
+			if (attach_python(r, probed, r->pids[i]))
+				goto fail;
+		} else if (!pyusdt_find(r->pids[i], probed, sizeof(probed))) {
+			if (attach_pyusdt(r, probed, r->pids[i]))
+				goto fail;
+			r->pyusdt_pids[r->nr_pyusdt++] = r->pids[i];
+		}
 	}
 
 	fill_meta(r, &meta, &uts);
@@ -1132,6 +1176,8 @@ int cmd_record(int argc, char **argv)
 	}
 	if (r->use_agent)
 		sink_set_default_source(r->sink, NULL);
+	for (int i = 0; i < r->nr_pyusdt; i++)
+		sink_set_source(r->sink, r->pyusdt_pids[i], "pyusdt", NULL);
 	start = mono_ns();
 	if (r->cmd && (err = sink_add_process(r->sink, r->child, t0))) {
 		pr("cannot record process %d: %s", r->child, sink_error(r->sink));
@@ -1167,8 +1213,11 @@ int cmd_record(int argc, char **argv)
 			pr("recording PID %s and its children (python agent from %s); recording to %s",
 			   pids, r->agent_path, r->output);
 		else
-			pr("probes attached to PID %s (python %s%s, usdt); recording to %s",
-			   pids, mm, r->nr_py > 1 ? " and others" : "", r->output);
+			pr("probes attached to PID %s (%s%s%s); recording to %s", pids,
+			   r->nr_py && r->py[0].pyusdt ? "pyusdt library" : "python ",
+			   r->nr_py && r->py[0].pyusdt ? "" : mm,
+			   r->nr_py > 1 ? " and others" : r->nr_py && r->py[0].pyusdt ? "" : ", usdt",
+			   r->output);
 	}
 	r->skel->bss->running = 1;
 	release_child(r);

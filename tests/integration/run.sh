@@ -122,7 +122,7 @@ check() {	# check WHAT HELPER-ARGS...
 # sets tpid; waits until it has printed its pid
 start_target() {
 	local d=$1; shift
-	PYLOW_GATE=$d/gate "$PY" "$@" >"$d/target.out" 2>"$d/target.err" &
+	PYLOW_GATE=$d/gate "${PY_TARGET:-$PY}" "$@" >"$d/target.out" 2>"$d/target.err" &
 	tpid=$!
 	wait_for 20 "the target to start" grep -qs '^PID ' "$d/target.out"
 }
@@ -293,6 +293,29 @@ t_refuse_noprobe_attach() {
 	no_output "$d" "$d/x.plw"
 }
 
+# -p of a probe-less Python that loaded a pyusdt library (tests/pyusdt/, built
+# for pyenv's 3.12): attached through pyusdt's probes, exact counts
+PYUSDT_PY=${PYLOW_TEST_PYUSDT_PYTHON:-$(echo /root/.pyenv/versions/3.12.*/bin/python3.12)}
+t_pyusdt_attach() {
+	local d=$1
+	[ -x "$PYUSDT_PY" ] || { note "skipped: no Python 3.12 at $PYUSDT_PY"; return 0; }
+	"$top/tests/pyusdt/build.sh" "$d/lib" "$PYUSDT_PY" >"$d/build.out" 2>&1 || { show "$d/build.out"; fail "cannot build tests/pyusdt (apt-get install systemtap-sdt-dev)"; }
+	PYTHONPATH=$d/lib:$PYDIR PY_TARGET=$PYUSDT_PY start_target "$d" "$d/lib/run_known.py" "$d/gt.json"
+	attach "$d" -p "$tpid" -o "$d/x.plw"
+	grep -q 'pyusdt' "$d/rec.err" || { show "$d/rec.err"; fail "recorder does not say it attached pyusdt"; }
+	touch "$d/gate"
+	stopped "$tpid" 60
+	[ $rc = 0 ] || fail "target exited $rc"
+	stopped "$rpid" 30
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc after its target exited"; }
+	finished "$d" "$d/x.plw"
+	report "$d" "$d/graph.json" graph --json "$d/x.plw"
+	check "graph calls differ from the ground truth" calls "$d/gt.json" "$d/graph.json" calls
+	report "$d" "$d/info.json" info --json "$d/x.plw"
+	grep -q '"source":"pyusdt"' "$d/info.json" || fail "report info does not say the process was fed by pyusdt"
+	grep -q 'pyusdt:PY_START","attached":true' "$d/info.json" || fail "manifest lacks pyusdt:PY_START attached"
+}
+
 # structure PYTHON MODE SOURCE: tests/py/structure.py recorded with --python=MODE:
 # exact counts (its own and known_calls.py's), parent->child edges, threads,
 # asyncio, generators, exception unwinding, fork and exec children, sources
@@ -436,7 +459,7 @@ CASES=(launch_counts attach_counts sleep_durations children threads deep_stack p
        refuse_noprobe_python refuse_noprobe_attach refuse_missing_pid refuse_non_python
        structure_agent_3_6 structure_agent_3_7 structure_agent_3_8 structure_agent_3_9
        structure_agent_3_10 structure_agent_3_11 structure_agent_3_12 structure_agent_3_13
-       structure_auto_shim structure_debian_usdt_vs_agent
+       structure_auto_shim structure_debian_usdt_vs_agent pyusdt_attach
        stop_sigint stop_sigterm stop_sighup stop_duration stop_sigkill)
 [ $# -gt 0 ] && CASES=("$@")
 
