@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1068,6 +1069,10 @@ int cmd_record(int argc, char **argv)
 
 	if (parse_args(r, argc, argv))
 		return 2;
+	/* the batch and chunk buffers are freed and allocated again all the
+	 * time: keep them in the heap (no mmap/munmap and page faults per chunk) */
+	mallopt(M_MMAP_THRESHOLD, 256 << 20);
+	mallopt(M_TRIM_THRESHOLD, 512 << 20);
 	{
 		char *a = join_args(argc, argv);
 

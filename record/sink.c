@@ -22,6 +22,7 @@
 #define BATCH_MAX_BYTES	(32u << 20)	/* then write and come back */
 #define BATCH_FULL	(-ENOSPC)
 #define HOLD_NS		(50 * 1000000ull)	/* records younger than this wait */
+#define FLUSH_EVERY_NS	(25 * 1000000ull)
 
 struct brec {
 	uint64_t ts;
@@ -46,6 +47,7 @@ struct sink {
 	unsigned char *bytes, *held;
 	size_t nbytes, capbytes;
 	uint64_t last_ts;		/* newest timestamp written */
+	uint64_t last_flush_ns;
 	struct brec *recs;
 	size_t nrecs, caprecs;
 	/* tasks */
@@ -472,6 +474,16 @@ static int flush_batch(struct sink *s, uint64_t cutoff)
 
 	if (!s->nrecs)
 		return 0;
+	/* every flush moves the held-back records to the front again: with polls
+	 * much shorter than the hold-back, flush at most every FLUSH_EVERY_NS
+	 * (unless final, or the batch is big) so a record is moved once or twice */
+	if (cutoff != UINT64_MAX && s->nbytes < BATCH_MAX_BYTES / 4) {
+		uint64_t now = cutoff + HOLD_NS;
+
+		if (now - s->last_flush_ns < FLUSH_EVERY_NS)
+			return 0;
+		s->last_flush_ns = now;
+	}
 	/* ring order is nearly time order: often nothing to sort */
 	for (i = 1; i < s->nrecs && s->recs[i - 1].ts <= s->recs[i].ts; i++)
 		;
