@@ -64,6 +64,7 @@ struct rec {
 	struct agent_ring *rings;
 	size_t nr_rings, cap_rings;
 	uint64_t agent_rings_seen;
+	uint64_t agent_drained;		/* records of the last drain */
 	double duration;
 	bool quiet;
 	unsigned buffer_mb;
@@ -121,7 +122,8 @@ static const char usage_text[] =
 "  -o, --output FILE       output file (default " DEFAULT_OUTPUT "); an existing FILE\n"
 "                          becomes FILE.old; FILE.partial while recording\n"
 "      --buffer-size MB    BPF ring buffer size in MiB, rounded up to a power of\n"
-"                          two (default %u); raise it if events are lost\n"
+"                          two (default %u); with the agent, the size of each\n"
+"                          process's ring too; raise it if events are lost\n"
 "\n"
 "Filters (applied in the kernel, at the first sight of each code location):\n"
 "  -F, --func FUNC         only functions named exactly FUNC (repeatable, max %d)\n"
@@ -498,6 +500,24 @@ static int find_agent(struct rec *r)
 	return 0;
 }
 
+/* a launched Python whose version has no agent build: say so up front */
+static void warn_no_build(struct rec *r, const char *exe)
+{
+	char ver[32] = "", dir[PATH_MAX + 48];
+	int maj, min;
+
+	if (usdt_python_version(exe, ver, sizeof(ver)) || sscanf(ver, "%d.%d", &maj, &min) != 2)
+		return;		/* not a Python binary (a script, a shell, a shim) */
+	snprintf(dir, sizeof(dir), "%s/%d.%d", r->agent_path, maj, min);
+	if (!access(dir, R_OK))
+		return;
+	pr("warning: %s is Python %s, and no agent is built for %d.%d in %s%s: its calls "
+	   "will not be recorded; build the agent for it ('make agent' with its headers "
+	   "installed), or use --python=usdt with a Python that has probes", exe, ver, maj, min,
+	   r->agent_path, maj > 3 || (maj == 3 && min >= 14) ?
+	   " (3.14+ is not supported by the agent yet)" : "");
+}
+
 /* a Python option that keeps site (and so the agent) from loading */
 static void warn_no_site(struct rec *r)
 {
@@ -545,7 +565,13 @@ static void agent_env(struct rec *r)
 	const char *old = getenv("PYTHONPATH");
 	char *pp;
 
+	char size[32];
+
 	setenv("PYLOW_AGENT_DIR", r->agent_dir, 1);
+	/* --buffer-size sizes each agent ring too (tmpfs pages are only
+	 * allocated as the ring is first written) */
+	snprintf(size, sizeof(size), "%uM", r->buffer_mb);
+	setenv("PYLOW_AGENT_RING_SIZE", size, 1);
 	if (old && old[0] && asprintf(&pp, "%s:%s", r->agent_path, old) > 0)
 		setenv("PYTHONPATH", pp, 1);
 	else
@@ -627,6 +653,7 @@ static int agent_drain(struct rec *r, bool final)
 {
 	int err;
 
+	r->agent_drained = 0;
 	if (!r->use_agent || !r->agent_dir[0])
 		return 0;
 	if ((err = agent_open_new(r))) {
@@ -644,6 +671,8 @@ static int agent_drain(struct rec *r, bool final)
 			if ((err = sink_flush(r->sink, true)))
 				return err;
 		}
+		if (n > 0)
+			r->agent_drained += n;
 		if (n < 0) {
 			pr("agent ring %s: %s; dropped", a->name, n == -EPROTO ? "damaged" : strerror(-n));
 			if (n != -EPROTO)
@@ -1096,6 +1125,7 @@ int cmd_record(int argc, char **argv)
 		if (r->use_agent) {
 			if (find_agent(r))
 				return 1;
+			warn_no_build(r, exe);
 			warn_no_site(r);
 		} else if (python_of(exe, 0, r->cmd[0], probed, sizeof(probed))) {
 			return 1;
@@ -1235,7 +1265,10 @@ int cmd_record(int argc, char **argv)
 		struct sink_stats st;
 		uint64_t now;
 
-		if ((err = sink_poll(r->sink, r->use_agent ? 10 : 100, false))) {
+		/* the agent's rings are drained after each poll: no waiting while
+		 * they deliver (a busy ring would otherwise be drained at half speed) */
+		if ((err = sink_poll(r->sink, !r->use_agent ? 100 : r->agent_drained > 4096 ? 1 : 10,
+				     false))) {
 			pr("recording failed: %s; %s is left as it is", sink_error(r->sink), r->partial);
 			goto fail_mid;
 		}

@@ -316,6 +316,23 @@ t_pyusdt_attach() {
 	grep -q 'pyusdt:PY_START","attached":true' "$d/info.json" || fail "manifest lacks pyusdt:PY_START attached"
 }
 
+# the agent: missing install refused (names 'make agent'); -I warned about
+t_agent_missing_and_isolated() {
+	local d=$1
+	PYLOW_AGENT_PATH=$d/none rec "$d" record -o "$d/x.plw" -- "$PY" -c pass
+	[ $rc != 0 ] || fail "record with no agent installed exited 0"
+	show "$d/rec.err"
+	grep -q 'make agent' "$d/rec.err" || fail "stderr does not say 'make agent'"
+	no_output "$d" "$d/x.plw"
+	rec "$d" record -o "$d/x.plw" -- "$PY" -I -c pass
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record of python -I exited $rc"; }
+	grep -q 'does not load the agent' "$d/rec.err" || { show "$d/rec.err"; fail "no warning about -I"; }
+	# -p with --python=agent: refused (launch only)
+	rec "$d" record --python=agent -p $$ -o "$d/y.plw"
+	[ $rc = 2 ] || fail "record --python=agent -p exited $rc, want 2"
+	grep -q 'launched commands only' "$d/rec.err" || { show "$d/rec.err"; fail "no reason given for --python=agent -p"; }
+}
+
 # structure PYTHON MODE SOURCE: tests/py/structure.py recorded with --python=MODE:
 # exact counts (its own and known_calls.py's), parent->child edges, threads,
 # asyncio, generators, exception unwinding, fork and exec children, sources
@@ -460,6 +477,7 @@ CASES=(launch_counts attach_counts sleep_durations children threads deep_stack p
        structure_agent_3_6 structure_agent_3_7 structure_agent_3_8 structure_agent_3_9
        structure_agent_3_10 structure_agent_3_11 structure_agent_3_12 structure_agent_3_13
        structure_auto_shim structure_debian_usdt_vs_agent pyusdt_attach
+       agent_missing_and_isolated
        stop_sigint stop_sigterm stop_sighup stop_duration stop_sigkill)
 [ $# -gt 0 ] && CASES=("$@")
 
