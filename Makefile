@@ -6,6 +6,8 @@
 #   make demo         install dependencies, build, record the bundled demo, report it
 #   make bench        benchmarks (bench/), results under bench/results/
 #   make fuzz FUZZ_SECONDS=N   libFuzzer over the file reader
+#   make agent        the in-process Python agent for every Python found
+#                     ($(O)/agent/<major.minor>/_pylow_agent*.so, next to pylow)
 #   V=1 shows commands; O=DIR builds out of tree (default build/)
 
 O ?= build
@@ -47,7 +49,7 @@ SKELS :=
 else
 CFLAGS += $(shell pkg-config --cflags libbpf libtracefs libtraceevent 2>/dev/null)
 LDLIBS += -lbpf -lelf -ldw -ltracefs -ltraceevent -lz
-SRCS := $(LIB_SRCS) pylow.c $(filter-out record/record_stub.c,$(REC_SRCS))
+SRCS := $(LIB_SRCS) pylow.c $(filter-out record/record_stub.c,$(REC_SRCS)) agent/ring.c
 SKELS := $(patsubst bpf/%.bpf.c,$(O)/bpf/%.skel.h,$(BPF_SRCS))
 endif
 
@@ -59,9 +61,32 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean deps check test test-unit test-golden test-integration demo bench fuzz fuzz-smoke install
+.PHONY: all clean deps check test test-unit test-golden test-integration test-agent agent demo bench fuzz fuzz-smoke install
 
+ifeq ($(NO_BPF),1)
 all: $(O)/pylow
+else
+all: $(O)/pylow agent
+endif
+
+# --- the in-process agent (agent/README.md): one .so per Python minor version
+# found (pyenv's 3.x, Debian's python3.11 when python3.11-dev is there), plus
+# sitecustomize.py, in $(O)/agent/ where `pylow record` looks for it.  Pythons
+# without headers are skipped with a message; none at all is not an error.
+AGENT_PYS = $(wildcard /root/.pyenv/versions/3.*/bin/python3.[0-9] /root/.pyenv/versions/3.*/bin/python3.[0-9][0-9]) \
+	    $(if $(wildcard /usr/include/python3.11/Python.h),$(wildcard /usr/bin/python3.11))
+
+agent: $(O)/agent/.stamp
+
+$(O)/agent/.stamp: agent/pylow_agent.c agent/ring.c agent/ring.h agent/sitecustomize.py agent/build.sh format/events.h
+	$(call msg,AGENT,$(O)/agent/)
+	$(Q)mkdir -p $(O)/agent
+	$(Q)if [ -z "$(strip $(AGENT_PYS))" ]; then \
+		echo "agent: no Python with headers found (pyenv 3.x, or apt-get install python3.11-dev): not built"; \
+	else \
+		agent/build.sh -o $(O)/agent $(AGENT_PYS) || echo "agent: built for some Pythons only (see above)"; \
+	fi
+	$(Q)touch $@
 
 $(O)/pylow: $(OBJS)
 	$(call msg,LINK,$@)
@@ -127,7 +152,10 @@ test-golden: $(O)/pylow $(O)/tests/plwgen
 test-integration: $(O)/pylow
 	$(Q)PYLOW=$(O)/pylow tests/integration/run.sh
 
-test: test-unit test-golden test-integration
+test-agent: agent
+	$(Q)agent/test/run.sh
+
+test: test-unit test-golden test-agent test-integration
 
 # 'make check' installs what it needs, then runs every test, then the unit
 # tests again under ASan+UBSan, then a short fuzz smoke.

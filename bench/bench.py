@@ -45,6 +45,12 @@ SKIP = dict(x.split("=", 1) for x in E.get("BENCH_SKIPS", "").split(";") if "=" 
 QUIET_WAIT = int(E.get("QUIET_WAIT", "15"))
 PAIR_WAIT = int(E.get("PAIR_WAIT", "5"))
 SKIP_REPORT = E.get("SKIP_REPORT", "0") == "1"
+# `pylow record --python=agent` on W1, per Python (paired with native runs of the same Python)
+AGENT_PYTHONS = [p for p in E.get("AGENT_PYTHONS", ":".join([
+    "/usr/bin/python3.11", "/root/.pyenv/versions/3.11.7/bin/python3.11",
+    "/root/.pyenv/versions/3.12.1/bin/python3.12"])).split(":") if p]
+AGENT_ROUNDS = int(E.get("AGENT_ROUNDS", str(ROUNDS)))
+ONLY = E.get("BENCH_ONLY", "")          # "agent": only the agent rows
 
 PERF_EVENTS = ["sdt_python:function__entry", "sdt_python:function__return"]
 BT_PROG = r"""
@@ -189,12 +195,12 @@ def pylow_counts(path, record_out=""):
     return en, ret, lost, text
 
 
-def t_pylow(cmd, tag):
+def t_pylow(cmd, tag, mode="usdt"):
     if not PYLOW or not os.access(PYLOW, os.X_OK):
         raise Skip("no pylow binary (PYLOW=%r)" % PYLOW)
     f = os.path.join(WORK, "pylow-%s.plw" % tag)
     rm(f)
-    rc, out = run([PYLOW, "record", "-o", f, "--"] + cmd)
+    rc, out = run([PYLOW, "record", "--python=" + mode, "-o", f, "--"] + cmd)
     if rc:
         raise RuntimeError("pylow record failed (rc %d):\n%s" % (rc, out[-3000:]))
     en, ret, lost, info = pylow_counts(f, out)
@@ -388,7 +394,8 @@ def t_uflow(cmd, tag, hold=False):
 
 TRACER_FNS = {
     "floor": (t_floor, "count-only BPF, same probes, line semaphore held, tgid filter"),
-    "pylow": (t_pylow, "pylow record, default settings"),
+    "pylow": (t_pylow, "pylow record --python=usdt, default settings"),
+    "pylow+agent": (lambda c, t: t_pylow(c, t, "agent"), "pylow record --python=agent (in-process agent, shared-memory rings)"),
     "perf": (lambda c, t: t_perf(c, t), "perf record -z on the sdt_python probes (no line semaphore)"),
     "perf+line": (lambda c, t: t_perf(c, t, True), "perf record -z, line semaphore held by floor -H"),
     "bpftrace": (lambda c, t: t_bpftrace(c, t), "bpftrace printf of each event to a file (no line semaphore)"),
@@ -527,6 +534,79 @@ def bench_workload(name, script, args, expected_calls):
                             per.append((p["elapsed"] - p["native"]) / fe)
                 d["cost_vs_floor_per_round"] = med_range(per)
     return res
+
+
+def bench_agent():
+    """W1 under `pylow record --python=agent`, paired with native runs of the
+    same Python: extra ns per expected event end to end (recorded, drained,
+    compressed, written), lost, captured/expected."""
+    reps, n = int(W1_ARGS[0]), int(W1_ARGS[1])
+    expected = 2 * (reps * 242785 + 2 * n)
+    rows = []
+    for py in AGENT_PYTHONS:
+        if not os.access(py, os.X_OK):
+            rows.append({"python": py, "skipped": "not installed"})
+            continue
+        cmd = [py, os.path.join(WORKLOADS, "w1_cpu.py")] + W1_ARGS
+        log("== W1 agent: %s" % " ".join(cmd))
+        ps = []
+        for r in range(AGENT_ROUNDS):
+            try:
+                nat = t_native(cmd, "agent-%d" % r)
+                tr = t_pylow(cmd, "w1-agent-%d" % r, "agent")
+            except Exception as e:
+                rows.append({"python": py, "skipped": "failed: %s" % str(e)[-300:]})
+                log("   FAILED: %s" % str(e)[-1500:])
+                ps = None
+                break
+            tr["native"] = nat["elapsed"]
+            ps.append(tr)
+            log("   round %d native %.3fs traced %.3fs captured %s lost %s" %
+                (r + 1, nat["elapsed"], tr["elapsed"], tr.get("captured"), tr.get("lost")))
+        if not ps:
+            continue
+        rows.append({
+            "python": py, "cmd": " ".join(cmd), "events_expected": expected, "rounds": ps,
+            "native_s": med_range([p["native"] for p in ps]),
+            "traced_s": med_range([p["elapsed"] for p in ps]),
+            "time_ratio": med_range([p["elapsed"] / p["native"] for p in ps]),
+            "extra_ns_per_event": med_range([(p["elapsed"] - p["native"]) * 1e9 / expected for p in ps]),
+            "captured_vs_expected": med_range([p["captured"] / expected for p in ps]),
+            "lost_max": max(p.get("lost") or 0 for p in ps),
+            "bytes_per_event": med_range([p["bytes"] / p["captured"] for p in ps if p.get("captured")]),
+        })
+    return rows
+
+
+def agent_table(rows):
+    lines = ["", "Recording W1 with --python=agent (rounds: %d paired with native runs of the same Python)" % AGENT_ROUNDS,
+             "%-46s %-22s %-26s %-18s %-10s %-8s %s" % ("python", "time ratio [range]", "extra ns/event [range]",
+                                                     "captured/expected", "lost(max)", "B/event", "native s")]
+    for r in rows:
+        if "skipped" in r:
+            lines.append("%-46s skipped: %s" % (r["python"], r["skipped"]))
+            continue
+        lines.append("%-46s %-22s %-26s %-18s %-10s %-8s %s" % (
+            r["python"], fmt(r["time_ratio"]), fmt(r["extra_ns_per_event"], "%.0f"),
+            fmt(r["captured_vs_expected"]["median"], "%.3f"), r["lost_max"],
+            fmt(r["bytes_per_event"] and r["bytes_per_event"]["median"]),
+            fmt(r["native_s"]["median"], "%.3f")))
+    return "\n".join(lines)
+
+
+def agent_targets(rows):
+    out = []
+    for r in rows:
+        if "skipped" in r:
+            continue
+        m = re.search(r"python(\d+)\.(\d+)$", r["python"])
+        minor = int(m.group(2)) if m else 0
+        tgt = 50 if minor >= 12 else 150
+        x = r["extra_ns_per_event"]["median"]
+        out.append("W1 agent %s: %.0f ns/event (target <= %d): %s; lost max %d (target 0): %s" % (
+            r["python"], x, tgt, "MET" if x <= tgt else "MISSED", r["lost_max"],
+            "MET" if r["lost_max"] == 0 else "MISSED"))
+    return out
 
 
 def timed(cmd, outfile=os.devnull):
@@ -822,15 +902,19 @@ def main():
         res["host"]["pylow_version"] = run([PYLOW, "--version"])[1].strip()
     try:
         reps, n = int(W1_ARGS[0]), int(W1_ARGS[1])
-        res["recording"].append(bench_workload("W1", "w1_cpu.py", W1_ARGS, reps * 242785 + 2 * n))
-        res["recording"].append(bench_workload("W2", "w2_io.py", W2_ARGS, None))
-        res["diag"] = bench_diag()
-        res["report"] = {"skipped": "SKIP_REPORT=1"} if SKIP_REPORT else bench_report()
+        if ONLY != "agent":
+            res["recording"].append(bench_workload("W1", "w1_cpu.py", W1_ARGS, reps * 242785 + 2 * n))
+            res["recording"].append(bench_workload("W2", "w2_io.py", W2_ARGS, None))
+            res["diag"] = bench_diag()
+            res["report"] = {"skipped": "SKIP_REPORT=1"} if SKIP_REPORT else bench_report()
+        else:
+            res["report"] = {"skipped": "BENCH_ONLY=agent"}
+        res["agent"] = bench_agent()
     finally:
         perf_cleanup()
     res["host"]["load_after"] = os.getloadavg()
-    res["targets"] = targets(res)
-    t = table(res)
+    res["targets"] = targets(res) + agent_targets(res["agent"])
+    t = table(res) + "\n" + agent_table(res["agent"])
     print(t)
     print("")
     print("Targets:")

@@ -409,7 +409,9 @@ struct call_rec {
 	struct plw_py_call call;
 };
 
-static __always_inline int py_call(struct pt_regs *ctx, __u16 type)
+/* PYUSDT: the probe is pyusdt's (function, file, line), not CPython's
+ * function__entry/return (file, function, line) */
+static __always_inline int py_call(struct pt_regs *ctx, __u16 type, bool pyusdt)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	long file = 0, func = 0, line = 0;
@@ -420,7 +422,10 @@ static __always_inline int py_call(struct pt_regs *ctx, __u16 type)
 	if (!py_target(pid_tgid >> 32))
 		return 0;
 	ts = bpf_ktime_get_ns();
-	usdt_args3(ctx, &file, &func, &line);
+	if (pyusdt)
+		usdt_args3(ctx, &func, &file, &line);
+	else
+		usdt_args3(ctx, &file, &func, &line);
 	/* function__return passes the line being executed, not the code
 	 * object's first line: key returns by (func, file) alone, line 0, so
 	 * a function gets one return location; reports match a return to its
@@ -451,13 +456,26 @@ static __always_inline int py_call(struct pt_regs *ctx, __u16 type)
 SEC("usdt")
 int py_entry(struct pt_regs *ctx)
 {
-	return py_call(ctx, PLW_EV_PY_ENTRY);
+	return py_call(ctx, PLW_EV_PY_ENTRY, false);
 }
 
 SEC("usdt")
 int py_return(struct pt_regs *ctx)
 {
-	return py_call(ctx, PLW_EV_PY_RETURN);
+	return py_call(ctx, PLW_EV_PY_RETURN, false);
+}
+
+/* pyusdt libraries: PY_START, PY_RESUME -> entry; PY_RETURN, PY_YIELD -> return */
+SEC("usdt")
+int pyusdt_entry(struct pt_regs *ctx)
+{
+	return py_call(ctx, PLW_EV_PY_ENTRY, true);
+}
+
+SEC("usdt")
+int pyusdt_return(struct pt_regs *ctx)
+{
+	return py_call(ctx, PLW_EV_PY_RETURN, true);
 }
 
 struct gc_start_rec {

@@ -171,3 +171,98 @@ void py_detach(struct py_attach *pa)
 	}
 	pa->nr_links = 0;
 }
+
+/* ------------------------------------------------------------- pyusdt */
+
+static bool has_pyusdt_probes(const char *path)
+{
+	struct usdt_file *f;
+	bool ok;
+
+	if (usdt_file_load(path, &f))
+		return false;
+	ok = usdt_file_probe(f, "pyusdt", "PY_START") && usdt_file_probe(f, "pyusdt", "PY_RETURN");
+	usdt_file_free(f);
+	return ok;
+}
+
+int pyusdt_find(int pid, char *out, size_t len)
+{
+	char maps[64], line[PATH_MAX + 256], last[PATH_MAX] = "";
+	FILE *fp;
+	int err = -ENOENT;
+
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", pid);
+	fp = fopen(maps, "re");
+	if (!fp)
+		return -errno;
+	while (fgets(line, sizeof(line), fp)) {
+		char *path = strchr(line, '/');
+		char perms[8] = "";
+
+		if (!path || sscanf(line, "%*s %7s", perms) != 1 || perms[2] != 'x')
+			continue;
+		path[strcspn(path, "\n")] = 0;
+		if (!strcmp(path, last) || strstr(path, " (deleted)"))
+			continue;
+		snprintf(last, sizeof(last), "%s", path);
+		/* /proc/PID/root: the file as the process sees it (containers) */
+		char p[PATH_MAX + 64];
+
+		snprintf(p, sizeof(p), "/proc/%d/root%s", pid, path);
+		if (has_pyusdt_probes(p)) {
+			snprintf(out, len, "%s", p);
+			err = 0;
+			break;
+		}
+	}
+	fclose(fp);
+	return err;
+}
+
+static const struct {
+	const char *probe;
+	bool entry;
+} pyusdt_probes[] = {
+	{ "PY_START", true }, { "PY_RESUME", true }, { "PY_RETURN", false }, { "PY_YIELD", false },
+};
+
+int pyusdt_attach(struct pylow_bpf *skel, const char *path, struct py_attach *pa,
+		  struct manifest *m)
+{
+	struct usdt_file *f = NULL;
+	char name[PATH_MAX + 128], why[256];
+	int n = 0, err = 0;
+
+	memset(pa, 0, sizeof(*pa));
+	snprintf(pa->path, sizeof(pa->path), "%s", path);
+	snprintf(pa->version, sizeof(pa->version), "pyusdt");
+	pa->pyusdt = true;
+	if ((err = usdt_file_load(path, &f)))
+		return err;
+	for (size_t i = 0; i < sizeof(pyusdt_probes) / sizeof(pyusdt_probes[0]); i++) {
+		struct bpf_program *prog = pyusdt_probes[i].entry ? skel->progs.pyusdt_entry
+								    : skel->progs.pyusdt_return;
+		struct bpf_link *l;
+
+		snprintf(name, sizeof(name), "usdt:%s:pyusdt:%s", path, pyusdt_probes[i].probe);
+		if (!usdt_file_probe(f, "pyusdt", pyusdt_probes[i].probe)) {
+			manifest_add(m, "python", name, false, "probe not in this library");
+			continue;
+		}
+		l = bpf_program__attach_usdt(prog, -1, path, "pyusdt", pyusdt_probes[i].probe, NULL);
+		if (!l) {
+			err = -errno;
+			snprintf(why, sizeof(why), "attach failed: %s", strerror(-err));
+			manifest_add(m, "python", name, false, why);
+			continue;
+		}
+		pa->links[pa->nr_links++] = l;
+		manifest_add(m, "python", name, true, NULL);
+		n++;
+	}
+	usdt_file_free(f);
+	if (!n)
+		return err ? err : -ENOENT;
+	return n;
+}

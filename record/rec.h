@@ -75,6 +75,7 @@ struct py_attach {
 	char path[PATH_MAX];		/* file with the probes */
 	char version[32];
 	bool line_sem;			/* 3.11: `line` semaphore held */
+	bool pyusdt;			/* a pyusdt library, not CPython's probes */
 	int nr_links;
 	struct bpf_link *links[16];
 };
@@ -99,6 +100,12 @@ int py_find_probes(const char *exe, const char *lib, char *probed, size_t len);
 int py_attach(struct pylow_bpf *skel, const char *path, struct py_attach *pa,
 	      struct manifest *m);
 void py_detach(struct py_attach *pa);
+/* a library with pyusdt:PY_START/PY_RETURN mapped by PID (path through
+ * /proc/PID/root into OUT); -ENOENT if none */
+int pyusdt_find(int pid, char *out, size_t len);
+/* attaches pyusdt's PY_START/PY_RESUME (entry), PY_RETURN/PY_YIELD (return) */
+int pyusdt_attach(struct pylow_bpf *skel, const char *path, struct py_attach *pa,
+		  struct manifest *m);
 
 /* ---------------------------------------------------------- kernel.c */
 
@@ -149,6 +156,17 @@ int sink_add_process(struct sink *s, int pid, uint64_t ts);
 /* polls the ring buffer for up to TIMEOUT_MS, sorts and writes (all of it
  * when FINAL, else what is older than a short hold-back window) */
 int sink_poll(struct sink *s, int timeout_ms, bool final);
+/* one record from another source (the agent's rings): 0, -ENOSPC when the
+ * batch is full (sink_flush, then feed the same record again), -errno */
+int sink_feed(struct sink *s, const struct plw_rb_hdr *h, const void *payload);
+/* writes the batch (all of it when FINAL, else what is older than the hold-back) */
+int sink_flush(struct sink *s, bool final);
+/* LOST records for LOST events dropped outside BPF (the agent's rings) */
+int sink_lost(struct sink *s, uint64_t now, uint64_t lost);
+/* the source of the task table's processes ("usdt" unless told) */
+void sink_set_default_source(struct sink *s, const char *src);
+/* PID was fed by SRC (a static string); PYTHON its version if known */
+int sink_set_source(struct sink *s, uint32_t pid, const char *src, const char *python);
 /* reads the loss counters and writes LOST records for increases */
 int sink_counters(struct sink *s, uint64_t now);
 /* processes gone without an EXIT record (lost) are marked exited */

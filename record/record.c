@@ -7,12 +7,15 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <libgen.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -29,6 +32,7 @@
 #include "record.h"
 #include "rec.h"
 #include "bpf/pylow.skel.h"
+#include "agent/ring.h"
 
 #define DEFAULT_OUTPUT		"trace.plw"
 #define DEFAULT_BUFFER_MB	64
@@ -43,8 +47,24 @@ static volatile sig_atomic_t stop_sig;
 #define pr(fmt, ...)  fprintf(stderr, "pylow: " fmt "\n", ##__VA_ARGS__)
 #define pr_v(lvl, fmt, ...) do { if (verbose >= (lvl)) pr(fmt, ##__VA_ARGS__); } while (0)
 
+enum py_mode { PY_AUTO, PY_AGENT, PY_USDT };
+
+struct agent_ring {
+	char name[NAME_MAX + 1];
+	struct plw_agent_reader *rd;
+	uint64_t dropped;		/* already written as LOST */
+};
+
 struct rec {
 	const char *output;
+	enum py_mode mode;
+	bool use_agent;			/* launched command recorded by the agent */
+	char agent_path[PATH_MAX];	/* installed agent (PYTHONPATH entry) */
+	char agent_dir[64];		/* private tmpfs dir of the rings */
+	struct agent_ring *rings;
+	size_t nr_rings, cap_rings;
+	uint64_t agent_rings_seen;
+	uint64_t agent_drained;		/* records of the last drain */
 	double duration;
 	bool quiet;
 	unsigned buffer_mb;
@@ -65,6 +85,8 @@ struct rec {
 	struct pylow_bpf *skel;
 	struct bpf_link *tp_links[4];
 	struct py_attach py[MAX_PY];
+	int pyusdt_pids[MAX_PIDS];	/* -p targets recorded through pyusdt */
+	int nr_pyusdt;
 	int nr_py;
 	struct manifest man;
 	struct plw_writer *w;
@@ -77,21 +99,33 @@ struct rec {
 static const char usage_text[] =
 "usage: pylow record [OPTIONS] [-p PID[,PID...]] [-- CMD [ARGS...]]\n"
 "\n"
-"Record the Python function calls (CPython USDT probes, through BPF) of running\n"
-"processes (-p) or of a command, and of every process and thread they start,\n"
-"into one perf.data-format file with zstd chunks.  Needs root (CAP_BPF and\n"
-"CAP_PERFMON; CAP_SYS_PTRACE for other users' processes) and a Python built\n"
-"--with-dtrace, such as Debian's /usr/bin/python3.11.\n"
+"Record the Python function calls of running processes (-p) or of a command,\n"
+"and of every process and thread they start, into one perf.data-format file\n"
+"with zstd chunks.  Needs root (CAP_BPF and CAP_PERFMON; CAP_SYS_PTRACE for\n"
+"other users' processes): processes, forks, execs and exits come from BPF.\n"
 "\n"
 "Targets:\n"
 "  -p, --pid PID[,PID...]  attach to running Python processes (repeatable)\n"
 "  -- CMD [ARGS...]        launch CMD (PATH searched) and record it from its start\n"
 "\n"
+"Python calls come from:\n"
+"      --python=MODE       auto (default): the agent for a launched command,\n"
+"                          USDT probes (CPython's, else pyusdt's) for -p\n"
+"                          agent: the in-process agent (CPython 3.6-3.13, any\n"
+"                          build: pyenv, Docker images, 3.12+); launched\n"
+"                          commands only; every Python the command starts\n"
+"                          loads it (PYTHONPATH + sitecustomize), except those\n"
+"                          run with -S, -I or -E\n"
+"                          usdt: CPython's USDT probes through BPF (a Python\n"
+"                          built --with-dtrace, such as Debian's python3.11),\n"
+"                          or a process that loaded a pyusdt library\n"
+"\n"
 "Output:\n"
 "  -o, --output FILE       output file (default " DEFAULT_OUTPUT "); an existing FILE\n"
 "                          becomes FILE.old; FILE.partial while recording\n"
 "      --buffer-size MB    BPF ring buffer size in MiB, rounded up to a power of\n"
-"                          two (default %u); raise it if events are lost\n"
+"                          two (default %u); with the agent, the size of each\n"
+"                          process's ring too; raise it if events are lost\n"
 "\n"
 "Events:\n"
 "  -e, --event GROUP[,GROUP...]  event groups to record (repeatable); default\n"
@@ -141,7 +175,8 @@ static const char usage_text[] =
 "the probes come off and the command runs on, unrecorded.\n"
 "\n"
 "Examples:\n"
-"  pylow record -- /usr/bin/python3.11 app.py          # record a script\n"
+"  pylow record -- python3 app.py                      # record a script (agent)\n"
+"  pylow record --python=usdt -- /usr/bin/python3.11 app.py   # through USDT\n"
 "  pylow record -p 4821 -d 10 -o web.plw               # 10 s of a running process\n"
 "  pylow record -f '*/myapp/*' -F handle -- python3.11 -m myapp\n"
 "  pylow report flow trace.plw                         # then look at it\n";
@@ -266,20 +301,63 @@ static int python_of(const char *exe, int pid, const char *what, char *probed, s
 	}
 	if (!py_find_probes(exe, lib, probed, len))
 		return 0;
-	if (lib[0])
-		pr("%s: no CPython USDT probes in %s nor in %s (.note.stapsdt missing or without "
-		   "python:function__entry): this Python was built without --with-dtrace (or is "
-		   "3.12+); use one built --with-dtrace, such as Debian's /usr/bin/python3.11",
-		   what, exe, lib);
-	else
-		pr("%s: no CPython USDT probes in %s (.note.stapsdt missing or without "
-		   "python:function__entry; no libpython): this Python was built without "
-		   "--with-dtrace (or is 3.12+); use one built --with-dtrace, such as Debian's "
-		   "/usr/bin/python3.11", what, exe);
+	{
+		char ver[32] = "", where[PATH_MAX * 2 + 16], pep768[160] = "";
+		int maj = 0, min = 0;
+
+		if (lib[0])
+			snprintf(where, sizeof(where), "%s nor in %s", exe, lib);
+		else
+			snprintf(where, sizeof(where), "%s (no libpython)", exe);
+		if ((lib[0] && !usdt_python_version(lib, ver, sizeof(ver)) && ver[0]) ||
+		    !usdt_python_version(exe, ver, sizeof(ver)))
+			sscanf(ver, "%d.%d", &maj, &min);
+		if (maj > 3 || (maj == 3 && min >= 14))
+			snprintf(pep768, sizeof(pep768), "; Python %s has PEP 768 remote execution "
+				 "(sys.remote_exec), but pylow cannot load its agent that way on this "
+				 "machine", ver);
+		if (pid)
+			pr("%s: no USDT probes in %s (.note.stapsdt without python:function__entry; "
+			   "no pyusdt library loaded): this Python%s%s was built without --with-dtrace, "
+			   "so a running process cannot be recorded%s. What works: launch it under "
+			   "'pylow record -- CMD' (the in-process agent records any CPython 3.6-3.13), "
+			   "load a pyusdt library into it, or run a Python built with probes, such as "
+			   "Debian's /usr/bin/python3.11", what, where, ver[0] ? " " : "", ver, pep768);
+		else
+			pr("%s: no CPython USDT probes in %s (.note.stapsdt missing or without "
+			   "python:function__entry): this Python was built without --with-dtrace; "
+			   "drop --python=usdt to record it with the in-process agent, or use a Python "
+			   "built with probes, such as Debian's /usr/bin/python3.11", what, where);
+	}
 	return -1;
 }
 
 /* ----------------------------------------------------------- attach */
+
+static int attach_pyusdt(struct rec *r, const char *lib, int pid)
+{
+	struct py_attach *pa;
+	int n;
+
+	for (int i = 0; i < r->nr_py; i++)
+		if (!strcmp(r->py[i].path, lib))
+			return 0;
+	if (r->nr_py == MAX_PY) {
+		pr("process %d: too many probed binaries (%d) to attach to; %s skipped",
+		   pid, MAX_PY, lib);
+		return -1;
+	}
+	pa = &r->py[r->nr_py];
+	n = pyusdt_attach(r->skel, lib, pa, &r->man);
+	if (n < 0) {
+		pr("process %d: cannot attach the pyusdt probes of %s: %s (run with -vv for "
+		   "libbpf's messages)", pid, lib, strerror(-n));
+		return -1;
+	}
+	r->nr_py++;
+	pr_v(1, "%s: %d pyusdt probes attached (process %d)", lib, n, pid);
+	return 0;
+}
 
 static int attach_python(struct rec *r, const char *probed, int pid)
 {
@@ -322,6 +400,8 @@ static void on_exec(int pid, const char *filename, void *ctx)
 	char exe[PATH_MAX], probed[PATH_MAX], lib[PATH_MAX] = "";
 	struct usdt_file *f;
 
+	if (r->use_agent)	/* the agent loads itself in every Python */
+		return;
 	if (target_exe(pid, exe, sizeof(exe)) && !realpath(filename, exe))
 		return;
 	for (int i = 0; i < r->nr_py; i++)
@@ -419,6 +499,253 @@ static int add_target(struct rec *r, int pid)
 	return 0;
 }
 
+/* ----------------------------------------------------------- agent */
+
+/* the installed agent: <dir of this binary>/agent, or $PYLOW_AGENT_PATH */
+static int find_agent(struct rec *r)
+{
+	const char *env = getenv("PYLOW_AGENT_PATH");
+	char self[PATH_MAX], f[PATH_MAX + 32];
+	ssize_t n;
+
+	if (env && env[0]) {
+		snprintf(r->agent_path, sizeof(r->agent_path), "%s", env);
+	} else {
+		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n <= 0) {
+			pr("cannot read /proc/self/exe: %s", strerror(errno));
+			return -1;
+		}
+		self[n] = 0;
+		snprintf(r->agent_path, sizeof(r->agent_path), "%s/agent", dirname(self));
+	}
+	snprintf(f, sizeof(f), "%s/sitecustomize.py", r->agent_path);
+	if (access(f, R_OK)) {
+		pr("the Python agent is not installed: no %s (%s); build it with 'make agent' "
+		   "(it goes next to the pylow binary), or set PYLOW_AGENT_PATH to its directory, "
+		   "or use --python=usdt with a Python that has USDT probes", f, strerror(errno));
+		return -1;
+	}
+	if (realpath(r->agent_path, self))
+		snprintf(r->agent_path, sizeof(r->agent_path), "%s", self);
+	return 0;
+}
+
+/* a launched Python whose version has no agent build: say so up front */
+static void warn_no_build(struct rec *r, const char *exe)
+{
+	char ver[32] = "", dir[PATH_MAX + 48];
+	int maj, min;
+
+	if (usdt_python_version(exe, ver, sizeof(ver)) || sscanf(ver, "%d.%d", &maj, &min) != 2)
+		return;		/* not a Python binary (a script, a shell, a shim) */
+	snprintf(dir, sizeof(dir), "%s/%d.%d", r->agent_path, maj, min);
+	if (!access(dir, R_OK))
+		return;
+	pr("warning: %s is Python %s, and no agent is built for %d.%d in %s%s: its calls "
+	   "will not be recorded; build the agent for it ('make agent' with its headers "
+	   "installed), or use --python=usdt with a Python that has probes", exe, ver, maj, min,
+	   r->agent_path, maj > 3 || (maj == 3 && min >= 14) ?
+	   " (3.14+ is not supported by the agent yet)" : "");
+}
+
+/* a Python option that keeps site (and so the agent) from loading */
+static void warn_no_site(struct rec *r)
+{
+	const char *b = strrchr(r->cmd[0], '/');
+
+	if (!strstr(b ? b + 1 : r->cmd[0], "python"))
+		return;
+	for (int i = 1; r->cmd[i] && r->cmd[i][0] == '-' && r->cmd[i][1] != '-'; i++) {
+		const char *o = r->cmd[i] + 1;
+
+		if (!strcmp(o, "c") || !strcmp(o, "m"))
+			break;
+		if (strpbrk(o, "SIE") && !strpbrk(o, "cmWX")) {
+			pr("warning: %s %s does not load the agent (-S: no site; -I/-E: the "
+			   "environment is ignored): its calls will not be recorded; without that "
+			   "option it would be, or use --python=usdt with a Python built with probes",
+			   r->cmd[0], r->cmd[i]);
+			return;
+		}
+	}
+}
+
+static int agent_setup(struct rec *r)
+{
+	struct statfs sf;
+
+	if (statfs("/dev/shm", &sf) || sf.f_type != 0x01021994 /* TMPFS_MAGIC */) {
+		pr("/dev/shm is not a tmpfs: the agent's rings need shared memory there");
+		return -1;
+	}
+	snprintf(r->agent_dir, sizeof(r->agent_dir), "/dev/shm/pylow-agent.XXXXXX");
+	if (!mkdtemp(r->agent_dir)) {	/* mode 0700 */
+		pr("cannot create a directory in /dev/shm: %s", strerror(errno));
+		r->agent_dir[0] = 0;
+		return -1;
+	}
+	manifest_add(&r->man, "python", "agent:sys.monitoring (3.12+) / PyEval_SetProfile (3.6-3.11)",
+		     true, NULL);
+	return 0;
+}
+
+/* in the launched child, before exec */
+static void agent_env(struct rec *r)
+{
+	const char *old = getenv("PYTHONPATH");
+	char *pp;
+
+	char size[32];
+
+	setenv("PYLOW_AGENT_DIR", r->agent_dir, 1);
+	/* --buffer-size sizes each agent ring too (tmpfs pages are only
+	 * allocated as the ring is first written) */
+	snprintf(size, sizeof(size), "%uM", r->buffer_mb);
+	setenv("PYLOW_AGENT_RING_SIZE", size, 1);
+	if (old && old[0] && asprintf(&pp, "%s:%s", r->agent_path, old) > 0)
+		setenv("PYTHONPATH", pp, 1);
+	else
+		setenv("PYTHONPATH", r->agent_path, 1);
+}
+
+static int feed_cb(void *ctx, const struct plw_rb_hdr *h, const void *payload)
+{
+	return sink_feed(ctx, h, payload);
+}
+
+static void agent_close(struct rec *r, size_t i)
+{
+	char p[sizeof(r->agent_dir) + NAME_MAX + 2];
+
+	plw_agent_reader_close(r->rings[i].rd);
+	snprintf(p, sizeof(p), "%s/%s", r->agent_dir, r->rings[i].name);
+	unlink(p);
+	r->rings[i] = r->rings[--r->nr_rings];
+}
+
+static int agent_open_new(struct rec *r)
+{
+	DIR *d = opendir(r->agent_dir);
+	struct dirent *de;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		struct plw_agent_reader *rd;
+		char p[sizeof(r->agent_dir) + NAME_MAX + 2];
+		bool known = false;
+
+		if (strncmp(de->d_name, "ring.", 5))
+			continue;
+		for (size_t i = 0; i < r->nr_rings && !known; i++)
+			known = !strcmp(r->rings[i].name, de->d_name);
+		if (known)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", r->agent_dir, de->d_name);
+		if (plw_agent_reader_open(&rd, p))
+			continue;	/* not ready, or not a ring: next scan */
+		if (r->nr_rings == r->cap_rings) {
+			size_t cap = r->cap_rings ? r->cap_rings * 2 : 16;
+			struct agent_ring *a = realloc(r->rings, cap * sizeof(*a));
+
+			if (!a) {
+				plw_agent_reader_close(rd);
+				closedir(d);
+				return -ENOMEM;
+			}
+			r->rings = a;
+			r->cap_rings = cap;
+		}
+		const struct plw_agent_ring_hdr *h = plw_agent_reader_hdr(rd);
+		char ver[32];
+
+		snprintf(ver, sizeof(ver), "%u.%u.%u", h->py_version >> 24,
+			 (h->py_version >> 16) & 0xff, (h->py_version >> 8) & 0xff);
+		sink_set_source(r->sink, h->pid, "agent", ver);
+		snprintf(r->rings[r->nr_rings].name, sizeof(r->rings[0].name), "%s", de->d_name);
+		r->rings[r->nr_rings].rd = rd;
+		r->rings[r->nr_rings].dropped = 0;
+		r->nr_rings++;
+		r->agent_rings_seen++;
+		pr_v(1, "agent ring of pid %u (python %s, %s) opened", h->pid, ver,
+		     h->source == PLW_AGENT_SRC_MONITORING ? "sys.monitoring" : "profile hook");
+	}
+	closedir(d);
+	return 0;
+}
+
+/*
+ * Drains every ring of the agent dir into the sink (new rings first), writes
+ * LOST records for what the agents dropped, and closes the rings whose
+ * writers are gone after a last drain.  FINAL: drain and close them all.
+ */
+static int agent_drain(struct rec *r, bool final)
+{
+	int err;
+
+	r->agent_drained = 0;
+	if (!r->use_agent || !r->agent_dir[0])
+		return 0;
+	if ((err = agent_open_new(r))) {
+		pr("cannot read %s: %s", r->agent_dir, strerror(-err));
+		return err;
+	}
+	for (size_t i = 0; i < r->nr_rings;) {
+		struct agent_ring *a = &r->rings[i];
+		/* liveness first: a writer gone now wrote everything it will */
+		int gone = final ? 1 : plw_agent_reader_writer_gone(a->rd);
+		long n;
+		uint64_t d;
+
+		while ((n = plw_agent_reader_drain(a->rd, feed_cb, r->sink)) == -ENOSPC) {
+			if ((err = sink_flush(r->sink, true)))
+				return err;
+		}
+		if (n > 0)
+			r->agent_drained += n;
+		if (n < 0) {
+			pr("agent ring %s: %s; dropped", a->name, n == -EPROTO ? "damaged" : strerror(-n));
+			if (n != -EPROTO)
+				return (int)n;
+			gone = 1;
+		}
+		d = plw_agent_reader_dropped(a->rd);
+		if (d > a->dropped) {
+			if ((err = sink_lost(r->sink, mono_ns(), d - a->dropped)))
+				return err;
+			a->dropped = d;
+		}
+		if (gone == 1) {
+			agent_close(r, i);
+			continue;
+		}
+		i++;
+	}
+	return 0;
+}
+
+static void agent_cleanup(struct rec *r)
+{
+	DIR *d;
+	struct dirent *de;
+
+	while (r->nr_rings)
+		agent_close(r, r->nr_rings - 1);
+	free(r->rings);
+	r->rings = NULL;
+	if (!r->agent_dir[0])
+		return;
+	if ((d = opendir(r->agent_dir))) {
+		while ((de = readdir(d)))
+			if (de->d_name[0] != '.' || (de->d_name[1] && strcmp(de->d_name, "..")))
+				unlinkat(dirfd(d), de->d_name, 0);
+		closedir(d);
+	}
+	rmdir(r->agent_dir);
+	r->agent_dir[0] = 0;
+}
+
 /* ----------------------------------------------------------- launch */
 
 static int start_child(struct rec *r)
@@ -440,6 +767,8 @@ static int start_child(struct rec *r)
 		close(fds[1]);
 		if (read(fds[0], &c, 1) != 1 || c != 'g')
 			_exit(127);
+		if (r->use_agent)
+			agent_env(r);
 		execvp(r->cmd[0], r->cmd);
 		fprintf(stderr, "pylow: cannot run %s: %s\n", r->cmd[0], strerror(errno));
 		_exit(127);
@@ -540,8 +869,16 @@ static int write_start_meta(struct rec *r, struct plw_meta *m, uint64_t ts)
 	if (r->cmd && (err = plw_writer_meta(r->w, ts, "command", join_args(1, r->cmd))))
 		return err;
 	for (int i = 0; i < r->nr_py; i++) {
-		snprintf(buf, sizeof(buf), "%s python %s usdt%s", r->py[i].path, r->py[i].version,
-			 r->py[i].line_sem ? " line-semaphore-held" : "");
+		if (r->py[i].pyusdt)
+			snprintf(buf, sizeof(buf), "%.1000s pyusdt", r->py[i].path);
+		else
+			snprintf(buf, sizeof(buf), "%s python %s usdt%s", r->py[i].path, r->py[i].version,
+				 r->py[i].line_sem ? " line-semaphore-held" : "");
+		if ((err = plw_writer_meta(r->w, ts, "python", buf)))
+			return err;
+	}
+	if (r->use_agent) {
+		snprintf(buf, sizeof(buf), "agent %.1000s", r->agent_path);
 		if ((err = plw_writer_meta(r->w, ts, "python", buf)))
 			return err;
 	}
@@ -582,7 +919,7 @@ static int parse_pids(struct rec *r, const char *arg)
 
 static int parse_args(struct rec *r, int argc, char **argv)
 {
-	enum { OPT_BUFFER = 256 };
+	enum { OPT_BUFFER = 256, OPT_PYTHON };
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "output", required_argument, NULL, 'o' },
@@ -592,6 +929,7 @@ static int parse_args(struct rec *r, int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "buffer-size", required_argument, NULL, OPT_BUFFER },
+		{ "python", required_argument, NULL, OPT_PYTHON },
 		{ "help", no_argument, NULL, 'h' },
 		{ "event", required_argument, NULL, 'e' },
 		{ 0 },
@@ -665,6 +1003,18 @@ static int parse_args(struct rec *r, int argc, char **argv)
 			r->buffer_mb = v;
 			break;
 		}
+		case OPT_PYTHON:
+			if (!strcmp(optarg, "auto"))
+				r->mode = PY_AUTO;
+			else if (!strcmp(optarg, "agent"))
+				r->mode = PY_AGENT;
+			else if (!strcmp(optarg, "usdt"))
+				r->mode = PY_USDT;
+			else {
+				pr("invalid --python '%s': auto, agent or usdt", optarg);
+				return -1;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -683,6 +1033,17 @@ static int parse_args(struct rec *r, int argc, char **argv)
 	}
 	if (r->nr_pids && r->cmd) {
 		pr("give either -p PID or -- CMD, not both");
+		return -1;
+	}
+	if (r->nr_pids && r->mode == PY_AGENT) {
+		pr("--python=agent records launched commands only ('-- CMD'): the agent is "
+		   "loaded when Python starts; for -p use --python=usdt (or auto)");
+		return -1;
+	}
+	r->use_agent = r->cmd && r->mode != PY_USDT;
+	if (r->use_agent && (r->nr_funcs || r->nr_globs)) {
+		pr("-F/-f filters are applied by the BPF probes: use them with --python=usdt "
+		   "(the agent records every function)");
 		return -1;
 	}
 	return 0;
@@ -759,6 +1120,7 @@ static void detach_all(struct rec *r)
 static void cleanup(struct rec *r)
 {
 	detach_all(r);
+	agent_cleanup(r);
 	sink_free(r->sink);
 	kern_free(r->kern);
 	r->kern = NULL;
@@ -799,6 +1161,10 @@ int cmd_record(int argc, char **argv)
 
 	if (parse_args(r, argc, argv))
 		return 2;
+	/* the batch and chunk buffers are freed and allocated again all the
+	 * time: keep them in the heap (no mmap/munmap and page faults per chunk) */
+	mallopt(M_MMAP_THRESHOLD, 256 << 20);
+	mallopt(M_TRIM_THRESHOLD, 512 << 20);
 	{
 		char *a = join_args(argc, argv);
 
@@ -819,8 +1185,14 @@ int cmd_record(int argc, char **argv)
 			return 1;
 		}
 		snprintf(what, sizeof(what), "command '%s'", r->cmd[0]);
-		if (python_of(exe, 0, r->cmd[0], probed, sizeof(probed)))
+		if (r->use_agent) {
+			if (find_agent(r))
+				return 1;
+			warn_no_build(r, exe);
+			warn_no_site(r);
+		} else if (python_of(exe, 0, r->cmd[0], probed, sizeof(probed))) {
 			return 1;
+		}
 	}
 	for (int i = 0; i < r->nr_pids; i++) {
 		snprintf(what, sizeof(what), "process %d", r->pids[i]);
@@ -833,6 +1205,15 @@ int cmd_record(int argc, char **argv)
 			pr("process %d: cannot read /proc/%d/exe: %s", r->pids[i], r->pids[i],
 			   strerror(-err));
 			return 1;
+		}
+		{
+			char lib[PATH_MAX] = "";
+
+			target_libpython(r->pids[i], lib, sizeof(lib));
+			/* no CPython probes: a pyusdt library loaded by the process? */
+			if (py_find_probes(exe, lib, probed, sizeof(probed)) &&
+			    !pyusdt_find(r->pids[i], probed, sizeof(probed)))
+				continue;
 		}
 		if (python_of(exe, r->pids[i], what, probed, sizeof(probed)))
 			return 1;
@@ -857,6 +1238,8 @@ int cmd_record(int argc, char **argv)
 	t0 = mono_ns();
 	if (load_bpf(r))
 		goto fail;
+	if (r->use_agent && agent_setup(r))
+		goto fail;
 	if (r->cmd && start_child(r))
 		goto fail;
 	if (r->cmd && add_target(r, r->child))
@@ -877,7 +1260,7 @@ int cmd_record(int argc, char **argv)
 	/* every distinct Python of the targets */
 	if (!(r->groups & KGROUP_PYTHON))
 		;	/* -e without python: kernel events only */
-	else if (r->cmd && attach_python(r, probed, r->child))
+	else if (r->cmd && !r->use_agent && attach_python(r, probed, r->child))
 		goto fail;
 	for (int i = 0; i < r->nr_pids; i++) {
 		char lib[PATH_MAX];
@@ -885,9 +1268,16 @@ int cmd_record(int argc, char **argv)
 		if (target_exe(r->pids[i], exe, sizeof(exe)))
 			continue;
 		target_libpython(r->pids[i], lib, sizeof(lib));
-		if ((r->groups & KGROUP_PYTHON) && !py_find_probes(exe, lib, probed, sizeof(probed)) &&
-		    attach_python(r, probed, r->pids[i]))
-			goto fail;
+		if (!(r->groups & KGROUP_PYTHON)) {
+			;	/* -e without python: kernel events only */
+		} else if (!py_find_probes(exe, lib, probed, sizeof(probed))) {
+			if (attach_python(r, probed, r->pids[i]))
+				goto fail;
+		} else if (!pyusdt_find(r->pids[i], probed, sizeof(probed))) {
+			if (attach_pyusdt(r, probed, r->pids[i]))
+				goto fail;
+			r->pyusdt_pids[r->nr_pyusdt++] = r->pids[i];
+		}
 	}
 
 	fill_meta(r, &meta, &uts);
@@ -900,6 +1290,10 @@ int cmd_record(int argc, char **argv)
 		pr("cannot set up the ring buffer: %s", strerror(-err));
 		goto fail;
 	}
+	if (r->use_agent)
+		sink_set_default_source(r->sink, NULL);
+	for (int i = 0; i < r->nr_pyusdt; i++)
+		sink_set_source(r->sink, r->pyusdt_pids[i], "pyusdt", NULL);
 	start = mono_ns();
 	if (r->cmd && (err = sink_add_process(r->sink, r->child, t0))) {
 		pr("cannot record process %d: %s", r->child, sink_error(r->sink));
@@ -928,11 +1322,18 @@ int cmd_record(int argc, char **argv)
 		char mm[32];
 
 		/* major.minor of "3.11.2" */
-		snprintf(mm, sizeof(mm), "%.31s", r->py[0].version);
+		snprintf(mm, sizeof(mm), "%.31s", r->nr_py ? r->py[0].version : "");
 		if (strchr(mm, '.') && strchr(strchr(mm, '.') + 1, '.'))
 			*strchr(strchr(mm, '.') + 1, '.') = 0;
-		pr("probes attached to PID %s (python %s%s, usdt); recording to %s",
-		   pids, mm, r->nr_py > 1 ? " and others" : "", r->output);
+		if (r->use_agent)
+			pr("recording PID %s and its children (python agent from %s); recording to %s",
+			   pids, r->agent_path, r->output);
+		else
+			pr("probes attached to PID %s (%s%s%s); recording to %s", pids,
+			   r->nr_py && r->py[0].pyusdt ? "pyusdt library" : "python ",
+			   r->nr_py && r->py[0].pyusdt ? "" : mm,
+			   r->nr_py > 1 ? " and others" : r->nr_py && r->py[0].pyusdt ? "" : ", usdt",
+			   r->output);
 	}
 	r->skel->bss->running = 1;
 	kern_set_running(r->kern, 1);
@@ -946,7 +1347,11 @@ int cmd_record(int argc, char **argv)
 		struct sink_stats st;
 		uint64_t now;
 
-		if ((err = sink_poll(r->sink, 100, false))) {
+		/* the agent's rings are drained after each poll: no waiting while
+		 * they deliver (a busy ring would otherwise be drained at half speed) */
+		if ((err = sink_poll(r->sink, !r->use_agent ? 100 : r->agent_drained > 4096 ? 1 : 10,
+				     false)) ||
+		    (err = agent_drain(r, false))) {
 			char m[512];
 
 			snprintf(m, sizeof(m), "recording failed: %s", sink_error(r->sink));
@@ -987,6 +1392,10 @@ int cmd_record(int argc, char **argv)
 	r->skel->bss->running = 0;
 	kern_set_running(r->kern, 0);
 	detach_all(r);
+	if ((err = agent_drain(r, true))) {
+		pr("recording failed while draining: %s", sink_error(r->sink));
+		goto fail_mid;
+	}
 	for (int i = 0; i < 100; i++) {
 		struct sink_stats a, b;
 

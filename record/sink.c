@@ -25,6 +25,7 @@
  * recorded (COMM records, events), only not listed (processes always are) */
 #define TASKS_MAX	(1u << 18)
 #define HOLD_NS		(50 * 1000000ull)	/* records younger than this wait */
+#define FLUSH_EVERY_NS	(25 * 1000000ull)
 
 struct brec {
 	uint64_t ts;
@@ -49,6 +50,7 @@ struct sink {
 	unsigned char *bytes, *held;
 	size_t nbytes, capbytes;
 	uint64_t last_ts;		/* newest timestamp written */
+	uint64_t last_flush_ns;
 	struct brec *recs;
 	size_t nrecs, caprecs;
 	/* tasks */
@@ -60,6 +62,10 @@ struct sink {
 	uint64_t lost_since;
 	struct plw_loss *losses;
 	size_t nlosses, caplosses;
+	/* which source fed each process (pid -> "usdt", "agent", "pyusdt") */
+	struct { uint32_t pid; const char *src; char python[16]; } *srcs;
+	size_t nsrcs, capsrcs;
+	const char *default_src;
 	struct sink_stats st;
 	char err[256];
 };
@@ -115,7 +121,7 @@ static struct task_ent *task_add(struct sink *s, uint32_t pid, uint32_t tid,
 	e->t.tid = tid;
 	e->t.ppid = ppid;
 	e->t.start_ns = start;
-	e->t.source = "usdt";
+	e->t.source = s->default_src;
 	if (pid == tid) {
 		e->process = true;
 		s->st.live_targets++;
@@ -294,15 +300,12 @@ static int task_track(struct sink *s, const struct plw_rb_hdr *h,
 	return 0;
 }
 
-static int on_sample(void *ctx, void *data, size_t size)
+/* one record into the batch: H then PAYLOAD (h.size bytes) */
+static int add_rec(struct sink *s, const struct plw_rb_hdr *hp, const void *payload)
 {
-	struct sink *s = ctx;
-	struct plw_rb_hdr h;
+	struct plw_rb_hdr h = *hp;
+	size_t size = sizeof(h) + h.size;
 	int err;
-
-	if (size < sizeof(h))
-		return 0;
-	memcpy(&h, data, sizeof(h));
 	if (s->nbytes + ((size + 7) & ~7ul) > s->capbytes) {
 		size_t cap = s->capbytes ? s->capbytes * 2 : (1 << 20);
 		unsigned char *b;
@@ -328,15 +331,32 @@ static int on_sample(void *ctx, void *data, size_t size)
 		s->recs = r;
 		s->caprecs = cap;
 	}
-	if (h.type >= PLW_RB_FORK && (err = task_track(s, &h, (const unsigned char *)data + sizeof(h),
-							size - sizeof(h))))
+	if (h.type >= PLW_RB_FORK && (err = task_track(s, &h, payload, h.size)))
 		return err;
 	s->recs[s->nrecs] = (struct brec){ .ts = h.ts, .seq = s->nrecs, .off = s->nbytes };
 	s->nrecs++;
-	memcpy(s->bytes + s->nbytes, data, size);
+	memcpy(s->bytes + s->nbytes, &h, sizeof(h));
+	memcpy(s->bytes + s->nbytes + sizeof(h), payload, h.size);
 	s->nbytes += (size + 7) & ~7ul;
 	s->st.records++;
 	return s->nbytes >= BATCH_MAX_BYTES ? BATCH_FULL : 0;
+}
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	struct plw_rb_hdr h;
+
+	if (size < sizeof(h))
+		return 0;
+	memcpy(&h, data, sizeof(h));
+	if (h.size > size - sizeof(h))
+		h.size = size - sizeof(h);
+	return add_rec(ctx, &h, (const unsigned char *)data + sizeof(h));
+}
+
+int sink_feed(struct sink *s, const struct plw_rb_hdr *h, const void *payload)
+{
+	return add_rec(s, h, payload);
 }
 
 static int brec_cmp(const void *a, const void *b)
@@ -463,6 +483,16 @@ static int flush_batch(struct sink *s, uint64_t cutoff)
 
 	if (!s->nrecs)
 		return 0;
+	/* every flush moves the held-back records to the front again: with polls
+	 * much shorter than the hold-back, flush at most every FLUSH_EVERY_NS
+	 * (unless final, or the batch is big) so a record is moved once or twice */
+	if (cutoff != UINT64_MAX && s->nbytes < BATCH_MAX_BYTES / 4) {
+		uint64_t now = cutoff + HOLD_NS;
+
+		if (now - s->last_flush_ns < FLUSH_EVERY_NS)
+			return 0;
+		s->last_flush_ns = now;
+	}
 	/* ring order is nearly time order: often nothing to sort */
 	for (i = 1; i < s->nrecs && s->recs[i - 1].ts <= s->recs[i].ts; i++)
 		;
@@ -516,6 +546,39 @@ int sink_poll(struct sink *s, int timeout_ms, bool final)
 	}
 }
 
+int sink_flush(struct sink *s, bool final)
+{
+	return flush_batch(s, final ? UINT64_MAX : mono_ns() - HOLD_NS);
+}
+
+static int add_loss(struct sink *s, uint32_t cpu, uint64_t now, uint64_t d)
+{
+	int err;
+
+	s->st.lost += d;
+	/* stamped after the newest event written: keeps the file in order */
+	if ((err = plw_writer_lost(s->w, cpu, s->last_ts ? s->last_ts : now, d)) < 0)
+		return serr(s, err, "cannot write a LOST record");
+	if (s->nlosses == s->caplosses) {
+		size_t cap = s->caplosses ? s->caplosses * 2 : 64;
+		struct plw_loss *l = realloc(s->losses, cap * sizeof(*l));
+
+		if (!l)
+			return serr(s, -ENOMEM, "loss table");
+		s->losses = l;
+		s->caplosses = cap;
+	}
+	s->losses[s->nlosses++] = (struct plw_loss){
+		.cpu = cpu, .start_ns = s->lost_since, .end_ns = now, .lost = d,
+	};
+	return 0;
+}
+
+int sink_lost(struct sink *s, uint64_t now, uint64_t lost)
+{
+	return lost ? add_loss(s, 0, now, lost) : 0;
+}
+
 int sink_counters(struct sink *s, uint64_t now)
 {
 	uint64_t vals[s->nr_cpus];
@@ -531,22 +594,8 @@ int sink_counters(struct sink *s, uint64_t now)
 		if (!d)
 			continue;
 		s->lost_prev[cpu] = vals[cpu];
-		s->st.lost += d;
-		/* stamped after the newest event written: keeps the file in order */
-		if ((err = plw_writer_lost(s->w, cpu, s->last_ts ? s->last_ts : now, d)) < 0)
-			return serr(s, err, "cannot write a LOST record");
-		if (s->nlosses == s->caplosses) {
-			size_t cap = s->caplosses ? s->caplosses * 2 : 64;
-			struct plw_loss *l = realloc(s->losses, cap * sizeof(*l));
-
-			if (!l)
-				return serr(s, -ENOMEM, "loss table");
-			s->losses = l;
-			s->caplosses = cap;
-		}
-		s->losses[s->nlosses++] = (struct plw_loss){
-			.cpu = cpu, .start_ns = s->lost_since, .end_ns = now, .lost = d,
-		};
+		if ((err = add_loss(s, cpu, now, d)))
+			return err;
 	}
 	s->lost_since = now;
 	key = PLW_CNT_FILTERED;
@@ -588,13 +637,57 @@ void sink_stats(const struct sink *s, struct sink_stats *st)
 	st->events = plw_writer_events(s->w);
 }
 
+void sink_set_default_source(struct sink *s, const char *src)
+{
+	s->default_src = src;
+	for (size_t i = 0; i < s->ntasks; i++)
+		s->tasks[i].t.source = src;
+}
+
+int sink_set_source(struct sink *s, uint32_t pid, const char *src, const char *python)
+{
+	for (size_t i = 0; i < s->nsrcs; i++)
+		if (s->srcs[i].pid == pid && !strcmp(s->srcs[i].src, src)) {
+			if (python && python[0])
+				snprintf(s->srcs[i].python, sizeof(s->srcs[i].python), "%s", python);
+			return 0;
+		}
+	if (s->nsrcs == s->capsrcs) {
+		size_t cap = s->capsrcs ? s->capsrcs * 2 : 32;
+		void *a = realloc(s->srcs, cap * sizeof(*s->srcs));
+
+		if (!a)
+			return -ENOMEM;
+		s->srcs = a;
+		s->capsrcs = cap;
+	}
+	s->srcs[s->nsrcs].pid = pid;
+	s->srcs[s->nsrcs].src = src;
+	snprintf(s->srcs[s->nsrcs].python, sizeof(s->srcs[s->nsrcs].python), "%s",
+		 python ? python : "");
+	s->nsrcs++;
+	return 0;
+}
+
 void sink_meta(struct sink *s, struct plw_meta *m)
 {
 	free(s->meta_tasks);
 	s->meta_tasks = calloc(s->ntasks ? s->ntasks : 1, sizeof(*s->meta_tasks));
 	if (s->meta_tasks) {
-		for (size_t i = 0; i < s->ntasks; i++)
-			s->meta_tasks[i] = s->tasks[i].t;
+		for (size_t i = 0; i < s->ntasks; i++) {
+			struct plw_task *t = &s->meta_tasks[i];
+
+			*t = s->tasks[i].t;
+			/* the last source seen for the pid (an exec'd program may
+			 * differ from its parent's: the newest entry wins) */
+			for (size_t k = 0; k < s->nsrcs; k++) {
+				if (s->srcs[k].pid != t->pid)
+					continue;
+				t->source = s->srcs[k].src;
+				if (s->srcs[k].python[0])
+					t->python = s->srcs[k].python;
+			}
+		}
 		m->tasks = s->meta_tasks;
 		m->nr_tasks = s->ntasks;
 	}
@@ -613,6 +706,7 @@ int sink_new(struct sink **sp, struct plw_writer *w, int counters_fd,
 	if (!s)
 		return -ENOMEM;
 	s->w = w;
+	s->default_src = "usdt";
 	s->counters_fd = counters_fd;
 	s->exec_cb = exec_cb;
 	s->ctx = ctx;
@@ -651,6 +745,7 @@ void sink_free(struct sink *s)
 	}
 	free(s->tasks);
 	free(s->meta_tasks);
+	free(s->srcs);
 	free(s->bytes);
 	free(s->held);
 	free(s->recs);

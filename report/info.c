@@ -238,6 +238,8 @@ static void text_info(FILE *out, const char *path, const struct plw_meta *meta,
 			}
 			if (p && p->python)
 				fprintf(out, "  python %s", p->python);
+			if (p && p->source && p->source[0])
+				fprintf(out, " (%s)", p->source);
 			if (p && p->exe) {
 				fputs("  exe ", out);
 				fputs_safe(p->exe, out);
@@ -382,6 +384,8 @@ static void json_info(struct jw *j, const char *path, const struct plw_meta *met
 		jw_str(j, task ? s_or(task->cmdline, "") : "");
 		jw_key(j, "python");
 		jw_str(j, task ? s_or(task->python, "") : "");
+		jw_key(j, "source");
+		jw_str(j, task ? s_or(task->source, "") : "");
 		jw_key(j, "events");
 		jw_u64(j, s->events);
 		jw_key(j, "calls");

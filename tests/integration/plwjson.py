@@ -16,6 +16,11 @@ usage: plwjson.py CHECK ARGS...   (exit 0: pass; 1: mismatch, explained on stdou
   cut INFO                        every file unfinished, damage says "cut short"
   entries INFO                    prints the number of py_entry events
   total REPORT FIELD              prints the sum of FIELD over function nodes
+  structure GT FLOW INFO [SRC]    tests/py/structure.py: per-file counts in the
+                                  main pid, parent->child edges, per-thread
+                                  and fork/exec child counts, all exact and
+                                  complete; every process of GT fed by SRC
+  same FLOW1 FLOW2 SCRIPT...      per-function counts of SCRIPTs equal in both
   sum REPORT FIELD NAME           prints the sum of FIELD over nodes named NAME
   lost INFO TIMELINE FLOW         events were lost; info's total equals the sum
                                   of its per-CPU windows and of the timeline's
@@ -307,7 +312,89 @@ def c_counted(gt, graph, info):
     return ok
 
 
-CHECKS = {"lost": c_lost, "counted": c_counted, "calls": c_calls, "procs": c_procs, "threads": c_threads,
+def c_structure(gt, flow, info, src=None):
+    gt, flow, info = load(gt), load(flow), load(info)
+    main = int(gt["pid"])
+    ok = True
+    # every call of the script's functions complete (entry and return matched)
+    names = {f for c in gt["calls"].values() for f in c}
+    names |= {f for p in gt["procs"].values() for f in p["calls"]}
+    for fname in gt["calls"]:
+        flagged = []
+        sums(flow, "count", fname, flagged=flagged)
+        ok = complete([(k, fl) for k, fl in flagged], names) and ok
+    for fname, want in sorted(gt["calls"].items()):
+        got = sums(flow, "count", fname, key=lambda n, pid, tid: (pid, n.get("name")))
+        got = {name: c for (pid, name), c in got.items() if pid == main}
+        ok = compare(want, got, "%s: calls of" % fname) and ok
+    # parent -> child edges (direct children), main pid
+    edges = defaultdict(int)
+    stack = [(r, None, None) for r in flow.get("roots", [])]
+    while stack:
+        n, parent, pid = stack.pop()
+        pid = n.get("pid", pid)
+        if parent is not None and pid == main and is_func(n) and \
+                "cut_start" not in (n.get("flags") or []):
+            edges[(n.get("file") or "", parent, n.get("name"))] += int(n.get("count", 0) or 0)
+        for c in n.get("children") or []:
+            stack.append((c, n.get("name") if is_func(n) else None, pid))
+    for fname, par, child, want in gt["edges"]:
+        got = sum(v for (f, p, c), v in edges.items()
+                  if p == par and c == child and of_script({"file": f}, fname))
+        if got != want:
+            print("edge %s -> %s: want %d, got %d" % (par, child, want, got))
+            ok = False
+    if ok:
+        print("tree: %d functions, %d edges exact" % (sum(len(c) for c in gt["calls"].values()),
+                                                       len(gt["edges"])))
+    # threads and child processes
+    by_tid = sums(flow, "count", gt["script"], key=lambda n, pid, tid: (tid, n.get("name")))
+    for tid, t in sorted(gt["threads"].items()):
+        got = {name: c for (ttid, name), c in by_tid.items() if ttid == int(tid)}
+        if compare(t["calls"], got, "thread %s (%s): calls of" % (tid, t["name"])):
+            print("thread %s (%s): exact %s" % (tid, t["name"], t["calls"]))
+        else:
+            ok = False
+    pids = process_pids(info)
+    by_pid = sums(flow, "count", gt["script"], key=lambda n, pid, tid: (pid, n.get("name")))
+    for pid, p in sorted(gt["procs"].items()):
+        if int(pid) not in pids:
+            print("%s pid %s missing from info processes" % (p["role"], pid))
+            ok = False
+        got = {name: c for (ppid, name), c in by_pid.items() if ppid == int(pid)}
+        if compare(p["calls"], got, "%s pid %s: calls of" % (p["role"], pid)):
+            print("%s child pid %s: exact %s" % (p["role"], pid, p["calls"]))
+        else:
+            ok = False
+    if src:
+        srcs = {}
+        for f in info_files(info):
+            for t in f.get("threads", []):
+                srcs[int(t["pid"])] = t.get("source")
+        for pid in [main] + [int(p) for p in gt["procs"]]:
+            if srcs.get(pid) != src:
+                print("pid %d: source %r, want %r" % (pid, srcs.get(pid), src))
+                ok = False
+        if ok:
+            print("source of every Python process: %s" % src)
+    return ok
+
+
+def c_same(a, b, *scripts):
+    """per-function counts of SCRIPTS equal in flow reports A and B"""
+    a, b = load(a), load(b)
+    ok = True
+    for sc in scripts:
+        x, y = sums(a, "count", sc), sums(b, "count", sc)
+        if x != y or not x:
+            print("%s: counts differ: %s vs %s" % (sc, dict(x), dict(y)))
+            ok = False
+        else:
+            print("%s: same counts for %d functions" % (sc, len(x)))
+    return ok
+
+
+CHECKS = {"lost": c_lost, "counted": c_counted, "structure": c_structure, "same": c_same, "calls": c_calls, "procs": c_procs, "threads": c_threads,
           "durations": c_durations, "total": c_total, "sum": c_sum,
           "finished": c_finished, "cut": c_cut, "entries": c_entries, "depth": c_depth}
 

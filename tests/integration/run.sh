@@ -122,7 +122,7 @@ check() {	# check WHAT HELPER-ARGS...
 # sets tpid; waits until it has printed its pid
 start_target() {
 	local d=$1; shift
-	PYLOW_GATE=$d/gate "$PY" "$@" >"$d/target.out" 2>"$d/target.err" &
+	PYLOW_GATE=$d/gate "${PY_TARGET:-$PY}" "$@" >"$d/target.out" 2>"$d/target.err" &
 	tpid=$!
 	wait_for 20 "the target to start" grep -qs '^PID ' "$d/target.out"
 }
@@ -160,7 +160,7 @@ no_output() {
 # launch mode: exact per-function entry counts from graph (and flow)
 t_launch_counts() {
 	local d=$1
-	rec "$d" record -q -o "$d/x.plw" -- "$PY" "$PYDIR/known_calls.py" "$d/gt.json"
+	rec "$d" record -q --python=usdt -o "$d/x.plw" -- "$PY" "$PYDIR/known_calls.py" "$d/gt.json"
 	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
 	finished "$d" "$d/x.plw"
 	[ -s "$d/gt.json" ] || fail "the target wrote no ground truth"
@@ -196,7 +196,7 @@ t_attach_counts() {
 # durations: 80 ms and 200 ms functions within 10 %
 t_sleep_durations() {
 	local d=$1
-	rec "$d" record -q -o "$d/x.plw" -- "$PY" "$PYDIR/sleep_probe.py" "$d/gt.json"
+	rec "$d" record -q --python=usdt -o "$d/x.plw" -- "$PY" "$PYDIR/sleep_probe.py" "$d/gt.json"
 	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
 	finished "$d" "$d/x.plw"
 	report "$d" "$d/graph.json" graph --json "$d/x.plw"
@@ -207,7 +207,7 @@ t_sleep_durations() {
 # children: a fork()ed child and an exec'd Python subprocess are followed
 t_children() {
 	local d=$1
-	rec "$d" record -q -o "$d/x.plw" -- "$PY" "$PYDIR/child_proc.py" "$d/gt.json"
+	rec "$d" record -q --python=usdt -o "$d/x.plw" -- "$PY" "$PYDIR/child_proc.py" "$d/gt.json"
 	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
 	finished "$d" "$d/x.plw"
 	[ -s "$d/gt.json" ] || fail "the target wrote no ground truth"
@@ -219,7 +219,7 @@ t_children() {
 # threads: per-thread counts
 t_threads() {
 	local d=$1
-	rec "$d" record -q -o "$d/x.plw" -- "$PY" "$PYDIR/threads.py" "$d/gt.json"
+	rec "$d" record -q --python=usdt -o "$d/x.plw" -- "$PY" "$PYDIR/threads.py" "$d/gt.json"
 	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
 	finished "$d" "$d/x.plw"
 	report "$d" "$d/flow.json" flow --all --json "$d/x.plw"
@@ -229,7 +229,7 @@ t_threads() {
 # a deep stack (150 levels): nesting kept, every JSON report stays valid JSON
 t_deep_stack() {
 	local d=$1
-	rec "$d" record -q -o "$d/x.plw" -- "$PY" "$PYDIR/deep_recursion.py" "$d/gt.json"
+	rec "$d" record -q --python=usdt -o "$d/x.plw" -- "$PY" "$PYDIR/deep_recursion.py" "$d/gt.json"
 	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
 	finished "$d" "$d/x.plw"
 	report "$d" "$d/graph.json" graph --json "$d/x.plw"
@@ -246,7 +246,7 @@ t_deep_stack() {
 t_perf_script() {
 	local d=$1
 	command -v perf >/dev/null || fail "perf not installed (apt-get install linux-perf)"
-	rec "$d" record -q -o "$d/x.plw" -- "$PY" "$PYDIR/known_calls.py" "$d/gt.json"
+	rec "$d" record -q --python=usdt -o "$d/x.plw" -- "$PY" "$PYDIR/known_calls.py" "$d/gt.json"
 	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
 	finished "$d" "$d/x.plw"
 	local r=0
@@ -262,17 +262,113 @@ t_perf_script() {
 	[ "$perf_n" = "$pylow_n" ] || fail "perf script sees $perf_n entries, pylow reports $pylow_n"
 }
 
-# a Python without USDT probes is refused plainly, and nothing is written
+# --python=usdt of a Python without USDT probes is refused plainly, nothing written
 t_refuse_noprobe_python() {
 	local d=$1
 	[ -x "$NOPROBE_PY" ] || { note "skipped: no probe-less Python at $NOPROBE_PY (set PYLOW_TEST_NOPROBE_PYTHON)"; return 0; }
 	readelf -n "$NOPROBE_PY" 2>/dev/null | grep -q stapsdt && fail "$NOPROBE_PY unexpectedly has probes"
-	rec "$d" record -o "$d/x.plw" -- "$NOPROBE_PY" -c pass
-	[ $rc != 0 ] || fail "record of a probe-less Python exited 0"
+	rec "$d" record --python=usdt -o "$d/x.plw" -- "$NOPROBE_PY" -c pass
+	[ $rc != 0 ] || fail "record --python=usdt of a probe-less Python exited 0"
 	show "$d/rec.err"
 	grep -qF "$(dirname "$(dirname "$NOPROBE_PY")")" "$d/rec.err" || fail "stderr does not name the binary"
 	grep -qiE 'stapsdt|usdt' "$d/rec.err" || fail "stderr does not say USDT probes (.note.stapsdt) are missing"
+	grep -qi 'agent' "$d/rec.err" || fail "stderr does not say the agent would work"
 	no_output "$d" "$d/x.plw"
+}
+
+# -p of a running probe-less Python: refused, saying what would work
+t_refuse_noprobe_attach() {
+	local d=$1
+	[ -x "$NOPROBE_PY" ] || { note "skipped: no probe-less Python at $NOPROBE_PY"; return 0; }
+	"$NOPROBE_PY" -c 'import time; time.sleep(60)' &
+	local spid=$!
+	rec "$d" record -p "$spid" -o "$d/x.plw"
+	kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+	[ $rc != 0 ] || fail "record -p <probe-less python> exited 0"
+	show "$d/rec.err"
+	grep -qF "$spid" "$d/rec.err" || fail "stderr does not name pid $spid"
+	grep -q 'pylow record -- CMD' "$d/rec.err" || fail "stderr does not suggest launching it under pylow record"
+	grep -q 'pyusdt' "$d/rec.err" || fail "stderr does not mention pyusdt"
+	grep -q 'PEP 768' "$d/rec.err" && fail "stderr mentions PEP 768 for a Python < 3.14"
+	no_output "$d" "$d/x.plw"
+}
+
+# -p of a probe-less Python that loaded a pyusdt library (tests/pyusdt/, built
+# for pyenv's 3.12): attached through pyusdt's probes, exact counts
+PYUSDT_PY=${PYLOW_TEST_PYUSDT_PYTHON:-$(echo /root/.pyenv/versions/3.12.*/bin/python3.12)}
+t_pyusdt_attach() {
+	local d=$1
+	[ -x "$PYUSDT_PY" ] || { note "skipped: no Python 3.12 at $PYUSDT_PY"; return 0; }
+	"$top/tests/pyusdt/build.sh" "$d/lib" "$PYUSDT_PY" >"$d/build.out" 2>&1 || { show "$d/build.out"; fail "cannot build tests/pyusdt (apt-get install systemtap-sdt-dev)"; }
+	PYTHONPATH=$d/lib:$PYDIR PY_TARGET=$PYUSDT_PY start_target "$d" "$d/lib/run_known.py" "$d/gt.json"
+	attach "$d" -p "$tpid" -o "$d/x.plw"
+	grep -q 'pyusdt' "$d/rec.err" || { show "$d/rec.err"; fail "recorder does not say it attached pyusdt"; }
+	touch "$d/gate"
+	stopped "$tpid" 60
+	[ $rc = 0 ] || fail "target exited $rc"
+	stopped "$rpid" 30
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc after its target exited"; }
+	finished "$d" "$d/x.plw"
+	report "$d" "$d/graph.json" graph --json "$d/x.plw"
+	check "graph calls differ from the ground truth" calls "$d/gt.json" "$d/graph.json" calls
+	report "$d" "$d/info.json" info --json "$d/x.plw"
+	grep -q '"source":"pyusdt"' "$d/info.json" || fail "report info does not say the process was fed by pyusdt"
+	grep -q 'pyusdt:PY_START","attached":true' "$d/info.json" || fail "manifest lacks pyusdt:PY_START attached"
+}
+
+# the agent: missing install refused (names 'make agent'); -I warned about
+t_agent_missing_and_isolated() {
+	local d=$1
+	PYLOW_AGENT_PATH=$d/none rec "$d" record -o "$d/x.plw" -- "$PY" -c pass
+	[ $rc != 0 ] || fail "record with no agent installed exited 0"
+	show "$d/rec.err"
+	grep -q 'make agent' "$d/rec.err" || fail "stderr does not say 'make agent'"
+	no_output "$d" "$d/x.plw"
+	rec "$d" record -o "$d/x.plw" -- "$PY" -I -c pass
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record of python -I exited $rc"; }
+	grep -q 'does not load the agent' "$d/rec.err" || { show "$d/rec.err"; fail "no warning about -I"; }
+	# -p with --python=agent: refused (launch only)
+	rec "$d" record --python=agent -p $$ -o "$d/y.plw"
+	[ $rc = 2 ] || fail "record --python=agent -p exited $rc, want 2"
+	grep -q 'launched commands only' "$d/rec.err" || { show "$d/rec.err"; fail "no reason given for --python=agent -p"; }
+}
+
+# structure PYTHON MODE SOURCE: tests/py/structure.py recorded with --python=MODE:
+# exact counts (its own and known_calls.py's), parent->child edges, threads,
+# asyncio, generators, exception unwinding, fork and exec children, sources
+structure() {
+	local d=$1 py=$2 mode=$3 src=$4
+	[ -x "$py" ] || { note "skipped: $py not installed"; return 0; }
+	rec "$d" record -q --python="$mode" -o "$d/x.plw" -- "$py" "$PYDIR/structure.py" "$d/gt.json"
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	[ -s "$d/gt.json" ] || { show "$d/rec.err"; fail "the target wrote no ground truth"; }
+	report "$d" "$d/flow.json" flow --all --json "$d/x.plw"
+	report "$d" "$d/info.json" info --json "$d/x.plw"
+	check "$py ($mode): structure differs from the ground truth" structure "$d/gt.json" "$d/flow.json" "$d/info.json" "$src"
+	check "$py ($mode): events lost or file damaged" finished "$d/info.json"
+}
+PYENV=/root/.pyenv/versions
+t_structure_agent_3_6() { structure "$1" "$(echo $PYENV/3.6.*/bin/python3.6)" agent agent; }
+t_structure_agent_3_7() { structure "$1" "$(echo $PYENV/3.7.*/bin/python3.7)" agent agent; }
+t_structure_agent_3_8() { structure "$1" "$(echo $PYENV/3.8.*/bin/python3.8)" agent agent; }
+t_structure_agent_3_9() { structure "$1" "$(echo $PYENV/3.9.*/bin/python3.9)" agent agent; }
+t_structure_agent_3_10() { structure "$1" "$(echo $PYENV/3.10.*/bin/python3.10)" agent agent; }
+t_structure_agent_3_11() { structure "$1" "$(echo $PYENV/3.11.*/bin/python3.11)" agent agent; }
+t_structure_agent_3_12() { structure "$1" "$(echo $PYENV/3.12.*/bin/python3.12)" agent agent; }
+t_structure_agent_3_13() { structure "$1" "$(echo $PYENV/3.13.*/bin/python3.13)" agent agent; }
+# auto = agent for a launched command, also through the pyenv shim on PATH
+t_structure_auto_shim() {
+	command -v python3 >/dev/null || { note "skipped: no python3 on PATH"; return 0; }
+	structure "$1" "$(command -v python3)" auto agent
+}
+# Debian's 3.11 both ways: exact each, and the same counts
+t_structure_debian_usdt_vs_agent() {
+	local d=$1
+	mkdir -p "$d/usdt" "$d/agent"
+	( structure "$d/usdt" "$PY" usdt usdt ) || exit 1
+	( structure "$d/agent" "$PY" agent agent ) || exit 1
+	check "usdt and agent counts differ" same "$d/usdt/flow.json" "$d/agent/flow.json" structure.py known_calls.py
 }
 
 # -p of a pid that does not exist
@@ -560,7 +656,7 @@ t_disk_full() {
 # info and in the file's LOST records (timeline), and flows are flagged
 t_lost_marked() {
 	local d=$1
-	rec "$d" record -q --buffer-size 1 -o "$d/x.plw" -- "$PY" "$PYDIR/busy.py" 1.5
+	rec "$d" record -q --python=usdt --buffer-size 1 -o "$d/x.plw" -- "$PY" "$PYDIR/busy.py" 1.5
 	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
 	finished "$d" "$d/x.plw"
 	report "$d" "$d/info.json" info --json "$d/x.plw"
@@ -577,7 +673,7 @@ t_lost_marked() {
 # reads never shrinks as the cut moves later
 t_truncated_anywhere() {
 	local d=$1 size off step r n prev=0 runs=0
-	rec "$d" record -q -o "$d/x.plw" -- "$PY" "$PYDIR/known_calls.py" "$d/gt.json"
+	rec "$d" record -q --python=usdt -o "$d/x.plw" -- "$PY" "$PYDIR/known_calls.py" "$d/gt.json"
 	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
 	finished "$d" "$d/x.plw"
 	size=$(stat -c %s "$d/x.plw")
@@ -658,7 +754,7 @@ t_privacy() {
 	local d=$1 s f hits
 	local envsecret; envsecret=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 	mkdir -p "$d/work"
-	PYLOW_SECRET=$envsecret rec "$d" record -q -o "$d/x.plw" -- "$PY" "$PYDIR/secret.py" "$d/gt.json" "$d/work"
+	PYLOW_SECRET=$envsecret rec "$d" record -q --python=usdt -o "$d/x.plw" -- "$PY" "$PYDIR/secret.py" "$d/gt.json" "$d/work"
 	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
 	finished "$d" "$d/x.plw"
 	report "$d" "$d/graph.json" graph --json "$d/x.plw"
@@ -706,11 +802,15 @@ t_symlink_mode() {
 # kernel layer (-e syscalls,sched, on by default): exact pread64 leaves under
 # the function that made them, an 80 ms sleep as 80 ms blocked off CPU under
 # its function, and two threads pinned to one CPU preempting each other
-t_kernel_leaves() {
-	local d=$1
+t_kernel_leaves() { kernel_leaves "$1" usdt; }
+# the same with Python calls from the in-process agent: kernel events from BPF
+# nest under the agent's frames exactly as under USDT's
+t_kernel_leaves_agent() { kernel_leaves "$1" agent; }
+kernel_leaves() {
+	local d=$1 mode=$2
 	# this case's subshell (and so the recorder and its target) on CPU 0 only
 	taskset -pc 0 "$BASHPID" >/dev/null || fail "taskset -pc 0 failed"
-	rec "$d" record -q -o "$d/x.plw" -- "$PY" "$PYDIR/kernel_probe.py" "$d/gt.json"
+	rec "$d" record -q --python="$mode" -o "$d/x.plw" -- "$PY" "$PYDIR/kernel_probe.py" "$d/gt.json"
 	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
 	finished "$d" "$d/x.plw"
 	[ -s "$d/gt.json" ] || fail "the target wrote no ground truth"
@@ -814,11 +914,15 @@ PYEOF
 }
 
 CASES=(launch_counts attach_counts sleep_durations children threads deep_stack perf_script
-       refuse_noprobe_python refuse_missing_pid refuse_non_python
+       refuse_noprobe_python refuse_noprobe_attach refuse_missing_pid refuse_non_python
+       structure_agent_3_6 structure_agent_3_7 structure_agent_3_8 structure_agent_3_9
+       structure_agent_3_10 structure_agent_3_11 structure_agent_3_12 structure_agent_3_13
+       structure_auto_shim structure_debian_usdt_vs_agent pyusdt_attach
+       agent_missing_and_isolated
        stop_sigint stop_sigterm stop_sighup stop_duration stop_sigkill
        target_unharmed disk_full lost_marked truncated_anywhere
        storm_forks_threads storm_code_objects privacy symlink_mode
-       analyses kernel_leaves kernel_perf_script kernel_groups)
+       analyses kernel_leaves kernel_leaves_agent kernel_perf_script kernel_groups)
 [ $# -gt 0 ] && CASES=("$@")
 
 echo "integration: $PYLOW, target $PY ($("$PY" --version 2>&1)), kernel $(uname -r), temp $T"
