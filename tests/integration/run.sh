@@ -485,7 +485,7 @@ t_analyses() {
 		# SCHED_FIFO (inherited by the script): its sleeps wake on time even
 		# on a loaded machine, so the only outliers are the planted ones
 		rc=0
-		timeout -k 5 "$REC_TIMEOUT" chrt -f 1 "$PYLOW" record -q -f '*release.py' -o "$d/v$v.plw" \
+		timeout -k 5 "$REC_TIMEOUT" chrt -f 1 "$PYLOW" record -q --python=usdt -f '*release.py' -o "$d/v$v.plw" \
 			-- "$PY" "$PYDIR/release.py" "$v" >"$d/rec.out" 2>"$d/rec.err" || rc=$?
 		[ $rc = 0 ] || { show "$d/rec.err"; fail "recording release v$v exited $rc"; }
 		finished "$d" "$d/v$v.plw"
