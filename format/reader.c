@@ -58,6 +58,7 @@ struct plw_reader {
 	/* data cursor */
 	uint64_t pos, end;		/* file offsets of the outer records */
 	uint64_t chunk_off;		/* file offset of the current COMPRESSED record */
+	uint64_t dropped;		/* mapped pages below this offset were dropped */
 	unsigned char *dbuf;
 	size_t dcap, dpos, dlen, mmap_len;
 	ZSTD_DStream *zd;
@@ -480,6 +481,7 @@ static int parse_attrs(struct plw_reader *r)
 static void cursor_reset(struct plw_reader *r)
 {
 	r->pos = r->h.data.offset;
+	r->dropped = 0;
 	r->dpos = r->dlen = 0;
 	r->in_frame = false;
 	r->done = false;
@@ -1011,6 +1013,28 @@ bad:
 	return -EBADMSG;
 }
 
+/*
+ * Pages of the mapping behind the read position count in our RSS once
+ * touched (they stay mapped): drop them every DROP_STEP bytes, so peak RSS
+ * does not grow with the file.  Only the mapping is dropped; the kernel keeps
+ * the page cache, and a later access (rewind, a pointer still held) faults
+ * the page in again.
+ */
+#define DROP_STEP	(4u << 20)
+
+static inline void drop_behind(struct plw_reader *r)
+{
+	if (r->map && r->pos - r->dropped >= DROP_STEP && r->pos > r->dropped) {
+		uint64_t to = r->pos & ~(uint64_t)(DROP_STEP - 1);
+
+		if (to > r->dropped) {
+			madvise((unsigned char *)r->map + r->dropped, to - r->dropped,
+				MADV_DONTNEED);
+			r->dropped = to;
+		}
+	}
+}
+
 /* salvage: next plausible COMPRESSED record after FROM, or the end */
 static uint64_t resync(const struct plw_reader *r, uint64_t from)
 {
@@ -1133,6 +1157,7 @@ outer:
 				r->chunk_off = r->pos;
 				ret = inflate(r, size, why, sizeof(why));
 				r->pos += size;
+				drop_behind(r);
 				if (ret == -ENOMEM)
 					return rerr(r, ret, "%s", why);
 				if (ret < 0) {
