@@ -76,6 +76,44 @@ struct {
 	__type(value, __u32);		/* loc id, 0 = filtered out */
 } locs SEC(".maps");
 
+/*
+ * Direct-mapped per-CPU cache in front of `locs`: the hot path is one
+ * (inlined) per-CPU array lookup and a compare of the whole key.  Entries
+ * are copies of `locs` entries, whose ids never change meaning (an id
+ * evicted from the LRU is simply defined again under a new id), so a
+ * stale cache entry still names the right location.
+ */
+#define LOC_CACHE_SLOTS	512
+
+struct loc_cache_ent {
+	struct loc_key key;
+	__u32 id, pad;
+};
+
+struct loc_cache {
+	struct loc_cache_ent e[LOC_CACHE_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct loc_cache);
+} loc_cache_map SEC(".maps");
+
+static __always_inline struct loc_cache_ent *cache_slot(const struct loc_key *k)
+{
+	__u32 zero = 0;
+	struct loc_cache *c = bpf_map_lookup_elem(&loc_cache_map, &zero);
+	__u64 h;
+
+	if (!c)
+		return NULL;
+	h = (k->func >> 3) ^ (k->file >> 7) ^ ((__u64)k->line * 0x9e3779b1u) ^ k->tgid;
+	h ^= h >> 9;
+	return &c->e[h & (LOC_CACHE_SLOTS - 1)];
+}
+
 /* a PY_LOC record under construction: strings at fixed places */
 struct loc_rec {
 	struct plw_rb_hdr hdr;
@@ -353,14 +391,24 @@ static __always_inline __u32 get_loc(__u64 pid_tgid, __u64 ts, __u64 file,
 	struct loc_key key = {
 		.tgid = pid_tgid >> 32, .line = line, .func = func, .file = file,
 	};
+	struct loc_cache_ent *ce = cache_slot(&key);
 	struct scratch *s;
 	__u32 zero = 0, id;
 	__u32 *v;
 	long fl, fnl;
 
+	if (ce && ce->key.func == key.func && ce->key.file == key.file &&
+	    ce->key.tgid == key.tgid && ce->key.line == key.line && ce->key.func)
+		return ce->id;
 	v = bpf_map_lookup_elem(&locs, &key);
-	if (v)
-		return *v;
+	if (v) {
+		id = *v;
+		if (ce) {
+			ce->key = key;
+			ce->id = id;
+		}
+		return id;
+	}
 
 	s = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!s)
@@ -398,7 +446,6 @@ static __always_inline __u32 get_loc(__u64 pid_tgid, __u64 ts, __u64 file,
 		/* not cached: defined again at the next hit */
 		return LOC_LOST;
 	}
-	count(PLW_CNT_EVENTS);
 	count(PLW_CNT_LOC_NEW);
 	bpf_map_update_elem(&locs, &key, &id, BPF_ANY);
 	return id;
@@ -444,7 +491,6 @@ static __always_inline int py_call(struct pt_regs *ctx, __u16 type)
 	fill_hdr(&r->hdr, pid_tgid, ts, type, sizeof(r->call));
 	r->call.loc = id;
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-	count(PLW_CNT_EVENTS);
 	return 0;
 }
 
@@ -488,7 +534,6 @@ int py_gc_start(struct pt_regs *ctx)
 	fill_hdr(&r->hdr, pid_tgid, bpf_ktime_get_ns(), PLW_EV_PY_GC_START, sizeof(r->gc));
 	r->gc.generation = gen;
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-	count(PLW_CNT_EVENTS);
 	return 0;
 }
 
@@ -512,7 +557,6 @@ int py_gc_done(struct pt_regs *ctx)
 	__builtin_memcpy(&r->gc.collected, &v, sizeof(v));
 	r->gc.pad = 0;
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-	count(PLW_CNT_EVENTS);
 	return 0;
 }
 
@@ -550,7 +594,6 @@ static __always_inline int py_import(struct pt_regs *ctx, __u16 type)
 		count(PLW_CNT_LOST);
 		return 0;
 	}
-	count(PLW_CNT_EVENTS);
 	return 0;
 }
 
@@ -617,7 +660,6 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	r->f.child_tid = BPF_CORE_READ(child, pid);
 	BPF_CORE_READ_STR_INTO(&r->f.comm, child, comm);
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-	count(PLW_CNT_EVENTS);
 	return 0;
 }
 
@@ -642,7 +684,6 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	bpf_probe_read_kernel_str(r->e.filename, sizeof(r->e.filename),
 				  BPF_CORE_READ(bprm, filename));
 	bpf_ringbuf_submit(r, BPF_RB_FORCE_WAKEUP);	/* may need an attach */
-	count(PLW_CNT_EVENTS);
 	return 0;
 }
 
@@ -669,7 +710,6 @@ int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
 	r->x.group_dead = group_dead;
 	r->x.exit_code = BPF_CORE_READ(p, exit_code);
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-	count(PLW_CNT_EVENTS);
 	return 0;
 }
 
@@ -693,6 +733,5 @@ int BPF_PROG(on_rename, struct task_struct *task, const char *comm)
 		 bpf_ktime_get_ns(), PLW_RB_COMM, sizeof(r->c));
 	bpf_probe_read_kernel_str(r->c.comm, sizeof(r->c.comm), comm);
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-	count(PLW_CNT_EVENTS);
 	return 0;
 }
