@@ -1052,6 +1052,37 @@ static uint64_t resync(const struct plw_reader *r, uint64_t from)
 int plw_reader_next(struct plw_reader *r, struct plw_event *ev)
 {
 	for (;;) {
+		/* fast path: a pylow PY_ENTRY/PY_RETURN sample (56 bytes: header,
+		 * id, pid/tid, time, cpu, raw size 12, common, loc) */
+		if (r->is_pylow && r->dlen - r->dpos >= 56 && r->dpos < r->dlen) {
+			const unsigned char *rec = r->dbuf + r->dpos;
+			uint64_t hdr = rd64(rec), idx = rd64(rec + 8) - PLW_ATTR_ID0;
+
+			if ((hdr & 0xffff0000ffffffffull) == (56ull << 48 | PERF_RECORD_SAMPLE) &&
+			    idx < 2 && rd32(rec + 40) == 12) {
+				r->dpos += 56;
+				ev->type = idx + 1;	/* PLW_EV_PY_ENTRY, PLW_EV_PY_RETURN */
+				ev->pid = rd32(rec + 16);
+				ev->tid = rd32(rec + 20);
+				ev->ts = rd64(rec + 24);
+				ev->cpu = rd32(rec + 32);
+				ev->payload = rec + 52;
+				ev->len = 4;
+				ev->u.py.loc = rd32(rec + 52);
+				if (ev->ts > r->max_ts)
+					r->max_ts = ev->ts;
+				if (!r->has_priv && !r->peeking) {
+					struct plw_meta *m = &r->st.m;
+
+					if (ev->ts && (!m->start_ns || ev->ts < m->start_ns))
+						m->start_ns = ev->ts;
+					if (ev->ts > m->end_ns)
+						m->end_ns = ev->ts;
+					m->events_by_type[ev->type]++;
+				}
+				return 1;
+			}
+		}
 		/* records inside the current decompressed chunk */
 		if (r->dpos < r->dlen) {
 			size_t avail = r->dlen - r->dpos;
