@@ -42,6 +42,9 @@ __u32 next_loc = 0;
 /* set by the recorder once every probe is attached, cleared before it
  * detaches: Python events start and stop at one instant for all probes */
 volatile __u32 running = 0;
+/* bumped whenever a process leaves `targets`: invalidates the per-CPU
+ * "is a target" cache (struct loc_cache) */
+volatile __u32 targets_gen = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -91,6 +94,7 @@ struct loc_cache_ent {
 };
 
 struct loc_cache {
+	__u32 tgid, gen;		/* last tgid found in `targets`, at targets_gen */
 	struct loc_cache_ent e[LOC_CACHE_SLOTS];
 };
 
@@ -101,10 +105,9 @@ struct {
 	__type(value, struct loc_cache);
 } loc_cache_map SEC(".maps");
 
-static __always_inline struct loc_cache_ent *cache_slot(const struct loc_key *k)
+static __always_inline struct loc_cache_ent *cache_slot(struct loc_cache *c,
+							 const struct loc_key *k)
 {
-	__u32 zero = 0;
-	struct loc_cache *c = bpf_map_lookup_elem(&loc_cache_map, &zero);
 	__u64 h;
 
 	if (!c)
@@ -385,13 +388,13 @@ static __always_inline void usdt_args3(struct pt_regs *ctx, long *a0, long *a1, 
 /* ------------------------------------------------------------- python */
 
 /* loc id for a probe hit; defines it (PY_LOC) on first sight; 0 = drop */
-static __always_inline __u32 get_loc(__u64 pid_tgid, __u64 ts, __u64 file,
-				     __u64 func, __u32 line)
+static __always_inline __u32 get_loc(struct loc_cache *c, __u64 pid_tgid, __u64 ts,
+				     __u64 file, __u64 func, __u32 line)
 {
 	struct loc_key key = {
 		.tgid = pid_tgid >> 32, .line = line, .func = func, .file = file,
 	};
-	struct loc_cache_ent *ce = cache_slot(&key);
+	struct loc_cache_ent *ce = cache_slot(c, &key);
 	struct scratch *s;
 	__u32 zero = 0, id;
 	__u32 *v;
@@ -460,12 +463,25 @@ static __always_inline int py_call(struct pt_regs *ctx, __u16 type)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	long file = 0, func = 0, line = 0;
+	__u32 tgid = pid_tgid >> 32, zero = 0, gen;
+	struct loc_cache *c;
 	struct call_rec *r;
 	__u64 ts;
 	__u32 id;
 
-	if (!py_target(pid_tgid >> 32))
+	if (!running)
 		return 0;
+	/* is_target() through the per-CPU cache of the last tgid found */
+	c = bpf_map_lookup_elem(&loc_cache_map, &zero);
+	gen = targets_gen;
+	if (!c || c->tgid != tgid || c->gen != gen) {
+		if (!is_target(tgid))
+			return 0;
+		if (c) {
+			c->tgid = tgid;
+			c->gen = gen;
+		}
+	}
 	ts = bpf_ktime_get_ns();
 	usdt_args3(ctx, &file, &func, &line);
 	/* function__return passes the line being executed, not the code
@@ -474,7 +490,7 @@ static __always_inline int py_call(struct pt_regs *ctx, __u16 type)
 	 * entry by name and file (report/model.c) */
 	if (type == PLW_EV_PY_RETURN)
 		line = 0;
-	id = get_loc(pid_tgid, ts, file, func, line);
+	id = get_loc(c, pid_tgid, ts, file, func, line);
 	if (id == LOC_LOST) {
 		count(PLW_CNT_LOST);	/* the event itself */
 		return 0;
@@ -701,8 +717,10 @@ int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
 
 	if (!is_target(tgid))
 		return 0;
-	if (group_dead)
+	if (group_dead) {
 		bpf_map_delete_elem(&targets, &tgid);
+		__sync_fetch_and_add(&targets_gen, 1);
+	}
 	r = rb_reserve(sizeof(r->x));
 	if (!r)
 		return 0;
