@@ -42,6 +42,9 @@ __u32 next_loc = 0;
 /* set by the recorder once every probe is attached, cleared before it
  * detaches: Python events start and stop at one instant for all probes */
 volatile __u32 running = 0;
+/* bumped whenever a process leaves `targets`: invalidates the per-CPU
+ * "is a target" cache (struct loc_cache) */
+volatile __u32 targets_gen = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -75,6 +78,44 @@ struct {
 	__type(key, struct loc_key);
 	__type(value, __u32);		/* loc id, 0 = filtered out */
 } locs SEC(".maps");
+
+/*
+ * Direct-mapped per-CPU cache in front of `locs`: the hot path is one
+ * (inlined) per-CPU array lookup and a compare of the whole key.  Entries
+ * are copies of `locs` entries, whose ids never change meaning (an id
+ * evicted from the LRU is simply defined again under a new id), so a
+ * stale cache entry still names the right location.
+ */
+#define LOC_CACHE_SLOTS	512
+
+struct loc_cache_ent {
+	struct loc_key key;
+	__u32 id, pad;
+};
+
+struct loc_cache {
+	__u32 tgid, gen;		/* last tgid found in `targets`, at targets_gen */
+	struct loc_cache_ent e[LOC_CACHE_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct loc_cache);
+} loc_cache_map SEC(".maps");
+
+static __always_inline struct loc_cache_ent *cache_slot(struct loc_cache *c,
+							 const struct loc_key *k)
+{
+	__u64 h;
+
+	if (!c)
+		return NULL;
+	h = (k->func >> 3) ^ (k->file >> 7) ^ ((__u64)k->line * 0x9e3779b1u) ^ k->tgid;
+	h ^= h >> 9;
+	return &c->e[h & (LOC_CACHE_SLOTS - 1)];
+}
 
 /* a PY_LOC record under construction: strings at fixed places */
 struct loc_rec {
@@ -347,20 +388,30 @@ static __always_inline void usdt_args3(struct pt_regs *ctx, long *a0, long *a1, 
 /* ------------------------------------------------------------- python */
 
 /* loc id for a probe hit; defines it (PY_LOC) on first sight; 0 = drop */
-static __always_inline __u32 get_loc(__u64 pid_tgid, __u64 ts, __u64 file,
-				     __u64 func, __u32 line)
+static __always_inline __u32 get_loc(struct loc_cache *c, __u64 pid_tgid, __u64 ts,
+				     __u64 file, __u64 func, __u32 line)
 {
 	struct loc_key key = {
 		.tgid = pid_tgid >> 32, .line = line, .func = func, .file = file,
 	};
+	struct loc_cache_ent *ce = cache_slot(c, &key);
 	struct scratch *s;
 	__u32 zero = 0, id;
 	__u32 *v;
 	long fl, fnl;
 
+	if (ce && ce->key.func == key.func && ce->key.file == key.file &&
+	    ce->key.tgid == key.tgid && ce->key.line == key.line && ce->key.func)
+		return ce->id;
 	v = bpf_map_lookup_elem(&locs, &key);
-	if (v)
-		return *v;
+	if (v) {
+		id = *v;
+		if (ce) {
+			ce->key = key;
+			ce->id = id;
+		}
+		return id;
+	}
 
 	s = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!s)
@@ -398,7 +449,6 @@ static __always_inline __u32 get_loc(__u64 pid_tgid, __u64 ts, __u64 file,
 		/* not cached: defined again at the next hit */
 		return LOC_LOST;
 	}
-	count(PLW_CNT_EVENTS);
 	count(PLW_CNT_LOC_NEW);
 	bpf_map_update_elem(&locs, &key, &id, BPF_ANY);
 	return id;
@@ -415,12 +465,25 @@ static __always_inline int py_call(struct pt_regs *ctx, __u16 type, bool pyusdt)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	long file = 0, func = 0, line = 0;
+	__u32 tgid = pid_tgid >> 32, zero = 0, gen;
+	struct loc_cache *c;
 	struct call_rec *r;
 	__u64 ts;
 	__u32 id;
 
-	if (!py_target(pid_tgid >> 32))
+	if (!running)
 		return 0;
+	/* is_target() through the per-CPU cache of the last tgid found */
+	c = bpf_map_lookup_elem(&loc_cache_map, &zero);
+	gen = targets_gen;
+	if (!c || c->tgid != tgid || c->gen != gen) {
+		if (!is_target(tgid))
+			return 0;
+		if (c) {
+			c->tgid = tgid;
+			c->gen = gen;
+		}
+	}
 	ts = bpf_ktime_get_ns();
 	if (pyusdt)
 		usdt_args3(ctx, &func, &file, &line);
@@ -432,7 +495,7 @@ static __always_inline int py_call(struct pt_regs *ctx, __u16 type, bool pyusdt)
 	 * entry by name and file (report/model.c) */
 	if (type == PLW_EV_PY_RETURN)
 		line = 0;
-	id = get_loc(pid_tgid, ts, file, func, line);
+	id = get_loc(c, pid_tgid, ts, file, func, line);
 	if (id == LOC_LOST) {
 		count(PLW_CNT_LOST);	/* the event itself */
 		return 0;
@@ -449,7 +512,6 @@ static __always_inline int py_call(struct pt_regs *ctx, __u16 type, bool pyusdt)
 	fill_hdr(&r->hdr, pid_tgid, ts, type, sizeof(r->call));
 	r->call.loc = id;
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-	count(PLW_CNT_EVENTS);
 	return 0;
 }
 
@@ -506,7 +568,6 @@ int py_gc_start(struct pt_regs *ctx)
 	fill_hdr(&r->hdr, pid_tgid, bpf_ktime_get_ns(), PLW_EV_PY_GC_START, sizeof(r->gc));
 	r->gc.generation = gen;
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-	count(PLW_CNT_EVENTS);
 	return 0;
 }
 
@@ -530,7 +591,6 @@ int py_gc_done(struct pt_regs *ctx)
 	__builtin_memcpy(&r->gc.collected, &v, sizeof(v));
 	r->gc.pad = 0;
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-	count(PLW_CNT_EVENTS);
 	return 0;
 }
 
@@ -568,7 +628,6 @@ static __always_inline int py_import(struct pt_regs *ctx, __u16 type)
 		count(PLW_CNT_LOST);
 		return 0;
 	}
-	count(PLW_CNT_EVENTS);
 	return 0;
 }
 
@@ -635,7 +694,6 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	r->f.child_tid = BPF_CORE_READ(child, pid);
 	BPF_CORE_READ_STR_INTO(&r->f.comm, child, comm);
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-	count(PLW_CNT_EVENTS);
 	return 0;
 }
 
@@ -660,7 +718,6 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	bpf_probe_read_kernel_str(r->e.filename, sizeof(r->e.filename),
 				  BPF_CORE_READ(bprm, filename));
 	bpf_ringbuf_submit(r, BPF_RB_FORCE_WAKEUP);	/* may need an attach */
-	count(PLW_CNT_EVENTS);
 	return 0;
 }
 
@@ -678,8 +735,10 @@ int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
 
 	if (!is_target(tgid))
 		return 0;
-	if (group_dead)
+	if (group_dead) {
 		bpf_map_delete_elem(&targets, &tgid);
+		__sync_fetch_and_add(&targets_gen, 1);
+	}
 	r = rb_reserve(sizeof(r->x));
 	if (!r)
 		return 0;
@@ -687,7 +746,6 @@ int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
 	r->x.group_dead = group_dead;
 	r->x.exit_code = BPF_CORE_READ(p, exit_code);
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-	count(PLW_CNT_EVENTS);
 	return 0;
 }
 
@@ -711,6 +769,5 @@ int BPF_PROG(on_rename, struct task_struct *task, const char *comm)
 		 bpf_ktime_get_ns(), PLW_RB_COMM, sizeof(r->c));
 	bpf_probe_read_kernel_str(r->c.comm, sizeof(r->c.comm), comm);
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-	count(PLW_CNT_EVENTS);
 	return 0;
 }

@@ -58,6 +58,7 @@ struct plw_reader {
 	/* data cursor */
 	uint64_t pos, end;		/* file offsets of the outer records */
 	uint64_t chunk_off;		/* file offset of the current COMPRESSED record */
+	uint64_t dropped;		/* mapped pages below this offset were dropped */
 	unsigned char *dbuf;
 	size_t dcap, dpos, dlen, mmap_len;
 	ZSTD_DStream *zd;
@@ -496,6 +497,7 @@ static int parse_attrs(struct plw_reader *r)
 static void cursor_reset(struct plw_reader *r)
 {
 	r->pos = r->h.data.offset;
+	r->dropped = 0;
 	r->dpos = r->dlen = 0;
 	r->in_frame = false;
 	r->done = false;
@@ -1043,6 +1045,28 @@ bad:
 	return -EBADMSG;
 }
 
+/*
+ * Pages of the mapping behind the read position count in our RSS once
+ * touched (they stay mapped): drop them every DROP_STEP bytes, so peak RSS
+ * does not grow with the file.  Only the mapping is dropped; the kernel keeps
+ * the page cache, and a later access (rewind, a pointer still held) faults
+ * the page in again.
+ */
+#define DROP_STEP	(4u << 20)
+
+static inline void drop_behind(struct plw_reader *r)
+{
+	if (r->map && r->pos - r->dropped >= DROP_STEP && r->pos > r->dropped) {
+		uint64_t to = r->pos & ~(uint64_t)(DROP_STEP - 1);
+
+		if (to > r->dropped) {
+			madvise((unsigned char *)r->map + r->dropped, to - r->dropped,
+				MADV_DONTNEED);
+			r->dropped = to;
+		}
+	}
+}
+
 /* salvage: next plausible COMPRESSED record after FROM, or the end */
 static uint64_t resync(const struct plw_reader *r, uint64_t from)
 {
@@ -1060,6 +1084,37 @@ static uint64_t resync(const struct plw_reader *r, uint64_t from)
 int plw_reader_next(struct plw_reader *r, struct plw_event *ev)
 {
 	for (;;) {
+		/* fast path: a pylow PY_ENTRY/PY_RETURN sample (56 bytes: header,
+		 * id, pid/tid, time, cpu, raw size 12, common, loc) */
+		if (r->is_pylow && r->dlen - r->dpos >= 56 && r->dpos < r->dlen) {
+			const unsigned char *rec = r->dbuf + r->dpos;
+			uint64_t hdr = rd64(rec), idx = rd64(rec + 8) - PLW_ATTR_ID0;
+
+			if ((hdr & 0xffff0000ffffffffull) == (56ull << 48 | PERF_RECORD_SAMPLE) &&
+			    idx < 2 && rd32(rec + 40) == 12) {
+				r->dpos += 56;
+				ev->type = idx + 1;	/* PLW_EV_PY_ENTRY, PLW_EV_PY_RETURN */
+				ev->pid = rd32(rec + 16);
+				ev->tid = rd32(rec + 20);
+				ev->ts = rd64(rec + 24);
+				ev->cpu = rd32(rec + 32);
+				ev->payload = rec + 52;
+				ev->len = 4;
+				ev->u.py.loc = rd32(rec + 52);
+				if (ev->ts > r->max_ts)
+					r->max_ts = ev->ts;
+				if (!r->has_priv && !r->peeking) {
+					struct plw_meta *m = &r->st.m;
+
+					if (ev->ts && (!m->start_ns || ev->ts < m->start_ns))
+						m->start_ns = ev->ts;
+					if (ev->ts > m->end_ns)
+						m->end_ns = ev->ts;
+					m->events_by_type[ev->type]++;
+				}
+				return 1;
+			}
+		}
 		/* records inside the current decompressed chunk */
 		if (r->dpos < r->dlen) {
 			size_t avail = r->dlen - r->dpos;
@@ -1167,6 +1222,7 @@ outer:
 				r->chunk_off = r->pos;
 				ret = inflate(r, size, why, sizeof(why));
 				r->pos += size;
+				drop_behind(r);
 				if (ret == -ENOMEM)
 					return rerr(r, ret, "%s", why);
 				if (ret < 0) {

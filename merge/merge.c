@@ -132,6 +132,18 @@ static void sift_up(struct plw_merge *m, size_t i)
 	}
 }
 
+static int read_err(struct plw_merge *m, uint32_t i, int ret);
+
+struct plw_reader *plw_merge_single(const struct plw_merge *m)
+{
+	return m->n == 1 && !m->in[0].offset && !m->in[0].done ? m->in[0].r : NULL;
+}
+
+int plw_merge_read_error(struct plw_merge *m, uint32_t input, int ret)
+{
+	return input < m->n ? read_err(m, input, ret) : ret;
+}
+
 static int read_err(struct plw_merge *m, uint32_t i, int ret)
 {
 	struct merge_input *in = &m->in[i];

@@ -33,6 +33,13 @@ struct plw_reader *plw_merge_reader(const struct plw_merge *m, size_t input);
 /* Adds OFFSET_NS to every timestamp of INPUT from now on. */
 void plw_merge_set_offset(struct plw_merge *m, size_t input, int64_t offset_ns);
 
+/* The only input's reader when events can be read from it directly (one
+ * input, no clock offset, not started through plw_merge_next), else NULL.
+ * After a negative return of plw_reader_next() on it, call
+ * plw_merge_read_error(M, 0, RET): it sets plw_merge_error() and returns RET. */
+struct plw_reader *plw_merge_single(const struct plw_merge *m);
+int plw_merge_read_error(struct plw_merge *m, uint32_t input, int ret);
+
 /* 1 with *EV filled, 0 at the end of all inputs, -errno on error. */
 int plw_merge_next(struct plw_merge *m, struct plw_merge_event *ev);
 

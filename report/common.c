@@ -101,8 +101,36 @@ const char *source_name(const struct source *s, const struct report_opts *o, uin
 int source_run_model(struct source *s, struct plw_model *m, struct report_result *res)
 {
 	struct plw_merge_event ev;
+	struct plw_reader *r = plw_merge_single(s->m);
 	int ret;
 
+	if (r) {
+		/* one file: straight from the reader, no merge step per event */
+		uint64_t events = s->events, first = s->first_ts, last = s->last_ts;
+
+		ev.input = 0;
+		while ((ret = plw_reader_next(r, &ev.ev)) > 0) {
+			uint64_t ts = ev.ev.ts;
+
+			if (!events++ || ts < first)
+				first = ts;
+			if (ts > last)
+				last = ts;
+			ret = plw_model_feed(m, 0, &ev.ev);
+			if (ret) {
+				s->events = events, s->first_ts = first, s->last_ts = last;
+				res_err(res, ret, "out of memory building call trees");
+				return ret;
+			}
+		}
+		s->events = events, s->first_ts = first, s->last_ts = last;
+		if (ret < 0) {
+			plw_merge_read_error(s->m, 0, ret);
+			res_err(res, ret, "%s", plw_merge_error(s->m));
+			return ret;
+		}
+		return plw_model_finish(m, 0);
+	}
 	while ((ret = source_next(s, &ev, res)) > 0) {
 		ret = plw_model_feed(m, ev.input, &ev.ev);
 		if (ret) {
