@@ -191,16 +191,8 @@ static void print_json(struct anomaly *an, const struct report_result *res)
 
 	jw_init(&j, o->out);
 	jw_obj(&j);
-	jw_key(&j, "files");
-	jw_arr(&j);
-	for (size_t i = 0; i < o->nr_paths; i++)
-		jw_str(&j, o->paths[i]);
-	jw_arr_end(&j);
-	jw_key(&j, "baseline_files");
-	jw_arr(&j);
-	for (size_t i = 0; i < o->nr_baseline; i++)
-		jw_str(&j, o->baseline[i]);
-	jw_arr_end(&j);
+	jw_strs(&j, "files", o->paths, o->nr_paths);
+	jw_strs(&j, "baseline_files", o->baseline, o->nr_baseline);
 	jw_key(&j, "judged");
 	jw_u64(&j, an->judged);
 	jw_key(&j, "not_judged");
@@ -209,11 +201,7 @@ static void print_json(struct anomaly *an, const struct report_result *res)
 	jw_u64(&j, an->dropped);
 	jw_key(&j, "lost");
 	jw_u64(&j, an->a.st.lost);
-	jw_key(&j, "damage");
-	jw_arr(&j);
-	for (size_t i = 0; i < res->nr_warn; i++)
-		jw_str(&j, res->warn[i]);
-	jw_arr_end(&j);
+	jw_damage(&j, res);
 	jw_key(&j, "anomalies");
 	jw_arr(&j);
 	for (size_t i = 0; i < an->n; i++) {

@@ -243,6 +243,24 @@ void jw_obj_end(struct jw *j) { jw_close(j, '}'); }
 void jw_arr(struct jw *j) { jw_open(j, '['); }
 void jw_arr_end(struct jw *j) { jw_close(j, ']'); }
 
+void jw_strs(struct jw *j, const char *key, const char *const *s, size_t n)
+{
+	jw_key(j, key);
+	jw_arr(j);
+	for (size_t i = 0; i < n; i++)
+		jw_str(j, s[i]);
+	jw_arr_end(j);
+}
+
+void jw_damage(struct jw *j, const struct report_result *res)
+{
+	jw_key(j, "damage");
+	jw_arr(j);
+	for (size_t i = 0; i < res->nr_warn; i++)
+		jw_str(j, res->warn[i]);
+	jw_arr_end(j);
+}
+
 void jw_key(struct jw *j, const char *key)
 {
 	jw_sep(j);

@@ -262,23 +262,11 @@ static void print_json(struct diff *d, const struct report_result *res)
 
 	jw_init(&j, o->out);
 	jw_obj(&j);
-	jw_key(&j, "before");
-	jw_arr(&j);
-	for (size_t i = 0; i < o->nr_before; i++)
-		jw_str(&j, o->before[i]);
-	jw_arr_end(&j);
-	jw_key(&j, "after");
-	jw_arr(&j);
-	for (size_t i = 0; i < o->nr_after; i++)
-		jw_str(&j, o->after[i]);
-	jw_arr_end(&j);
+	jw_strs(&j, "before", o->before, o->nr_before);
+	jw_strs(&j, "after", o->after, o->nr_after);
 	jw_key(&j, "alpha");
 	ana_jw_num(&j, DIFF_Q);
-	jw_key(&j, "damage");
-	jw_arr(&j);
-	for (size_t i = 0; i < res->nr_warn; i++)
-		jw_str(&j, res->warn[i]);
-	jw_arr_end(&j);
+	jw_damage(&j, res);
 	for (int sect = 0; sect < D_NR; sect++) {
 		if (sect == D_SAME && !o->show_all)
 			continue;

@@ -482,11 +482,7 @@ int report_flow(const struct report_opts *o, struct report_result *res)
 
 		jw_init(&j, o->out);
 		jw_obj(&j);
-		jw_key(&j, "files");
-		jw_arr(&j);
-		for (size_t i = 0; i < o->nr_paths; i++)
-			jw_str(&j, o->paths[i]);
-		jw_arr_end(&j);
+		jw_strs(&j, "files", o->paths, o->nr_paths);
 		jw_key(&j, "mode");
 		jw_str(&j, mode_name(o));
 		jw_key(&j, "events");
@@ -501,11 +497,7 @@ int report_flow(const struct report_opts *o, struct report_result *res)
 			jw_key(&j, "cut_start_roots");
 			jw_u64(&j, f.cut_roots);
 		}
-		jw_key(&j, "damage");
-		jw_arr(&j);
-		for (size_t i = 0; i < res->nr_warn; i++)
-			jw_str(&j, res->warn[i]);
-		jw_arr_end(&j);
+		jw_damage(&j, res);
 		jw_key(&j, "roots");
 		jw_arr(&j);
 		for (size_t i = 0; i < f.len; i++) {

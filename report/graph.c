@@ -190,11 +190,7 @@ int report_graph(const struct report_opts *o, struct report_result *res)
 
 		jw_init(&j, o->out);
 		jw_obj(&j);
-		jw_key(&j, "files");
-		jw_arr(&j);
-		for (size_t i = 0; i < o->nr_paths; i++)
-			jw_str(&j, o->paths[i]);
-		jw_arr_end(&j);
+		jw_strs(&j, "files", o->paths, o->nr_paths);
 		jw_key(&j, "events");
 		jw_u64(&j, st->events);
 		jw_key(&j, "calls");
@@ -203,11 +199,7 @@ int report_graph(const struct report_opts *o, struct report_result *res)
 		jw_u64(&j, g.roots);
 		jw_key(&j, "lost");
 		jw_u64(&j, st->lost);
-		jw_key(&j, "damage");
-		jw_arr(&j);
-		for (size_t i = 0; i < res->nr_warn; i++)
-			jw_str(&j, res->warn[i]);
-		jw_arr_end(&j);
+		jw_damage(&j, res);
 		jw_key(&j, "roots");
 		jw_arr(&j);
 		for (uint32_t i = 0; i < g.top.nr_children && !err; i++)

@@ -325,18 +325,10 @@ enum which { K_SYSCALLS, K_OFFCPU, K_SCHED };
 static void json_head(struct jw *j, const struct report_opts *o, const struct report_result *res,
 		      const struct plw_model_stats *st)
 {
-	jw_key(j, "files");
-	jw_arr(j);
-	for (size_t i = 0; i < o->nr_paths; i++)
-		jw_str(j, o->paths[i]);
-	jw_arr_end(j);
+	jw_strs(j, "files", o->paths, o->nr_paths);
 	jw_key(j, "lost");
 	jw_u64(j, st->lost);
-	jw_key(j, "damage");
-	jw_arr(j);
-	for (size_t i = 0; i < res->nr_warn; i++)
-		jw_str(j, res->warn[i]);
-	jw_arr_end(j);
+	jw_damage(j, res);
 }
 
 static void out_syscalls(struct kr *k, struct jw *j)

@@ -125,18 +125,10 @@ static void print_json(struct nplus1 *np, const struct report_result *res)
 
 	jw_init(&j, o->out);
 	jw_obj(&j);
-	jw_key(&j, "files");
-	jw_arr(&j);
-	for (size_t i = 0; i < o->nr_paths; i++)
-		jw_str(&j, o->paths[i]);
-	jw_arr_end(&j);
+	jw_strs(&j, "files", o->paths, o->nr_paths);
 	jw_key(&j, "min");
 	jw_u64(&j, o->min_count);
-	jw_key(&j, "damage");
-	jw_arr(&j);
-	for (size_t i = 0; i < res->nr_warn; i++)
-		jw_str(&j, res->warn[i]);
-	jw_arr_end(&j);
+	jw_damage(&j, res);
 	jw_key(&j, "candidates");
 	jw_arr(&j);
 	for (uint32_t i = 0; i < np->n; i++) {

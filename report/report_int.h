@@ -104,6 +104,10 @@ struct jw {
 };
 
 void jw_init(struct jw *j, FILE *f);
+/* "KEY": [strings...] */
+void jw_strs(struct jw *j, const char *key, const char *const *s, size_t n);
+/* "damage": [one line per damaged input...] */
+void jw_damage(struct jw *j, const struct report_result *res);
 void jw_obj(struct jw *j);
 void jw_obj_end(struct jw *j);
 void jw_arr(struct jw *j);

@@ -232,11 +232,7 @@ static void print_json(struct single *s, const struct report_result *res)
 
 	jw_init(&j, o->out);
 	jw_obj(&j);
-	jw_key(&j, "files");
-	jw_arr(&j);
-	for (size_t i = 0; i < o->nr_paths; i++)
-		jw_str(&j, o->paths[i]);
-	jw_arr_end(&j);
+	jw_strs(&j, "files", o->paths, o->nr_paths);
 	jw_key(&j, "function");
 	jw_str(&j, o->func);
 	jw_key(&j, "nth");
@@ -249,11 +245,7 @@ static void print_json(struct single *s, const struct report_result *res)
 	jw_u64(&j, k->tid);
 	jw_key(&j, "not_kept");
 	jw_u64(&j, k->dropped);
-	jw_key(&j, "damage");
-	jw_arr(&j);
-	for (size_t i = 0; i < res->nr_warn; i++)
-		jw_str(&j, res->warn[i]);
-	jw_arr_end(&j);
+	jw_damage(&j, res);
 	jw_key(&j, "call");
 	json_node(s, &j, 0);
 	jw_obj_end(&j);

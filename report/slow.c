@@ -208,11 +208,7 @@ static void print_json(struct slow *s, const struct report_result *res)
 	jw_u64(&j, s->cut_start);
 	jw_key(&j, "lost");
 	jw_u64(&j, s->a.st.lost);
-	jw_key(&j, "damage");
-	jw_arr(&j);
-	for (size_t i = 0; i < res->nr_warn; i++)
-		jw_str(&j, res->warn[i]);
-	jw_arr_end(&j);
+	jw_damage(&j, res);
 	jw_key(&j, "paths");
 	jw_arr(&j);
 	for (uint32_t i = 0; i < s->n; i++) {
