@@ -913,8 +913,35 @@ sys.exit(0 if ok else 1)
 PYEOF
 }
 
+# missing capabilities are named up front (root with a reduced bounding set:
+# the capabilities are gone after exec); nothing is written
+t_refuse_capabilities() {
+	local d=$1 drop
+	for drop in bpf perfmon; do
+		rc=0
+		setpriv --bounding-set=-$drop,-sys_admin --inh-caps=-all "$PYLOW" record \
+			-o "$d/x.plw" -- "$PY" -c pass >"$d/rec.out" 2>"$d/rec.err" || rc=$?
+		[ $rc != 0 ] || fail "record without CAP_${drop^^} exited 0"
+		grep -q "missing capability CAP_${drop^^}" "$d/rec.err" || { show "$d/rec.err"; fail "stderr does not name CAP_${drop^^}"; }
+		no_output "$d" "$d/x.plw"
+		note "without CAP_${drop^^}: $(head -1 "$d/rec.err")"
+	done
+	# another user's process needs CAP_SYS_PTRACE
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$PY" -c 'import time; time.sleep(30)' &
+	local spid=$!
+	rc=0
+	setpriv --bounding-set=-sys_ptrace --inh-caps=-all "$PYLOW" record -p "$spid" \
+		-o "$d/y.plw" >"$d/rec.out" 2>"$d/rec.err" || rc=$?
+	kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+	[ $rc != 0 ] || fail "record -p <other user's process> without CAP_SYS_PTRACE exited 0"
+	grep -q "missing capability CAP_SYS_PTRACE" "$d/rec.err" || { show "$d/rec.err"; fail "stderr does not name CAP_SYS_PTRACE"; }
+	no_output "$d" "$d/y.plw"
+	note "without CAP_SYS_PTRACE: $(head -1 "$d/rec.err")"
+}
+
 CASES=(launch_counts attach_counts sleep_durations children threads deep_stack perf_script
        refuse_noprobe_python refuse_noprobe_attach refuse_missing_pid refuse_non_python
+       refuse_capabilities
        structure_agent_3_6 structure_agent_3_7 structure_agent_3_8 structure_agent_3_9
        structure_agent_3_10 structure_agent_3_11 structure_agent_3_12 structure_agent_3_13
        structure_auto_shim structure_debian_usdt_vs_agent pyusdt_attach
