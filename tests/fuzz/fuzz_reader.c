@@ -1,16 +1,51 @@
 // SPDX-License-Identifier: MIT
 /*
- * fuzz_reader.c - libFuzzer entry over the file reader: open from memory
- * (with and without salvage), read every event, look up every location seen,
- * read the metadata.  Built by `make fuzz`; run by tests/fuzz/run.sh.
+ * fuzz_reader.c - libFuzzer entry over the file reader, its chunk decoder and
+ * the report model: open from memory (with and without salvage), read every
+ * event, look up every location seen, read the metadata; in the salvage pass
+ * feed every event to a report model building trees (kernel leaves
+ * included), and walk each finished tree (bottleneck, compact clone).
+ * Built by `make fuzz`; run by tests/fuzz/run.sh.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "format/plw.h"
+#include "report/model.h"
 
 static volatile uint64_t sink;
+
+static const struct plw_loc *resolve(void *ctx, uint32_t input, uint32_t loc)
+{
+	return plw_reader_loc(ctx, loc);
+}
+
+static uint64_t walk(const struct plw_node *n, int depth)
+{
+	uint64_t h = 0;
+
+	for (; n && depth < PLW_TREE_DEPTH_MAX + 8; n = n->next) {
+		h += n->count + n->dur_ns + n->self_ns + n->flags;
+		if (n->site && n->site->name)
+			h += strlen(n->site->name);
+		h += walk(n->child, depth + 1);
+	}
+	return h;
+}
+
+static bool on_root(void *ctx, struct plw_tree *tree)
+{
+	const struct plw_node *b = plw_tree_bottleneck(tree->root);
+	struct plw_node *c = plw_node_clone(tree->root);
+
+	sink += walk(tree->root, 0) + (b ? b->self_ns : 0);
+	if (c)
+		sink += walk(c, 0);
+	free(c);
+	return false;
+}
 
 static void one(const uint8_t *data, size_t size, unsigned flags)
 {
@@ -20,10 +55,24 @@ static void one(const uint8_t *data, size_t size, unsigned flags)
 	uint64_t until = 0;
 	int n = 0;
 
+	struct plw_model *model = NULL;
+
 	if (plw_reader_open_mem(&r, data, size, flags) == 0) {
+		if (flags & PLW_READ_SALVAGE) {
+			struct plw_model_opts o = {
+				.trees = true, .kernel_leaves = true, .on_root = on_root,
+				.resolve = resolve, .ctx = r,
+			};
+
+			if (plw_model_new(&model, &o))
+				model = NULL;
+		}
 		m = plw_reader_meta(r);
 		while (n++ < 1000000 && plw_reader_next(r, &ev) == 1) {
 			const struct plw_loc *l;
+
+			if (model)
+				plw_model_feed(model, 0, &ev);
 
 			sink += ev.type + ev.ts + ev.len;
 			if (ev.payload && ev.len)
@@ -48,6 +97,11 @@ static void one(const uint8_t *data, size_t size, unsigned flags)
 				sink += strlen(ev.u.comm.comm);
 				break;
 			}
+		}
+		if (model) {
+			plw_model_finish(model, 0);
+			sink += plw_model_stats(model)->roots;
+			plw_model_free(model);
 		}
 		m = plw_reader_meta(r);
 		sink += m->nr_locs + m->nr_tasks + m->start_ns;
