@@ -329,6 +329,9 @@ const char *plw_kind_name(enum plw_kind kind)
 	return (unsigned)kind < PLW_KIND_MAX ? kind_names[kind] : "unknown";
 }
 
+/* off-CPU intervals held per thread until the enclosing syscall's event */
+#define PEND_OFF_MAX	8
+
 struct frame {
 	const struct plw_site *site;
 	struct plw_node *node;		/* NULL without trees */
@@ -343,8 +346,18 @@ struct thread {
 	struct plw_tree *tree;		/* open root tree */
 	struct plw_arena *arena;	/* arena of the open (or next) tree */
 	struct thread *next;		/* all threads, in order of appearance */
-	/* off-CPU time fed since the last syscall: a syscall that contains it
-	 * takes it out of its own self time (the off-CPU leaf has it) */
+	/* off-CPU intervals not placed yet: the one inside a blocking syscall
+	 * ends (and is fed) before the syscall's own event, which then takes
+	 * it as its child; placed under the frame instead at the thread's
+	 * next Python event, a syscall not enclosing it, its exit or the end */
+	struct pend_off {
+		uint64_t ts, dur, runq;
+		uint32_t reason;
+	} pend[PEND_OFF_MAX];
+	uint32_t nr_pend;
+	/* off-CPU time placed early (more than PEND_OFF_MAX pending) since
+	 * the last syscall: a syscall that contains it takes it out of its
+	 * own self time (the off-CPU leaf under the frame has it) */
 	uint64_t off_acc, off_first;
 };
 
@@ -761,6 +774,8 @@ static uint64_t input_start(struct plw_model *m, uint32_t input)
 	return in ? in->start : 0;
 }
 
+static int flush_offcpu(struct plw_model *m, struct thread *t);
+
 static int on_entry(struct plw_model *m, uint32_t input, const struct plw_event *ev)
 {
 	struct thread *t = get_thread(m, input, ev->pid, ev->tid);
@@ -768,6 +783,12 @@ static int on_entry(struct plw_model *m, uint32_t input, const struct plw_event 
 
 	if (!t || !site)
 		return -ENOMEM;
+	if (t->nr_pend) {
+		int err = flush_offcpu(m, t);
+
+		if (err)
+			return err;
+	}
 	m->st.calls++;
 	int err = push(m, t, site, ev->ts);
 
@@ -790,6 +811,12 @@ static int on_return(struct plw_model *m, uint32_t input, const struct plw_event
 
 	if (!t || !site)
 		return -ENOMEM;
+	if (t->nr_pend) {
+		int err = flush_offcpu(m, t);
+
+		if (err)
+			return err;
+	}
 	m->st.returns++;
 	if (t->depth && t->stack[t->depth - 1].site->ident == site->ident) {
 		pop(m, t, ev->ts, 0);
@@ -967,15 +994,17 @@ const char *plw_model_syscall_name(struct plw_model *m, uint32_t input, uint32_t
 }
 
 /* a kernel leaf: under the open frame (not a root of its own when none is
- * open: only on_leaf sees those) */
-static int kernel_leaf(struct plw_model *m, uint32_t input, const struct plw_event *ev,
-		       struct plw_leaf_info *li, uint64_t dur, uint64_t self)
+ * open: only on_leaf sees those), or, NESTED, under the syscall leaf SYS that
+ * encloses it.  FRAME_NS is taken from the frame's self time (0 when nested:
+ * the syscall's took it); *NODE gets the node */
+static int kernel_leaf(struct plw_model *m, struct thread *t, uint64_t ts,
+		       struct plw_leaf_info *li, uint64_t dur, uint64_t self, uint64_t frame_ns,
+		       bool nested, struct plw_node *sys, struct plw_node **node)
 {
-	struct thread *t = get_thread(m, input, ev->pid, ev->tid);
-	uint64_t start = ev->ts > dur ? ev->ts - dur : 0;
+	uint64_t start = ts > dur ? ts - dur : 0;
 
-	if (!t)
-		return -ENOMEM;
+	if (node)
+		*node = NULL;
 	if (m->o.on_leaf) {
 		if (t->depth > m->leaf_cap) {
 			uint32_t cap = t->depth * 2;
@@ -991,8 +1020,9 @@ static int kernel_leaf(struct plw_model *m, uint32_t input, const struct plw_eve
 		li->stack = m->leaf_stack;
 		li->depth = t->depth;
 		struct plw_call_info ci = {
-			.input = input, .pid = ev->pid, .tid = ev->tid, .depth = t->depth,
-			.ts = ev->ts, .start_ns = start, .dur_ns = dur,
+			.input = t->input, .pid = t->pid, .tid = t->tid,
+			.depth = t->depth + nested,
+			.ts = ts, .start_ns = start, .dur_ns = dur,
 		};
 		ci.site = plw_model_site_named(m, li->kind, li->name);
 		if (!ci.site)
@@ -1003,7 +1033,7 @@ static int kernel_leaf(struct plw_model *m, uint32_t input, const struct plw_eve
 		return 0;
 	if (!t->depth || !m->o.trees) {
 		if (t->depth)
-			t->stack[t->depth - 1].child_ns += self;
+			t->stack[t->depth - 1].child_ns += frame_ns;
 		return 0;
 	}
 	struct frame *f = &t->stack[t->depth - 1];
@@ -1011,17 +1041,19 @@ static int kernel_leaf(struct plw_model *m, uint32_t input, const struct plw_eve
 
 	if (!site)
 		return -ENOMEM;
-	f->child_ns += self;
-	if (!f->node)
+	f->child_ns += frame_ns;
+	struct plw_node *parent = nested ? sys : f->node;
+
+	if (!parent)
 		return 0;
-	struct plw_node *n = plw_node_get(t->arena, f->node, site);
+	struct plw_node *n = plw_node_get(t->arena, parent, site);
 
 	if (!n)
 		return -ENOMEM;
 	if (!n->count) {
-		n->input = input;
-		n->pid = ev->pid;
-		n->tid = ev->tid;
+		n->input = t->input;
+		n->pid = t->pid;
+		n->tid = t->tid;
 		n->start_ns = start;
 	}
 	n->count++;
@@ -1034,47 +1066,109 @@ static int kernel_leaf(struct plw_model *m, uint32_t input, const struct plw_eve
 		n->fd1 = PLW_FD_MIXED;
 	if (dur > n->max_ns)
 		n->max_ns = dur;
+	if (node)
+		*node = n;
 	return 0;
+}
+
+/* a held off-CPU interval, placed (under the frame, or NESTED under SYS) */
+static int offcpu_leaf(struct plw_model *m, struct thread *t, const struct pend_off *p,
+		       bool nested, struct plw_node *sys)
+{
+	struct plw_leaf_info li = {
+		.kind = PLW_KIND_OFFCPU, .fd = -1, .runq_ns = p->runq, .reason = p->reason,
+		.name = p->reason == PLW_OFFCPU_PREEMPTED ? "preempted" : "blocked",
+	};
+
+	return kernel_leaf(m, t, p->ts, &li, p->dur, p->dur, nested ? 0 : p->dur, nested, sys,
+			   NULL);
+}
+
+/* places the held off-CPU intervals of T under its frame, in order */
+static int flush_offcpu(struct plw_model *m, struct thread *t)
+{
+	uint32_t n = t->nr_pend;
+	int err = 0;
+
+	t->nr_pend = 0;
+	for (uint32_t i = 0; i < n && !err; i++)
+		err = offcpu_leaf(m, t, &t->pend[i], false, NULL);
+	return err;
 }
 
 static int on_syscall(struct plw_model *m, uint32_t input, const struct plw_event *ev)
 {
 	struct thread *t = get_thread(m, input, ev->pid, ev->tid);
 	uint64_t dur = ev->u.sys.dur_ns, start = ev->ts > dur ? ev->ts - dur : 0, self = dur;
+	uint64_t nested = 0;
+	uint32_t nr_in = 0;
 	char buf[32];
 	struct plw_leaf_info li = {
 		.kind = PLW_KIND_SYSCALL, .nr = ev->u.sys.nr, .fd = ev->u.sys.fd,
 		.ret = ev->u.sys.ret,
 	};
+	struct plw_node *sys;
+	int err = 0;
 
 	if (!t)
 		return -ENOMEM;
 	li.name = plw_model_syscall_name(m, input, li.nr, buf, sizeof(buf));
 	if (li.ret >= 0 && plw_syscall_moves_bytes(li.name))
 		li.bytes = (uint64_t)li.ret;
-	/* off-CPU intervals inside this call are already the frame's children */
-	if (t->off_acc && t->off_first >= start)
-		self = dur > t->off_acc ? dur - t->off_acc : 0;
+	/* held off-CPU intervals: those inside this call stay for it (kept
+	 * at the front), the others go under the frame first */
+	for (uint32_t i = 0; i < t->nr_pend; i++) {
+		struct pend_off *p = &t->pend[i];
+		uint64_t ps = p->ts > p->dur ? p->ts - p->dur : 0;
+
+		if (ps >= start && p->ts <= ev->ts) {
+			nested += p->dur;
+			t->pend[nr_in++] = *p;
+		} else if (!err) {
+			err = offcpu_leaf(m, t, p, false, NULL);
+		}
+	}
+	t->nr_pend = 0;
+	if (err)
+		return err;
+	/* off-CPU intervals placed early under the frame, inside this call:
+	 * the frame has their time already */
+	uint64_t early = t->off_acc && t->off_first >= start ? t->off_acc : 0;
+
 	t->off_acc = t->off_first = 0;
-	return kernel_leaf(m, input, ev, &li, dur, self);
+	self = dur > nested + early ? dur - nested - early : 0;
+	err = kernel_leaf(m, t, ev->ts, &li, dur, self, dur > early ? dur - early : 0, false,
+			  NULL, &sys);
+	for (uint32_t i = 0; i < nr_in && !err; i++)
+		err = offcpu_leaf(m, t, &t->pend[i], true, sys);
+	return err;
 }
 
 static int on_offcpu(struct plw_model *m, uint32_t input, const struct plw_event *ev)
 {
 	struct thread *t = get_thread(m, input, ev->pid, ev->tid);
 	uint64_t dur = ev->u.off.dur_ns;
-	struct plw_leaf_info li = {
-		.kind = PLW_KIND_OFFCPU, .fd = -1, .runq_ns = ev->u.off.runq_ns,
-		.reason = ev->u.off.reason,
-		.name = ev->u.off.reason == PLW_OFFCPU_PREEMPTED ? "preempted" : "blocked",
-	};
 
 	if (!t)
 		return -ENOMEM;
-	if (!t->off_acc)
-		t->off_first = ev->ts > dur ? ev->ts - dur : 0;
-	t->off_acc += dur;
-	return kernel_leaf(m, input, ev, &li, dur, dur);
+	if (t->nr_pend == PEND_OFF_MAX) {
+		/* bounded: the oldest goes under the frame now */
+		const struct pend_off *p = &t->pend[0];
+		int err;
+
+		if (!t->off_acc)
+			t->off_first = p->ts > p->dur ? p->ts - p->dur : 0;
+		t->off_acc += p->dur;
+		err = offcpu_leaf(m, t, p, false, NULL);
+		memmove(t->pend, t->pend + 1, (PEND_OFF_MAX - 1) * sizeof(*t->pend));
+		t->nr_pend--;
+		if (err)
+			return err;
+	}
+	t->pend[t->nr_pend++] = (struct pend_off){
+		.ts = ev->ts, .dur = dur, .runq = ev->u.off.runq_ns, .reason = ev->u.off.reason,
+	};
+	return 0;
 }
 
 const struct plw_node *plw_tree_bottleneck(const struct plw_node *root)
@@ -1091,13 +1185,23 @@ const struct plw_node *plw_tree_bottleneck(const struct plw_node *root)
 		for (const struct plw_node *c = n->child; c; c = c->next) {
 			if (!slow || c->dur_ns > slow->dur_ns)
 				slow = c;
-			/* a leaf beside the path (off-CPU time inside a
-			 * syscall on it) counts as on it */
-			if (!c->child && c->self_ns > best->self_ns)
+			/* a kernel leaf beside the path, and the off-CPU
+			 * intervals nested in it, count as on it */
+			if (c->site->kind == PLW_KIND_PYTHON)
+				continue;
+			if (c->self_ns > best->self_ns)
 				best = c;
+			for (const struct plw_node *g = c->child; g; g = g->next)
+				if (g->self_ns > best->self_ns)
+					best = g;
 		}
 		n = slow;
 	}
+	/* off-CPU time inside a syscall is that call's wait: the call is
+	 * the bottleneck, not its blocked part */
+	if (best->site->kind == PLW_KIND_OFFCPU && best->parent &&
+	    best->parent->site->kind == PLW_KIND_SYSCALL)
+		best = best->parent;
 	return best;
 }
 
@@ -1155,9 +1259,12 @@ int plw_model_feed(struct plw_model *m, uint32_t input, const struct plw_event *
 		struct input *in = get_input(m, input);
 		struct thread *t = in ? umap_get(&in->threads, (uint64_t)ev->pid << 32 | ev->tid) : NULL;
 
-		if (t)
-			close_thread(m, t, ev->ts);
-		return 0;
+		if (!t)
+			return 0;
+		int err = flush_offcpu(m, t);
+
+		close_thread(m, t, ev->ts);
+		return err;
 	}
 	default:
 		return 0;
@@ -1168,12 +1275,18 @@ int plw_model_finish(struct plw_model *m, uint64_t end_ns)
 {
 	if (m->finished)
 		return 0;
+	int err = 0;
+
 	if (!end_ns)
 		end_ns = m->st.last_ts;
-	for (struct thread *t = m->threads; t; t = t->next)
+	for (struct thread *t = m->threads; t; t = t->next) {
+		int e = flush_offcpu(m, t);
+
+		err = err ? err : e;
 		close_thread(m, t, end_ns);
+	}
 	m->finished = true;
-	return 0;
+	return err;
 }
 
 const struct plw_model_stats *plw_model_stats(const struct plw_model *m)

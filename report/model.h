@@ -149,8 +149,9 @@ struct plw_model_opts {
 	void (*on_enter)(void *ctx, const struct plw_call_info *ci);
 	void (*on_exit)(void *ctx, const struct plw_call_info *ci);
 	/* a kernel leaf (syscall, off-CPU) on a thread; DEPTH is that of the
-	 * frame it falls under + 1; start_ns/dur_ns its interval.  LI has the
-	 * event's details. */
+	 * frame it falls under + 1 (+ 2 for an off-CPU interval inside a
+	 * syscall: given right after that syscall); start_ns/dur_ns its
+	 * interval.  LI has the event's details. */
 	void (*on_leaf)(void *ctx, const struct plw_call_info *ci,
 			const struct plw_leaf_info *li);
 	/* code location not defined in the stream (e.g. only in the feature
@@ -208,8 +209,9 @@ bool plw_syscall_waits(const char *name);
 
 /* The bottleneck of ROOT's tree: the node with the largest self time on the
  * slowest path (the child with the largest inclusive time at each level,
- * ROOT included) or among the leaves hanging off that path; NULL when ROOT
- * has no children. */
+ * ROOT included) or among the kernel leaves hanging off that path (and the
+ * off-CPU intervals nested in them); an off-CPU interval nested in a syscall
+ * gives way to that syscall.  NULL when ROOT has no children. */
 const struct plw_node *plw_tree_bottleneck(const struct plw_node *root);
 
 /* Trees kept by on_root; accepts NULL.  M must still exist (arenas are

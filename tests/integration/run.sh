@@ -801,7 +801,7 @@ t_symlink_mode() {
 
 # kernel layer (-e syscalls,sched, on by default): exact pread64 leaves under
 # the function that made them, an 80 ms sleep as 80 ms blocked off CPU under
-# its function, and two threads pinned to one CPU preempting each other
+# its function (nested in its sleep syscall), and two threads pinned to one CPU preempting each other
 t_kernel_leaves() { kernel_leaves "$1" usdt; }
 # the same with Python calls from the in-process agent: kernel events from BPF
 # nest under the agent's frames exactly as under USDT's
@@ -844,9 +844,16 @@ expect("pread64 leaves under do_preads (count, fd, bytes)",
        sum(c["count"] for c in preads) == gt["n_pread"] and all(c["fd"] == gt["fd"] for c in preads)
        and sum(c["bytes"] for c in preads) == 4096 * gt["n_pread"],
        [(c["count"], c["fd"], c["bytes"]) for c in preads])
-blocked = sum(c["dur_ns"] for n in nodes(fl) if n["kind"] == "python" and n["name"] == "nap80"
-              for c in n["children"] if c["kind"] == "offcpu" and c["name"] == "blocked")
+def sub(n):
+    return nodes({"roots": n["children"]})
+nap = [n for n in nodes(fl) if n["kind"] == "python" and n["name"] == "nap80"]
+blocked = sum(c["dur_ns"] for n in nap for c in sub(n) if c["kind"] == "offcpu" and c["name"] == "blocked")
 expect("off-CPU blocked under nap80 (ms, want 80 +-10%)", 72e6 <= blocked <= 88e6, round(blocked / 1e6, 3))
+# the sleep blocks inside its syscall: the off-CPU interval nests under it
+insys = sum(c["dur_ns"] for n in nap for s in sub(n) if s["kind"] == "syscall"
+            for c in s["children"] if c["kind"] == "offcpu" and c["name"] == "blocked")
+expect("off-CPU blocked nested in nap80's sleep syscall (ms)", insys >= 0.9 * blocked > 0,
+       round(insys / 1e6, 3))
 bn = [n for n in nodes(fl) if n.get("bottleneck")]
 expect("every root with children has one bottleneck", len(bn) == sum(1 for r in fl["roots"] if r["children"]),
        len(bn))

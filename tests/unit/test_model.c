@@ -396,6 +396,93 @@ static void test_kernel_leaves(void **state)
 	expect(fx->trees[1]->root, "read", 300, 7, 7, 1, 0, 0);
 }
 
+static struct { int kind; uint32_t depth; } leaf_log[32];
+static int nr_leaf_log;
+
+static void log_leaf(void *ctx, const struct plw_call_info *ci, const struct plw_leaf_info *li)
+{
+	assert_true(nr_leaf_log < 32);
+	leaf_log[nr_leaf_log].kind = li->kind;
+	leaf_log[nr_leaf_log++].depth = ci->depth;
+}
+
+static void kev(struct fx *fx, int type, uint64_t ts, uint64_t dur, uint32_t reason)
+{
+	struct plw_event ev = { .type = type, .pid = 1, .tid = 1, .ts = ts };
+
+	if (type == PLW_EV_SYSCALL) {
+		ev.u.sys.fd = -1;
+		ev.u.sys.dur_ns = dur;
+	} else {
+		ev.u.off.dur_ns = dur;
+		ev.u.off.reason = reason;
+	}
+	assert_int_equal(plw_model_feed(fx->m, 0, &ev), 0);
+}
+#define SYS(fx, end, dur)	kev(fx, PLW_EV_SYSCALL, end, dur, 0)
+#define OFF(fx, end, dur)	kev(fx, PLW_EV_OFFCPU, end, dur, PLW_OFFCPU_BLOCKED)
+#define PRE(fx, end, dur)	kev(fx, PLW_EV_OFFCPU, end, dur, PLW_OFFCPU_PREEMPTED)
+
+/* an off-CPU interval inside a syscall (fed first: it ends first) nests
+ * under it; one outside stays under the frame; more than the model holds
+ * go under the frame early, still taken out of the syscall's self time */
+static void test_offcpu_in_syscall(void **state)
+{
+	struct fx *fx = *state;
+	struct plw_model_opts o = { .trees = true, .kernel_leaves = true, .on_root = keep_root,
+				    .on_leaf = log_leaf, .ctx = fx };
+
+	plw_model_free(fx->m);
+	assert_int_equal(plw_model_new(&fx->m, &o), 0);
+	nr_leaf_log = 0;
+	locs(fx);
+	IN(fx, 1, 100, 1);
+	OFF(fx, 170, 50);		/* 120..170 */
+	SYS(fx, 180, 70);		/* 110..180: encloses it */
+	PRE(fx, 190, 5);		/* 185..190: running Python */
+	SYS(fx, 195, 3);		/* 192..195: does not enclose it */
+	for (int i = 0; i < 10; i++)	/* 10 in one call: 2 over the bound */
+		OFF(fx, 206 + 9 * i, 5);
+	SYS(fx, 300, 100);		/* 200..300 */
+	OUT(fx, 1, 400, 1);
+	assert_int_equal(fx->nr_trees, 1);
+	const struct plw_node *r = fx->trees[0]->root, *sys = child(r, 0);
+
+	expect(r, "main", 100, 300, 300 - 70 - 5 - 3 - 10 - 90, 1, 0, 3);
+	expect(sys, "syscall_0", 110, 173, 20 + 3 + 50, 3, 0, 1);
+	expect(child(sys, 0), "blocked", 120, 90, 90, 9, 0, 0);
+	assert_ptr_equal(child(sys, 0)->parent, sys);
+	expect(child(r, 1), "preempted", 185, 5, 5, 1, 0, 0);
+	expect(child(r, 2), "blocked", 201, 10, 10, 2, 0, 0);
+	/* on_leaf: the syscall, then what it encloses one level deeper */
+	assert_int_equal(nr_leaf_log, 15);
+	assert_int_equal(leaf_log[0].kind, PLW_KIND_SYSCALL);
+	assert_int_equal(leaf_log[0].depth, 1);
+	assert_int_equal(leaf_log[1].kind, PLW_KIND_OFFCPU);
+	assert_int_equal(leaf_log[1].depth, 2);
+	assert_int_equal(leaf_log[2].kind, PLW_KIND_OFFCPU);
+	assert_int_equal(leaf_log[2].depth, 1);
+	assert_int_equal(leaf_log[3].kind, PLW_KIND_SYSCALL);
+
+	/* the syscall is the bottleneck, not the blocked time inside it */
+	IN(fx, 1, 1000, 2);
+	OFF(fx, 1990, 980);
+	SYS(fx, 2000, 1000);
+	OUT(fx, 1, 2000, 2);
+	assert_int_equal(fx->nr_trees, 2);
+	r = fx->trees[1]->root;
+	expect(child(r, 0), "syscall_0", 1000, 1000, 20, 1, 0, 1);
+	assert_ptr_equal(plw_tree_bottleneck(r), child(r, 0));
+
+	/* held at the end: placed under the frame still open */
+	IN(fx, 1, 3000, 3);
+	OFF(fx, 3100, 50);
+	assert_int_equal(plw_model_finish(fx->m, 3200), 0);
+	assert_int_equal(fx->nr_trees, 3);
+	r = fx->trees[2]->root;
+	expect(child(r, 0), "blocked", 3050, 50, 50, 1, 0, 0);
+}
+
 static void test_return_by_identity(void **state)
 {
 	struct fx *fx = *state;
@@ -485,6 +572,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_loc_and_exit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_depth_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kernel_leaves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_offcpu_in_syscall, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_return_by_identity, setup, teardown),
 		cmocka_unit_test(test_no_growth),
 	};
