@@ -151,7 +151,8 @@ static const char usage_text[] =
 "                          target process has exited\n"
 "\n"
 "Messages:\n"
-"  -q, --quiet             no status line, no summary\n"
+"  -q, --quiet             no status line (rewritten each second on a terminal,\n"
+"                          a line every 10 s otherwise), no summary\n"
 "  -v, --verbose           more detail (-vv: libbpf's messages too)\n"
 "  -h, --help              this help\n"
 "\n"
@@ -1075,18 +1076,23 @@ static void human_bytes(uint64_t b, char *out, size_t len)
 		snprintf(out, len, "%llu B", (unsigned long long)b);
 }
 
+/* Called once a second: on a terminal the line is rewritten in place; in a
+ * log (stderr not a terminal) a plain line every STATUS_LOG_EVERY seconds. */
+#define STATUS_LOG_EVERY 10
+
 static void status_line(struct rec *r, uint64_t start, bool tty)
 {
+	static unsigned calls;
 	struct sink_stats st;
 	char b[32];
 
-	if (r->quiet || !tty)
+	if (r->quiet || (!tty && ++calls % STATUS_LOG_EVERY))
 		return;
 	sink_stats(r->sink, &st);
 	human_bytes(plw_writer_bytes(r->w), b, sizeof(b));
-	fprintf(stderr, "\rpylow: %6.1fs  %llu events  %s  lost %llu   ",
-		(mono_ns() - start) / 1e9, (unsigned long long)st.events, b,
-		(unsigned long long)st.lost);
+	fprintf(stderr, "%spylow: %6.1fs  %llu events  %s  lost %llu%s",
+		tty ? "\r" : "", (mono_ns() - start) / 1e9, (unsigned long long)st.events, b,
+		(unsigned long long)st.lost, tty ? "   " : "\n");
 }
 
 static void *detach_one(void *arg)
