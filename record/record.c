@@ -1208,8 +1208,9 @@ int cmd_record(int argc, char **argv)
 			return 1;
 		}
 		if ((err = target_exe(r->pids[i], exe, sizeof(exe)))) {
-			pr("process %d: cannot read /proc/%d/exe: %s", r->pids[i], r->pids[i],
-			   strerror(-err));
+			pr("process %d: cannot read /proc/%d/exe: %s%s", r->pids[i], r->pids[i],
+			   strerror(-err), err == -EACCES || err == -EPERM ?
+			   " (another user's process: run as root, or with CAP_SYS_PTRACE)" : "");
 			return 1;
 		}
 		{

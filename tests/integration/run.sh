@@ -936,6 +936,9 @@ t_refuse_capabilities() {
 	# another user's process needs CAP_SYS_PTRACE
 	setpriv --reuid=65534 --regid=65534 --clear-groups "$PY" -c 'import time; time.sleep(30)' &
 	local spid=$!
+	# until setpriv has switched users and exec'd the Python
+	runs_as_nobody() { grep -qE '^Uid:\s+65534' "/proc/$spid/status" && grep -qa python "/proc/$spid/cmdline"; }
+	wait_for 10 "the other user's Python to start" runs_as_nobody
 	rc=0
 	setpriv --bounding-set=-sys_ptrace --inh-caps=-all "$PYLOW" record -p "$spid" \
 		-o "$d/y.plw" >"$d/rec.out" 2>"$d/rec.err" || rc=$?
