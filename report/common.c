@@ -252,6 +252,20 @@ void jw_strs(struct jw *j, const char *key, const char *const *s, size_t n)
 	jw_arr_end(j);
 }
 
+void jw_node_site(struct jw *j, const struct plw_node *n)
+{
+	jw_key(j, "name");
+	jw_str(j, n->site->name);
+	jw_key(j, "file");
+	jw_str(j, n->site->file);
+	jw_key(j, "line");
+	jw_u64(j, n->site->line);
+	jw_key(j, "kind");
+	jw_str(j, plw_kind_name(n->site->kind));
+	jw_key(j, "input");
+	jw_u64(j, n->input);
+}
+
 void jw_damage(struct jw *j, const struct report_result *res)
 {
 	jw_key(j, "damage");

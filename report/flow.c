@@ -374,16 +374,7 @@ static void json_node(const struct report_opts *o, struct jw *j, const struct pl
 	bool too_deep = o->depth >= 0 && depth >= o->depth;
 
 	jw_obj(j);
-	jw_key(j, "name");
-	jw_str(j, n->site->name);
-	jw_key(j, "file");
-	jw_str(j, n->site->file);
-	jw_key(j, "line");
-	jw_u64(j, n->site->line);
-	jw_key(j, "kind");
-	jw_str(j, plw_kind_name(n->site->kind));
-	jw_key(j, "input");
-	jw_u64(j, n->input);
+	jw_node_site(j, n);
 	jw_key(j, "pid");
 	jw_u64(j, n->pid);
 	jw_key(j, "tid");

@@ -118,16 +118,7 @@ static int text_node(FILE *out, const struct plw_node *n, int depth)
 static int json_node(struct jw *j, const struct plw_node *n)
 {
 	jw_obj(j);
-	jw_key(j, "name");
-	jw_str(j, n->site->name);
-	jw_key(j, "file");
-	jw_str(j, n->site->file);
-	jw_key(j, "line");
-	jw_u64(j, n->site->line);
-	jw_key(j, "kind");
-	jw_str(j, plw_kind_name(n->site->kind));
-	jw_key(j, "input");
-	jw_u64(j, n->input);
+	jw_node_site(j, n);
 	jw_key(j, "calls");
 	jw_u64(j, n->count);
 	jw_key(j, "total_ns");

@@ -106,6 +106,8 @@ struct jw {
 void jw_init(struct jw *j, FILE *f);
 /* "KEY": [strings...] */
 void jw_strs(struct jw *j, const char *key, const char *const *s, size_t n);
+/* the keys every tree node has: name, file, line, kind, input */
+void jw_node_site(struct jw *j, const struct plw_node *n);
 /* "damage": [one line per damaged input...] */
 void jw_damage(struct jw *j, const struct report_result *res);
 void jw_obj(struct jw *j);
