@@ -776,21 +776,31 @@ static uint64_t input_start(struct plw_model *m, uint32_t input)
 
 static int flush_offcpu(struct plw_model *m, struct thread *t);
 
-static int on_entry(struct plw_model *m, uint32_t input, const struct plw_event *ev)
+/* What a Python entry or return needs first: its thread and site, and the
+ * thread's held off-CPU intervals placed (they ended before this event). */
+static inline int py_event_begin(struct plw_model *m, uint32_t input, const struct plw_event *ev,
+				 struct thread **tp, const struct plw_site **sitep)
 {
 	struct thread *t = get_thread(m, input, ev->pid, ev->tid);
 	const struct plw_site *site = site_fast(m, input, ev->u.py.loc);
 
 	if (!t || !site)
 		return -ENOMEM;
-	if (t->nr_pend) {
-		int err = flush_offcpu(m, t);
+	*tp = t;
+	*sitep = site;
+	return t->nr_pend ? flush_offcpu(m, t) : 0;
+}
 
-		if (err)
-			return err;
-	}
+static int on_entry(struct plw_model *m, uint32_t input, const struct plw_event *ev)
+{
+	struct thread *t;
+	const struct plw_site *site;
+	int err = py_event_begin(m, input, ev, &t, &site);
+
+	if (err)
+		return err;
 	m->st.calls++;
-	int err = push(m, t, site, ev->ts);
+	err = push(m, t, site, ev->ts);
 
 	if (err)
 		return err;
@@ -806,17 +816,12 @@ static int on_entry(struct plw_model *m, uint32_t input, const struct plw_event 
 
 static int on_return(struct plw_model *m, uint32_t input, const struct plw_event *ev)
 {
-	struct thread *t = get_thread(m, input, ev->pid, ev->tid);
-	const struct plw_site *site = site_fast(m, input, ev->u.py.loc);
+	struct thread *t;
+	const struct plw_site *site;
+	int err = py_event_begin(m, input, ev, &t, &site);
 
-	if (!t || !site)
-		return -ENOMEM;
-	if (t->nr_pend) {
-		int err = flush_offcpu(m, t);
-
-		if (err)
-			return err;
-	}
+	if (err)
+		return err;
 	m->st.returns++;
 	if (t->depth && t->stack[t->depth - 1].site->ident == site->ident) {
 		pop(m, t, ev->ts, 0);
@@ -840,7 +845,7 @@ static int on_return(struct plw_model *m, uint32_t input, const struct plw_event
 	/* the function's first site: an entry's, with its first line, when
 	 * the function was entered anywhere before */
 	const struct plw_site *shown = site->ident && site->ident->entry ? site->ident->entry : site;
-	int err = push(m, t, shown, start);
+	err = push(m, t, shown, start);
 
 	if (err)
 		return err;
