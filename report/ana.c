@@ -130,6 +130,19 @@ static uint64_t str_hash(uint64_t h, const char *s)
 	return (h ^ 0xff) * 0x100000001b3ULL;
 }
 
+
+/* ARR (of *CAP elements of SIZE bytes, all used) doubled, from FIRST when
+ * empty; *CAP updated.  NULL on ENOMEM, ARR untouched. */
+static void *grow(void *arr, uint32_t *cap, size_t size, uint32_t first)
+{
+	uint32_t ncap = *cap ? *cap * 2 : first;
+	void *p = realloc(arr, (size_t)ncap * size);
+
+	if (p)
+		*cap = ncap;
+	return p;
+}
+
 static uint32_t func_intern(struct ana *a, uint16_t kind, const char *name, const char *file,
 			    uint32_t line)
 {
@@ -150,13 +163,11 @@ static uint32_t func_intern(struct ana *a, uint16_t kind, const char *name, cons
 		}
 	}
 	if (a->nr_funcs == a->funcs_cap) {
-		uint32_t ncap = a->funcs_cap ? a->funcs_cap * 2 : 64;
-		struct ana_func *nf = realloc(a->funcs, ncap * sizeof(*nf));
+		struct ana_func *nf = grow(a->funcs, &a->funcs_cap, sizeof(*nf), 64);
 
 		if (!nf)
 			return ANA_NONE;
 		a->funcs = nf;
-		a->funcs_cap = ncap;
 	}
 	struct ana_func *fn = &a->funcs[a->nr_funcs];
 
@@ -197,13 +208,11 @@ uint32_t ana_path_of(struct ana *a, uint32_t parent, uint32_t func)
 	if (id != ANA_NONE)
 		return id;
 	if (a->nr_paths == a->paths_cap) {
-		uint32_t ncap = a->paths_cap ? a->paths_cap * 2 : 64;
-		struct ana_path *np = realloc(a->paths, ncap * sizeof(*np));
+		struct ana_path *np = grow(a->paths, &a->paths_cap, sizeof(*np), 64);
 
 		if (!np)
 			return ANA_NONE;
 		a->paths = np;
-		a->paths_cap = ncap;
 	}
 	struct ana_path *p = &a->paths[a->nr_paths];
 
@@ -306,13 +315,11 @@ static struct ana_thread *get_thread(struct ana *a, uint32_t input, uint32_t pid
 			return t;
 	}
 	if (a->nr_threads == a->threads_cap) {
-		uint32_t ncap = a->threads_cap ? a->threads_cap * 2 : 16;
-		struct ana_thread **nt = realloc(a->threads, ncap * sizeof(*nt));
+		struct ana_thread **nt = grow(a->threads, &a->threads_cap, sizeof(*nt), 16);
 
 		if (!nt)
 			return NULL;
 		a->threads = nt;
-		a->threads_cap = ncap;
 	}
 	struct ana_thread *t = calloc(1, sizeof(*t));
 
@@ -357,13 +364,11 @@ static int kid_add(struct frame *f, uint32_t func, uint64_t dur)
 		}
 	}
 	if (f->nr_kids == f->kids_cap) {
-		uint32_t ncap = f->kids_cap ? f->kids_cap * 2 : 4;
-		struct ana_child *nk = realloc(f->kids, ncap * sizeof(*nk));
+		struct ana_child *nk = grow(f->kids, &f->kids_cap, sizeof(*nk), 4);
 
 		if (!nk)
 			return -ENOMEM;
 		f->kids = nk;
-		f->kids_cap = ncap;
 	}
 	f->kids[f->nr_kids++] = (struct ana_child){ func, 1, dur };
 	return 0;
