@@ -49,6 +49,18 @@ enum plw_ev {
 	PLW_EV_META = 8,	/* struct plw_meta_ev + strings: key/value, in-stream metadata */
 	PLW_EV_SYSCALL = 9,	/* struct plw_syscall: one completed system call */
 	PLW_EV_OFFCPU = 10,	/* struct plw_offcpu: one off-CPU interval of a thread */
+	PLW_EV_FAULT = 11,	/* struct plw_fault: a user page fault (group faults) */
+	PLW_EV_IO = 12,		/* struct plw_io: a block request completed (group io) */
+	PLW_EV_MEM = 13,	/* struct plw_mem: malloc/calloc/realloc/free (group mem) */
+	PLW_EV_GIL = 14,	/* struct plw_gil: a thread took the GIL after waiting (group gil) */
+	PLW_EV_EXCEPTION = 15,	/* struct plw_exception + string: a Python exception raised */
+	PLW_EV_IRQ = 16,	/* struct plw_irq: hard/soft irq time taken from a target thread */
+	PLW_EV_TLB = 17,	/* struct plw_tlb: a TLB flush on a target thread's CPU */
+	PLW_EV_PROBE = 18,	/* struct plw_probe_hit: a hit of a generic -e usdt:/uprobe:/uretprobe: probe */
+	PLW_EV_STACK = 19,	/* struct plw_stack: native stacks of the event just before it */
+	PLW_EV_STACK_DEF = 20,	/* struct plw_stack_def + string: a symbolised stack */
+	PLW_EV_NET_CONN = 21,	/* struct plw_net_conn: socket connect/accept/listen/close */
+	PLW_EV_NET_LABEL = 22,	/* struct plw_net_label + strings: protocol fields of a message */
 	PLW_EV_MAX		/* first unused; new kinds are appended */
 };
 
@@ -147,6 +159,184 @@ struct plw_offcpu {
 	__u32 reason;			/* PLW_OFFCPU_* */
 } __attribute__((packed, aligned(4)));
 
+/* ---------------------------------------------------------------------
+ * Kernel and native layer (event groups of `pylow record -e`).  Unless said
+ * otherwise: pid/tid are the target thread the event belongs to; an event
+ * with a duration is stamped at its END and began at time - dur_ns.
+ */
+
+/* PLW_EV_FAULT: one user page fault (exceptions:page_fault_user).  Time: the
+ * fault.  Packed to 12 bytes. */
+#define PLW_FAULT_WRITE		0x2	/* x86 error_code bits */
+#define PLW_FAULT_USER		0x4
+#define PLW_FAULT_INSTR		0x10
+struct plw_fault {
+	__u64 addr;			/* faulting address */
+	__u32 error_code;		/* PLW_FAULT_* and the rest of the arch's code */
+} __attribute__((packed, aligned(4)));
+
+/* PLW_EV_IO: a block request issued by a target thread completed.  pid/tid:
+ * the thread that issued it (block_rq_issue runs in its context, or the
+ * bio's submitter when known).  Time: completion.  Packed to 28 bytes. */
+#define PLW_IO_READ		0
+#define PLW_IO_WRITE		1
+#define PLW_IO_FLUSH		2
+#define PLW_IO_DISCARD		3
+#define PLW_IO_OTHER		4
+#define PLW_IO_OP_MASK		0xff
+#define PLW_IO_SYNC		0x100	/* flag bits above the op */
+#define PLW_IO_ERROR		0x200	/* completed with an error */
+struct plw_io {
+	__u64 dur_ns;			/* issue to completion */
+	__u64 sector;
+	__u32 bytes;
+	__u32 dev;			/* kernel dev_t: major << 20 | minor */
+	__u32 op;			/* PLW_IO_* op | flags */
+} __attribute__((packed, aligned(4)));
+
+/* PLW_EV_MEM: one libc allocator call (uprobes on the target's libc).  Time:
+ * the call's return (free: its entry).  Packed to 28 bytes. */
+#define PLW_MEM_MALLOC		0
+#define PLW_MEM_CALLOC		1
+#define PLW_MEM_REALLOC		2
+#define PLW_MEM_FREE		3
+#define PLW_MEM_ALIGNED		4	/* posix_memalign, aligned_alloc, memalign */
+struct plw_mem {
+	__u64 addr;			/* returned (free: freed) pointer; 0 on failure */
+	__u64 size;			/* bytes asked for (calloc: nmemb * size); 0 for free */
+	__u64 old_addr;			/* realloc: the pointer passed in; else 0 */
+	__u32 op;			/* PLW_MEM_* */
+} __attribute__((packed, aligned(4)));
+
+/* PLW_EV_GIL: a thread took the GIL after waiting wait_ns for it.  Time:
+ * when it got it.  Packed to 12 bytes. */
+struct plw_gil {
+	__u64 wait_ns;
+	__u32 pad;
+} __attribute__((packed, aligned(4)));
+
+/* PLW_EV_EXCEPTION: a Python exception was raised (set) on a target thread;
+ * the Python frame is the one running on that thread (the model's stack).
+ * Time: the raise.  16-byte header, then the type name (e.g. "ValueError",
+ * "mod.MyError"), padded like PY_LOC's strings. */
+struct plw_exception {
+	__u32 flags;			/* 0; reserved */
+	plw_data_loc type;		/* exception type name, NUL-terminated */
+};
+
+/* PLW_EV_IRQ: irq time taken from a target thread (the irq ran while it
+ * was current).  Time: the handler's exit.  Packed to 20 bytes. */
+#define PLW_IRQ_HARD		0
+#define PLW_IRQ_SOFT		1
+struct plw_irq {
+	__u64 dur_ns;			/* handler entry to exit */
+	__u32 vec;			/* irq number (hard) or softirq vector (soft) */
+	__u32 kind;			/* PLW_IRQ_* */
+	__u32 pad;
+} __attribute__((packed, aligned(4)));
+
+/* PLW_EV_TLB: a TLB flush (tlb:tlb_flush) while a target thread ran.  Time:
+ * the flush.  Reasons are the kernel's enum tlb_flush_reason.  12 bytes. */
+#define PLW_TLB_TASK_SWITCH	0
+#define PLW_TLB_REMOTE_SHOOTDOWN 1
+#define PLW_TLB_LOCAL_SHOOTDOWN	2
+#define PLW_TLB_LOCAL_MM_SHOOTDOWN 3
+#define PLW_TLB_REMOTE_SEND_IPI	4
+struct plw_tlb {
+	__u32 reason;
+	__u32 pages;			/* 0xffffffff: a full flush */
+	__u32 pad;
+};
+
+/* PLW_EV_PROBE: a hit of generic probe number `probe` (-e usdt:..., -e
+ * uprobe:..., -e uretprobe:...); the META "probe.N" holds its spec, e.g.
+ * "uprobe:/usr/lib/x86_64-linux-gnu/libc.so.6:getpid".  args: the probe's
+ * first nr_args arguments (uretprobe: args[0] is the return value).  Time:
+ * the hit.  Packed to 60 bytes.  (Generic `-e tracepoint:SYS:NAME` events
+ * are not PROBE events: they are samples of the kernel tracepoint's own
+ * attr, with its format in the tracing data, as perf records them.) */
+#define PLW_PROBE_ARGS_MAX	6
+struct plw_probe_hit {
+	__u32 probe;
+	__u32 nr_args;
+	__u64 args[PLW_PROBE_ARGS_MAX];
+	__u32 pad;
+} __attribute__((packed, aligned(4)));
+
+/* PLW_EV_STACK: the native stacks of the event of the same thread just
+ * before it in the stream (--stacks); ids are defined by STACK_DEF events
+ * earlier in the stream; -1: not captured.  12 bytes. */
+struct plw_stack {
+	__s32 kstack;
+	__s32 ustack;
+	__u32 pad;
+};
+
+/* PLW_EV_STACK_DEF: stack `id` symbolised on the recording host.  16-byte
+ * header, then the frames innermost first, separated by '\n', each
+ * "symbol+0xoff (module)" or "0xaddr (module)" when no symbol is known. */
+#define PLW_STACK_KERNEL	0
+#define PLW_STACK_USER		1
+struct plw_stack_def {
+	__u32 id;
+	__u32 kind;			/* PLW_STACK_* */
+	__u32 nr;			/* frames */
+	plw_data_loc frames;
+};
+
+/* ---------------------------------------------------------------------
+ * Network layer (group "net") and protocol labels.
+ */
+
+/* PLW_EV_NET_CONN: socket lifecycle of a target thread.  Addresses are in
+ * network byte order; IPv4 in the first 4 bytes; ports in host order.
+ * `conn` identifies the socket within the recording (socket cookie), and is
+ * the same in NET_LABEL events.  CLOSE carries the bytes moved over the
+ * socket's life.  Time: the call's return.  Packed to 76 bytes. */
+#define PLW_NET_CONNECT		0
+#define PLW_NET_ACCEPT		1
+#define PLW_NET_CLOSE		2
+#define PLW_NET_LISTEN		3
+struct plw_net_conn {
+	__u32 op;			/* PLW_NET_* */
+	__s32 fd;
+	__u16 family;			/* AF_INET, AF_INET6, AF_UNIX */
+	__u16 lport;
+	__u16 rport;
+	__u16 pad0;
+	__u8 laddr[16];
+	__u8 raddr[16];
+	__u64 conn;
+	__u64 bytes_tx;			/* CLOSE: bytes sent over the socket's life */
+	__u64 bytes_rx;			/* CLOSE: bytes received */
+	__u32 pad;
+} __attribute__((packed, aligned(4)));
+
+/* PLW_EV_NET_LABEL: the fields pylow keeps of one protocol message seen on a
+ * connection (never the payload itself).  Time: the read/write call's
+ * return (for a message split across calls: the call completing its head).
+ * 48-byte header then strings, padded like PY_LOC's; a field not present is
+ * an empty string. */
+#define PLW_DIR_SEND		0	/* written by the target */
+#define PLW_DIR_RECV		1	/* read by the target */
+#define PLW_PROTO_HTTP_REQ	1	/* method, target = path (no query), host */
+#define PLW_PROTO_HTTP_RESP	2	/* status */
+#define PLW_PROTO_REDIS		3	/* method = command, target = first key */
+#define PLW_PROTO_PG		4	/* method = first keyword, target = table */
+#define PLW_LABEL_TLS		0x1	/* seen through libssl */
+struct plw_net_label {
+	__u64 conn;			/* as NET_CONN's; 0 unknown */
+	__s32 fd;
+	__u16 dir;			/* PLW_DIR_* */
+	__u16 proto;			/* PLW_PROTO_* */
+	__u32 status;			/* HTTP response status, else 0 */
+	__u32 flags;			/* PLW_LABEL_* */
+	plw_data_loc method;
+	plw_data_loc target;
+	plw_data_loc host;
+	plw_data_loc traceparent;	/* the W3C header's value, "" if none */
+};
+
 /* Longest strings the BPF side copies; longer ones are truncated (and still
  * NUL-terminated). */
 #define PLW_FUNC_MAX		128
@@ -216,6 +406,18 @@ _Static_assert((8 + sizeof(struct plw_py_gc_done)) % 8 == 4, "gc_done padding");
 _Static_assert(sizeof(struct plw_rb_hdr) == 24, "rb header");
 _Static_assert((8 + sizeof(struct plw_syscall)) % 8 == 4, "syscall padding");
 _Static_assert((8 + sizeof(struct plw_offcpu)) % 8 == 4, "offcpu padding");
+_Static_assert((8 + sizeof(struct plw_fault)) % 8 == 4 && sizeof(struct plw_fault) == 12, "fault");
+_Static_assert((8 + sizeof(struct plw_io)) % 8 == 4 && sizeof(struct plw_io) == 28, "io");
+_Static_assert((8 + sizeof(struct plw_mem)) % 8 == 4 && sizeof(struct plw_mem) == 28, "mem");
+_Static_assert((8 + sizeof(struct plw_gil)) % 8 == 4, "gil");
+_Static_assert(sizeof(struct plw_exception) == 8, "exception header is 16; strings padded by writer");
+_Static_assert((8 + sizeof(struct plw_irq)) % 8 == 4 && sizeof(struct plw_irq) == 20, "irq");
+_Static_assert((8 + sizeof(struct plw_tlb)) % 8 == 4, "tlb");
+_Static_assert((8 + sizeof(struct plw_probe_hit)) % 8 == 4 && sizeof(struct plw_probe_hit) == 60, "probe");
+_Static_assert((8 + sizeof(struct plw_stack)) % 8 == 4, "stack");
+_Static_assert(sizeof(struct plw_stack_def) == 16, "stack_def header");
+_Static_assert((8 + sizeof(struct plw_net_conn)) % 8 == 4 && sizeof(struct plw_net_conn) == 76, "net_conn");
+_Static_assert(sizeof(struct plw_net_label) == 40, "net_label header is 48; strings padded by writer");
 #endif
 
 #endif /* PYLOW_EVENTS_H */

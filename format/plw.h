@@ -123,6 +123,18 @@ int plw_writer_meta(struct plw_writer *w, uint64_t ts, const char *key,
 int plw_writer_import(struct plw_writer *w, uint32_t pid, uint32_t tid,
 		      uint64_t ts, uint32_t cpu, bool done, const char *module,
 		      int32_t found);
+/* String-carrying events (strings copied, truncated to the writer's limit;
+ * NULL is ""): PLW_EV_EXCEPTION, PLW_EV_STACK_DEF, PLW_EV_NET_LABEL (L's
+ * data_loc fields are filled in). */
+int plw_writer_exception(struct plw_writer *w, uint32_t pid, uint32_t tid,
+			 uint64_t ts, uint32_t cpu, const char *type);
+int plw_writer_stack_def(struct plw_writer *w, uint32_t pid, uint64_t ts,
+			 uint32_t id, uint32_t kind, uint32_t nr, const char *frames);
+int plw_writer_net_label(struct plw_writer *w, uint32_t pid, uint32_t tid,
+			 uint64_t ts, uint32_t cpu, const struct plw_net_label *l,
+			 const char *method, const char *target, const char *host,
+			 const char *traceparent);
+
 /* Added: the standard in-stream META records (FORMAT.md "In-stream
  * metadata") from the non-NULL/non-zero fields of META: hostname, osrelease,
  * arch, cmdline, nr_cpus_online, nr_cpus_avail, tod_ns, mono_ns.  Call it
@@ -194,6 +206,22 @@ struct plw_event {
 		struct { uint64_t attr_config; uint32_t attr_type; } other;
 		struct { uint32_t nr; int32_t fd; int64_t ret; uint64_t dur_ns; } sys;	/* SYSCALL */
 		struct { uint64_t dur_ns, runq_ns; uint32_t reason; } off;	/* OFFCPU */
+		struct { uint64_t addr; uint32_t error_code; } fault;	/* FAULT */
+		struct { uint64_t dur_ns, sector; uint32_t bytes, dev, op; } io;	/* IO */
+		struct { uint64_t addr, size, old_addr; uint32_t op; } mem;	/* MEM */
+		struct { uint64_t wait_ns; } gil;		/* GIL */
+		struct { const char *type; } exc;		/* EXCEPTION */
+		struct { uint64_t dur_ns; uint32_t vec, kind; } irq;	/* IRQ */
+		struct { uint32_t reason, pages; } tlb;		/* TLB */
+		struct { uint32_t probe, nr_args; uint64_t args[PLW_PROBE_ARGS_MAX]; } probe; /* PROBE */
+		struct { int32_t kstack, ustack; } stack;	/* STACK */
+		struct { uint32_t id, kind, nr; const char *frames; } stack_def; /* STACK_DEF */
+		struct plw_net_conn conn;			/* NET_CONN (a copy) */
+		struct {				/* NET_LABEL */
+			uint64_t conn; int32_t fd; uint16_t dir, proto;
+			uint32_t status, flags;
+			const char *method, *target, *host, *traceparent;
+		} label;
 	} u;
 };
 

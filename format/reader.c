@@ -791,6 +791,95 @@ static int pylow_payload(struct plw_reader *r, struct plw_event *ev, unsigned ty
 		ev->u.off.runq_ns = rd64(p + 8);
 		ev->u.off.reason = rd32(p + 16);
 		break;
+	case PLW_EV_FAULT:
+		if (len < 12)
+			return -EBADMSG;
+		ev->u.fault.addr = rd64(p);
+		ev->u.fault.error_code = rd32(p + 8);
+		break;
+	case PLW_EV_IO:
+		if (len < 28)
+			return -EBADMSG;
+		ev->u.io.dur_ns = rd64(p);
+		ev->u.io.sector = rd64(p + 8);
+		ev->u.io.bytes = rd32(p + 16);
+		ev->u.io.dev = rd32(p + 20);
+		ev->u.io.op = rd32(p + 24);
+		break;
+	case PLW_EV_MEM:
+		if (len < 28)
+			return -EBADMSG;
+		ev->u.mem.addr = rd64(p);
+		ev->u.mem.size = rd64(p + 8);
+		ev->u.mem.old_addr = rd64(p + 16);
+		ev->u.mem.op = rd32(p + 24);
+		break;
+	case PLW_EV_GIL:
+		if (len < 8)
+			return -EBADMSG;
+		ev->u.gil.wait_ns = rd64(p);
+		break;
+	case PLW_EV_EXCEPTION:
+		if (len < 8)
+			return -EBADMSG;
+		ev->u.exc.type = dl_str(raw, raw_size, rd32(p + 4), &a);
+		break;
+	case PLW_EV_IRQ:
+		if (len < 16)
+			return -EBADMSG;
+		ev->u.irq.dur_ns = rd64(p);
+		ev->u.irq.vec = rd32(p + 8);
+		ev->u.irq.kind = rd32(p + 12);
+		break;
+	case PLW_EV_TLB:
+		if (len < 8)
+			return -EBADMSG;
+		ev->u.tlb.reason = rd32(p);
+		ev->u.tlb.pages = rd32(p + 4);
+		break;
+	case PLW_EV_PROBE:
+		if (len < 56)
+			return -EBADMSG;
+		ev->u.probe.probe = rd32(p);
+		ev->u.probe.nr_args = rd32(p + 4);
+		if (ev->u.probe.nr_args > PLW_PROBE_ARGS_MAX)
+			ev->u.probe.nr_args = PLW_PROBE_ARGS_MAX;
+		for (int i = 0; i < PLW_PROBE_ARGS_MAX; i++)
+			ev->u.probe.args[i] = rd64(p + 8 + 8 * i);
+		break;
+	case PLW_EV_STACK:
+		if (len < 8)
+			return -EBADMSG;
+		ev->u.stack.kstack = (int32_t)rd32(p);
+		ev->u.stack.ustack = (int32_t)rd32(p + 4);
+		break;
+	case PLW_EV_STACK_DEF:
+		if (len < 16)
+			return -EBADMSG;
+		ev->u.stack_def.id = rd32(p);
+		ev->u.stack_def.kind = rd32(p + 4);
+		ev->u.stack_def.nr = rd32(p + 8);
+		ev->u.stack_def.frames = dl_str(raw, raw_size, rd32(p + 12), &a);
+		break;
+	case PLW_EV_NET_CONN:
+		if (len < sizeof(struct plw_net_conn))
+			return -EBADMSG;
+		memcpy(&ev->u.conn, p, sizeof(struct plw_net_conn));
+		break;
+	case PLW_EV_NET_LABEL:
+		if (len < sizeof(struct plw_net_label))
+			return -EBADMSG;
+		ev->u.label.conn = rd64(p);
+		ev->u.label.fd = (int32_t)rd32(p + 8);
+		ev->u.label.dir = (uint16_t)(rd32(p + 12) & 0xffff);
+		ev->u.label.proto = (uint16_t)(rd32(p + 12) >> 16);
+		ev->u.label.status = rd32(p + 16);
+		ev->u.label.flags = rd32(p + 20);
+		ev->u.label.method = dl_str(raw, raw_size, rd32(p + 24), &a);
+		ev->u.label.target = dl_str(raw, raw_size, rd32(p + 28), &a);
+		ev->u.label.host = dl_str(raw, raw_size, rd32(p + 32), &a);
+		ev->u.label.traceparent = dl_str(raw, raw_size, rd32(p + 36), &a);
+		break;
 	}
 	return 0;
 }

@@ -29,6 +29,18 @@ static const char *const ev_names[PLW_EV_MAX] = {
 	[PLW_EV_META] = "meta",
 	[PLW_EV_SYSCALL] = "syscall",
 	[PLW_EV_OFFCPU] = "offcpu",
+	[PLW_EV_FAULT] = "fault",
+	[PLW_EV_IO] = "io",
+	[PLW_EV_MEM] = "mem",
+	[PLW_EV_GIL] = "gil",
+	[PLW_EV_EXCEPTION] = "exception",
+	[PLW_EV_IRQ] = "irq",
+	[PLW_EV_TLB] = "tlb",
+	[PLW_EV_PROBE] = "probe",
+	[PLW_EV_STACK] = "stack",
+	[PLW_EV_STACK_DEF] = "stack_def",
+	[PLW_EV_NET_CONN] = "net_conn",
+	[PLW_EV_NET_LABEL] = "net_label",
 };
 
 /* fields after the common header; offsets count from the start of raw */
@@ -80,7 +92,90 @@ static const char *const ev_fields[PLW_EV_MAX] = {
 		"\tfield:unsigned long long runq_ns;\toffset:16;\tsize:8;\tsigned:0;\n"
 		"\tfield:unsigned int reason;\toffset:24;\tsize:4;\tsigned:0;\n"
 		"\nprint fmt: \"dur_ns=%llu runq_ns=%llu reason=%s\", REC->dur_ns, REC->runq_ns, "
-		"__print_symbolic(REC->reason, { 0, \"preempted\" }, { 1, \"blocked\" })\n",
+		"__print_symbolic(REC->reason, { 0, \"preempted\" }, { 1, \"blocked\" })\n",	[PLW_EV_FAULT] =
+		"\tfield:unsigned long long addr;\toffset:8;\tsize:8;\tsigned:0;\n"
+		"\tfield:unsigned int error_code;\toffset:16;\tsize:4;\tsigned:0;\n"
+		"\nprint fmt: \"addr=0x%llx error_code=0x%x\", REC->addr, REC->error_code\n",
+	[PLW_EV_IO] =
+		"\tfield:unsigned long long dur_ns;\toffset:8;\tsize:8;\tsigned:0;\n"
+		"\tfield:unsigned long long sector;\toffset:16;\tsize:8;\tsigned:0;\n"
+		"\tfield:unsigned int bytes;\toffset:24;\tsize:4;\tsigned:0;\n"
+		"\tfield:unsigned int dev;\toffset:28;\tsize:4;\tsigned:0;\n"
+		"\tfield:unsigned int op;\toffset:32;\tsize:4;\tsigned:0;\n"
+		"\nprint fmt: \"dur_ns=%llu sector=%llu bytes=%u dev=%u:%u op=%s%s\", REC->dur_ns, REC->sector, REC->bytes, REC->dev >> 20, REC->dev & 0xfffff, __print_symbolic(REC->op & 0xff, { 0, \"read\" }, { 1, \"write\" }, { 2, \"flush\" }, { 3, \"discard\" }, { 4, \"other\" }), (REC->op & 0x100) ? \" sync\" : \"\"\n",
+	[PLW_EV_MEM] =
+		"\tfield:unsigned long long addr;\toffset:8;\tsize:8;\tsigned:0;\n"
+		"\tfield:unsigned long long size;\toffset:16;\tsize:8;\tsigned:0;\n"
+		"\tfield:unsigned long long old_addr;\toffset:24;\tsize:8;\tsigned:0;\n"
+		"\tfield:unsigned int op;\toffset:32;\tsize:4;\tsigned:0;\n"
+		"\nprint fmt: \"op=%s addr=0x%llx size=%llu old_addr=0x%llx\", __print_symbolic(REC->op, { 0, \"malloc\" }, { 1, \"calloc\" }, { 2, \"realloc\" }, { 3, \"free\" }, { 4, \"aligned\" }), REC->addr, REC->size, REC->old_addr\n",
+	[PLW_EV_GIL] =
+		"\tfield:unsigned long long wait_ns;\toffset:8;\tsize:8;\tsigned:0;\n"
+		"\tfield:unsigned int pad;\toffset:16;\tsize:4;\tsigned:0;\n"
+		"\nprint fmt: \"wait_ns=%llu\", REC->wait_ns\n",
+	[PLW_EV_EXCEPTION] =
+		"\tfield:unsigned int flags;\toffset:8;\tsize:4;\tsigned:0;\n"
+		"\tfield:__data_loc char[] type;\toffset:12;\tsize:4;\tsigned:1;\n"
+		"\nprint fmt: \"type=%s\", __get_str(type)\n",
+	[PLW_EV_IRQ] =
+		"\tfield:unsigned long long dur_ns;\toffset:8;\tsize:8;\tsigned:0;\n"
+		"\tfield:unsigned int vec;\toffset:16;\tsize:4;\tsigned:0;\n"
+		"\tfield:unsigned int kind;\toffset:20;\tsize:4;\tsigned:0;\n"
+		"\tfield:unsigned int pad;\toffset:24;\tsize:4;\tsigned:0;\n"
+		"\nprint fmt: \"kind=%s vec=%u dur_ns=%llu\", __print_symbolic(REC->kind, { 0, \"hard\" }, { 1, \"soft\" }), REC->vec, REC->dur_ns\n",
+	[PLW_EV_TLB] =
+		"\tfield:unsigned int reason;\toffset:8;\tsize:4;\tsigned:0;\n"
+		"\tfield:unsigned int pages;\toffset:12;\tsize:4;\tsigned:0;\n"
+		"\tfield:unsigned int pad;\toffset:16;\tsize:4;\tsigned:0;\n"
+		"\nprint fmt: \"reason=%s pages=%d\", __print_symbolic(REC->reason, { 0, \"flush on task switch\" }, { 1, \"remote shootdown\" }, { 2, \"local shootdown\" }, { 3, \"local mm shootdown\" }, { 4, \"remote ipi send\" }), REC->pages\n",
+	[PLW_EV_PROBE] =
+		"\tfield:unsigned int probe;\toffset:8;\tsize:4;\tsigned:0;\n"
+		"\tfield:unsigned int nr_args;\toffset:12;\tsize:4;\tsigned:0;\n"
+		"\tfield:unsigned long long arg0;\toffset:16;\tsize:8;\tsigned:0;\n"
+		"\tfield:unsigned long long arg1;\toffset:24;\tsize:8;\tsigned:0;\n"
+		"\tfield:unsigned long long arg2;\toffset:32;\tsize:8;\tsigned:0;\n"
+		"\tfield:unsigned long long arg3;\toffset:40;\tsize:8;\tsigned:0;\n"
+		"\tfield:unsigned long long arg4;\toffset:48;\tsize:8;\tsigned:0;\n"
+		"\tfield:unsigned long long arg5;\toffset:56;\tsize:8;\tsigned:0;\n"
+		"\tfield:unsigned int pad;\toffset:64;\tsize:4;\tsigned:0;\n"
+		"\nprint fmt: \"probe=%u arg0=0x%llx arg1=0x%llx arg2=0x%llx arg3=0x%llx arg4=0x%llx arg5=0x%llx\", REC->probe, REC->arg0, REC->arg1, REC->arg2, REC->arg3, REC->arg4, REC->arg5\n",
+	[PLW_EV_STACK] =
+		"\tfield:int kstack;\toffset:8;\tsize:4;\tsigned:1;\n"
+		"\tfield:int ustack;\toffset:12;\tsize:4;\tsigned:1;\n"
+		"\tfield:unsigned int pad;\toffset:16;\tsize:4;\tsigned:0;\n"
+		"\nprint fmt: \"kstack=%d ustack=%d\", REC->kstack, REC->ustack\n",
+	[PLW_EV_STACK_DEF] =
+		"\tfield:unsigned int id;\toffset:8;\tsize:4;\tsigned:0;\n"
+		"\tfield:unsigned int kind;\toffset:12;\tsize:4;\tsigned:0;\n"
+		"\tfield:unsigned int nr;\toffset:16;\tsize:4;\tsigned:0;\n"
+		"\tfield:__data_loc char[] frames;\toffset:20;\tsize:4;\tsigned:1;\n"
+		"\nprint fmt: \"id=%u kind=%s nr=%u\", REC->id, __print_symbolic(REC->kind, { 0, \"kernel\" }, { 1, \"user\" }), REC->nr\n",
+	[PLW_EV_NET_CONN] =
+		"\tfield:unsigned int op;\toffset:8;\tsize:4;\tsigned:0;\n"
+		"\tfield:int fd;\toffset:12;\tsize:4;\tsigned:1;\n"
+		"\tfield:unsigned short family;\toffset:16;\tsize:2;\tsigned:0;\n"
+		"\tfield:unsigned short lport;\toffset:18;\tsize:2;\tsigned:0;\n"
+		"\tfield:unsigned short rport;\toffset:20;\tsize:2;\tsigned:0;\n"
+		"\tfield:unsigned short pad0;\toffset:22;\tsize:2;\tsigned:0;\n"
+		"\tfield:unsigned char laddr[16];\toffset:24;\tsize:16;\tsigned:0;\n"
+		"\tfield:unsigned char raddr[16];\toffset:40;\tsize:16;\tsigned:0;\n"
+		"\tfield:unsigned long long conn;\toffset:56;\tsize:8;\tsigned:0;\n"
+		"\tfield:unsigned long long bytes_tx;\toffset:64;\tsize:8;\tsigned:0;\n"
+		"\tfield:unsigned long long bytes_rx;\toffset:72;\tsize:8;\tsigned:0;\n"
+		"\tfield:unsigned int pad;\toffset:80;\tsize:4;\tsigned:0;\n"
+		"\nprint fmt: \"op=%s fd=%d family=%u lport=%u rport=%u conn=%llu tx=%llu rx=%llu\", __print_symbolic(REC->op, { 0, \"connect\" }, { 1, \"accept\" }, { 2, \"close\" }, { 3, \"listen\" }), REC->fd, REC->family, REC->lport, REC->rport, REC->conn, REC->bytes_tx, REC->bytes_rx\n",
+	[PLW_EV_NET_LABEL] =
+		"\tfield:unsigned long long conn;\toffset:8;\tsize:8;\tsigned:0;\n"
+		"\tfield:int fd;\toffset:16;\tsize:4;\tsigned:1;\n"
+		"\tfield:unsigned short dir;\toffset:20;\tsize:2;\tsigned:0;\n"
+		"\tfield:unsigned short proto;\toffset:22;\tsize:2;\tsigned:0;\n"
+		"\tfield:unsigned int status;\toffset:24;\tsize:4;\tsigned:0;\n"
+		"\tfield:unsigned int flags;\toffset:28;\tsize:4;\tsigned:0;\n"
+		"\tfield:__data_loc char[] method;\toffset:32;\tsize:4;\tsigned:1;\n"
+		"\tfield:__data_loc char[] target;\toffset:36;\tsize:4;\tsigned:1;\n"
+		"\tfield:__data_loc char[] host;\toffset:40;\tsize:4;\tsigned:1;\n"
+		"\tfield:__data_loc char[] traceparent;\toffset:44;\tsize:4;\tsigned:1;\n"
+		"\nprint fmt: \"conn=%llu dir=%s proto=%s method=%s target=%s host=%s status=%u traceparent=%s\", REC->conn, __print_symbolic(REC->dir, { 0, \"send\" }, { 1, \"recv\" }), __print_symbolic(REC->proto, { 1, \"http_req\" }, { 2, \"http_resp\" }, { 3, \"redis\" }, { 4, \"pg\" }), __get_str(method), __get_str(target), __get_str(host), REC->status, __get_str(traceparent)\n",
 };
 
 static const char common_fields[] =

@@ -403,6 +403,18 @@ int plw_writer_event(struct plw_writer *w, enum plw_ev type, uint32_t pid,
 		[PLW_EV_META] = sizeof(struct plw_meta_ev),
 		[PLW_EV_SYSCALL] = sizeof(struct plw_syscall),
 		[PLW_EV_OFFCPU] = sizeof(struct plw_offcpu),
+		[PLW_EV_FAULT] = sizeof(struct plw_fault),
+		[PLW_EV_IO] = sizeof(struct plw_io),
+		[PLW_EV_MEM] = sizeof(struct plw_mem),
+		[PLW_EV_GIL] = sizeof(struct plw_gil),
+		[PLW_EV_EXCEPTION] = sizeof(struct plw_exception),
+		[PLW_EV_IRQ] = sizeof(struct plw_irq),
+		[PLW_EV_TLB] = sizeof(struct plw_tlb),
+		[PLW_EV_PROBE] = sizeof(struct plw_probe_hit),
+		[PLW_EV_STACK] = sizeof(struct plw_stack),
+		[PLW_EV_STACK_DEF] = sizeof(struct plw_stack_def),
+		[PLW_EV_NET_CONN] = sizeof(struct plw_net_conn),
+		[PLW_EV_NET_LABEL] = sizeof(struct plw_net_label),
 	};
 
 	if ((unsigned)type == 0 || (unsigned)type >= PLW_EV_MAX)
@@ -510,6 +522,44 @@ int plw_writer_import(struct plw_writer *w, uint32_t pid, uint32_t tid,
 
 	return put_strings_event(w, done ? PLW_EV_PY_IMPORT_DONE : PLW_EV_PY_IMPORT_START,
 				 pid, tid, ts, cpu, &im, sizeof(im), offs, strs, 1);
+}
+
+int plw_writer_exception(struct plw_writer *w, uint32_t pid, uint32_t tid,
+			 uint64_t ts, uint32_t cpu, const char *type)
+{
+	struct plw_exception x = { 0 };
+	static const size_t offs[] = { offsetof(struct plw_exception, type) };
+	const char *strs[] = { type };
+
+	return put_strings_event(w, PLW_EV_EXCEPTION, pid, tid, ts, cpu, &x, sizeof(x),
+				 offs, strs, 1);
+}
+
+int plw_writer_stack_def(struct plw_writer *w, uint32_t pid, uint64_t ts,
+			 uint32_t id, uint32_t kind, uint32_t nr, const char *frames)
+{
+	struct plw_stack_def d = { .id = id, .kind = kind, .nr = nr };
+	static const size_t offs[] = { offsetof(struct plw_stack_def, frames) };
+	const char *strs[] = { frames };
+
+	return put_strings_event(w, PLW_EV_STACK_DEF, pid, pid, ts, 0, &d, sizeof(d),
+				 offs, strs, 1);
+}
+
+int plw_writer_net_label(struct plw_writer *w, uint32_t pid, uint32_t tid,
+			 uint64_t ts, uint32_t cpu, const struct plw_net_label *l,
+			 const char *method, const char *target, const char *host,
+			 const char *traceparent)
+{
+	struct plw_net_label x = *l;
+	static const size_t offs[] = { offsetof(struct plw_net_label, method),
+				       offsetof(struct plw_net_label, target),
+				       offsetof(struct plw_net_label, host),
+				       offsetof(struct plw_net_label, traceparent) };
+	const char *strs[] = { method, target, host, traceparent };
+
+	return put_strings_event(w, PLW_EV_NET_LABEL, pid, tid, ts, cpu, &x, sizeof(x),
+				 offs, strs, 4);
 }
 
 int plw_writer_meta_all(struct plw_writer *w, uint64_t ts,

@@ -17,6 +17,12 @@ static const char *const ev_names[] = {
 	[PLW_EV_PY_GC_DONE] = "py_gc_done",	[PLW_EV_PY_IMPORT_START] = "py_import_start",
 	[PLW_EV_PY_IMPORT_DONE] = "py_import_done", [PLW_EV_META] = "meta",
 	[PLW_EV_SYSCALL] = "syscall",		[PLW_EV_OFFCPU] = "offcpu",
+	[PLW_EV_FAULT] = "fault",		[PLW_EV_IO] = "io",
+	[PLW_EV_MEM] = "mem",			[PLW_EV_GIL] = "gil",
+	[PLW_EV_EXCEPTION] = "exception",	[PLW_EV_IRQ] = "irq",
+	[PLW_EV_TLB] = "tlb",			[PLW_EV_PROBE] = "probe",
+	[PLW_EV_STACK] = "stack",		[PLW_EV_STACK_DEF] = "stack_def",
+	[PLW_EV_NET_CONN] = "net_conn",		[PLW_EV_NET_LABEL] = "net_label",
 };
 static const char *const rec_names[] = { "comm", "fork", "exit", "lost", "other" };
 #define NR_KINDS	(PLW_EV_MAX + 5)

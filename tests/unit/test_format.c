@@ -946,6 +946,137 @@ static void test_perf_script(void **state)
 	free(err);
 }
 
+/* every kernel/net event kind: writer -> reader field by field, and perf
+ * script prints each by its field names */
+static void test_kernel_events(void **state)
+{
+	struct plw_meta m = { .hostname = "h", .osrelease = "6.1", .arch = "x86_64",
+			      .cmdline = "pylow record", .nr_cpus_online = 2, .nr_cpus_avail = 2 };
+	struct plw_fault fa = { .addr = 0x7f0012345000ULL, .error_code = PLW_FAULT_WRITE | PLW_FAULT_USER };
+	struct plw_io io = { .dur_ns = 8000000, .sector = 4096, .bytes = 65536,
+			     .dev = (8u << 20) | 1, .op = PLW_IO_READ | PLW_IO_SYNC };
+	struct plw_mem me = { .addr = 0x5500, .size = 1 << 20, .op = PLW_MEM_MALLOC };
+	struct plw_gil gi = { .wait_ns = 123456 };
+	struct plw_irq ir = { .dur_ns = 7000, .vec = 3, .kind = PLW_IRQ_SOFT };
+	struct plw_tlb tl = { .reason = PLW_TLB_REMOTE_SHOOTDOWN, .pages = 4 };
+	struct plw_probe_hit pr = { .probe = 2, .nr_args = 2, .args = { 42, 0xfeed } };
+	struct plw_stack st = { .kstack = 5, .ustack = -1 };
+	struct plw_net_conn nc = { .op = PLW_NET_CONNECT, .fd = 9, .family = 2, .lport = 40000,
+				   .rport = 6379, .laddr = { 10, 0, 0, 1 }, .raddr = { 10, 0, 0, 2 },
+				   .conn = 77, .bytes_tx = 5, .bytes_rx = 6 };
+	struct plw_net_label nl = { .conn = 77, .fd = 9, .dir = PLW_DIR_SEND,
+				    .proto = PLW_PROTO_HTTP_REQ, .status = 0, .flags = PLW_LABEL_TLS };
+	struct plw_reader *r = NULL;
+	struct plw_event ev;
+	struct plw_writer *w = wopen("kern.plw", 0, 3);
+	uint64_t ts = 1000;
+	char cmd[512], *out, *err;
+	int seen = 0;
+
+	assert_int_equal(plw_writer_meta_all(w, ts, &m), 0);
+	assert_int_equal(plw_writer_event(w, PLW_EV_FAULT, 7, 8, ++ts, 0, &fa, sizeof(fa)), 0);
+	assert_int_equal(plw_writer_event(w, PLW_EV_IO, 7, 8, ++ts, 0, &io, sizeof(io)), 0);
+	assert_int_equal(plw_writer_event(w, PLW_EV_MEM, 7, 8, ++ts, 0, &me, sizeof(me)), 0);
+	assert_int_equal(plw_writer_event(w, PLW_EV_GIL, 7, 8, ++ts, 0, &gi, sizeof(gi)), 0);
+	assert_int_equal(plw_writer_exception(w, 7, 8, ++ts, 0, "ValueError"), 0);
+	assert_int_equal(plw_writer_event(w, PLW_EV_IRQ, 7, 8, ++ts, 0, &ir, sizeof(ir)), 0);
+	assert_int_equal(plw_writer_event(w, PLW_EV_TLB, 7, 8, ++ts, 0, &tl, sizeof(tl)), 0);
+	assert_int_equal(plw_writer_event(w, PLW_EV_PROBE, 7, 8, ++ts, 0, &pr, sizeof(pr)), 0);
+	assert_int_equal(plw_writer_stack_def(w, 7, ++ts, 5, PLW_STACK_KERNEL, 2,
+					      "do_sys_poll+0x1 (kernel)\nentry_SYSCALL_64+0x2 (kernel)"), 0);
+	assert_int_equal(plw_writer_event(w, PLW_EV_STACK, 7, 8, ++ts, 0, &st, sizeof(st)), 0);
+	assert_int_equal(plw_writer_event(w, PLW_EV_NET_CONN, 7, 8, ++ts, 0, &nc, sizeof(nc)), 0);
+	assert_int_equal(plw_writer_net_label(w, 7, 8, ++ts, 0, &nl, "GET", "/v1/chat", "api.example",
+					      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"), 0);
+	/* a payload shorter than its struct is refused */
+	assert_int_equal(plw_writer_event(w, PLW_EV_NET_CONN, 7, 8, ++ts, 0, &nc, 20), -EINVAL);
+	wfinish(w, &m);
+
+	assert_int_equal(plw_reader_open(&r, path_of("kern.plw"), 0), 0);
+	while (plw_reader_next(r, &ev) == 1) {
+		switch (ev.type) {
+		case PLW_EV_FAULT:
+			assert_true(ev.u.fault.addr == fa.addr);
+			assert_int_equal(ev.u.fault.error_code, 6);
+			seen |= 1 << 0; break;
+		case PLW_EV_IO:
+			assert_true(ev.u.io.dur_ns == 8000000 && ev.u.io.sector == 4096);
+			assert_int_equal(ev.u.io.bytes, 65536);
+			assert_int_equal(ev.u.io.op, PLW_IO_READ | PLW_IO_SYNC);
+			seen |= 1 << 1; break;
+		case PLW_EV_MEM:
+			assert_true(ev.u.mem.addr == 0x5500 && ev.u.mem.size == 1 << 20);
+			seen |= 1 << 2; break;
+		case PLW_EV_GIL:
+			assert_true(ev.u.gil.wait_ns == 123456);
+			seen |= 1 << 3; break;
+		case PLW_EV_EXCEPTION:
+			assert_string_equal(ev.u.exc.type, "ValueError");
+			seen |= 1 << 4; break;
+		case PLW_EV_IRQ:
+			assert_true(ev.u.irq.dur_ns == 7000 && ev.u.irq.vec == 3 && ev.u.irq.kind == PLW_IRQ_SOFT);
+			seen |= 1 << 5; break;
+		case PLW_EV_TLB:
+			assert_int_equal(ev.u.tlb.reason, PLW_TLB_REMOTE_SHOOTDOWN);
+			assert_int_equal(ev.u.tlb.pages, 4);
+			seen |= 1 << 6; break;
+		case PLW_EV_PROBE:
+			assert_int_equal(ev.u.probe.probe, 2);
+			assert_int_equal(ev.u.probe.nr_args, 2);
+			assert_true(ev.u.probe.args[0] == 42 && ev.u.probe.args[1] == 0xfeed);
+			seen |= 1 << 7; break;
+		case PLW_EV_STACK_DEF:
+			assert_int_equal(ev.u.stack_def.id, 5);
+			assert_int_equal(ev.u.stack_def.nr, 2);
+			assert_non_null(strstr(ev.u.stack_def.frames, "\nentry_SYSCALL_64+0x2"));
+			seen |= 1 << 8; break;
+		case PLW_EV_STACK:
+			assert_int_equal(ev.u.stack.kstack, 5);
+			assert_int_equal(ev.u.stack.ustack, -1);
+			seen |= 1 << 9; break;
+		case PLW_EV_NET_CONN:
+			assert_int_equal(ev.u.conn.rport, 6379);
+			assert_int_equal(ev.u.conn.raddr[3], 2);
+			assert_true(ev.u.conn.conn == 77 && ev.u.conn.bytes_rx == 6);
+			seen |= 1 << 10; break;
+		case PLW_EV_NET_LABEL:
+			assert_true(ev.u.label.conn == 77);
+			assert_int_equal(ev.u.label.proto, PLW_PROTO_HTTP_REQ);
+			assert_int_equal(ev.u.label.flags, PLW_LABEL_TLS);
+			assert_string_equal(ev.u.label.method, "GET");
+			assert_string_equal(ev.u.label.target, "/v1/chat");
+			assert_string_equal(ev.u.label.host, "api.example");
+			assert_string_equal(ev.u.label.traceparent,
+					    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+			seen |= 1 << 11; break;
+		}
+	}
+	plw_reader_free(r);
+	assert_int_equal(seen, (1 << 12) - 1);
+
+	if (system("perf --version >/dev/null 2>&1") != 0)
+		return;
+	snprintf(cmd, sizeof(cmd), "perf script -i %s/kern.plw", dir);
+	assert_int_equal(run(cmd, &out, &err), 0);
+	if (strstr(err, "Warning") || strstr(err, "failed"))
+		fail_msg("perf script stderr: %s", err);
+	assert_non_null(strstr(out, "pylow:fault: addr=0x7f0012345000 error_code=0x6"));
+	assert_non_null(strstr(out, "pylow:io: dur_ns=8000000 sector=4096 bytes=65536 dev=8:1 op=read sync"));
+	assert_non_null(strstr(out, "pylow:mem: op=malloc addr=0x5500 size=1048576"));
+	assert_non_null(strstr(out, "pylow:gil: wait_ns=123456"));
+	assert_non_null(strstr(out, "pylow:exception: type=ValueError"));
+	assert_non_null(strstr(out, "pylow:irq: kind=soft vec=3 dur_ns=7000"));
+	assert_non_null(strstr(out, "pylow:tlb: reason=remote shootdown pages=4"));
+	assert_non_null(strstr(out, "pylow:probe: probe=2 arg0=0x2a arg1=0xfeed"));
+	assert_non_null(strstr(out, "pylow:stack: kstack=5 ustack=-1"));
+	assert_non_null(strstr(out, "pylow:stack_def: id=5 kind=kernel nr=2"));
+	assert_non_null(strstr(out, "pylow:net_conn: op=connect fd=9 family=2 lport=40000 rport=6379 conn=77 tx=5 rx=6"));
+	assert_non_null(strstr(out, "pylow:net_label: conn=77 dir=send proto=http_req method=GET "
+				    "target=/v1/chat host=api.example status=0 traceparent=00-0af7"));
+	free(out);
+	free(err);
+}
+
 /* perf's own files: uncompressed and -z */
 static void test_perf_files(void **state)
 {
@@ -1009,6 +1140,7 @@ int main(void)
 		cmocka_unit_test(test_bytes_per_event),
 		cmocka_unit_test(test_perf_script),
 		cmocka_unit_test(test_perf_files),
+		cmocka_unit_test(test_kernel_events),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dir, remove_dir);
