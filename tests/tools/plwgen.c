@@ -31,6 +31,26 @@
  *                             negative.  Name it with a meta syscall_names line
  *   offcpu TS PID TID DUR RUNQ blocked|preempted   OFFCPU: TS is the
  *                             switch-in (switched out at TS - DUR)
+ *   fault TS PID TID ADDR ERRCODE            FAULT (numbers may be 0x...)
+ *   io TS PID TID DUR SECTOR BYTES DEV OP [sync] [error]
+ *                             IO: OP read|write|flush|discard|other; TS is
+ *                             the completion; DEV a kernel dev_t number
+ *   mem TS PID TID OP ADDR SIZE [OLD]        MEM: OP malloc|calloc|realloc|
+ *                             free|aligned
+ *   gil TS PID TID WAIT       GIL taken at TS after WAIT ns
+ *   exception TS PID TID TYPE EXCEPTION raised
+ *   irq TS PID TID DUR hard|soft VEC         IRQ ending at TS
+ *   tlb TS PID TID REASON PAGES              TLB (REASON a number 0-4)
+ *   hit TS PID TID PROBE [ARG...]            PROBE hit (up to 6 args)
+ *   stack TS PID TID KSTACK USTACK           STACK (-1: none)
+ *   stackdef TS PID ID kernel|user FRAMES    STACK_DEF: FRAMES separated by
+ *                             ';' in the script ('\n' in the file)
+ *   conn TS PID TID OP FD LOCAL PEER CONN TX RX   NET_CONN: OP connect|accept|
+ *                             close|listen; LOCAL/PEER "1.2.3.4:80",
+ *                             "[::1]:80" or "unix"
+ *   label TS PID TID CONN FD DIR PROTO STATUS FLAGS METHOD TARGET HOST TP
+ *                             NET_LABEL: DIR send|recv; PROTO http_req|
+ *                             http_resp|redis|pg; "-" = empty string
  *   lost TS CPU N             LOST_SAMPLES
  *   task PID TID PPID START END COMM    private section task table
  *   probe GROUP NAME ok | probe GROUP NAME fail REASON   probe manifest
@@ -45,10 +65,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include "format/plw.h"
 
-#define MAX_TOK 12
+#define MAX_TOK 16
 
 struct gloc {
 	uint32_t id, line;
@@ -140,6 +162,53 @@ static void check(int err, struct plw_writer *w)
 		fprintf(stderr, "plwgen: %s:%d: %s\n", script, lineno, plw_writer_error(w));
 		exit(1);
 	}
+}
+
+static uint32_t pick(const char *v, const char *const *names, int n, const char *what)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(v, names[i]))
+			return i;
+	fprintf(stderr, "plwgen: %s:%d: bad %s '%s'\n", script, lineno, what, v);
+	exit(1);
+}
+
+/* "1.2.3.4:80", "[::1]:80" or "unix" */
+static void addr_of(const char *v, uint16_t *family, uint8_t *addr, uint16_t *port)
+{
+	char buf[128];
+	const char *c;
+
+	if (!strcmp(v, "unix")) {
+		*family = AF_UNIX;
+		return;
+	}
+	if (v[0] == '[') {
+		c = strstr(v, "]:");
+		if (!c || (size_t)(c - v - 1) >= sizeof(buf))
+			die("bad address '%s'", v);
+		memcpy(buf, v + 1, c - v - 1);
+		buf[c - v - 1] = 0;
+		if (inet_pton(AF_INET6, buf, addr) != 1)
+			die("bad address '%s'", v);
+		*family = AF_INET6;
+		*port = (uint16_t)num(c + 2, "port");
+		return;
+	}
+	c = strrchr(v, ':');
+	if (!c || (size_t)(c - v) >= sizeof(buf))
+		die("bad address '%s'", v);
+	memcpy(buf, v, c - v);
+	buf[c - v] = 0;
+	if (inet_pton(AF_INET, buf, addr) != 1)
+		die("bad address '%s'", v);
+	*family = AF_INET;
+	*port = (uint16_t)num(c + 1, "port");
+}
+
+static const char *dash(const char *v)
+{
+	return strcmp(v, "-") ? v : "";
 }
 
 int main(int argc, char **argv)
@@ -259,6 +328,138 @@ int main(int argc, char **argv)
 				die("offcpu reason '%s': blocked or preempted", t[5]);
 			check(plw_writer_event(w, PLW_EV_OFFCPU, num(t[1], "pid"), num(t[2], "tid"),
 					       ts_of(t[0]), cpu, &oc, sizeof(oc)), w);
+		} else if (!strcmp(cmd, "fault")) {
+			struct plw_fault f = { 0 };
+
+			ARGS(5);
+			f.addr = num(t[3], "addr");
+			f.error_code = num(t[4], "error code");
+			check(plw_writer_event(w, PLW_EV_FAULT, num(t[1], "pid"), num(t[2], "tid"),
+					       ts_of(t[0]), cpu, &f, sizeof(f)), w);
+		} else if (!strcmp(cmd, "io")) {
+			static const char *const ops[] = { "read", "write", "flush", "discard", "other" };
+			struct plw_io io = { 0 };
+
+			n = split(rest, t, 11);
+			if (n < 8)
+				die("%s: wrong number of fields", cmd);
+			io.dur_ns = num(t[3], "dur");
+			io.sector = num(t[4], "sector");
+			io.bytes = num(t[5], "bytes");
+			io.dev = num(t[6], "dev");
+			io.op = pick(t[7], ops, 5, "io op");
+			for (int i = 8; i < n; i++)
+				if (!strcmp(t[i], "sync"))
+					io.op |= PLW_IO_SYNC;
+				else if (!strcmp(t[i], "error"))
+					io.op |= PLW_IO_ERROR;
+				else
+					die("bad io flag '%s'", t[i]);
+			check(plw_writer_event(w, PLW_EV_IO, num(t[1], "pid"), num(t[2], "tid"),
+					       ts_of(t[0]), cpu, &io, sizeof(io)), w);
+		} else if (!strcmp(cmd, "mem")) {
+			static const char *const ops[] = { "malloc", "calloc", "realloc", "free", "aligned" };
+			struct plw_mem me = { 0 };
+
+			n = split(rest, t, 8);
+			if (n != 6 && n != 7)
+				die("%s: wrong number of fields", cmd);
+			me.op = pick(t[3], ops, 5, "mem op");
+			me.addr = num(t[4], "addr");
+			me.size = num(t[5], "size");
+			me.old_addr = n == 7 ? num(t[6], "old") : 0;
+			check(plw_writer_event(w, PLW_EV_MEM, num(t[1], "pid"), num(t[2], "tid"),
+					       ts_of(t[0]), cpu, &me, sizeof(me)), w);
+		} else if (!strcmp(cmd, "gil")) {
+			struct plw_gil g = { 0 };
+
+			ARGS(4);
+			g.wait_ns = num(t[3], "wait");
+			check(plw_writer_event(w, PLW_EV_GIL, num(t[1], "pid"), num(t[2], "tid"),
+					       ts_of(t[0]), cpu, &g, sizeof(g)), w);
+		} else if (!strcmp(cmd, "exception")) {
+			ARGS(4);
+			check(plw_writer_exception(w, num(t[1], "pid"), num(t[2], "tid"), ts_of(t[0]),
+						   cpu, t[3]), w);
+		} else if (!strcmp(cmd, "irq")) {
+			static const char *const kinds[] = { "hard", "soft" };
+			struct plw_irq q = { 0 };
+
+			ARGS(6);
+			q.dur_ns = num(t[3], "dur");
+			q.kind = pick(t[4], kinds, 2, "irq kind");
+			q.vec = num(t[5], "vec");
+			check(plw_writer_event(w, PLW_EV_IRQ, num(t[1], "pid"), num(t[2], "tid"),
+					       ts_of(t[0]), cpu, &q, sizeof(q)), w);
+		} else if (!strcmp(cmd, "tlb")) {
+			struct plw_tlb tl = { 0 };
+
+			ARGS(5);
+			tl.reason = num(t[3], "reason");
+			tl.pages = (uint32_t)snum(t[4], "pages");
+			check(plw_writer_event(w, PLW_EV_TLB, num(t[1], "pid"), num(t[2], "tid"),
+					       ts_of(t[0]), cpu, &tl, sizeof(tl)), w);
+		} else if (!strcmp(cmd, "hit")) {
+			struct plw_probe_hit h = { 0 };
+
+			n = split(rest, t, 4 + PLW_PROBE_ARGS_MAX + 1);
+			if (n < 4 || n > 4 + PLW_PROBE_ARGS_MAX)
+				die("%s: wrong number of fields", cmd);
+			h.probe = num(t[3], "probe");
+			h.nr_args = n - 4;
+			for (int i = 4; i < n; i++)
+				h.args[i - 4] = (uint64_t)snum(t[i], "arg");
+			check(plw_writer_event(w, PLW_EV_PROBE, num(t[1], "pid"), num(t[2], "tid"),
+					       ts_of(t[0]), cpu, &h, sizeof(h)), w);
+		} else if (!strcmp(cmd, "stack")) {
+			struct plw_stack st = { 0 };
+
+			ARGS(5);
+			st.kstack = (int32_t)snum(t[3], "kstack");
+			st.ustack = (int32_t)snum(t[4], "ustack");
+			check(plw_writer_event(w, PLW_EV_STACK, num(t[1], "pid"), num(t[2], "tid"),
+					       ts_of(t[0]), cpu, &st, sizeof(st)), w);
+		} else if (!strcmp(cmd, "stackdef")) {
+			static const char *const kinds[] = { "kernel", "user" };
+			uint32_t nr = 1;
+
+			ARGS(5);
+			for (char *c = t[4]; *c; c++)
+				if (*c == ';') {
+					*c = '\n';
+					nr++;
+				}
+			check(plw_writer_stack_def(w, num(t[1], "pid"), ts_of(t[0]), num(t[2], "id"),
+						   pick(t[3], kinds, 2, "stack kind"), nr, t[4]), w);
+		} else if (!strcmp(cmd, "conn")) {
+			static const char *const ops[] = { "connect", "accept", "close", "listen" };
+			struct plw_net_conn c = { 0 };
+
+			ARGS(10);
+			c.op = pick(t[3], ops, 4, "conn op");
+			c.fd = (int32_t)snum(t[4], "fd");
+			addr_of(t[5], &c.family, c.laddr, &c.lport);
+			addr_of(t[6], &c.family, c.raddr, &c.rport);
+			c.conn = num(t[7], "conn");
+			c.bytes_tx = num(t[8], "tx");
+			c.bytes_rx = num(t[9], "rx");
+			check(plw_writer_event(w, PLW_EV_NET_CONN, num(t[1], "pid"), num(t[2], "tid"),
+					       ts_of(t[0]), cpu, &c, sizeof(c)), w);
+		} else if (!strcmp(cmd, "label")) {
+			static const char *const dirs[] = { "send", "recv" };
+			static const char *const protos[] = { "-", "http_req", "http_resp", "redis", "pg" };
+			struct plw_net_label l = { 0 };
+
+			ARGS(13);
+			l.conn = num(t[3], "conn");
+			l.fd = (int32_t)snum(t[4], "fd");
+			l.dir = pick(t[5], dirs, 2, "direction");
+			l.proto = pick(t[6], protos, 5, "protocol");
+			l.status = num(t[7], "status");
+			l.flags = num(t[8], "flags");
+			check(plw_writer_net_label(w, num(t[1], "pid"), num(t[2], "tid"), ts_of(t[0]),
+						   cpu, &l, dash(t[9]), dash(t[10]), dash(t[11]),
+						   dash(t[12])), w);
 		} else if (!strcmp(cmd, "gc_start")) {
 			struct plw_py_gc_start g;
 
