@@ -26,9 +26,13 @@ static const struct {
 	{ "python", KGROUP_PYTHON, "Python calls and returns (CPython USDT)" },
 	{ "syscalls", KGROUP_SYSCALLS, "system calls of target threads, with duration, fd, bytes" },
 	{ "sched", KGROUP_SCHED, "off-CPU intervals (blocked, preempted) and runqueue waits" },
-	{ "faults", 0, NULL }, { "io", 0, NULL }, { "mem", 0, NULL },
-	{ "gil", 0, NULL }, { "exceptions", 0, NULL }, { "irq", 0, NULL },
-	{ "tlb", 0, NULL }, { "probe", 0, NULL },
+	{ "faults", KGROUP_FAULTS, "user page faults of target threads (exceptions:page_fault_user)" },
+	{ "io", KGROUP_IO, "block requests of target threads, issue to completion" },
+	{ "mem", 0, NULL },
+	{ "gil", 0, NULL }, { "exceptions", 0, NULL },
+	{ "irq", KGROUP_IRQ, "hard and soft irq time taken from target threads" },
+	{ "tlb", KGROUP_TLB, "TLB flushes on target threads, by reason" },
+	{ "probe", 0, NULL },
 };
 
 const char *kern_syscall_names(void)
@@ -49,13 +53,17 @@ int kern_parse_groups(const char *arg, unsigned *mask, char *err, size_t len)
 			if (!strcmp(tok, groups[i].name))
 				break;
 		if (i == sizeof(groups) / sizeof(groups[0])) {
-			snprintf(err, len, "unknown event group '%s'; groups: python, syscalls, sched", tok);
+			snprintf(err, len, "unknown event group '%s'; groups: python, syscalls, sched, faults, io, irq, tlb", tok);
 			free(copy);
 			return -EINVAL;
 		}
 		if (!groups[i].bit) {
-			snprintf(err, len, "event group '%s' is not supported yet; supported: python, syscalls, sched",
+			snprintf(err, len, "event group '%s' is not supported yet; supported: python, syscalls, sched, faults, io, irq, tlb",
 				 tok);
+			free(copy);
+			return -EOPNOTSUPP;
+		}
+		if ((groups[i].bit & KGROUP_KG) && kg_check(groups[i].bit, err, len)) {
 			free(copy);
 			return -EOPNOTSUPP;
 		}
@@ -73,6 +81,7 @@ struct kern {
 	struct kernel_bpf *skel;
 	unsigned mask;
 	struct bpf_link *links[4];
+	struct kgroups *kg;		/* faults, io, irq, tlb (kgroups.c) */
 };
 
 /* syscalls whose first argument is a file descriptor */
@@ -114,6 +123,8 @@ int kern_load(struct kern **out, struct pylow_bpf *py, unsigned mask)
 	if (!k)
 		return -ENOMEM;
 	k->mask = mask;
+	if ((err = kg_load(&k->kg, py, mask)))
+		return err;
 	if (!(mask & (KGROUP_SYSCALLS | KGROUP_SCHED)))
 		return 0;
 	k->skel = kernel_bpf__open();
@@ -139,10 +150,12 @@ int kern_load(struct kern **out, struct pylow_bpf *py, unsigned mask)
 int kern_attach(struct kern *k, struct manifest *m, char *err, size_t len)
 {
 	struct { unsigned bit; const char *group, *name; struct bpf_program *p; } tab[4];
-	int n = 0;
+	int n = 0, e;
 
 	if (!(k->mask & KGROUP_PYTHON))
 		manifest_add(m, "python", "usdt", false, "group not selected (-e)");
+	if ((e = kg_attach(k->kg, m, err, len)))
+		return e;
 	if (!k->skel) {
 		if (!(k->mask & KGROUP_SYSCALLS))
 			manifest_add(m, "syscalls", "tp_btf:sys_enter,sys_exit", false, "group not selected (-e)");
@@ -175,6 +188,8 @@ int kern_attach(struct kern *k, struct manifest *m, char *err, size_t len)
 
 void kern_set_running(struct kern *k, int on)
 {
+	if (k)
+		kg_set_running(k->kg, on);
 	if (k && k->skel)
 		k->skel->bss->running = on;
 }
@@ -183,6 +198,7 @@ void kern_detach(struct kern *k)
 {
 	if (!k)
 		return;
+	kg_detach(k->kg);
 	for (int i = 0; i < 4; i++) {
 		bpf_link__destroy(k->links[i]);
 		k->links[i] = NULL;
@@ -194,6 +210,7 @@ void kern_free(struct kern *k)
 	if (!k)
 		return;
 	kern_detach(k);
+	kg_free(k->kg);
 	kernel_bpf__destroy(k->skel);
 	free(k);
 }

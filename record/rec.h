@@ -114,6 +114,13 @@ int pyusdt_attach(struct pylow_bpf *skel, const char *path, struct py_attach *pa
 #define KGROUP_SYSCALLS		0x2
 #define KGROUP_SCHED		0x4
 #define KGROUP_DEFAULT		(KGROUP_PYTHON | KGROUP_SYSCALLS | KGROUP_SCHED)
+/* bits in the order of kernel.c's groups table (mem 0x20, gil 0x40,
+ * exceptions 0x80 and probe 0x400 left to their groups) */
+#define KGROUP_FAULTS		0x8
+#define KGROUP_IO		0x10
+#define KGROUP_IRQ		0x100
+#define KGROUP_TLB		0x200
+#define KGROUP_KG		(KGROUP_FAULTS | KGROUP_IO | KGROUP_IRQ | KGROUP_TLB)
 
 struct kern;
 
@@ -130,6 +137,22 @@ void kern_detach(struct kern *k);
 void kern_free(struct kern *k);
 /* the build machine's syscall names, comma-separated, indexed by number */
 const char *kern_syscall_names(void);
+
+/* ---------------------------------------------------------- kgroups.c */
+
+/* the groups faults, io, irq, tlb (bpf/kgroups.bpf.c) */
+struct kgroups;
+
+/* 0, or -EOPNOTSUPP with WHY when this kernel lacks a tracepoint a group of
+ * MASK needs */
+int kg_check(unsigned mask, char *why, size_t len);
+/* like kern_load, for the KGROUP_KG bits of MASK; *K is set even on failure */
+int kg_load(struct kgroups **k, struct pylow_bpf *py, unsigned mask);
+/* attaches; manifest lines for every tracepoint of the four groups */
+int kg_attach(struct kgroups *k, struct manifest *m, char *err, size_t len);
+void kg_set_running(struct kgroups *k, int on);
+void kg_detach(struct kgroups *k);
+void kg_free(struct kgroups *k);
 
 /* ---------------------------------------------------------- sink.c */
 

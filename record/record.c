@@ -135,8 +135,18 @@ static const char usage_text[] =
 "                                      duration, fd, bytes (raw_syscalls)\n"
 "                            sched     off-CPU intervals (blocked, preempted) and\n"
 "                                      runqueue waits (sched_switch, sched_wakeup)\n"
-"                          not supported yet: faults, io, mem, gil, exceptions,\n"
-"                          irq, tlb, probe\n"
+"                            faults    user page faults of the targets' threads\n"
+"                                      (exceptions:page_fault_user; x86)\n"
+"                            io        block requests the targets' threads issue:\n"
+"                                      op, bytes, issue to completion (block_io_start,\n"
+"                                      block_rq_issue, block_rq_complete); buffered\n"
+"                                      writes flushed later by the kernel are not theirs\n"
+"                            irq       hard and soft irq time taken from the targets'\n"
+"                                      threads (the irq ran while one was current)\n"
+"                            tlb       TLB flushes on the targets' threads, by reason\n"
+"                                      (tlb:tlb_flush; a remote shootdown counts for\n"
+"                                      the thread it interrupted)\n"
+"                          not supported yet: mem, gil, exceptions, probe\n"
 "\n"
 "Filters (applied in the kernel, at the first sight of each code location):\n"
 "  -F, --func FUNC         only functions named exactly FUNC (repeatable, max %d)\n"
@@ -179,6 +189,7 @@ static const char usage_text[] =
 "  pylow record -- python3 app.py                      # record a script (agent)\n"
 "  pylow record --python=usdt -- /usr/bin/python3.11 app.py   # through USDT\n"
 "  pylow record -p 4821 -d 10 -o web.plw               # 10 s of a running process\n"
+"  pylow record -e python,faults,io -p 4821 -d 5       # page faults and disk I/O too\n"
 "  pylow record -f '*/myapp/*' -F handle -- python3.11 -m myapp\n"
 "  pylow report flow trace.plw                         # then look at it\n";
 
@@ -482,7 +493,7 @@ static int load_bpf(struct rec *r)
 	}
 	if ((err = kern_load(&r->kern, skel, r->groups))) {
 		pr("cannot load the kernel event programs (bpf/kernel.bpf.c): %s (run with -vvv "
-		   "for the verifier's log, or leave out -e syscalls,sched)", strerror(-err));
+		   "for the verifier's log, or leave kernel groups out of -e)", strerror(-err));
 		return -1;
 	}
 	return 0;

@@ -393,6 +393,10 @@ static int write_one(struct sink *s, const unsigned char *rec)
 	case PLW_EV_PY_GC_DONE:
 	case PLW_EV_SYSCALL:
 	case PLW_EV_OFFCPU:
+	case PLW_EV_FAULT:
+	case PLW_EV_IO:
+	case PLW_EV_IRQ:
+	case PLW_EV_TLB:
 		err = plw_writer_event(s->w, h.type, h.pid, h.tid, h.ts, h.cpu, p, h.size);
 		break;
 	case PLW_EV_PY_LOC: {
