@@ -251,6 +251,24 @@ void kernel_label(const struct plw_node *n, char *out, size_t len)
 		snprintf(out, len, "off-CPU %s", n->site->name);
 		return;
 	}
+	switch (n->site->kind) {
+	case PLW_KIND_FAULT:
+		snprintf(out, len, "page fault%s", n->count == 1 ? "" : "s");
+		return;
+	case PLW_KIND_IO:
+		human_size(n->bytes, b, sizeof(b));
+		snprintf(out, len, "[block %s %s]",
+			 strncmp(n->site->name, "block_", 6) ? n->site->name : n->site->name + 6, b);
+		return;
+	case PLW_KIND_IRQ:
+		snprintf(out, len, "irq time (%s)", n->site->name);
+		return;
+	case PLW_KIND_TLB:
+		snprintf(out, len, "tlb flush%s (%s)", n->count == 1 ? "" : "es", n->site->name);
+		return;
+	default:
+		break;
+	}
 	if (n->site->kind != PLW_KIND_SYSCALL) {
 		snprintf(out, len, "[%s]", n->site->name);
 		return;
@@ -287,8 +305,11 @@ static void node_line(FILE *out, const struct plw_node *n)
 	}
 	if (n->count > 1)
 		fprintf(out, " ×%" PRIu64, n->count);
-	fputs("  ", out);
-	ms(out, n->dur_ns);
+	/* faults and TLB flushes are counted, not timed */
+	if (n->site->kind != PLW_KIND_FAULT && n->site->kind != PLW_KIND_TLB) {
+		fputs("  ", out);
+		ms(out, n->dur_ns);
+	}
 	where_text(n->site, where, sizeof(where));
 	if (where[0]) {
 		fputs("  ", out);
@@ -395,6 +416,10 @@ static void json_node(const struct report_opts *o, struct jw *j, const struct pl
 			jw_u64(j, n->fd1 - 1);
 		else
 			jw_null(j);
+		jw_key(j, "bytes");
+		jw_u64(j, n->bytes);
+	}
+	if (n->site->kind == PLW_KIND_IO) {
 		jw_key(j, "bytes");
 		jw_u64(j, n->bytes);
 	}

@@ -1176,6 +1176,96 @@ static int on_offcpu(struct plw_model *m, uint32_t input, const struct plw_event
 	return 0;
 }
 
+/* ------------------------------------- faults, io, irq, tlb (kgroups) */
+
+const char *plw_io_op_name(uint32_t op)
+{
+	static const char *const n[] = { "read", "write", "flush", "discard", "other" };
+
+	op &= PLW_IO_OP_MASK;
+	return op < sizeof(n) / sizeof(n[0]) ? n[op] : "other";
+}
+
+const char *plw_softirq_name(uint32_t vec)
+{
+	static const char *const n[] = {
+		"HI", "TIMER", "NET_TX", "NET_RX", "BLOCK", "IRQ_POLL", "TASKLET", "SCHED",
+		"HRTIMER", "RCU",
+	};
+
+	return vec < sizeof(n) / sizeof(n[0]) ? n[vec] : NULL;
+}
+
+const char *plw_tlb_reason_name(uint32_t reason)
+{
+	static const char *const n[] = {
+		"task switch", "remote shootdown", "local shootdown", "local mm shootdown",
+		"remote send ipi", "remote wrong cpu",
+	};
+
+	return reason < sizeof(n) / sizeof(n[0]) ? n[reason] : NULL;
+}
+
+/* a FAULT, IO, IRQ or TLB event: a leaf under the thread's open frame.
+ * Faults and TLB flushes are counted (no time); an irq's time is taken from
+ * the frame's self time (it ran instead of the thread); a block request's
+ * device time overlaps the syscall (or off-CPU interval) that waited for it,
+ * so it is the leaf's own time but not taken from the frame again. */
+static int on_kevent(struct plw_model *m, uint32_t input, const struct plw_event *ev)
+{
+	struct thread *t = get_thread(m, input, ev->pid, ev->tid);
+	struct plw_leaf_info li = { .fd = -1 };
+	uint64_t dur = 0, frame_ns = 0;
+	char name[48];
+	const char *s;
+
+	if (!t)
+		return -ENOMEM;
+	li.name = name;
+	switch (ev->type) {
+	case PLW_EV_FAULT:
+		li.kind = PLW_KIND_FAULT;
+		li.addr = ev->u.fault.addr;
+		li.error_code = ev->u.fault.error_code;
+		snprintf(name, sizeof(name), "page_fault");
+		break;
+	case PLW_EV_IO:
+		li.kind = PLW_KIND_IO;
+		li.io_op = ev->u.io.op;
+		li.dev = ev->u.io.dev;
+		li.sector = ev->u.io.sector;
+		li.bytes = ev->u.io.bytes;
+		dur = ev->u.io.dur_ns;
+		snprintf(name, sizeof(name), "block_%s", plw_io_op_name(li.io_op));
+		break;
+	case PLW_EV_IRQ:
+		li.kind = PLW_KIND_IRQ;
+		li.vec = ev->u.irq.vec;
+		li.irq_kind = ev->u.irq.kind;
+		dur = frame_ns = ev->u.irq.dur_ns;
+		s = li.irq_kind == PLW_IRQ_SOFT ? plw_softirq_name(li.vec) : NULL;
+		if (s)
+			snprintf(name, sizeof(name), "softirq %s", s);
+		else
+			snprintf(name, sizeof(name), "%s %u",
+				 li.irq_kind == PLW_IRQ_SOFT ? "softirq" : "hardirq", li.vec);
+		break;
+	case PLW_EV_TLB:
+		li.kind = PLW_KIND_TLB;
+		li.tlb_reason = ev->u.tlb.reason;
+		li.pages = ev->u.tlb.pages;
+		s = plw_tlb_reason_name(li.tlb_reason);
+		if (s)
+			snprintf(name, sizeof(name), "%s", s);
+		else
+			snprintf(name, sizeof(name), "reason %u", li.tlb_reason);
+		break;
+	default:
+		return 0;
+	}
+	return kernel_leaf(m, t, ev->ts, &li, dur, dur, frame_ns, false, NULL, NULL);
+}
+
 const struct plw_node *plw_tree_bottleneck(const struct plw_node *root)
 {
 	const struct plw_node *best = root;
@@ -1252,6 +1342,11 @@ int plw_model_feed(struct plw_model *m, uint32_t input, const struct plw_event *
 		return on_syscall(m, input, ev);
 	case PLW_EV_OFFCPU:
 		return on_offcpu(m, input, ev);
+	case PLW_EV_FAULT:
+	case PLW_EV_IO:
+	case PLW_EV_IRQ:
+	case PLW_EV_TLB:
+		return on_kevent(m, input, ev);
 	case PLW_EV_META:
 		if (ev->u.meta.key && !strcmp(ev->u.meta.key, "syscall_names") && ev->u.meta.value)
 			return set_sysnames(m, input, ev->u.meta.value);

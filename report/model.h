@@ -113,7 +113,7 @@ struct plw_tree {
 
 /* Details of a kernel leaf event (on_leaf, and the syscall/sched reports). */
 struct plw_leaf_info {
-	enum plw_kind kind;		/* SYSCALL or OFFCPU */
+	enum plw_kind kind;		/* SYSCALL, OFFCPU, FAULT, IO, IRQ or TLB */
 	const char *name;		/* syscall name ("syscall_N" unknown), or "blocked"/"preempted" */
 	uint32_t nr;			/* syscall number */
 	int32_t fd;			/* -1: none */
@@ -125,7 +125,22 @@ struct plw_leaf_info {
 	 * up to the root: stack[0] is the root, stack[depth-1] the frame */
 	const struct plw_site *const *stack;
 	uint32_t depth;
+	/* FAULT, IO, IRQ, TLB: the event's fields (bytes above for IO) */
+	uint64_t addr;			/* FAULT: faulting address */
+	uint32_t error_code;		/* FAULT: PLW_FAULT_* bits */
+	uint32_t io_op;			/* IO: PLW_IO_* op | flags */
+	uint32_t dev;			/* IO: kernel dev_t */
+	uint64_t sector;		/* IO */
+	uint32_t vec, irq_kind;		/* IRQ: irq or softirq vector, PLW_IRQ_* */
+	uint32_t tlb_reason, pages;	/* TLB: PLW_TLB_*, pages (0xffffffff: all) */
 };
+
+/* Names of the kernel leaves of the groups faults, io, irq, tlb (the
+ * site's name): "page_fault"; "block_read", "block_write", ...; "softirq
+ * NET_RX", "hardirq 24"; "remote shootdown", "task switch", ... */
+const char *plw_io_op_name(uint32_t op);		/* "read", "write", ... */
+const char *plw_softirq_name(uint32_t vec);		/* "NET_RX", ...; NULL unknown */
+const char *plw_tlb_reason_name(uint32_t reason);	/* "remote shootdown", ...; NULL unknown */
 
 /* Per-call hooks for streaming reports (timeline).  DEPTH is the frame's
  * depth in its thread's observed stack (0 = root). */

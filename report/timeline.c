@@ -197,8 +197,69 @@ static void tl_exit(void *ctx, const struct plw_call_info *ci)
 	emit(t, &l);
 }
 
-/* a kernel event (syscall, off-CPU), at its start, one level under the
- * frame it happened in */
+/* the fields of a FAULT, IO, IRQ or TLB leaf */
+static void tl_kevent_json(struct jw *j, const struct plw_leaf_info *li)
+{
+	switch (li->kind) {
+	case PLW_KIND_FAULT:
+		jw_key(j, "addr"); jw_u64(j, li->addr);
+		jw_key(j, "error_code"); jw_u64(j, li->error_code);
+		jw_key(j, "write"); jw_bool(j, li->error_code & PLW_FAULT_WRITE);
+		break;
+	case PLW_KIND_IO:
+		jw_key(j, "op"); jw_str(j, plw_io_op_name(li->io_op));
+		jw_key(j, "sync"); jw_bool(j, li->io_op & PLW_IO_SYNC);
+		jw_key(j, "error"); jw_bool(j, li->io_op & PLW_IO_ERROR);
+		jw_key(j, "bytes"); jw_u64(j, li->bytes);
+		jw_key(j, "sector"); jw_u64(j, li->sector);
+		jw_key(j, "dev_major"); jw_u64(j, li->dev >> 20);
+		jw_key(j, "dev_minor"); jw_u64(j, li->dev & 0xfffff);
+		break;
+	case PLW_KIND_IRQ:
+		jw_key(j, "irq"); jw_str(j, li->irq_kind == PLW_IRQ_SOFT ? "soft" : "hard");
+		jw_key(j, "vec"); jw_u64(j, li->vec);
+		break;
+	case PLW_KIND_TLB:
+		jw_key(j, "reason"); jw_u64(j, li->tlb_reason);
+		jw_key(j, "pages");
+		if (li->pages == 0xffffffffu)
+			jw_str(j, "all");
+		else
+			jw_u64(j, li->pages);
+		break;
+	default:
+		break;
+	}
+}
+
+static void tl_kevent_text(struct line *l, const struct plw_leaf_info *li)
+{
+	char b[96];
+
+	switch (li->kind) {
+	case PLW_KIND_FAULT:
+		snprintf(b, sizeof(b), "  at 0x%llx%s", (unsigned long long)li->addr,
+			 li->error_code & PLW_FAULT_WRITE ? " (write)" : "");
+		break;
+	case PLW_KIND_IO:
+		snprintf(b, sizeof(b), "  dev %u:%u sector %llu%s%s", li->dev >> 20, li->dev & 0xfffff,
+			 (unsigned long long)li->sector, li->io_op & PLW_IO_SYNC ? " sync" : "",
+			 li->io_op & PLW_IO_ERROR ? " ERROR" : "");
+		break;
+	case PLW_KIND_TLB:
+		if (li->pages == 0xffffffffu)
+			snprintf(b, sizeof(b), "  all pages");
+		else
+			snprintf(b, sizeof(b), "  %u page%s", li->pages, li->pages == 1 ? "" : "s");
+		break;
+	default:
+		return;
+	}
+	put(l, b);
+}
+
+/* a kernel event (syscall, off-CPU, fault, io, irq, tlb), at its start, one
+ * level under the frame it happened in */
 static void tl_leaf(void *ctx, const struct plw_call_info *ci, const struct plw_leaf_info *li)
 {
 	struct timeline *t = ctx;
@@ -214,7 +275,7 @@ static void tl_leaf(void *ctx, const struct plw_call_info *ci, const struct plw_
 	t->lines++;
 	at.ts = ci->start_ns;
 	if (t->o->json) {
-		json_common(t, &at, li->kind == PLW_KIND_OFFCPU ? "offcpu" : "syscall");
+		json_common(t, &at, plw_kind_name(li->kind));
 		jw_key(&t->j, "start_ns");
 		jw_u64(&t->j, ci->start_ns);
 		jw_key(&t->j, "dur_ns");
@@ -231,9 +292,11 @@ static void tl_leaf(void *ctx, const struct plw_call_info *ci, const struct plw_
 			jw_i64(&t->j, li->ret);
 			jw_key(&t->j, "bytes");
 			jw_u64(&t->j, li->bytes);
-		} else {
+		} else if (li->kind == PLW_KIND_OFFCPU) {
 			jw_key(&t->j, "runq_ns");
 			jw_u64(&t->j, li->runq_ns);
+		} else {
+			tl_kevent_json(&t->j, li);
 		}
 		jw_obj_end(&t->j);
 		return;
@@ -258,6 +321,7 @@ static void tl_leaf(void *ctx, const struct plw_call_info *ci, const struct plw_
 		put_ms(&l, li->runq_ns, 0);
 		put(&l, "ms");
 	}
+	tl_kevent_text(&l, li);
 	emit(t, &l);
 }
 
