@@ -19,7 +19,7 @@
 
 #include "report_int.h"
 
-#define NB		40		/* log2 buckets */
+#define NB		HIST_NB		/* log2 buckets */
 #define TOP_CALLERS	3
 #define MAX_STACK_TEXT	1024
 
@@ -77,7 +77,7 @@ static int grow(void **v, uint32_t *cap, uint32_t n, size_t sz)
 	return 0;
 }
 
-static int bucket(uint64_t v)
+int hist_bucket(uint64_t v)
 {
 	int b = 0;
 
@@ -88,7 +88,7 @@ static int bucket(uint64_t v)
 	return b;		/* 0: [0, 1), b: [2^(b-1), 2^b) */
 }
 
-static void hist_text(FILE *f, const uint64_t *h, const char *unit)
+void hist_text(FILE *f, const uint64_t *h, const char *unit)
 {
 	int lo = -1, hi = -1;
 	uint64_t max = 0;
@@ -114,7 +114,7 @@ static void hist_text(FILE *f, const uint64_t *h, const char *unit)
 	}
 }
 
-static void hist_json(struct jw *j, const uint64_t *h, const char *unit)
+void hist_json(struct jw *j, const uint64_t *h, const char *unit)
 {
 	char k[32];
 
@@ -180,7 +180,7 @@ static void on_sys(struct kr *k, const struct plw_call_info *ci, const struct pl
 	e->bytes += li->bytes;
 	if (ci->dur_ns > e->max_ns)
 		e->max_ns = ci->dur_ns;
-	e->hist[bucket(ci->dur_ns / 1000)]++;
+	e->hist[hist_bucket(ci->dur_ns / 1000)]++;
 	struct caller *c = NULL;
 
 	for (uint32_t i = 0; i < e->nr_callers; i++)
@@ -210,9 +210,9 @@ static void on_off(struct kr *k, const struct plw_call_info *ci, const struct pl
 	}
 	k->off_events++;
 	k->off_ns += ci->dur_ns;
-	k->off_hist[bucket(ci->dur_ns / 1000000)]++;
+	k->off_hist[hist_bucket(ci->dur_ns / 1000000)]++;
 	if (li->runq_ns || li->reason == PLW_OFFCPU_PREEMPTED)
-		k->runq_hist[bucket(li->runq_ns / 1000)]++;
+		k->runq_hist[hist_bucket(li->runq_ns / 1000)]++;
 	if (li->reason == PLW_OFFCPU_PREEMPTED)
 		t->invol++;
 	else

@@ -2,7 +2,7 @@
 /*
  * report.c - `pylow report SUBCOMMAND [options] FILE...`: the command layer.
  * Parses options, runs one report (info.c, flow.c, timeline.c, graph.c,
- * slow.c, diff.c, anomaly.c, nplus1.c, single.c),
+ * slow.c, diff.c, anomaly.c, nplus1.c, single.c, kernel.c, kevents.c, threads.c),
  * prints errors (as JSON with --json) and warnings, chooses the exit code:
  *   0  done (also when a damaged file was salvaged: a warning on stderr)
  *   1  failed (missing or unreadable file, --strict and damage, out of memory)
@@ -238,6 +238,92 @@ static const struct sub subs[] = {
 	  "\n"
 	  "Examples:\n"
 	  "  pylow report sched trace.plw\n" },
+	{ "faults", report_faults, "user page faults by Python stack (hot spots) and thread",
+	  "usage: pylow report faults [--json] FILE...\n"
+	  "\n"
+	  "User page faults of the recorded threads (record -e faults): how many,\n"
+	  "how many on writes, per thread, and by the Python stack running when they\n"
+	  "happened, most first (text: the first 25 stacks; --json: all).  A fault\n"
+	  "outside any Python call is '(outside Python)'.\n"
+	  "\n"
+	  "Options:\n"
+	  "  --json        one JSON document on stdout (errors too)\n"
+	  "  --strict      fail on a damaged file instead of reporting what is intact\n"
+	  "  -h, --help    this help\n"
+	  "\n"
+	  "Examples:\n"
+	  "  pylow record -e python,faults -o trace.plw -- python3 app.py\n"
+	  "  pylow report faults trace.plw\n" },
+	{ "io", report_io, "block I/O: latency histogram, by op, bytes, by Python stack",
+	  "usage: pylow report io [--json] FILE...\n"
+	  "\n"
+	  "Block requests the recorded threads issued (record -e io): by op (read,\n"
+	  "write, flush, discard) with count, time from issue to completion, the\n"
+	  "longest, bytes and failures; a log2 latency histogram in µs; per thread;\n"
+	  "and by the Python stack that issued them.  Writes of the page cache\n"
+	  "flushed later by the kernel belong to its flusher threads, not to yours.\n"
+	  "\n"
+	  "Options:\n"
+	  "  --json        one JSON document on stdout (errors too)\n"
+	  "  --strict      fail on a damaged file instead of reporting what is intact\n"
+	  "  -h, --help    this help\n"
+	  "\n"
+	  "Examples:\n"
+	  "  pylow record -e python,syscalls,io -o trace.plw -- python3 app.py\n"
+	  "  pylow report io trace.plw\n" },
+	{ "irq", report_irq, "irq time taken from the threads: by irq, per thread, by Python stack",
+	  "usage: pylow report irq [--json] [--strict] FILE...\n"
+	  "\n"
+	  "Hard and soft irqs that ran while a recorded thread was on the CPU\n"
+	  "(record -e irq), i.e. time taken from it: by irq ('softirq NET_RX',\n"
+	  "'hardirq 24') with count, total and longest; a log2 histogram of the\n"
+	  "time per run in µs; per thread; by the Python stack it interrupted.\n"
+	  "A hard irq inside a softirq is counted once, as the hard irq.\n"
+	  "\n"
+	  "Options:\n"
+	  "  --json        one JSON document on stdout (errors too)\n"
+	  "  --strict      fail on a damaged file instead of reporting what is intact\n"
+	  "  -h, --help    this help\n"
+	  "\n"
+	  "Examples:\n"
+	  "  pylow report irq trace.plw\n" },
+	{ "tlb", report_tlb, "TLB flushes by reason, per thread, by Python stack",
+	  "usage: pylow report tlb [--json] [--strict] FILE...\n"
+	  "\n"
+	  "TLB flushes on the recorded threads (record -e tlb) by the kernel's\n"
+	  "reason: 'remote send ipi' (the thread changed its mappings, e.g. munmap,\n"
+	  "and interrupted the CPUs running its other threads), 'remote shootdown'\n"
+	  "(the thread was interrupted by such an IPI), 'local shootdown', 'local mm\n"
+	  "shootdown', 'task switch' (switched in with a flush); how many flushed\n"
+	  "all pages; per thread; by the Python stack running at the flush.\n"
+	  "\n"
+	  "Options:\n"
+	  "  --json        one JSON document on stdout (errors too)\n"
+	  "  --strict      fail on a damaged file instead of reporting what is intact\n"
+	  "  -h, --help    this help\n"
+	  "\n"
+	  "Examples:\n"
+	  "  pylow report tlb trace.plw\n" },
+	{ "threads", report_threads, "per thread: wall, busy, off-CPU, Python self time, syscall time",
+	  "usage: pylow report threads [--json] [--strict] FILE...\n"
+	  "\n"
+	  "Where each recorded thread's time went: WALL its span in the recording\n"
+	  "(from its creation or exec, else the start, to its exit, else the end);\n"
+	  "OFF-CPU off the CPU (-e sched), split into BLOCKED (sleeping) and\n"
+	  "RUNQUEUE (runnable, waiting for a CPU); BUSY = WALL - OFF-CPU; PYTHON\n"
+	  "the time inside Python calls, PY SELF the part in the functions' own code\n"
+	  "(not in callees, syscalls, off-CPU intervals or irqs); SYSCALLS the time\n"
+	  "in system calls (-e syscalls).  Then each thread's functions with the most\n"
+	  "self time.  Without -e sched, BUSY and OFF-CPU are unknown (-, null).\n"
+	  "\n"
+	  "Options:\n"
+	  "  --json        one JSON document on stdout (errors too)\n"
+	  "  --strict      fail on a damaged file instead of reporting what is intact\n"
+	  "  -h, --help    this help\n"
+	  "\n"
+	  "Examples:\n"
+	  "  pylow report threads trace.plw\n"
+	  "  pylow report threads --json trace.plw | jq '.threads[] | {tid, busy_ns}'\n" },
 };
 #define NR_SUBS (sizeof(subs) / sizeof(subs[0]))
 
@@ -408,7 +494,7 @@ int cmd_report(int argc, char **argv)
 			break;
 	}
 	if (!s)
-		return usage_err(NULL, "unknown subcommand '%s' (info, flow, timeline, graph, slow, diff, anomaly, nplus1, single, syscalls, offcpu, sched)", argv[1]);
+		return usage_err(NULL, "unknown subcommand '%s' (info, flow, timeline, graph, slow, diff, anomaly, nplus1, single, syscalls, offcpu, sched, faults, io, irq, tlb, threads)", argv[1]);
 	for (int i = 0; i < 3; i++) {
 		free(lists[i]);
 		if (!(lists[i] = calloc((size_t)argc, sizeof(*lists[i])))) {

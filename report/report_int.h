@@ -64,6 +64,11 @@ int report_single(const struct report_opts *o, struct report_result *res);
 int report_syscalls(const struct report_opts *o, struct report_result *res);
 int report_offcpu(const struct report_opts *o, struct report_result *res);
 int report_sched(const struct report_opts *o, struct report_result *res);
+int report_faults(const struct report_opts *o, struct report_result *res);
+int report_io(const struct report_opts *o, struct report_result *res);
+int report_irq(const struct report_opts *o, struct report_result *res);
+int report_tlb(const struct report_opts *o, struct report_result *res);
+int report_threads(const struct report_opts *o, struct report_result *res);
 
 /* ---------------------------------------------------------------- source */
 
@@ -137,6 +142,13 @@ void fputs_safe(const char *s, FILE *f);
  * "waiting (epoll_wait)", "off-CPU blocked") */
 void human_size(uint64_t b, char *out, size_t len);
 void kernel_label(const struct plw_node *n, char *out, size_t len);
+/* kernel.c: log2 histograms of HIST_NB buckets: bucket 0 is [0, 1), bucket
+ * b [2^(b-1), 2^b); drawn with '@' bars, or as JSON [{lo_UNIT, hi_UNIT,
+ * count}] */
+#define HIST_NB	40
+int hist_bucket(uint64_t v);
+void hist_text(FILE *f, const uint64_t *h, const char *unit);
+void hist_json(struct jw *j, const uint64_t *h, const char *unit);
 void res_err(struct report_result *res, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
