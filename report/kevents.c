@@ -29,6 +29,7 @@
 struct kdesc {
 	enum plw_kind kind;
 	const char *group;		/* record -e GROUP */
+	const char *noun;		/* text: "no NOUN events" */
 	const char *events_key;		/* JSON: number of events */
 	const char *names_key;		/* JSON: the by-name table */
 	const char *name_key;		/* JSON: a row's name */
@@ -39,16 +40,16 @@ struct kdesc {
 };
 
 static const struct kdesc kd_faults = {
-	PLW_KIND_FAULT, "faults", "faults", NULL, NULL, NULL, "writes", NULL, false, false,
+	PLW_KIND_FAULT, "faults", "page fault", "faults", NULL, NULL, NULL, "writes", NULL, false, false,
 };
 static const struct kdesc kd_io = {
-	PLW_KIND_IO, "io", "requests", "ops", "op", "OP", "errors", "latency_us", true, true,
+	PLW_KIND_IO, "io", "block I/O", "requests", "ops", "op", "OP", "errors", "latency_us", true, true,
 };
 static const struct kdesc kd_irq = {
-	PLW_KIND_IRQ, "irq", "runs", "irqs", "name", "IRQ", NULL, "time_us", true, false,
+	PLW_KIND_IRQ, "irq", "irq", "runs", "irqs", "name", "IRQ", NULL, "time_us", true, false,
 };
 static const struct kdesc kd_tlb = {
-	PLW_KIND_TLB, "tlb", "flushes", "reasons", "reason", "REASON", "full", NULL, false, false,
+	PLW_KIND_TLB, "tlb", "TLB flush", "flushes", "reasons", "reason", "REASON", "full", NULL, false, false,
 };
 
 struct row {
@@ -408,7 +409,7 @@ static void out_text(struct kev *k)
 	char b[32];
 
 	if (!k->all.count) {
-		fprintf(f, "no %s events in %s (record with -e %s)\n", d->group,
+		fprintf(f, "no %s events in %s (record with -e %s)\n", d->noun,
 			o->nr_paths == 1 ? o->paths[0] : "these files", d->group);
 		return;
 	}

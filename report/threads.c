@@ -181,7 +181,7 @@ static void th_leaf(void *ctx, const struct plw_call_info *ci, const struct plw_
 {
 	struct th *h = ctx;
 	struct thr *t = get(h, ci->input, ci->pid, ci->tid);
-	bool nested = ci->depth > li->depth + 1;	/* off-CPU inside a syscall */
+	bool nested = ci->depth > li->depth;	/* off-CPU inside a syscall */
 	uint64_t frame_ns = 0, *c;
 
 	if (!t)

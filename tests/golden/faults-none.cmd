@@ -1,0 +1,1 @@
+faults kernel.plw

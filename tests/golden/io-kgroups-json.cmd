@@ -1,0 +1,1 @@
+io --json kgroups.plw

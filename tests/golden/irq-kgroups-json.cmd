@@ -1,0 +1,1 @@
+irq --json kgroups.plw

@@ -1,0 +1,1 @@
+threads --json kgroups.plw

@@ -1,0 +1,1 @@
+tlb --json kgroups.plw

@@ -1,0 +1,1 @@
+tlb kgroups.plw
