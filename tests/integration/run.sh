@@ -1090,8 +1090,8 @@ PYEOF
 # shootdown under spin).  At most one IPI per munmap, at least half (none is
 # sent while the other CPU runs another process); the spinning thread gets at
 # most one per IPI and at least one (an IPI reaching the CPU after it was
-# preempted, by the noise or another process, flushes nothing of ours:
-# unloaded 8 of 40 times on a busy 2-CPU host), every one under spin
+# preempted, by the noise or another process, flushes nothing of ours: 9 of
+# 40 arrived once on a busy 2-CPU host), every one under spin
 t_kgroups_tlb() {
 	local d=$1
 	[ "$(nproc)" -ge 2 ] || { note "SKIP: needs 2 CPUs"; return 0; }
