@@ -423,6 +423,106 @@ static void kev(struct fx *fx, int type, uint64_t ts, uint64_t dur, uint32_t rea
 #define OFF(fx, end, dur)	kev(fx, PLW_EV_OFFCPU, end, dur, PLW_OFFCPU_BLOCKED)
 #define PRE(fx, end, dur)	kev(fx, PLW_EV_OFFCPU, end, dur, PLW_OFFCPU_PREEMPTED)
 
+static struct plw_leaf_info kg_log[16];
+static int nr_kg_log;
+
+static void log_kg(void *ctx, const struct plw_call_info *ci, const struct plw_leaf_info *li)
+{
+	assert_true(nr_kg_log < 16);
+	kg_log[nr_kg_log] = *li;
+	kg_log[nr_kg_log].name = NULL;	/* valid only during the call */
+	kg_log[nr_kg_log++].stack = NULL;
+	assert_int_equal(ci->depth, li->depth);
+}
+
+static void kg_feed(struct fx *fx, struct plw_event ev)
+{
+	ev.pid = ev.tid = 1;
+	assert_int_equal(plw_model_feed(fx->m, 0, &ev), 0);
+}
+
+/* faults, block requests, irqs and TLB flushes: leaves named by the event,
+ * grouped; only irq time is taken from the frame's self time */
+static void test_kgroup_leaves(void **state)
+{
+	struct fx *fx = *state;
+	struct plw_model_opts o = { .trees = true, .kernel_leaves = true, .on_root = keep_root,
+				    .on_leaf = log_kg, .ctx = fx };
+	struct plw_event ev;
+
+	plw_model_free(fx->m);
+	assert_int_equal(plw_model_new(&fx->m, &o), 0);
+	nr_kg_log = 0;
+	locs(fx);
+	IN(fx, 1, 100, 1);
+	for (int i = 0; i < 3; i++)
+		kg_feed(fx, (struct plw_event){ .type = PLW_EV_FAULT, .ts = 110 + i,
+						.u.fault = { 0x1000 * i, PLW_FAULT_WRITE | PLW_FAULT_USER } });
+	ev = (struct plw_event){ .type = PLW_EV_IO, .ts = 150 };
+	ev.u.io.dur_ns = 30;
+	ev.u.io.bytes = 4096;
+	ev.u.io.op = PLW_IO_READ | PLW_IO_SYNC;
+	kg_feed(fx, ev);
+	ev.ts = 160;
+	ev.u.io.op = PLW_IO_WRITE | PLW_IO_ERROR;
+	kg_feed(fx, ev);
+	ev = (struct plw_event){ .type = PLW_EV_IRQ, .ts = 170 };
+	ev.u.irq.dur_ns = 4;
+	ev.u.irq.vec = 3;
+	ev.u.irq.kind = PLW_IRQ_SOFT;
+	kg_feed(fx, ev);
+	ev.ts = 175;
+	kg_feed(fx, ev);
+	ev.u.irq.vec = 24;
+	ev.u.irq.kind = PLW_IRQ_HARD;
+	kg_feed(fx, ev);
+	ev.u.irq.vec = 42;		/* no such softirq */
+	ev.u.irq.kind = PLW_IRQ_SOFT;
+	kg_feed(fx, ev);
+	ev = (struct plw_event){ .type = PLW_EV_TLB, .ts = 180 };
+	ev.u.tlb.reason = PLW_TLB_REMOTE_SHOOTDOWN;
+	ev.u.tlb.pages = 0xffffffffu;
+	kg_feed(fx, ev);
+	ev.u.tlb.reason = 9;
+	kg_feed(fx, ev);
+	OUT(fx, 1, 200, 1);
+	assert_int_equal(fx->nr_trees, 1);
+	const struct plw_node *r = fx->trees[0]->root;
+
+	/* 100 ns, of which 16 in irqs */
+	expect(r, "main", 100, 100, 84, 1, 0, 8);
+	expect(child(r, 0), "page_fault", 110, 0, 0, 3, 0, 0);
+	assert_int_equal(child(r, 0)->site->kind, PLW_KIND_FAULT);
+	expect(child(r, 1), "block_read", 120, 30, 30, 1, 0, 0);
+	assert_int_equal(child(r, 1)->bytes, 4096);
+	assert_int_equal(child(r, 1)->site->kind, PLW_KIND_IO);
+	expect(child(r, 2), "block_write", 130, 30, 30, 1, 0, 0);
+	expect(child(r, 3), "softirq NET_RX", 166, 8, 8, 2, 0, 0);
+	assert_int_equal(child(r, 3)->max_ns, 4);
+	assert_int_equal(child(r, 3)->site->kind, PLW_KIND_IRQ);
+	expect(child(r, 4), "hardirq 24", 171, 4, 4, 1, 0, 0);
+	expect(child(r, 5), "softirq 42", 171, 4, 4, 1, 0, 0);
+	expect(child(r, 6), "remote shootdown", 180, 0, 0, 1, 0, 0);
+	assert_int_equal(child(r, 6)->site->kind, PLW_KIND_TLB);
+	expect(child(r, 7), "reason 9", 180, 0, 0, 1, 0, 0);
+	/* on_leaf carries the fields */
+	assert_int_equal(nr_kg_log, 11);
+	assert_int_equal(kg_log[1].kind, PLW_KIND_FAULT);
+	assert_int_equal(kg_log[1].addr, 0x1000);
+	assert_int_equal(kg_log[1].error_code, PLW_FAULT_WRITE | PLW_FAULT_USER);
+	assert_int_equal(kg_log[3].io_op, PLW_IO_READ | PLW_IO_SYNC);
+	assert_int_equal(kg_log[3].bytes, 4096);
+	assert_int_equal(kg_log[4].io_op & PLW_IO_OP_MASK, PLW_IO_WRITE);
+	assert_int_equal(kg_log[7].irq_kind, PLW_IRQ_HARD);
+	assert_int_equal(kg_log[7].vec, 24);
+	assert_int_equal(kg_log[9].tlb_reason, PLW_TLB_REMOTE_SHOOTDOWN);
+	assert_int_equal(kg_log[9].pages, 0xffffffffu);
+	assert_int_equal(kg_log[9].depth, 1);
+	assert_string_equal(plw_io_op_name(PLW_IO_FLUSH | PLW_IO_SYNC), "flush");
+	assert_null(plw_softirq_name(10));
+	assert_string_equal(plw_tlb_reason_name(5), "remote wrong cpu");
+}
+
 /* an off-CPU interval inside a syscall (fed first: it ends first) nests
  * under it; one outside stays under the frame; more than the model holds
  * go under the frame early, still taken out of the syscall's self time */
@@ -573,6 +673,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_depth_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kernel_leaves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offcpu_in_syscall, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kgroup_leaves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_return_by_identity, setup, teardown),
 		cmocka_unit_test(test_no_growth),
 	};
