@@ -143,8 +143,8 @@ static const char usage_text[] =
 "                                      block_rq_complete); buffered writes that\n"
 "                                      the kernel flushes later are not theirs\n"
 "                            irq       hard and soft irq time taken from the\n"
-"                                      targets' threads (irq: irq_handler_*,\n"
-"                                      softirq_*; the irq ran while one was current)\n"
+"                                      targets' threads: the irq ran while one\n"
+"                                      was current (irq_handler_*, softirq_*)\n"
 "                            tlb       TLB flushes on the targets' threads, by\n"
 "                                      reason (tlb:tlb_flush; a remote shootdown\n"
 "                                      counts for the thread it interrupted)\n"
@@ -192,7 +192,7 @@ static const char usage_text[] =
 "  pylow record -- python3 app.py                      # record a script (agent)\n"
 "  pylow record --python=usdt -- /usr/bin/python3.11 app.py   # through USDT\n"
 "  pylow record -p 4821 -d 10 -o web.plw               # 10 s of a running process\n"
-"  pylow record -e python,faults,io -p 4821 -d 5       # page faults and disk I/O too\n"
+"  pylow record -e python,faults,io -p 4821 -d 5       # + page faults, disk I/O\n"
 "  pylow record -f '*/myapp/*' -F handle -- python3.11 -m myapp\n"
 "  pylow report flow trace.plw                         # then look at it\n";
 
