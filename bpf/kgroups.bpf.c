@@ -214,13 +214,16 @@ int BPF_PROG(on_rq_complete, struct request *rq, blk_status_t error, unsigned in
 
 	if (!s)
 		return 0;
+	/* completed in parts: one event, at the last part */
+	if (nr_bytes < BPF_CORE_READ(rq, __data_len))
+		return 0;
 	if (s->issue_ts && running) {
 		now = bpf_ktime_get_ns();
 		r = reserve(sizeof(r->io), s->pid, s->tid, now, PLW_EV_IO);
 		if (r) {
 			r->io.dur_ns = now - s->issue_ts;
 			r->io.sector = s->sector;
-			r->io.bytes = nr_bytes ? nr_bytes : s->bytes;
+			r->io.bytes = s->bytes;
 			r->io.dev = s->dev;
 			r->io.op = s->op | (error ? PLW_IO_ERROR : 0);
 			submit(r);
