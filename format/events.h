@@ -236,7 +236,10 @@ struct plw_irq {
 } __attribute__((packed, aligned(4)));
 
 /* PLW_EV_TLB: a TLB flush (tlb:tlb_flush) while a target thread ran.  Time:
- * the flush.  Reasons are the kernel's enum tlb_flush_reason.  12 bytes. */
+ * the flush.  Reasons are the kernel's enum tlb_flush_reason (5: remote
+ * wrong cpu, on newer kernels).  A remote shootdown belongs to the thread
+ * the IPI interrupted; a task-switch flush to the thread switched in (task
+ * switches that flush nothing, pages 0, are not recorded).  12 bytes. */
 #define PLW_TLB_TASK_SWITCH	0
 #define PLW_TLB_REMOTE_SHOOTDOWN 1
 #define PLW_TLB_LOCAL_SHOOTDOWN	2
