@@ -6,6 +6,7 @@
  * the groups asked for and the probe manifest lines.  kernel.c calls it.
  * Returns 0 or -errno and never prints (record.c talks to the user).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,4 +206,36 @@ void kg_free(struct kgroups *k)
 	kg_detach(k);
 	kgroups_bpf__destroy(k->skel);
 	free(k);
+}
+
+int kg_write_irq_names(struct plw_writer *w, uint64_t ts)
+{
+	DIR *d = opendir("/sys/kernel/irq");
+	struct dirent *e;
+	int err = 0;
+
+	if (!d)
+		return 0;	/* no names: reports show the numbers */
+	while (!err && (e = readdir(d))) {
+		char path[300], key[32], names[256];
+		FILE *f;
+		size_t n;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/irq/%s/actions", e->d_name);
+		if (!(f = fopen(path, "re")))
+			continue;
+		n = fread(names, 1, sizeof(names) - 1, f);
+		fclose(f);
+		while (n && (names[n - 1] == '\n' || names[n - 1] == ' '))
+			n--;
+		names[n] = 0;
+		if (!n)
+			continue;
+		snprintf(key, sizeof(key), "irq.%.20s", e->d_name);
+		err = plw_writer_meta(w, ts, key, names);
+	}
+	closedir(d);
+	return err;
 }

@@ -153,6 +153,9 @@ int kg_attach(struct kgroups *k, struct manifest *m, char *err, size_t len);
 void kg_set_running(struct kgroups *k, int on);
 void kg_detach(struct kgroups *k);
 void kg_free(struct kgroups *k);
+/* META "irq.N" = the handlers of irq N (/sys/kernel/irq/N/actions), for
+ * reports to name hard irqs; 0 or the writer's -errno */
+int kg_write_irq_names(struct plw_writer *w, uint64_t ts);
 
 /* ---------------------------------------------------------- sink.c */
 

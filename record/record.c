@@ -881,6 +881,8 @@ static int write_start_meta(struct rec *r, struct plw_meta *m, uint64_t ts)
 	if ((r->groups & KGROUP_SYSCALLS) &&
 	    (err = plw_writer_meta(r->w, ts, "syscall_names", kern_syscall_names())))
 		return err;
+	if ((r->groups & KGROUP_IRQ) && (err = kg_write_irq_names(r->w, ts)))
+		return err;
 	if (r->cmd && (err = plw_writer_meta(r->w, ts, "command", join_args(1, r->cmd))))
 		return err;
 	for (int i = 0; i < r->nr_py; i++) {

@@ -435,11 +435,14 @@ static void out_text(struct kev *k)
 		break;
 	}
 	if (d->names_key) {
-		fprintf(f, "\n%-22s ", d->name_col);
+		fprintf(f, "\n%-30s ", d->name_col);
 		text_cols_head(f, d);
 		putc('\n', f);
 		for (uint32_t i = 0; i < k->names.n; i++) {
-			fprintf(f, "%-22s ", k->names.v[i].key);
+			size_t w = strlen(k->names.v[i].key);
+
+			fputs_safe(k->names.v[i].key, f);	/* names may come from META */
+			fprintf(f, "%*s ", w < 30 ? (int)(30 - w) : 0, "");
 			text_cols(f, d, &k->names.v[i]);
 			putc('\n', f);
 		}

@@ -371,6 +371,7 @@ struct input {
 	struct umap idents;		/* hash(name, file) -> first site (chained by strcmp) */
 	uint64_t start;
 	bool has_start;
+	struct umap irqnames;		/* irq number -> META "irq.N" (handler names) */
 	char *sysnames;			/* META syscall_names, ',' replaced by NUL */
 	const char **sysname;		/* by number */
 	uint32_t nr_sysnames;
@@ -1206,6 +1207,24 @@ const char *plw_tlb_reason_name(uint32_t reason)
 	return reason < sizeof(n) / sizeof(n[0]) ? n[reason] : NULL;
 }
 
+/* META "irq.N" = "name[,name...]": the handlers of hard irq N */
+static int set_irqname(struct plw_model *m, uint32_t input, const char *num, const char *v)
+{
+	struct input *in = get_input(m, input);
+	char *end;
+	unsigned long irq = strtoul(num, &end, 10);
+	char *copy;
+
+	if (!in)
+		return -ENOMEM;
+	if (end == num || *end || !*v || umap_get(&in->irqnames, irq))
+		return 0;		/* malformed, empty, or named already: the first wins */
+	copy = arena_strdup(m->sites, v);
+	if (!copy)
+		return -ENOMEM;
+	return umap_put(&in->irqnames, irq, copy);
+}
+
 /* a FAULT, IO, IRQ or TLB event: a leaf under the thread's open frame.
  * Faults and TLB flushes are counted (no time); an irq's time is taken from
  * the frame's self time (it ran instead of the thread); a block request's
@@ -1216,7 +1235,7 @@ static int on_kevent(struct plw_model *m, uint32_t input, const struct plw_event
 	struct thread *t = get_thread(m, input, ev->pid, ev->tid);
 	struct plw_leaf_info li = { .fd = -1 };
 	uint64_t dur = 0, frame_ns = 0;
-	char name[48];
+	char name[64];
 	const char *s;
 
 	if (!t)
@@ -1246,6 +1265,9 @@ static int on_kevent(struct plw_model *m, uint32_t input, const struct plw_event
 		s = li.irq_kind == PLW_IRQ_SOFT ? plw_softirq_name(li.vec) : NULL;
 		if (s)
 			snprintf(name, sizeof(name), "softirq %s", s);
+		else if (li.irq_kind == PLW_IRQ_HARD && input < m->nr_inputs &&
+			 (s = umap_get(&m->inputs[input].irqnames, li.vec)))
+			snprintf(name, sizeof(name), "hardirq %u %.40s", li.vec, s);
 		else
 			snprintf(name, sizeof(name), "%s %u",
 				 li.irq_kind == PLW_IRQ_SOFT ? "softirq" : "hardirq", li.vec);
@@ -1350,6 +1372,8 @@ int plw_model_feed(struct plw_model *m, uint32_t input, const struct plw_event *
 	case PLW_EV_META:
 		if (ev->u.meta.key && !strcmp(ev->u.meta.key, "syscall_names") && ev->u.meta.value)
 			return set_sysnames(m, input, ev->u.meta.value);
+		if (ev->u.meta.key && !strncmp(ev->u.meta.key, "irq.", 4) && ev->u.meta.value)
+			return set_irqname(m, input, ev->u.meta.key + 4, ev->u.meta.value);
 		return 0;
 	case PLW_REC_LOST:
 		on_lost(m, input, ev);
@@ -1413,6 +1437,7 @@ void plw_model_free(struct plw_model *m)
 		umap_free(&m->inputs[i].sites_far);
 		umap_free(&m->inputs[i].threads);
 		umap_free(&m->inputs[i].idents);
+		umap_free(&m->inputs[i].irqnames);
 		free(m->inputs[i].sysnames);
 		free(m->inputs[i].sysname);
 	}
