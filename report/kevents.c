@@ -219,14 +219,13 @@ static const struct plw_loc *kev_resolve(void *ctx, uint32_t input, uint32_t loc
 	return source_resolve(((struct kev *)ctx)->src, input, loc);
 }
 
-/* heaviest first: time when timed, else count; then key */
-static const struct kdesc *cmp_desc;
-
-static int cmp_row(const void *a, const void *b)
+/* heaviest first: time when timed (ctx: the kdesc), else count; then key */
+static int cmp_row(const void *a, const void *b, void *ctx)
 {
 	const struct row *x = a, *y = b;
+	const struct kdesc *d = ctx;
 
-	if (cmp_desc->timed && x->total_ns != y->total_ns)
+	if (d->timed && x->total_ns != y->total_ns)
 		return x->total_ns > y->total_ns ? -1 : 1;
 	if (x->count != y->count)
 		return x->count > y->count ? -1 : 1;
@@ -385,16 +384,15 @@ static void text_cols(FILE *f, const struct kdesc *d, const struct row *r)
 /* text shows the innermost STACK_TAIL frames of a stack: "… → f → g" */
 #define STACK_TAIL	6
 
-static const char *stack_tail(const char *st)
+static const char *stack_tail(const char *st, char *buf, size_t len)
 {
-	static char buf[STACK_TEXT_MAX + 8];
 	const char *p = st + strlen(st);
 	int n = 0;
 
 	while (p > st) {
 		p--;
 		if (!strncmp(p, " → ", strlen(" → ")) && ++n == STACK_TAIL) {
-			snprintf(buf, sizeof(buf), "…%s", p);
+			snprintf(buf, len, "…%s", p);
 			return buf;
 		}
 	}
@@ -406,7 +404,7 @@ static void out_text(struct kev *k)
 	const struct kdesc *d = k->d;
 	const struct report_opts *o = k->o;
 	FILE *f = o->out;
-	char b[32];
+	char b[32], tail[STACK_TEXT_MAX + 8];
 
 	if (!k->all.count) {
 		fprintf(f, "no %s events in %s (record with -e %s)\n", d->noun,
@@ -467,7 +465,7 @@ static void out_text(struct kev *k)
 
 		text_cols(f, d, r);
 		fputs("  ", f);
-		fputs_safe(r->key[0] ? stack_tail(r->key) : "(outside Python)", f);
+		fputs_safe(r->key[0] ? stack_tail(r->key, tail, sizeof(tail)) : "(outside Python)", f);
 		putc('\n', f);
 	}
 	if (k->stacks.n > TEXT_ROWS)
@@ -499,11 +497,10 @@ static int run(const struct report_opts *o, struct report_result *res, const str
 		goto out;
 	}
 	source_damage(&src, res);
-	cmp_desc = d;
 	if (k.names.n)
-		qsort(k.names.v, k.names.n, sizeof(*k.names.v), cmp_row);
+		qsort_r(k.names.v, k.names.n, sizeof(*k.names.v), cmp_row, (void *)d);
 	if (k.stacks.n)
-		qsort(k.stacks.v, k.stacks.n, sizeof(*k.stacks.v), cmp_row);
+		qsort_r(k.stacks.v, k.stacks.n, sizeof(*k.stacks.v), cmp_row, (void *)d);
 	if (k.threads.n)
 		qsort(k.threads.v, k.threads.n, sizeof(*k.threads.v), cmp_thread);
 	if (o->json) {

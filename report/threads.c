@@ -42,6 +42,8 @@ struct thr {
 	uint32_t depth, cap;
 	struct fself *f;
 	uint32_t nr_f, cap_f;
+	uint32_t *fidx;			/* open addressing over f by site: index + 1 */
+	uint32_t fidx_cap;		/* power of two */
 };
 
 struct input_span {
@@ -57,23 +59,65 @@ struct th {
 	struct thr *t;
 	uint32_t n, cap;
 	uint32_t last;			/* lookup cache */
+	uint32_t *idx;			/* open addressing over t by thread: index + 1 */
+	uint32_t idx_cap;
 	struct input_span *in;
 	uint32_t nr_in;
 };
 
+static uint32_t thr_slot(uint32_t input, uint32_t pid, uint32_t tid, uint32_t cap)
+{
+	uint64_t k = ((uint64_t)pid << 32 | tid) ^ ((uint64_t)input * 0x9e3779b97f4a7c15ULL);
+
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdULL;
+	k ^= k >> 33;
+	return (uint32_t)k & (cap - 1);
+}
+
+static int idx_grow(struct th *h)
+{
+	uint32_t cap = h->idx_cap ? h->idx_cap * 2 : 64;
+	uint32_t *v = calloc(cap, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < h->n; i++) {
+		uint32_t j = thr_slot(h->t[i].input, h->t[i].pid, h->t[i].tid, cap);
+
+		while (v[j])
+			j = (j + 1) & (cap - 1);
+		v[j] = i + 1;
+	}
+	free(h->idx);
+	h->idx = v;
+	h->idx_cap = cap;
+	return 0;
+}
+
 static struct thr *get(struct th *h, uint32_t input, uint32_t pid, uint32_t tid)
 {
+	uint32_t j;
+
 	if (h->last < h->n) {
 		struct thr *t = &h->t[h->last];
 
 		if (t->tid == tid && t->pid == pid && t->input == input)
 			return t;
 	}
-	for (uint32_t i = 0; i < h->n; i++) {
-		if (h->t[i].tid == tid && h->t[i].pid == pid && h->t[i].input == input) {
-			h->last = i;
-			return &h->t[i];
+	if (h->idx_cap) {
+		for (j = thr_slot(input, pid, tid, h->idx_cap); h->idx[j]; j = (j + 1) & (h->idx_cap - 1)) {
+			struct thr *t = &h->t[h->idx[j] - 1];
+
+			if (t->tid == tid && t->pid == pid && t->input == input) {
+				h->last = h->idx[j] - 1;
+				return t;
+			}
 		}
+	}
+	if ((h->n + 1) * 2 > h->idx_cap && idx_grow(h)) {
+		h->err = -ENOMEM;
+		return NULL;
 	}
 	if (h->n == h->cap) {
 		uint32_t cap = h->cap ? h->cap * 2 : 16;
@@ -87,6 +131,9 @@ static struct thr *get(struct th *h, uint32_t input, uint32_t pid, uint32_t tid)
 		h->cap = cap;
 	}
 	h->t[h->n] = (struct thr){ .input = input, .pid = pid, .tid = tid };
+	for (j = thr_slot(input, pid, tid, h->idx_cap); h->idx[j]; j = (j + 1) & (h->idx_cap - 1))
+		;
+	h->idx[j] = h->n + 1;
 	h->last = h->n;
 	return &h->t[h->n++];
 }
@@ -125,16 +172,55 @@ static void th_enter(void *ctx, const struct plw_call_info *ci)
 	t->depth = ci->depth + 1;
 }
 
+static uint32_t ptr_slot(const void *p, uint32_t cap)
+{
+	uint64_t k = (uint64_t)(uintptr_t)p;
+
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdULL;
+	k ^= k >> 33;
+	return (uint32_t)k & (cap - 1);
+}
+
+static int fidx_grow(struct thr *t)
+{
+	uint32_t cap = t->fidx_cap ? t->fidx_cap * 2 : 64;
+	uint32_t *v = calloc(cap, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < t->nr_f; i++) {
+		uint32_t j = ptr_slot(t->f[i].site, cap);
+
+		while (v[j])
+			j = (j + 1) & (cap - 1);
+		v[j] = i + 1;
+	}
+	free(t->fidx);
+	t->fidx = v;
+	t->fidx_cap = cap;
+	return 0;
+}
+
 static void add_self(struct th *h, struct thr *t, const struct plw_site *site, uint64_t self)
 {
 	const struct plw_site *id = site->ident ? site->ident : site;
+	uint32_t j;
 
-	for (uint32_t i = 0; i < t->nr_f; i++) {
-		if (t->f[i].site == id) {
-			t->f[i].calls++;
-			t->f[i].self_ns += self;
-			return;
+	if (t->fidx_cap) {
+		for (j = ptr_slot(id, t->fidx_cap); t->fidx[j]; j = (j + 1) & (t->fidx_cap - 1)) {
+			struct fself *e = &t->f[t->fidx[j] - 1];
+
+			if (e->site == id) {
+				e->calls++;
+				e->self_ns += self;
+				return;
+			}
 		}
+	}
+	if ((t->nr_f + 1) * 2 > t->fidx_cap && fidx_grow(t)) {
+		h->err = -ENOMEM;
+		return;
 	}
 	if (t->nr_f == t->cap_f) {
 		uint32_t cap = t->cap_f ? t->cap_f * 2 : 16;
@@ -147,7 +233,10 @@ static void add_self(struct th *h, struct thr *t, const struct plw_site *site, u
 		t->f = v;
 		t->cap_f = cap;
 	}
-	t->f[t->nr_f++] = (struct fself){ .site = id, .calls = 1, .self_ns = self };
+	t->f[t->nr_f] = (struct fself){ .site = id, .calls = 1, .self_ns = self };
+	for (j = ptr_slot(id, t->fidx_cap); t->fidx[j]; j = (j + 1) & (t->fidx_cap - 1))
+		;
+	t->fidx[j] = ++t->nr_f;
 }
 
 static void th_exit(void *ctx, const struct plw_call_info *ci)
@@ -171,7 +260,6 @@ static void th_exit(void *ctx, const struct plw_call_info *ci)
 
 		if (c)
 			*c += ci->dur_ns;
-		t->depth = ci->depth;
 	} else {
 		t->py_ns += ci->dur_ns;
 	}
@@ -477,8 +565,10 @@ out:
 	for (uint32_t i = 0; i < h.n; i++) {
 		free(h.t[i].child);
 		free(h.t[i].f);
+		free(h.t[i].fidx);
 	}
 	free(h.t);
+	free(h.idx);
 	free(h.in);
 	plw_model_free(m);
 	source_close(&src);
