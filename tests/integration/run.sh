@@ -1033,6 +1033,9 @@ expect("faults report: touch_pages stack count = flow's", sum(s["count"] for s i
 sys.exit(0 if ok else 1)
 PYEOF
 	grep -q "main → touch_pages" "$d/faults.txt" || fail "faults text has no touch_pages stack"
+	report "$d" "$d/flow.txt" flow --all "$d/x.plw"
+	grep -A8 -- "── touch_pages " "$d/flow.txt" | grep -qE "── page faults ×20[01][0-9]\$" ||
+		{ grep -A8 -- "── touch_pages " "$d/flow.txt"; fail "flow text: no 'page faults ×N' under touch_pages"; }
 }
 
 # K O_DIRECT reads of 4 KiB from a file on a block device: exactly K block
@@ -1062,6 +1065,9 @@ expect("io report: latency histogram counts every request", sum(b["count"] for b
 sys.exit(0 if ok else 1)
 PYEOF
 	grep -q "^read " "$d/io.txt" || fail "io text has no read row"
+	report "$d" "$d/flow.txt" flow --all "$d/x.plw"
+	grep -A12 -- "── direct_reads " "$d/flow.txt" | grep -q "\[block read 65.5KB\] ×16  " ||
+		{ grep -A12 -- "── direct_reads " "$d/flow.txt"; fail "flow text: no '[block read 65.5KB] ×16' under direct_reads"; }
 }
 
 # N datagrams over loopback: the NET_RX softirq delivering each runs in the
