@@ -104,7 +104,7 @@ $(O)/vmlinux.h:
 	$(Q)test -r /sys/kernel/btf/vmlinux || { echo "error: /sys/kernel/btf/vmlinux missing: this kernel has no BTF; build the report-only tool with 'make NO_BPF=1'" >&2; exit 1; }
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
 
-$(O)/bpf/%.bpf.o: bpf/%.bpf.c format/events.h $(O)/vmlinux.h
+$(O)/bpf/%.bpf.o: bpf/%.bpf.c format/events.h $(wildcard bpf/*.h) $(O)/vmlinux.h
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -D__bpf__ \

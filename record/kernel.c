@@ -28,7 +28,7 @@ static const struct {
 	{ "sched", KGROUP_SCHED, "off-CPU intervals (blocked, preempted) and runqueue waits" },
 	{ "faults", 0, NULL }, { "io", 0, NULL }, { "mem", 0, NULL },
 	{ "gil", 0, NULL }, { "exceptions", 0, NULL }, { "irq", 0, NULL },
-	{ "tlb", 0, NULL }, { "probe", 0, NULL },
+	{ "tlb", 0, NULL },
 };
 
 const char *kern_syscall_names(void)
@@ -44,12 +44,24 @@ int kern_parse_groups(const char *arg, unsigned *mask, char *err, size_t len)
 		return -ENOMEM;
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		size_t i;
+		int e;
 
+		/* generic probes: usdt:..., uprobe:..., uretprobe:..., tracepoint:... */
+		if (probes_is_spec(tok)) {
+			if ((e = probes_spec_add(tok, err, len))) {
+				free(copy);
+				return e;
+			}
+			*mask |= KGROUP_PROBES;
+			continue;
+		}
 		for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
 			if (!strcmp(tok, groups[i].name))
 				break;
 		if (i == sizeof(groups) / sizeof(groups[0])) {
-			snprintf(err, len, "unknown event group '%s'; groups: python, syscalls, sched", tok);
+			snprintf(err, len, "unknown event group '%s'; groups: python, syscalls, sched; "
+				 "probes: usdt:BIN:PROVIDER:NAME, uprobe:BIN:SYMBOL, uretprobe:BIN:SYMBOL, "
+				 "tracepoint:SYSTEM:NAME", tok);
 			free(copy);
 			return -EINVAL;
 		}
@@ -73,7 +85,22 @@ struct kern {
 	struct kernel_bpf *skel;
 	unsigned mask;
 	struct bpf_link *links[4];
+	struct probes *probes;		/* record/probes.c */
+	struct stacks *stacks;		/* record/stacks.c */
+	int targets_fd;
 };
+
+static bool want_stacks;
+
+void kern_want_stacks(void)
+{
+	want_stacks = true;
+}
+
+void kern_writer_opts(struct plw_writer_opts *o)
+{
+	probes_writer_opts(o);
+}
 
 /* syscalls whose first argument is a file descriptor */
 static const char *const fd_calls[] = {
@@ -114,11 +141,19 @@ int kern_load(struct kern **out, struct pylow_bpf *py, unsigned mask)
 	if (!k)
 		return -ENOMEM;
 	k->mask = mask;
+	k->targets_fd = bpf_map__fd(py->maps.targets);
+	if ((err = probes_load(&k->probes, py)))
+		return err;
 	if (!(mask & (KGROUP_SYSCALLS | KGROUP_SCHED)))
 		return 0;
 	k->skel = kernel_bpf__open();
 	if (!k->skel)
 		return -errno;
+	if (want_stacks) {
+		k->skel->rodata->want_stacks = 1;
+		if ((err = bpf_map__set_max_entries(k->skel->maps.stacks, 16384)))
+			return err;
+	}
 	if ((err = bpf_map__reuse_fd(k->skel->maps.rb, bpf_map__fd(py->maps.rb))) ||
 	    (err = bpf_map__reuse_fd(k->skel->maps.targets, bpf_map__fd(py->maps.targets))) ||
 	    (err = bpf_map__reuse_fd(k->skel->maps.counters, bpf_map__fd(py->maps.counters))))
@@ -143,6 +178,12 @@ int kern_attach(struct kern *k, struct manifest *m, char *err, size_t len)
 
 	if (!(k->mask & KGROUP_PYTHON))
 		manifest_add(m, "python", "usdt", false, "group not selected (-e)");
+	{
+		int e = probes_attach(k->probes, k->targets_fd, m, err, len);
+
+		if (e)
+			return e;
+	}
 	if (!k->skel) {
 		if (!(k->mask & KGROUP_SYSCALLS))
 			manifest_add(m, "syscalls", "tp_btf:sys_enter,sys_exit", false, "group not selected (-e)");
@@ -175,14 +216,34 @@ int kern_attach(struct kern *k, struct manifest *m, char *err, size_t len)
 
 void kern_set_running(struct kern *k, int on)
 {
+	if (k)
+		probes_set_running(k->probes, on);
 	if (k && k->skel)
 		k->skel->bss->running = on;
+}
+
+int kern_write_meta(struct kern *k, struct plw_writer *w, uint64_t ts)
+{
+	return k && k->probes ? probes_write_meta(w, ts) : 0;
+}
+
+int kern_setup_sink(struct kern *k, struct sink *s)
+{
+	int err;
+
+	if (!k || !k->skel || !want_stacks)
+		return 0;
+	if ((err = stacks_new(&k->stacks, bpf_map__fd(k->skel->maps.stacks))))
+		return err;
+	sink_set_stacks(s, k->stacks);
+	return 0;
 }
 
 void kern_detach(struct kern *k)
 {
 	if (!k)
 		return;
+	probes_detach(k->probes);
 	for (int i = 0; i < 4; i++) {
 		bpf_link__destroy(k->links[i]);
 		k->links[i] = NULL;
@@ -194,6 +255,8 @@ void kern_free(struct kern *k)
 	if (!k)
 		return;
 	kern_detach(k);
+	probes_free(k->probes);
+	stacks_free(k->stacks);
 	kernel_bpf__destroy(k->skel);
 	free(k);
 }

@@ -113,6 +113,7 @@ int pyusdt_attach(struct pylow_bpf *skel, const char *path, struct py_attach *pa
 #define KGROUP_PYTHON		0x1
 #define KGROUP_SYSCALLS		0x2
 #define KGROUP_SCHED		0x4
+#define KGROUP_PROBES		0x8000	/* generic probes given (record/probes.c) */
 #define KGROUP_DEFAULT		(KGROUP_PYTHON | KGROUP_SYSCALLS | KGROUP_SCHED)
 
 struct kern;
@@ -130,6 +131,52 @@ void kern_detach(struct kern *k);
 void kern_free(struct kern *k);
 /* the build machine's syscall names, comma-separated, indexed by number */
 const char *kern_syscall_names(void);
+
+/* the file's stacks: --stacks (native stacks on kernel events) */
+void kern_want_stacks(void);
+/* -e tracepoint:...: the extra attrs of the file (before plw_writer_open) */
+void kern_writer_opts(struct plw_writer_opts *o);
+/* META probe.N / tracepoint.ID of the generic probes (after kern_attach) */
+int kern_write_meta(struct kern *k, struct plw_writer *w, uint64_t ts);
+struct sink;
+/* gives SINK what it needs to write this recording's records (stacks) */
+int kern_setup_sink(struct kern *k, struct sink *s);
+
+/* ---------------------------------------------------------- probes.c */
+
+struct probes;
+
+/* "usdt:", "uprobe:", "uretprobe:" or "tracepoint:" */
+bool probes_is_spec(const char *tok);
+/* parses and remembers one spec of -e (tracepoints: looked up now);
+ * -errno with a message in ERR */
+int probes_spec_add(const char *tok, char *err, size_t len);
+int probes_count(void);
+void probes_writer_opts(struct plw_writer_opts *o);
+/* opens and loads bpf/probes.bpf.c on PY's maps; *P NULL when no probes */
+int probes_load(struct probes **p, struct pylow_bpf *py);
+/* resolves the binaries (short names through the first live target in
+ * TARGETS_FD) and attaches; manifest lines (group "probe") */
+int probes_attach(struct probes *p, int targets_fd, struct manifest *m, char *err, size_t len);
+int probes_write_meta(struct plw_writer *w, uint64_t ts);
+void probes_set_running(struct probes *p, int on);
+void probes_detach(struct probes *p);
+void probes_free(struct probes *p);
+
+/* ---------------------------------------------------------- stacks.c */
+
+struct stacks;
+
+/* a stack seen for the first time: define file stack ID */
+typedef int (*stacks_def_cb)(void *ctx, uint32_t pid, uint32_t id, uint32_t kind,
+			     uint32_t nr, const char *frames);
+/* MAP_FD: the BPF stack-trace map */
+int stacks_new(struct stacks **s, int map_fd);
+/* rewrites ST's map stack ids (captured in process PID) into file ids,
+ * calling DEF first for stacks not defined yet; -1 stays -1 */
+int stacks_map(struct stacks *s, uint32_t pid, struct plw_stack *st, stacks_def_cb def,
+	       void *ctx);
+void stacks_free(struct stacks *s);
 
 /* ---------------------------------------------------------- sink.c */
 
@@ -175,6 +222,8 @@ void sink_stats(const struct sink *s, struct sink_stats *st);
 /* task and loss tables for plw_meta; valid until sink_free */
 void sink_meta(struct sink *s, struct plw_meta *m);
 const char *sink_error(const struct sink *s);
+/* STACK records get their stacks defined through STK (not owned) */
+void sink_set_stacks(struct sink *s, struct stacks *stk);
 void sink_free(struct sink *s);
 
 uint64_t mono_ns(void);
