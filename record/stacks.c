@@ -37,7 +37,10 @@ struct proc {
 	uint32_t pid;
 	Dwfl *dwfl;
 	uint64_t used;
+	uint64_t refreshed;		/* mono ns of the last read of its maps */
 };
+
+#define REFRESH_NS	(20 * 1000000ull)	/* maps re-read at most this often */
 
 struct idmap {
 	uint64_t key;			/* 0: empty */
@@ -202,7 +205,7 @@ static Dwfl *proc_dwfl(struct stacks *s, uint32_t pid, bool refresh)
 		if (!s->procs[i].dwfl || s->procs[i].used < lru->used)
 			lru = &s->procs[i];
 	}
-	if (p && !refresh) {
+	if (p && (!refresh || mono_ns() - p->refreshed < REFRESH_NS)) {
 		p->used = ++s->tick;
 		return p->dwfl;
 	}
@@ -218,6 +221,7 @@ static Dwfl *proc_dwfl(struct stacks *s, uint32_t pid, bool refresh)
 	p->used = ++s->tick;
 	/* (re)reads /proc/PID/maps: libraries loaded since */
 	dwfl_report_begin(p->dwfl);
+	p->refreshed = mono_ns();
 	if (dwfl_linux_proc_report(p->dwfl, pid) != 0) {
 		dwfl_report_end(p->dwfl, NULL, NULL);
 		return p->dwfl;
@@ -234,7 +238,9 @@ static void uframe(struct stacks *s, uint32_t pid, uint64_t ip, char *out, size_
 	GElf_Off off = 0;
 	GElf_Sym sym;
 
-	if (d && !m && (d = proc_dwfl(s, pid, true)))
+	/* a library loaded since the maps were read; not for the garbage a
+	 * frame-pointer walk finds in code built without frame pointers */
+	if (d && !m && ip >= 0x10000 && (d = proc_dwfl(s, pid, true)))
 		m = dwfl_addrmodule(d, ip);
 	if (m) {
 		mod = dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
@@ -304,13 +310,21 @@ static int one(struct stacks *s, uint32_t pid, int32_t mid, uint32_t kind, int32
 	if (bpf_map_lookup_elem(s->map_fd, &mid, ips))
 		return 0;		/* gone: not captured */
 	text[0] = 0;
-	for (int i = 0; i < DEPTH && ips[i]; i++) {
+	for (int i = 0, top = 1; i < DEPTH && ips[i]; i++) {
 		size_t fl;
 
-		if (kind == PLW_STACK_KERNEL)
+		if (kind == PLW_STACK_KERNEL) {
 			kframe(s, ips[i], frame, sizeof(frame));
-		else
+			/* the BPF program and the tracepoint machinery that ran it */
+			if (top && (!strncmp(frame, "0x", 2) || !strncmp(frame, "bpf_", 4) ||
+				    !strncmp(frame, "__bpf_", 6) || !strncmp(frame, "__traceiter_", 12) ||
+				    !strncmp(frame, "trace_call_bpf", 14) || !strncmp(frame, "perf_trace_", 11) ||
+				    strstr(frame, "([bpf])")))
+				continue;
+			top = 0;
+		} else {
 			uframe(s, pid, ips[i], frame, sizeof(frame));
+		}
 		fl = strlen(frame);
 		if (tl + fl + 2 > sizeof(text))
 			break;
