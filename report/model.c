@@ -1041,11 +1041,14 @@ static int kernel_leaf(struct plw_model *m, struct thread *t, uint64_t ts,
 		if (!ci.site)
 			return -ENOMEM;
 		m->o.on_leaf(m->o.ctx, &ci, li);
-		t->leaf_site = ci.site;
+	}
+	if (m->o.on_leaf && li->kind != PLW_KIND_OFFCPU) {
+		/* off-CPU intervals get their stacks while held (pend) */
+		t->leaf_site = plw_model_site_named(m, li->kind, li->name);
 		t->leaf_ts = ts;
 		t->leaf_start = start;
 		t->leaf_dur = dur;
-		t->leaf_depth = ci.depth;
+		t->leaf_depth = t->depth + nested;
 	}
 	if (!m->o.kernel_leaves)
 		return 0;
