@@ -282,6 +282,38 @@ static int from_ldcache(const char *name, char *out, size_t len)
 	return ret;
 }
 
+static bool is_elf(const char *path)
+{
+	unsigned char m[4];
+	FILE *f = fopen(path, "re");
+	bool ok = f && fread(m, 1, 4, f) == 4 && !memcmp(m, "\x7f" "ELF", 4);
+
+	if (f)
+		fclose(f);
+	return ok;
+}
+
+/* the first ELF file NAME in PATH (skips shims: pyenv's are shell scripts) */
+static int from_path(const char *name, char *out, size_t len)
+{
+	const char *path = getenv("PATH");
+	char *copy = strdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin"), *save = NULL;
+	int ret = -ENOENT;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *dir = strtok_r(copy, ":", &save); dir && ret; dir = strtok_r(NULL, ":", &save)) {
+		char f[PATH_MAX];
+
+		snprintf(f, sizeof(f), "%s/%s", dir, name);
+		if (!access(f, X_OK) && is_elf(f) && realpath(f, out))
+			ret = 0;
+	}
+	(void)len;
+	free(copy);
+	return ret;
+}
+
 static int first_target(int targets_fd)
 {
 	uint32_t key, next;
@@ -301,11 +333,11 @@ static int resolve_bin(struct spec *s, int pid, char *err, size_t len)
 	char tmp[PATH_MAX];
 
 	if (strchr(s->bin, '/')) {
-		if (!realpath(s->bin, s->path)) {
-			int e = -errno;
+		if (!realpath(s->bin, s->path) || !is_elf(s->path)) {
+			int e = s->path[0] && !access(s->path, R_OK) ? -ENOEXEC : -errno;
 
-			snprintf(err, len, "%s:%s: cannot open %s: %s; give an existing binary or library",
-				 kind_names[s->kind], s->arg, s->bin, strerror(-e));
+			snprintf(err, len, "%s:%s:...: cannot use %s: %s; give an existing ELF binary or library",
+				 kind_names[s->kind], s->bin, s->bin, e == -ENOEXEC ? "not an ELF file" : strerror(-e));
 			return e;
 		}
 		return 0;
@@ -314,7 +346,7 @@ static int resolve_bin(struct spec *s, int pid, char *err, size_t len)
 		return 0;
 	if (!from_ldcache(s->bin, tmp, sizeof(tmp)) && realpath(tmp, s->path))
 		return 0;
-	if (!target_resolve_cmd(s->bin, s->path, sizeof(s->path)))
+	if (!from_path(s->bin, s->path, sizeof(s->path)))
 		return 0;
 	snprintf(err, len, "%s:%s:...: no binary or library '%s' (not mapped by the target, not in the ld cache, not in PATH); give its absolute path",
 		 kind_names[s->kind], s->bin, s->bin);
@@ -356,6 +388,18 @@ int probes_load(struct probes **out, struct pylow_bpf *py)
 	return probes_bpf__load(p->skel);
 }
 
+/* restores "BIN:A:B" split in place by probes_spec_add */
+static const char *spec_text(const struct spec *s, bool resolved, char *buf, size_t len)
+{
+	const char *bin = resolved && s->path[0] ? s->path : s->bin;
+
+	if (s->kind == P_USDT)
+		snprintf(buf, len, "usdt:%s:%s:%s", bin, s->a, s->b);
+	else
+		snprintf(buf, len, "%s:%s:%s", kind_names[s->kind], bin, s->a);
+	return buf;
+}
+
 static int attach_one(struct probes *p, struct spec *s, int n, int pid, char *err, size_t len)
 {
 	struct probes_bpf *k = p->skel;
@@ -395,21 +439,13 @@ static int attach_one(struct probes *p, struct spec *s, int n, int pid, char *er
 	else if ((s->kind == P_UPROBE || s->kind == P_URETPROBE) && e == -ENOENT)
 		snprintf(err, len, "%s:%s:%s: no function '%s' in %s (list its symbols with 'nm -D %s')",
 			 kind_names[s->kind], s->bin, s->a, s->a, s->path, s->path);
-	else
-		snprintf(err, len, "cannot attach %s:%s: %s", kind_names[s->kind], s->arg, strerror(-e));
+	else {
+		char spec[PATH_MAX + 300];
+
+		snprintf(err, len, "cannot attach %s: %s", spec_text(s, true, spec, sizeof(spec)),
+			 strerror(-e));
+	}
 	return e;
-}
-
-/* restores "BIN:A:B" split in place by probes_spec_add */
-static const char *spec_text(const struct spec *s, bool resolved, char *buf, size_t len)
-{
-	const char *bin = resolved && s->path[0] ? s->path : s->bin;
-
-	if (s->kind == P_USDT)
-		snprintf(buf, len, "usdt:%s:%s:%s", bin, s->a, s->b);
-	else
-		snprintf(buf, len, "%s:%s:%s", kind_names[s->kind], bin, s->a);
-	return buf;
 }
 
 int probes_attach(struct probes *p, int targets_fd, struct manifest *m, char *err, size_t len)

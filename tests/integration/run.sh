@@ -955,7 +955,7 @@ t_refuse_capabilities() {
 t_probes() {
 	local d=$1
 	rec "$d" record -q --python=usdt -o "$d/x.plw" \
-		-e python,syscalls,uprobe:libc:umask,uretprobe:libc:umask,tracepoint:syscalls:sys_enter_getppid,tracepoint:sched:sched_process_fork \
+		-e python,syscalls,uprobe:libc:umask,uretprobe:libc:umask,tracepoint:syscalls:sys_enter_getppid,tracepoint:sched:sched_process_fork,usdt:$PY:python:gc__start \
 		-- "$PY" "$PYDIR/probe_target.py" "$d/gt.json"
 	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
 	finished "$d" "$d/x.plw"
@@ -1013,10 +1013,19 @@ expect("timeline text of a uretprobe", txt[:1] == [f"ret={gt['masks'][0][1]}"], 
 forks = [e["text"] for e in ev if e["event"] == "tracepoint" and e["name"] == "tracepoint sched:sched_process_fork"]
 kids = [int(m.group(1)) for t in forks for m in [re.search(r"child_pid=(\d+)", t)] if m]
 expect("fork fields decoded offline (child pids)", kids == gt["children"], forks[:1])
+gcs, inside = [], False
+for e in ev:
+    if e["event"] in ("entry", "return") and e["name"] == "collect":
+        inside = e["event"] == "entry"
+    elif inside and e["event"] == "probe" and e["name"].endswith(":python:gc__start"):
+        gcs.append(e["args"][0])
+expect("usdt gc__start args under collect (generations)", gcs == gt["gens"], gcs)
+expect("usdt gc__start leaves under collect", under("collect", "usdt " + gt["py"] + ":python:gc__start") == len(gt["gens"]),
+       under("collect", "usdt " + gt["py"] + ":python:gc__start"))
 info = load("info.json")["files"][0]
 pr = [(p["name"], p.get("attached")) for p in info["probes"] if p["group"] == "probe"]
 expect("manifest: probes attached, binaries resolved",
-       len(pr) == 4 and all(a for _, a in pr) and any(n.startswith("uprobe:/") and n.endswith("libc.so.6:umask") for n, _ in pr), pr)
+       len(pr) == 5 and all(a for _, a in pr) and any(n.startswith("uprobe:/") and n.endswith("libc.so.6:umask") for n, _ in pr), pr)
 out = open(f"{d}/perf.out").read()
 pf = re.findall(r"sched:sched_process_fork: comm=\S+ pid=(\d+) child_comm=\S+ child_pid=(\d+)", out)
 expect("perf script: fork fields by name", [int(c) for _, c in pf] == gt["children"], pf)

@@ -8,9 +8,12 @@ usage: /usr/bin/python3.11 probe_target.py GT.json
   ppids()       N_GETPPID os.getppid() calls: one getppid syscall each
   spawn()       N_FORK os.fork() + waitpid: one sched_process_fork each
   nap()         N_NAP time.sleep(0.1): 100 ms blocked off CPU in clock_nanosleep
+  collect()     gc.collect(g) for g in GENS (automatic collection disabled):
+                the usdt probe python:gc__start sees arg0 = g
 The process then lives 0.5 s more so that the recorder symbolises its user
 stacks while it runs.  Writes {"masks": [[m, old]...], "ppid", "n_getppid",
-"children": [pids], "n_nap"}."""
+"children": [pids], "n_nap", "gens"}."""
+import gc
 import json
 import os
 import sys
@@ -20,6 +23,7 @@ N_UMASK = 11
 N_GETPPID = 13
 N_FORK = 3
 N_NAP = 3
+GENS = [2, 0, 1, 2]
 
 
 def set_masks(n):
@@ -49,7 +53,14 @@ def nap():
     time.sleep(0.1)
 
 
+def collect():
+    for g in GENS:
+        gc.collect(g)
+
+
 def main():
+    gc.disable()
+    collect()
     masks = set_masks(N_UMASK)
     pp = ppids(N_GETPPID)
     children = spawn(N_FORK)
@@ -57,7 +68,8 @@ def main():
         nap()
     with open(sys.argv[1], "w") as f:
         json.dump({"masks": masks, "ppid": pp[0], "n_getppid": N_GETPPID,
-                   "children": children, "n_nap": N_NAP}, f)
+                   "children": children, "n_nap": N_NAP, "gens": GENS,
+                   "py": os.path.basename(os.path.realpath(sys.executable))}, f)
     time.sleep(0.5)
 
 
