@@ -8,6 +8,9 @@
  *   uretprobe:BINARY:SYMBOL      on_uretprobe  PLW_EV_PROBE, args[0] = return value
  *   tracepoint:SYSTEM:NAME       on_tp         PLW_RB_RAW_TP: the raw trace entry
  *
+ * With --stacks (stacks.bpf.h) each hit is followed by its stacks: the user
+ * stack for usdt/uprobe/uretprobe, kernel and user for tracepoints.
+ *
  * Each program is attached once per probe, with the probe's number as its
  * BPF cookie (for usdt: the USDT cookie, libbpf keeps the BPF cookie).
  * Only target processes are recorded (the shared `targets` map).  The ring
@@ -61,6 +64,8 @@ struct {
 	__type(value, struct raw_buf);
 } scratch SEC(".maps");
 
+#include "stacks.bpf.h"
+
 struct hit_rec {
 	struct plw_rb_hdr hdr;
 	struct plw_probe_hit hit;
@@ -103,10 +108,17 @@ static __always_inline struct hit_rec *hit_begin(__u32 probe, __u32 nr_args)
 	return r;
 }
 
-static __always_inline void hit_end(struct hit_rec *r)
+/* submits R, then its stacks (record --stacks: the user stack) */
+static __always_inline void hit_end(void *ctx, struct hit_rec *r)
 {
+	__u64 ts = r->hdr.ts;
+	__u32 pid = r->hdr.pid, tid = r->hdr.tid;
+	__s32 ks, us;
+
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	count(PLW_CNT_EVENTS);
+	plw_stack_capture_user(ctx, &ks, &us);
+	plw_stack_emit(&rb, ts, pid, tid, ks, us);
 }
 
 SEC("usdt")
@@ -129,7 +141,7 @@ int on_usdt(struct pt_regs *ctx)
 			bpf_usdt_arg(ctx, i, &v);
 		r->hit.args[i] = (__u64)v;
 	}
-	hit_end(r);
+	hit_end(ctx, r);
 	return 0;
 }
 
@@ -152,7 +164,7 @@ int on_uprobe(struct pt_regs *ctx)
 #else
 	r->hit.args[5] = 0;
 #endif
-	hit_end(r);
+	hit_end(ctx, r);
 	return 0;
 }
 
@@ -166,7 +178,7 @@ int on_uretprobe(struct pt_regs *ctx)
 	r->hit.args[0] = PT_REGS_RC(ctx);
 	for (int i = 1; i < PLW_PROBE_ARGS_MAX; i++)
 		r->hit.args[i] = 0;
-	hit_end(r);
+	hit_end(ctx, r);
 	return 0;
 }
 
@@ -223,9 +235,14 @@ int on_tp(void *ctx)
 	b->hdr.type = PLW_RB_RAW_TP;
 	b->hdr.cpu = bpf_get_smp_processor_id();
 	b->hdr.size = end;
-	if (bpf_ringbuf_output(&rb, b, sizeof(b->hdr) + end, 0))
+	if (bpf_ringbuf_output(&rb, b, sizeof(b->hdr) + end, 0)) {
 		count(PLW_CNT_LOST);
-	else
+	} else {
+		__s32 ks, us;
+
 		count(PLW_CNT_EVENTS);
+		plw_stack_capture(ctx, &ks, &us);
+		plw_stack_emit(&rb, b->hdr.ts, b->hdr.pid, b->hdr.tid, ks, us);
+	}
 	return 0;
 }

@@ -49,6 +49,18 @@ static __always_inline void plw_stack_capture(void *ctx, __s32 *kstack, __s32 *u
 	*ustack = u < 0 ? -1 : (__s32)u;
 }
 
+/* the current thread's user stack only (uprobes: their kernel stack is the
+ * breakpoint trap's) */
+static __always_inline void plw_stack_capture_user(void *ctx, __s32 *kstack, __s32 *ustack)
+{
+	long u = -1;
+
+	if (want_stacks)
+		u = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+	*kstack = -1;
+	*ustack = u < 0 ? -1 : (__s32)u;
+}
+
 /* PLW_EV_STACK for the event of (TS, PID, TID) just submitted to RINGBUF */
 static __always_inline void plw_stack_emit(void *ringbuf, __u64 ts, __u32 pid, __u32 tid,
 					   __s32 kstack, __s32 ustack)

@@ -142,16 +142,14 @@ int kern_load(struct kern **out, struct pylow_bpf *py, unsigned mask)
 		return -ENOMEM;
 	k->mask = mask;
 	k->targets_fd = bpf_map__fd(py->maps.targets);
-	if ((err = probes_load(&k->probes, py)))
-		return err;
-	if (!(mask & (KGROUP_SYSCALLS | KGROUP_SCHED)))
-		return 0;
+	if (!(mask & (KGROUP_SYSCALLS | KGROUP_SCHED)))	/* the probes' own stack map */
+		return probes_load(&k->probes, py, want_stacks ? -2 : -1);
 	k->skel = kernel_bpf__open();
 	if (!k->skel)
 		return -errno;
 	if (want_stacks) {
 		k->skel->rodata->want_stacks = 1;
-		if ((err = bpf_map__set_max_entries(k->skel->maps.stacks, 16384)))
+		if ((err = bpf_map__set_max_entries(k->skel->maps.stacks, PLW_STACKS_ENTRIES)))
 			return err;
 	}
 	if ((err = bpf_map__reuse_fd(k->skel->maps.rb, bpf_map__fd(py->maps.rb))) ||
@@ -168,7 +166,9 @@ int kern_load(struct kern **out, struct pylow_bpf *py, unsigned mask)
 	bpf_program__set_autoload(k->skel->progs.on_sys_exit, !!(mask & KGROUP_SYSCALLS));
 	bpf_program__set_autoload(k->skel->progs.on_switch, !!(mask & KGROUP_SCHED));
 	bpf_program__set_autoload(k->skel->progs.on_wakeup, !!(mask & KGROUP_SCHED));
-	return kernel_bpf__load(k->skel);
+	if ((err = kernel_bpf__load(k->skel)))
+		return err;
+	return probes_load(&k->probes, py, want_stacks ? bpf_map__fd(k->skel->maps.stacks) : -1);
 }
 
 int kern_attach(struct kern *k, struct manifest *m, char *err, size_t len)
@@ -231,9 +231,10 @@ int kern_setup_sink(struct kern *k, struct sink *s)
 {
 	int err;
 
-	if (!k || !k->skel || !want_stacks)
+	if (!k || !want_stacks || (!k->skel && !k->probes))
 		return 0;
-	if ((err = stacks_new(&k->stacks, bpf_map__fd(k->skel->maps.stacks))))
+	if ((err = stacks_new(&k->stacks, k->skel ? bpf_map__fd(k->skel->maps.stacks)
+						  : probes_stacks_fd(k->probes))))
 		return err;
 	sink_set_stacks(s, k->stacks);
 	return 0;

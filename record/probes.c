@@ -355,7 +355,7 @@ static int resolve_bin(struct spec *s, int pid, char *err, size_t len)
 
 /* ------------------------------------------------------------ load/attach */
 
-int probes_load(struct probes **out, struct pylow_bpf *py)
+int probes_load(struct probes **out, struct pylow_bpf *py, int stacks_fd)
 {
 	struct probes *p;
 	int err;
@@ -374,6 +374,15 @@ int probes_load(struct probes **out, struct pylow_bpf *py)
 	    (err = bpf_map__reuse_fd(p->skel->maps.targets, bpf_map__fd(py->maps.targets))) ||
 	    (err = bpf_map__reuse_fd(p->skel->maps.counters, bpf_map__fd(py->maps.counters))))
 		return err;
+	if (stacks_fd != -1) {
+		p->skel->rodata->want_stacks = 1;
+		if (stacks_fd >= 0)
+			err = bpf_map__reuse_fd(p->skel->maps.stacks, stacks_fd);
+		else
+			err = bpf_map__set_max_entries(p->skel->maps.stacks, PLW_STACKS_ENTRIES);
+		if (err)
+			return err;
+	}
 	for (int i = 0; i < nr_tps; i++) {
 		volatile struct tp_cfg *c = &p->skel->rodata->tp_cfg[i];
 
@@ -485,6 +494,11 @@ int probes_write_meta(struct plw_writer *w, uint64_t ts)
 			return err;
 	}
 	return 0;
+}
+
+int probes_stacks_fd(const struct probes *p)
+{
+	return p && p->skel ? bpf_map__fd(p->skel->maps.stacks) : -1;
 }
 
 void probes_set_running(struct probes *p, int on)

@@ -245,6 +245,11 @@ static void uframe(struct stacks *s, uint32_t pid, uint64_t ip, char *out, size_
 	if (m) {
 		mod = dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 		name = dwfl_module_addrinfo(m, ip, &off, &sym, NULL, NULL, NULL);
+		/* code only: a frame-pointer walk without frame pointers lands on
+		 * data too (PyCFunction_Type+0x0 is not a frame) */
+		if (name && GELF_ST_TYPE(sym.st_info) != STT_FUNC &&
+		    GELF_ST_TYPE(sym.st_info) != STT_GNU_IFUNC)
+			name = NULL;
 	}
 	base = mod ? strrchr(mod, '/') : NULL;
 	base = base ? base + 1 : mod ? mod : "[unknown]";

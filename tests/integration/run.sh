@@ -1057,11 +1057,13 @@ t_probes_errors() {
 	note "$(grep -h . "$d/rec.err" | tail -1)"
 }
 
-# --stacks: kernel and user stacks of off-CPU intervals, symbolised at
-# record time: offcpu reads them from the file alone (moved elsewhere)
+# --stacks: kernel and user stacks of off-CPU intervals (and the user stack
+# of uprobe hits), symbolised at record time: offcpu and timeline read them
+# from the file alone (moved elsewhere)
 t_stacks() {
 	local d=$1
-	rec "$d" record -q --python=usdt --stacks -o "$d/x.plw" -- "$PY" "$PYDIR/probe_target.py" "$d/gt.json"
+	rec "$d" record -q --python=usdt --stacks -e python,syscalls,sched,uprobe:libc:umask -o "$d/x.plw" \
+		-- "$PY" "$PYDIR/probe_target.py" "$d/gt.json"
 	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
 	finished "$d" "$d/x.plw"
 	mkdir -p "$d/laptop" && mv "$d/x.plw" "$d/laptop/copy.plw"
@@ -1092,6 +1094,9 @@ expect("no BPF frames in kernel stacks", not any("bpf" in f.split("+")[0] for f 
 ev = json.load(open(f"{d}/tl.json"))["events"]
 st = [e for e in ev if e["event"] == "offcpu" and "kernel_stack" in e]
 expect("timeline: off-CPU events with kernel_stack", len(st) >= gt["n_nap"], len(st))
+us = [e["user_stack"][0] for e in ev if e["event"] == "stack" and e["name"] == "uprobe libc:umask"]
+expect("timeline: each umask uprobe hit's user stack starts in umask",
+       len(us) == len(gt["masks"]) and all(f.startswith("umask+0x0 (libc.so.6)") for f in us), us[:2])
 sys.exit(0 if ok else 1)
 PYEOF
 	grep -q "native stack" "$d/offcpu.txt" || fail "offcpu text shows no native stack"
