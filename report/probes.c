@@ -396,7 +396,8 @@ const char *plw_tpdec_fields(struct plw_tpdec *d, const void *raw, size_t len, c
 					       f->size == 4 ? (int32_t)v : (long long)v;
 
 				snprintf(val, sizeof(val), "%lld", sv);
-			} else if (f->flags & (TEP_FIELD_IS_POINTER | TEP_FIELD_IS_LONG)) {
+			} else if ((f->flags & (TEP_FIELD_IS_POINTER | TEP_FIELD_IS_LONG)) ||
+				   v > 0xffffffffull) {
 				snprintf(val, sizeof(val), "0x%llx", v);
 			} else {
 				snprintf(val, sizeof(val), "%llu", v);
