@@ -1214,10 +1214,9 @@ static int on_probe(struct plw_model *m, uint32_t input, const struct plw_event 
 		if (!li.name)
 			return 0;	/* not a pylow -e tracepoint */
 	}
-	/* held off-CPU intervals end before it: place them first */
-	int err = flush_offcpu(m, t);
-
-	return err ? err : kernel_leaf(m, t, ev->ts, &li, 0, 0, 0, false, NULL, NULL);
+	/* held off-CPU intervals stay held: the syscall enclosing them (and
+	 * maybe this hit: a tracepoint inside clone) has not ended yet */
+	return kernel_leaf(m, t, ev->ts, &li, 0, 0, 0, false, NULL, NULL);
 }
 
 /* STACK: the stacks of the thread's event just before it */
