@@ -26,7 +26,7 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-#define RAW_MAX		2048	/* longest trace entry copied (power of two) */
+#define RAW_MAX		PLW_TP_RAW_MAX
 
 const volatile struct tp_cfg tp_cfg[PLW_TPS_MAX] = {};
 

@@ -10,6 +10,7 @@
 #endif
 
 #define PLW_TP_DL_MAX	4	/* __data_loc fields followed per tracepoint */
+#define PLW_TP_RAW_MAX	2048	/* longest trace entry copied (power of two) */
 
 /* per tracepoint (the BPF cookie of on_tp): what to copy of its entry */
 struct tp_cfg {

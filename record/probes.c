@@ -117,9 +117,12 @@ static int tp_lookup(struct spec *s, char *err, size_t len)
 			ti->nr_dl++;
 		}
 	}
-	/* common fields are in tep->common fields, not event fields */
-	if (ti->size < 8)
-		ti->size = 8;
+	if (ti->size > PLW_TP_RAW_MAX) {
+		snprintf(err, len, "tracepoint %s:%s: its entries (%u bytes) are longer than the %d bytes pylow copies",
+			 s->bin, s->a, ti->size, PLW_TP_RAW_MAX);
+		ret = -E2BIG;
+		goto out;
+	}
 	tps[nr_tps] = (struct plw_tp_attr){
 		.system = s->bin, .name = s->a, .id = ev->id, .format = fmt,
 	};
