@@ -31,7 +31,9 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	  -D_GNU_SOURCE -I. -I$(O) -MMD -MP
-LDLIBS := -lzstd -lm
+LDLIBS := -lzstd -lm -ltraceevent
+# reports decode kernel tracepoint samples with libtraceevent (report/probes.c)
+CFLAGS += $(shell pkg-config --cflags libtraceevent 2>/dev/null || echo -I/usr/include/traceevent)
 
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -47,8 +49,8 @@ CFLAGS += -DPYLOW_NO_BPF
 SRCS := $(LIB_SRCS) pylow.c record/record_stub.c
 SKELS :=
 else
-CFLAGS += $(shell pkg-config --cflags libbpf libtracefs libtraceevent 2>/dev/null)
-LDLIBS += -lbpf -lelf -ldw -ltracefs -ltraceevent -lz
+CFLAGS += $(shell pkg-config --cflags libbpf libtracefs 2>/dev/null)
+LDLIBS += -lbpf -lelf -ldw -ltracefs -lz
 SRCS := $(LIB_SRCS) pylow.c $(filter-out record/record_stub.c,$(REC_SRCS)) agent/ring.c
 SKELS := $(patsubst bpf/%.bpf.c,$(O)/bpf/%.skel.h,$(BPF_SRCS))
 endif
@@ -104,7 +106,7 @@ $(O)/vmlinux.h:
 	$(Q)test -r /sys/kernel/btf/vmlinux || { echo "error: /sys/kernel/btf/vmlinux missing: this kernel has no BTF; build the report-only tool with 'make NO_BPF=1'" >&2; exit 1; }
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
 
-$(O)/bpf/%.bpf.o: bpf/%.bpf.c format/events.h $(O)/vmlinux.h
+$(O)/bpf/%.bpf.o: bpf/%.bpf.c format/events.h $(wildcard bpf/*.h) $(O)/vmlinux.h
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -D__bpf__ \
@@ -180,8 +182,9 @@ FUZZ_SECONDS ?= 60
 $(O)/fuzz/fuzz_reader: tests/fuzz/fuzz_reader.c $(LIB_SRCS)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
-		-o $@ $^ -lzstd -lm
+	$(Q)$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -I. \
+		$(shell pkg-config --cflags libtraceevent 2>/dev/null) -fsanitize=fuzzer,address,undefined \
+		-o $@ $^ -lzstd -lm -ltraceevent
 
 fuzz: $(O)/fuzz/fuzz_reader
 	$(Q)tests/fuzz/run.sh $(O)/fuzz/fuzz_reader $(FUZZ_SECONDS)

@@ -8,6 +8,9 @@
  *             interval of a target thread, with its reason and the part
  *             spent waiting on a runqueue
  *
+ * With --stacks (want_stacks, stacks.bpf.h) each SYSCALL is followed by the
+ * thread's stacks at the syscall's exit, each OFFCPU by those at switch-out.
+ *
  * The ring buffer, the `targets` map and the counters are pylow.bpf.c's: the
  * recorder passes their fds (bpf_map__reuse_fd) before loading this object.
  * Records are submitted at the END of the interval (syscall exit, switch-in)
@@ -49,6 +52,8 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+#include "stacks.bpf.h"
+
 struct sys_start {
 	__u64 ts;
 	__u32 nr;
@@ -69,6 +74,7 @@ struct off_start {
 	__u64 wake_ts;			/* 0: not woken yet */
 	__u32 reason;
 	__u32 pid;
+	__s32 kstack, ustack;		/* --stacks: taken at switch-out */
 };
 
 /* the off-CPU interval in progress of a thread (out_ts 0: none) */
@@ -142,6 +148,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	__u32 tid = (__u32)pid_tgid;
 	struct sys_start *s;
 	struct sys_rec *r;
+	__s32 ks, us;
 	__u64 now;
 
 	s = bpf_task_storage_get(&sys_in, bpf_get_current_task_btf(), NULL, 0);
@@ -149,6 +156,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	now = bpf_ktime_get_ns();
 	if (running) {
+		plw_stack_capture(ctx, &ks, &us);
 		r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
 		if (!r) {
 			count(PLW_CNT_LOST);
@@ -161,6 +169,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 			r->sc.pad = 0;
 			bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 			count(PLW_CNT_EVENTS);
+			plw_stack_emit(&rb, now, pid_tgid >> 32, tid, ks, us);
 		}
 	}
 	s->ts = 0;
@@ -185,6 +194,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
 			o->wake_ts = 0;
 			o->reason = preempt || prev_state == 0 ? PLW_OFFCPU_PREEMPTED : PLW_OFFCPU_BLOCKED;
 			o->out_ts = now;
+			plw_stack_capture(ctx, &o->kstack, &o->ustack);
 			count(o->reason == PLW_OFFCPU_PREEMPTED ? PLW_CNT_SWITCH_INVOL : PLW_CNT_SWITCH_VOL);
 		}
 	}
@@ -210,6 +220,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
 			r->off.reason = o->reason;
 			bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 			count(PLW_CNT_EVENTS);
+			plw_stack_emit(&rb, now, o->pid, next_tid, o->kstack, o->ustack);
 		}
 	}
 	o->out_ts = 0;

@@ -356,7 +356,14 @@ enum plw_rb {
 	PLW_RB_EXEC = 101,		/* struct plw_rb_exec */
 	PLW_RB_EXIT = 102,		/* struct plw_rb_exit: thread exited */
 	PLW_RB_COMM = 103,		/* struct plw_rb_comm: thread renamed */
+	PLW_RB_RAW_TP = 104,		/* a kernel tracepoint's raw entry (record -e
+					 * tracepoint:SYS:NAME): payload = the entry,
+					 * common header first; written as a sample of
+					 * that tracepoint's own attr */
 };
+
+/* kernel tracepoints of -e tracepoint:SYS:NAME in one recording (extra attrs) */
+#define PLW_TPS_MAX		32
 
 struct plw_rb_hdr {
 	__u64 ts;			/* CLOCK_MONOTONIC ns (bpf_ktime_get_ns) */

@@ -85,7 +85,8 @@ void plw_buf_free(struct plw_buf *b);
 
 /* tracing.c */
 const char *plw_ev_name(unsigned ev);		/* "py_entry", NULL if unknown */
-int plw_tracing_data(struct plw_buf *b);	/* HEADER_TRACING_DATA payload */
+/* HEADER_TRACING_DATA payload: system "pylow", then the systems of TPS */
+int plw_tracing_data(struct plw_buf *b, const struct plw_tp_attr *tps, size_t nr_tps);
 
 /* meta.c: private section */
 int plw_priv_write(struct plw_buf *b, const struct plw_meta *m);

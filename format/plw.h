@@ -96,6 +96,19 @@ struct plw_writer_opts {
 	int zstd_level;			/* default 3 */
 	size_t chunk_bytes;		/* uncompressed bytes per chunk; default 256 KiB (<= mmap_len) */
 	bool keep_old;			/* rename an existing file to FILE.old at finish (default true) */
+	/* kernel tracepoints recorded as perf records them (record -e
+	 * tracepoint:SYS:NAME): one extra attr each, after pylow's own, and
+	 * their formats in the tracing data (FORMAT.md "Kernel tracepoints") */
+	const struct plw_tp_attr *tps;
+	size_t nr_tps;
+};
+
+/* One kernel tracepoint of plw_writer_opts.tps (strings copied at open). */
+struct plw_tp_attr {
+	const char *system;		/* "sched" */
+	const char *name;		/* "sched_process_fork" */
+	uint32_t id;			/* the kernel's id: attr.config and common_type */
+	const char *format;		/* tracefs "format" text, incl. "name:" and "ID:" lines */
 };
 
 /*
@@ -134,6 +147,12 @@ int plw_writer_net_label(struct plw_writer *w, uint32_t pid, uint32_t tid,
 			 uint64_t ts, uint32_t cpu, const struct plw_net_label *l,
 			 const char *method, const char *target, const char *host,
 			 const char *traceparent);
+
+/* A sample of a kernel tracepoint given in opts.tps: RAW is the trace
+ * entry as the kernel wrote it (common header first; its common_type picks
+ * the attr).  -ENOENT when no attr has that id. */
+int plw_writer_tp_sample(struct plw_writer *w, uint32_t pid, uint32_t tid,
+			 uint64_t ts, uint32_t cpu, const void *raw, uint32_t len);
 
 /* Added: the standard in-stream META records (FORMAT.md "In-stream
  * metadata") from the non-NULL/non-zero fields of META: hostname, osrelease,
@@ -243,6 +262,11 @@ const struct plw_meta *plw_reader_meta(const struct plw_reader *r);
  * plw_reader_damage() describes it).
  */
 int plw_reader_next(struct plw_reader *r, struct plw_event *ev);
+
+/* The HEADER_TRACING_DATA feature section as written (perf's layout:
+ * header page, formats per system, ...), for libtraceevent; NULL (and *LEN
+ * 0) when the file has none.  Valid until free. */
+const void *plw_reader_tracing_data(const struct plw_reader *r, size_t *len);
 
 /* Code location by id, from PY_LOC records seen so far or the feature
  * section; NULL if unknown. */

@@ -48,6 +48,9 @@ struct plw_reader {
 	unsigned flags;
 	struct plw_file_header h;
 	bool is_pylow, finished, truncated, has_priv, have_features;
+	uint32_t nr_pl;			/* pylow's own attrs (the first ones); then kernel tracepoints */
+	const unsigned char *tdata;	/* HEADER_TRACING_DATA */
+	size_t tdata_len;
 	/* attrs */
 	struct rattr attrs[MAX_ATTRS];
 	uint32_t nr_attrs;
@@ -293,6 +296,12 @@ static void meta_kv(struct plw_reader *r, const char *k, const char *v)
 	}
 }
 
+const void *plw_reader_tracing_data(const struct plw_reader *r, size_t *len)
+{
+	*len = r->tdata ? r->tdata_len : 0;
+	return r->tdata;
+}
+
 const struct plw_meta *plw_reader_meta(const struct plw_reader *r)
 {
 	return &r->st.m;
@@ -398,6 +407,10 @@ static int parse_features(struct plw_reader *r)
 				m->mono_ns = rd64(p + 16);
 			}
 			break;
+		case PLW_HDR_TRACING_DATA:
+			r->tdata = p;
+			r->tdata_len = size;
+			break;
 		case PLW_HDR_COMPRESSED:
 			if (size >= 20)
 				r->mmap_len = rd32(p + 16);
@@ -484,13 +497,19 @@ static int parse_attrs(struct plw_reader *r)
 				  !!(st & PERF_SAMPLE_ID) + !!(st & PERF_SAMPLE_STREAM_ID) +
 				  !!(st & PERF_SAMPLE_CPU) + !!(st & PERF_SAMPLE_IDENTIFIER));
 	}
-	r->is_pylow = n == PLW_NR_ATTRS && r->nr_ids == PLW_NR_ATTRS;
-	for (uint32_t i = 0; r->is_pylow && i < n; i++)
-		if (r->attrs[i].type != PERF_TYPE_TRACEPOINT ||
-		    r->attrs[i].config != PLW_TP_ID_BASE + i + 1 ||
-		    r->attrs[i].sample_type != PLW_SAMPLE_TYPE ||
-		    r->ids[i].id != PLW_ATTR_ID0 + i || r->ids[i].attr != i)
+	/* pylow's attrs come first (config 60000 + ev, in order); a file may
+	 * add kernel tracepoints after them (record -e tracepoint:...) */
+	r->is_pylow = r->nr_ids == n;
+	for (uint32_t i = 0; r->is_pylow && i < n; i++) {
+		if (r->attrs[i].sample_type != PLW_SAMPLE_TYPE ||
+		    r->ids[i].id != PLW_ATTR_ID0 + i || r->ids[i].attr != i ||
+		    r->attrs[i].type != PERF_TYPE_TRACEPOINT)
 			r->is_pylow = false;
+		else if (r->nr_pl == i && i < PLW_NR_ATTRS && r->attrs[i].config == PLW_TP_ID_BASE + i + 1)
+			r->nr_pl = i + 1;
+	}
+	if (r->nr_pl < 8)
+		r->is_pylow = false;
 	return 0;
 }
 
@@ -942,7 +961,7 @@ static int parse_sample(struct plw_reader *r, const unsigned char *rec, size_t s
 		raw = p;
 	}
 #undef NEED
-	if (r->is_pylow && raw && raw_size >= 8)
+	if (r->is_pylow && raw && raw_size >= 8 && (uint32_t)ai < r->nr_pl)
 		return pylow_payload(r, ev, ai + 1, raw, raw_size);
 	ev->type = PLW_REC_OTHER;
 	ev->u.other.attr_type = r->attrs[ai].type;
@@ -982,7 +1001,7 @@ static int decode(struct plw_reader *r, const unsigned char *rec, size_t size,
 	ev->len = 0;
 	switch (type) {
 	case PERF_RECORD_SAMPLE:
-		if (r->is_pylow && size >= 52) {
+		if (r->is_pylow && size >= 52 && rd64(rec + 8) - PLW_ATTR_ID0 < r->nr_pl) {
 			uint64_t idx = rd64(rec + 8) - PLW_ATTR_ID0;
 			uint32_t raw_size = rd32(rec + 40);
 

@@ -200,12 +200,27 @@ static const char header_event[] =
 	"\ttime_stamp : type == 31\n"
 	"\tdata max type_len  == 28\n";
 
+/* distinct systems of TPS (none of them "pylow") */
+static uint32_t nr_systems(const struct plw_tp_attr *tps, size_t nr)
+{
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < nr; i++) {
+		size_t k;
+
+		for (k = 0; k < i && strcmp(tps[k].system, tps[i].system); k++)
+			;
+		n += k == i;
+	}
+	return n;
+}
+
 const char *plw_ev_name(unsigned ev)
 {
 	return ev > 0 && ev < PLW_EV_MAX ? ev_names[ev] : NULL;
 }
 
-int plw_tracing_data(struct plw_buf *b)
+int plw_tracing_data(struct plw_buf *b, const struct plw_tp_attr *tps, size_t nr_tps)
 {
 	static const unsigned char magic[] = { 0x17, 0x08, 0x44 };
 	unsigned char u8;
@@ -233,7 +248,7 @@ int plw_tracing_data(struct plw_buf *b)
 	    (err = plw_buf_u64(b, sizeof(header_event) - 1)) ||
 	    (err = plw_buf_add(b, header_event, sizeof(header_event) - 1)) ||
 	    (err = plw_buf_u32(b, 0)) ||		/* ftrace formats */
-	    (err = plw_buf_u32(b, 1)) ||		/* systems */
+	    (err = plw_buf_u32(b, 1 + nr_systems(tps, nr_tps))) ||	/* systems */
 	    (err = plw_buf_add(b, "pylow", 6)) ||
 	    (err = plw_buf_u32(b, PLW_EV_MAX - 1)))
 		return err;
@@ -245,6 +260,28 @@ int plw_tracing_data(struct plw_buf *b)
 			return -EOVERFLOW;
 		if ((err = plw_buf_u64(b, n)) || (err = plw_buf_add(b, fmt, n)))
 			return err;
+	}
+	/* the kernel tracepoints, grouped by system in order of first appearance */
+	for (size_t i = 0; i < nr_tps; i++) {
+		uint32_t cnt = 0;
+		size_t k;
+
+		for (k = 0; k < i && strcmp(tps[k].system, tps[i].system); k++)
+			;
+		if (k < i)
+			continue;	/* system already written */
+		for (k = i; k < nr_tps; k++)
+			cnt += !strcmp(tps[k].system, tps[i].system);
+		if ((err = plw_buf_add(b, tps[i].system, strlen(tps[i].system) + 1)) ||
+		    (err = plw_buf_u32(b, cnt)))
+			return err;
+		for (k = i; k < nr_tps; k++) {
+			if (strcmp(tps[k].system, tps[i].system))
+				continue;
+			if ((err = plw_buf_u64(b, strlen(tps[k].format))) ||
+			    (err = plw_buf_add(b, tps[k].format, strlen(tps[k].format))))
+				return err;
+		}
 	}
 	if ((err = plw_buf_u32(b, 0)) ||	/* kallsyms */
 	    (err = plw_buf_u32(b, 0)) ||	/* printk formats */

@@ -49,6 +49,8 @@ struct plw_writer {
 	uint64_t first_ts, last_ts, lost_total;
 	struct wloc *locs;
 	size_t nr_locs, cap_locs;
+	struct plw_tp_attr *tps;	/* opts.tps, copied: attrs PLW_NR_ATTRS.. */
+	size_t nr_tps;
 	char err[512];
 };
 
@@ -103,46 +105,79 @@ static void fill_attr(struct perf_event_attr *a, unsigned ev)
 	a->clockid = CLOCK_MONOTONIC;
 }
 
-static void header_init(struct plw_file_header *h)
+/* attr I of W: pylow's events, then the kernel tracepoints */
+static void attr_of(const struct plw_writer *w, unsigned i, struct perf_event_attr *a)
+{
+	fill_attr(a, i + 1);
+	if (i >= PLW_NR_ATTRS)
+		a->config = w->tps[i - PLW_NR_ATTRS].id;
+}
+
+static void header_init(struct plw_file_header *h, unsigned nr_attrs)
 {
 	memset(h, 0, sizeof(*h));
 	h->magic = PLW_PERF_MAGIC;
 	h->size = sizeof(*h);
 	h->attr_size = PLW_ATTR_ENTRY;
-	h->attrs.offset = sizeof(*h) + 8 * PLW_NR_ATTRS;
-	h->attrs.size = (uint64_t)PLW_ATTR_ENTRY * PLW_NR_ATTRS;
+	h->attrs.offset = sizeof(*h) + 8 * nr_attrs;
+	h->attrs.size = (uint64_t)PLW_ATTR_ENTRY * nr_attrs;
 	h->data.offset = h->attrs.offset + h->attrs.size;
 }
 
 /* header + ids + attrs */
 static int write_head(struct plw_writer *w)
 {
-	unsigned char buf[sizeof(struct plw_file_header) + 8 * PLW_NR_ATTRS +
-			  PLW_ATTR_ENTRY * PLW_NR_ATTRS];
+	unsigned nr = PLW_NR_ATTRS + w->nr_tps;
+	unsigned char buf[sizeof(struct plw_file_header) + (8 + PLW_ATTR_ENTRY) *
+			  (PLW_NR_ATTRS + PLW_TPS_MAX)];
 	struct plw_file_header h;
 	size_t pos;
 
 	_Static_assert(sizeof(struct perf_event_attr) >= PLW_ATTR_SIZE, "attr size");
-	header_init(&h);
+	header_init(&h, nr);
 	memcpy(buf, &h, sizeof(h));
 	pos = sizeof(h);
-	for (unsigned i = 0; i < PLW_NR_ATTRS; i++) {
+	for (unsigned i = 0; i < nr; i++) {
 		uint64_t id = PLW_ATTR_ID0 + i;
 
 		memcpy(buf + pos, &id, 8);
 		pos += 8;
 	}
-	for (unsigned i = 0; i < PLW_NR_ATTRS; i++) {
+	for (unsigned i = 0; i < nr; i++) {
 		struct perf_event_attr a;
 		struct plw_file_section ids = { sizeof(h) + 8 * i, 8 };
 
-		fill_attr(&a, i + 1);
+		attr_of(w, i, &a);
 		memcpy(buf + pos, &a, PLW_ATTR_SIZE);
 		memcpy(buf + pos + PLW_ATTR_SIZE, &ids, sizeof(ids));
 		pos += PLW_ATTR_ENTRY;
 	}
 	w->data_offset = w->off = h.data.offset;
 	return pwrite_all(w->fd, buf, pos, 0);
+}
+
+static int copy_tps(struct plw_writer *w, const struct plw_tp_attr *tps, size_t nr)
+{
+	if (!nr)
+		return 0;
+	if (nr > PLW_TPS_MAX)
+		return werr(w, -E2BIG, "%zu tracepoints (at most %d)", nr, PLW_TPS_MAX);
+	w->tps = calloc(nr, sizeof(*w->tps));
+	if (!w->tps)
+		return -ENOMEM;
+	w->nr_tps = nr;
+	for (size_t i = 0; i < nr; i++) {
+		if (!tps[i].system || !tps[i].name || !tps[i].format || !strcmp(tps[i].system, "pylow"))
+			return werr(w, -EINVAL, "tracepoint %zu: system, name and format are needed",
+				    i);
+		w->tps[i].id = tps[i].id;
+		w->tps[i].system = strdup(tps[i].system);
+		w->tps[i].name = strdup(tps[i].name);
+		w->tps[i].format = strdup(tps[i].format);
+		if (!w->tps[i].system || !w->tps[i].name || !w->tps[i].format)
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 /* Creates PATH.partial; a stale one (regular file, not locked by a live
@@ -229,6 +264,8 @@ int plw_writer_open(struct plw_writer **wp, const char *path,
 		err = -EINVAL;
 		goto fail;
 	}
+	if (opts && (err = copy_tps(w, opts->tps, opts->nr_tps)))
+		goto fail;
 	if ((err = create_partial(w)))
 		goto fail;
 	if ((err = write_head(w))) {
@@ -460,6 +497,47 @@ int plw_writer_event(struct plw_writer *w, enum plw_ev type, uint32_t pid,
 		}
 	}
 	return put_sample(w, type, pid, tid, ts, cpu, payload, len);
+}
+
+int plw_writer_tp_sample(struct plw_writer *w, uint32_t pid, uint32_t tid,
+			 uint64_t ts, uint32_t cpu, const void *raw, uint32_t len)
+{
+	uint32_t rawsz = ((4 + len + 7) & ~7u) - 4;
+	size_t size = SAMPLE_HDR + rawsz, i;
+	unsigned char *p = NULL;
+	uint16_t type;
+	uint64_t id;
+	uint32_t v[2];
+	int err;
+
+	if (len < 8)
+		return werr(w, -EINVAL, "tracepoint sample of %u bytes", len);
+	memcpy(&type, raw, 2);
+	for (i = 0; i < w->nr_tps && w->tps[i].id != type; i++)
+		;
+	if (i == w->nr_tps)
+		return werr(w, -ENOENT, "tracepoint id %u has no attr", type);
+	if (size > PLW_MAX_RECORD)
+		return werr(w, -E2BIG, "tracepoint sample of %u bytes is too big", len);
+	if ((err = reserve(w, size, &p)))
+		return err;
+	id = PLW_ATTR_ID0 + PLW_NR_ATTRS + i;
+	put_hdr(p, PERF_RECORD_SAMPLE, PERF_RECORD_MISC_USER, size);
+	memcpy(p + 8, &id, 8);
+	v[0] = pid;
+	v[1] = tid;
+	memcpy(p + 16, v, 8);
+	memcpy(p + 24, &ts, 8);
+	v[0] = cpu;
+	v[1] = 0;
+	memcpy(p + 32, v, 8);
+	memcpy(p + 40, &rawsz, 4);
+	memcpy(p + 44, raw, len);
+	memset(p + 44 + len, 0, rawsz - len);
+	w->chunk_len += size;
+	w->events++;
+	note_ts(w, ts);
+	return 0;
 }
 
 /* builds fixed + strings payload; data_loc fields at DL_OFF[i] */
@@ -701,7 +779,7 @@ static int build_features(struct plw_writer *w, const struct plw_meta *m,
 	struct plw_meta pm = *m;
 
 #define FEAT(bit_) (f[n].bit = (bit_), &f[n++].b)
-	if ((err = plw_tracing_data(FEAT(PLW_HDR_TRACING_DATA))))
+	if ((err = plw_tracing_data(FEAT(PLW_HDR_TRACING_DATA), w->tps, w->nr_tps)))
 		goto out;
 	if (m->hostname && (err = plw_buf_perf_str(FEAT(PLW_HDR_HOSTNAME), m->hostname)))
 		goto out;
@@ -728,14 +806,19 @@ static int build_features(struct plw_writer *w, const struct plw_meta *m,
 	{
 		struct plw_buf *b = FEAT(PLW_HDR_EVENT_DESC);
 
-		if ((err = plw_buf_u32(b, PLW_NR_ATTRS)) || (err = plw_buf_u32(b, PLW_ATTR_SIZE)))
+		if ((err = plw_buf_u32(b, PLW_NR_ATTRS + w->nr_tps)) ||
+		    (err = plw_buf_u32(b, PLW_ATTR_SIZE)))
 			goto out;
-		for (unsigned i = 0; i < PLW_NR_ATTRS; i++) {
+		for (unsigned i = 0; i < PLW_NR_ATTRS + w->nr_tps; i++) {
 			struct perf_event_attr a;
-			char name[64];
+			char name[256];
 
-			fill_attr(&a, i + 1);
-			snprintf(name, sizeof(name), "pylow:%s", plw_ev_name(i + 1));
+			attr_of(w, i, &a);
+			if (i < PLW_NR_ATTRS)
+				snprintf(name, sizeof(name), "pylow:%s", plw_ev_name(i + 1));
+			else
+				snprintf(name, sizeof(name), "%.100s:%.140s", w->tps[i - PLW_NR_ATTRS].system,
+					 w->tps[i - PLW_NR_ATTRS].name);
 			if ((err = plw_buf_add(b, &a, PLW_ATTR_SIZE)) || (err = plw_buf_u32(b, 1)) ||
 			    (err = plw_buf_perf_str(b, name)) || (err = plw_buf_u64(b, PLW_ATTR_ID0 + i)))
 				goto out;
@@ -826,7 +909,7 @@ int plw_writer_finish(struct plw_writer *w, const struct plw_meta *meta)
 		werr(w, err, "cannot build the feature sections");
 		goto out;
 	}
-	header_init(&h);
+	header_init(&h, PLW_NR_ATTRS + w->nr_tps);
 	h.data.size = w->off - w->data_offset;
 	pos = w->off + 16 * (uint64_t)nr;
 	for (int i = 0; i < nr; i++) {
@@ -889,6 +972,12 @@ void plw_writer_free(struct plw_writer *w)
 		free(w->locs[i].file);
 	}
 	free(w->locs);
+	for (size_t i = 0; i < w->nr_tps; i++) {
+		free((char *)w->tps[i].system);
+		free((char *)w->tps[i].name);
+		free((char *)w->tps[i].format);
+	}
+	free(w->tps);
 	ZSTD_freeCCtx(w->cctx);
 	free(w->chunk);
 	free(w->zbuf);

@@ -32,7 +32,6 @@ static const struct {
 	{ "gil", 0, NULL }, { "exceptions", 0, NULL },
 	{ "irq", KGROUP_IRQ, "hard and soft irq time taken from target threads" },
 	{ "tlb", KGROUP_TLB, "TLB flushes on target threads, by reason" },
-	{ "probe", 0, NULL },
 };
 
 const char *kern_syscall_names(void)
@@ -48,12 +47,24 @@ int kern_parse_groups(const char *arg, unsigned *mask, char *err, size_t len)
 		return -ENOMEM;
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		size_t i;
+		int e;
 
+		/* generic probes: usdt:..., uprobe:..., uretprobe:..., tracepoint:... */
+		if (probes_is_spec(tok)) {
+			if ((e = probes_spec_add(tok, err, len))) {
+				free(copy);
+				return e;
+			}
+			*mask |= KGROUP_PROBES;
+			continue;
+		}
 		for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
 			if (!strcmp(tok, groups[i].name))
 				break;
 		if (i == sizeof(groups) / sizeof(groups[0])) {
-			snprintf(err, len, "unknown event group '%s'; groups: python, syscalls, sched, faults, io, irq, tlb", tok);
+			snprintf(err, len, "unknown event group '%s'; groups: python, syscalls, sched, faults, io, irq, tlb; "
+				 "probes: usdt:BIN:PROVIDER:NAME, uprobe:BIN:SYMBOL, uretprobe:BIN:SYMBOL, "
+				 "tracepoint:SYSTEM:NAME", tok);
 			free(copy);
 			return -EINVAL;
 		}
@@ -82,7 +93,22 @@ struct kern {
 	unsigned mask;
 	struct bpf_link *links[4];
 	struct kgroups *kg;		/* faults, io, irq, tlb (kgroups.c) */
+	struct probes *probes;		/* record/probes.c */
+	struct stacks *stacks;		/* record/stacks.c */
+	int targets_fd;
 };
+
+static bool want_stacks;
+
+void kern_want_stacks(void)
+{
+	want_stacks = true;
+}
+
+void kern_writer_opts(struct plw_writer_opts *o)
+{
+	probes_writer_opts(o);
+}
 
 /* syscalls whose first argument is a file descriptor */
 static const char *const fd_calls[] = {
@@ -123,13 +149,19 @@ int kern_load(struct kern **out, struct pylow_bpf *py, unsigned mask)
 	if (!k)
 		return -ENOMEM;
 	k->mask = mask;
+	k->targets_fd = bpf_map__fd(py->maps.targets);
 	if ((err = kg_load(&k->kg, py, mask)))
 		return err;
-	if (!(mask & (KGROUP_SYSCALLS | KGROUP_SCHED)))
-		return 0;
+	if (!(mask & (KGROUP_SYSCALLS | KGROUP_SCHED)))	/* the probes' own stack map */
+		return probes_load(&k->probes, py, want_stacks ? -2 : -1);
 	k->skel = kernel_bpf__open();
 	if (!k->skel)
 		return -errno;
+	if (want_stacks) {
+		k->skel->rodata->want_stacks = 1;
+		if ((err = bpf_map__set_max_entries(k->skel->maps.stacks, PLW_STACKS_ENTRIES)))
+			return err;
+	}
 	if ((err = bpf_map__reuse_fd(k->skel->maps.rb, bpf_map__fd(py->maps.rb))) ||
 	    (err = bpf_map__reuse_fd(k->skel->maps.targets, bpf_map__fd(py->maps.targets))) ||
 	    (err = bpf_map__reuse_fd(k->skel->maps.counters, bpf_map__fd(py->maps.counters))))
@@ -144,7 +176,9 @@ int kern_load(struct kern **out, struct pylow_bpf *py, unsigned mask)
 	bpf_program__set_autoload(k->skel->progs.on_sys_exit, !!(mask & KGROUP_SYSCALLS));
 	bpf_program__set_autoload(k->skel->progs.on_switch, !!(mask & KGROUP_SCHED));
 	bpf_program__set_autoload(k->skel->progs.on_wakeup, !!(mask & KGROUP_SCHED));
-	return kernel_bpf__load(k->skel);
+	if ((err = kernel_bpf__load(k->skel)))
+		return err;
+	return probes_load(&k->probes, py, want_stacks ? bpf_map__fd(k->skel->maps.stacks) : -1);
 }
 
 int kern_attach(struct kern *k, struct manifest *m, char *err, size_t len)
@@ -155,6 +189,9 @@ int kern_attach(struct kern *k, struct manifest *m, char *err, size_t len)
 	if (!(k->mask & KGROUP_PYTHON))
 		manifest_add(m, "python", "usdt", false, "group not selected (-e)");
 	if ((e = kg_attach(k->kg, m, err, len)))
+		return e;
+	e = probes_attach(k->probes, k->targets_fd, m, err, len);
+	if (e)
 		return e;
 	if (!k->skel) {
 		if (!(k->mask & KGROUP_SYSCALLS))
@@ -188,10 +225,30 @@ int kern_attach(struct kern *k, struct manifest *m, char *err, size_t len)
 
 void kern_set_running(struct kern *k, int on)
 {
-	if (k)
-		kg_set_running(k->kg, on);
-	if (k && k->skel)
+	if (!k)
+		return;
+	kg_set_running(k->kg, on);
+	probes_set_running(k->probes, on);
+	if (k->skel)
 		k->skel->bss->running = on;
+}
+
+int kern_write_meta(struct kern *k, struct plw_writer *w, uint64_t ts)
+{
+	return k && k->probes ? probes_write_meta(w, ts) : 0;
+}
+
+int kern_setup_sink(struct kern *k, struct sink *s)
+{
+	int err;
+
+	if (!k || !want_stacks || (!k->skel && !k->probes))
+		return 0;
+	if ((err = stacks_new(&k->stacks, k->skel ? bpf_map__fd(k->skel->maps.stacks)
+						  : probes_stacks_fd(k->probes))))
+		return err;
+	sink_set_stacks(s, k->stacks);
+	return 0;
 }
 
 void kern_detach(struct kern *k)
@@ -199,6 +256,7 @@ void kern_detach(struct kern *k)
 	if (!k)
 		return;
 	kg_detach(k->kg);
+	probes_detach(k->probes);
 	for (int i = 0; i < 4; i++) {
 		bpf_link__destroy(k->links[i]);
 		k->links[i] = NULL;
@@ -211,6 +269,8 @@ void kern_free(struct kern *k)
 		return;
 	kern_detach(k);
 	kg_free(k->kg);
+	probes_free(k->probes);
+	stacks_free(k->stacks);
 	kernel_bpf__destroy(k->skel);
 	free(k);
 }

@@ -113,6 +113,7 @@ int pyusdt_attach(struct pylow_bpf *skel, const char *path, struct py_attach *pa
 #define KGROUP_PYTHON		0x1
 #define KGROUP_SYSCALLS		0x2
 #define KGROUP_SCHED		0x4
+#define KGROUP_PROBES		0x8000	/* generic probes given (record/probes.c) */
 #define KGROUP_DEFAULT		(KGROUP_PYTHON | KGROUP_SYSCALLS | KGROUP_SCHED)
 /* bits in the order of kernel.c's groups table (mem 0x20, gil 0x40,
  * exceptions 0x80 and probe 0x400 left to their groups) */
@@ -156,6 +157,58 @@ void kg_free(struct kgroups *k);
 /* META "irq.N" = the handlers of irq N (/sys/kernel/irq/N/actions), for
  * reports to name hard irqs; 0 or the writer's -errno */
 int kg_write_irq_names(struct plw_writer *w, uint64_t ts);
+
+/* the file's stacks: --stacks (native stacks on kernel events) */
+void kern_want_stacks(void);
+/* -e tracepoint:...: the extra attrs of the file (before plw_writer_open) */
+void kern_writer_opts(struct plw_writer_opts *o);
+/* META probe.N / tracepoint.ID of the generic probes (after kern_attach) */
+int kern_write_meta(struct kern *k, struct plw_writer *w, uint64_t ts);
+struct sink;
+/* gives SINK what it needs to write this recording's records (stacks) */
+int kern_setup_sink(struct kern *k, struct sink *s);
+
+/* ---------------------------------------------------------- probes.c */
+
+struct probes;
+
+/* "usdt:", "uprobe:", "uretprobe:" or "tracepoint:" */
+bool probes_is_spec(const char *tok);
+/* parses and remembers one spec of -e (tracepoints: looked up now);
+ * -errno with a message in ERR */
+int probes_spec_add(const char *tok, char *err, size_t len);
+int probes_count(void);
+void probes_writer_opts(struct plw_writer_opts *o);
+/* stack-trace map entries with --stacks (bpf/stacks.bpf.h; 512 bytes each) */
+#define PLW_STACKS_ENTRIES	16384
+/* opens and loads bpf/probes.bpf.c on PY's maps; *P NULL when no probes.
+ * STACKS_FD: -1 no --stacks, -2 stacks in a map of its own, else the
+ * stack map to share */
+int probes_load(struct probes **p, struct pylow_bpf *py, int stacks_fd);
+/* its stack map (-1: none) */
+int probes_stacks_fd(const struct probes *p);
+/* resolves the binaries (short names through the first live target in
+ * TARGETS_FD) and attaches; manifest lines (group "probe") */
+int probes_attach(struct probes *p, int targets_fd, struct manifest *m, char *err, size_t len);
+int probes_write_meta(struct plw_writer *w, uint64_t ts);
+void probes_set_running(struct probes *p, int on);
+void probes_detach(struct probes *p);
+void probes_free(struct probes *p);
+
+/* ---------------------------------------------------------- stacks.c */
+
+struct stacks;
+
+/* a stack seen for the first time: define file stack ID */
+typedef int (*stacks_def_cb)(void *ctx, uint32_t pid, uint32_t id, uint32_t kind,
+			     uint32_t nr, const char *frames);
+/* MAP_FD: the BPF stack-trace map */
+int stacks_new(struct stacks **s, int map_fd);
+/* rewrites ST's map stack ids (captured in process PID) into file ids,
+ * calling DEF first for stacks not defined yet; -1 stays -1 */
+int stacks_map(struct stacks *s, uint32_t pid, struct plw_stack *st, stacks_def_cb def,
+	       void *ctx);
+void stacks_free(struct stacks *s);
 
 /* ---------------------------------------------------------- sink.c */
 
@@ -201,6 +254,8 @@ void sink_stats(const struct sink *s, struct sink_stats *st);
 /* task and loss tables for plw_meta; valid until sink_free */
 void sink_meta(struct sink *s, struct plw_meta *m);
 const char *sink_error(const struct sink *s);
+/* STACK records get their stacks defined through STK (not owned) */
+void sink_set_stacks(struct sink *s, struct stacks *stk);
 void sink_free(struct sink *s);
 
 uint64_t mono_ns(void);

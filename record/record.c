@@ -149,7 +149,22 @@ static const char usage_text[] =
 "                                      reason (tlb:tlb_flush; a remote shootdown\n"
 "                                      counts for the thread it interrupted)\n"
 "                          faults, io, irq and tlb are off unless asked for\n"
-"                          not supported yet: mem, gil, exceptions, probe\n"
+"                          not supported yet: mem, gil, exceptions\n"
+"                          generic probes (mixable with groups; alone they add\n"
+"                          to the default groups), only the targets' hits:\n"
+"                            usdt:BINARY:PROVIDER:NAME   a USDT probe: its args\n"
+"                            uprobe:BINARY:SYMBOL        a function entry: 6 args\n"
+"                            uretprobe:BINARY:SYMBOL     a function return: value\n"
+"                            tracepoint:SYSTEM:NAME      a kernel tracepoint: its\n"
+"                                      fields, as perf records them\n"
+"                          BINARY: a path, or a short name (libc, python3.11)\n"
+"                          found in the target's maps, the ld cache or PATH\n"
+"      --stacks            kernel and user native stacks on syscalls, off-CPU\n"
+"                          intervals and probe hits, symbolised here (kallsyms,\n"
+"                          ELF symbols of the live processes):\n"
+"                          reports need neither the binaries nor debug info;\n"
+"                          user stacks follow frame pointers (without them:\n"
+"                          the innermost frames only)\n"
 "\n"
 "Filters (applied in the kernel, at the first sight of each code location):\n"
 "  -F, --func FUNC         only functions named exactly FUNC (repeatable, max %d)\n"
@@ -194,6 +209,8 @@ static const char usage_text[] =
 "  pylow record -p 4821 -d 10 -o web.plw               # 10 s of a running process\n"
 "  pylow record -e python,faults,io -p 4821 -d 5       # + page faults, disk I/O\n"
 "  pylow record -f '*/myapp/*' -F handle -- python3.11 -m myapp\n"
+"  pylow record -e python,syscalls,uprobe:libc:getppid,uretprobe:libc:getppid -p 4821\n"
+"  pylow record -e tracepoint:sched:sched_process_fork --stacks -- python3.11 app.py\n"
 "  pylow report flow trace.plw                         # then look at it\n";
 
 static void usage(FILE *f)
@@ -883,6 +900,8 @@ static int write_start_meta(struct rec *r, struct plw_meta *m, uint64_t ts)
 		return err;
 	if ((r->groups & KGROUP_IRQ) && (err = kg_write_irq_names(r->w, ts)))
 		return err;
+	if ((err = kern_write_meta(r->kern, r->w, ts)))
+		return err;
 	if (r->cmd && (err = plw_writer_meta(r->w, ts, "command", join_args(1, r->cmd))))
 		return err;
 	for (int i = 0; i < r->nr_py; i++) {
@@ -936,7 +955,7 @@ static int parse_pids(struct rec *r, const char *arg)
 
 static int parse_args(struct rec *r, int argc, char **argv)
 {
-	enum { OPT_BUFFER = 256, OPT_PYTHON };
+	enum { OPT_BUFFER = 256, OPT_PYTHON, OPT_STACKS };
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "output", required_argument, NULL, 'o' },
@@ -949,6 +968,7 @@ static int parse_args(struct rec *r, int argc, char **argv)
 		{ "python", required_argument, NULL, OPT_PYTHON },
 		{ "help", no_argument, NULL, 'h' },
 		{ "event", required_argument, NULL, 'e' },
+		{ "stacks", no_argument, NULL, OPT_STACKS },
 		{ 0 },
 	};
 	int c;
@@ -1004,6 +1024,9 @@ static int parse_args(struct rec *r, int argc, char **argv)
 			}
 			break;
 		}
+		case OPT_STACKS:
+			kern_want_stacks();
+			break;
 		case 'q':
 			r->quiet = true;
 			break;
@@ -1042,8 +1065,8 @@ static int parse_args(struct rec *r, int argc, char **argv)
 	}
 	if (optind < argc)
 		r->cmd = argv + optind;
-	if (!r->groups)
-		r->groups = KGROUP_DEFAULT;
+	if (!(r->groups & ~KGROUP_PROBES))
+		r->groups |= KGROUP_DEFAULT;	/* probes alone: with the default groups */
 	if (!r->nr_pids && !r->cmd) {
 		pr("nothing to record: give -p PID or -- CMD; see 'pylow record --help'");
 		return -1;
@@ -1244,7 +1267,13 @@ int cmd_record(int argc, char **argv)
 
 	/* the output first: a bad path fails before anything is started */
 	snprintf(r->partial, sizeof(r->partial), "%s.partial", r->output);
-	if ((err = plw_writer_open(&r->w, r->output, NULL))) {
+	{
+		struct plw_writer_opts wo = { .keep_old = true };
+
+		kern_writer_opts(&wo);	/* -e tracepoint:...: their attrs */
+		err = plw_writer_open(&r->w, r->output, &wo);
+	}
+	if (err) {
 		if (err == -ENOENT || err == -EACCES || err == -EROFS || err == -ENOSPC)
 			pr("cannot create %s: %s; check that the directory exists and is writable",
 			   r->partial, strerror(-err));
@@ -1311,6 +1340,10 @@ int cmd_record(int argc, char **argv)
 	if ((err = sink_new(&r->sink, r->w, bpf_map__fd(r->skel->maps.counters),
 			    bpf_map__fd(r->skel->maps.rb), on_exec, r))) {
 		pr("cannot set up the ring buffer: %s", strerror(-err));
+		goto fail;
+	}
+	if ((err = kern_setup_sink(r->kern, r->sink))) {
+		pr("cannot set up --stacks: %s", strerror(-err));
 		goto fail;
 	}
 	if (r->use_agent)

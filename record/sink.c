@@ -66,6 +66,7 @@ struct sink {
 	struct { uint32_t pid; const char *src; char python[16]; } *srcs;
 	size_t nsrcs, capsrcs;
 	const char *default_src;
+	struct stacks *stk;		/* --stacks */
 	struct sink_stats st;
 	char err[256];
 };
@@ -300,12 +301,61 @@ static int task_track(struct sink *s, const struct plw_rb_hdr *h,
 	return 0;
 }
 
+static int add_rec(struct sink *s, const struct plw_rb_hdr *hp, const void *payload);
+
+struct sdef_ctx {
+	struct sink *s;
+	struct plw_rb_hdr h;		/* of the STACK record */
+};
+
+/* a stack seen for the first time: a STACK_DEF record just before its STACK
+ * (same time: the stable sort keeps it first) */
+static int def_stack(void *ctx, uint32_t pid, uint32_t id, uint32_t kind, uint32_t nr,
+		     const char *frames)
+{
+	struct sdef_ctx *c = ctx;
+	size_t fl = strlen(frames) + 1;
+	unsigned char buf[sizeof(struct plw_stack_def) + 4096];
+	struct plw_rb_hdr h = c->h;
+	struct plw_stack_def d = { .id = id, .kind = kind, .nr = nr };
+	int err;
+
+	if (fl > 4096)
+		fl = 4096;
+	d.frames = PLW_DATA_LOC(8 + sizeof(d), fl);
+	memcpy(buf, &d, sizeof(d));
+	memcpy(buf + sizeof(d), frames, fl);
+	buf[sizeof(d) + fl - 1] = 0;
+	h.type = PLW_EV_STACK_DEF;
+	h.size = sizeof(d) + fl;
+	h.pid = h.tid = pid;
+	err = add_rec(c->s, &h, buf);
+	return err == BATCH_FULL ? 0 : err;
+}
+
+void sink_set_stacks(struct sink *s, struct stacks *stk)
+{
+	s->stk = stk;
+}
+
 /* one record into the batch: H then PAYLOAD (h.size bytes) */
 static int add_rec(struct sink *s, const struct plw_rb_hdr *hp, const void *payload)
 {
 	struct plw_rb_hdr h = *hp;
 	size_t size = sizeof(h) + h.size;
+	struct plw_stack st;
 	int err;
+
+	if (h.type == PLW_EV_STACK && s->stk && h.size >= sizeof(st)) {
+		memcpy(&st, payload, sizeof(st));
+		struct sdef_ctx c = { s, h };
+
+		if ((err = stacks_map(s->stk, h.pid, &st, def_stack, &c)))
+			return err;
+		payload = &st;
+		h.size = sizeof(st);
+		size = sizeof(h) + h.size;
+	}
 	if (s->nbytes + ((size + 7) & ~7ul) > s->capbytes) {
 		size_t cap = s->capbytes ? s->capbytes * 2 : (1 << 20);
 		unsigned char *b;
@@ -397,7 +447,24 @@ static int write_one(struct sink *s, const unsigned char *rec)
 	case PLW_EV_IO:
 	case PLW_EV_IRQ:
 	case PLW_EV_TLB:
+	case PLW_EV_PROBE:
+	case PLW_EV_STACK:
 		err = plw_writer_event(s->w, h.type, h.pid, h.tid, h.ts, h.cpu, p, h.size);
+		break;
+	case PLW_EV_STACK_DEF: {
+		struct plw_stack_def d;
+
+		if (h.size < sizeof(d))
+			return 0;
+		memcpy(&d, p, sizeof(d));
+		err = plw_writer_stack_def(s->w, h.pid, h.ts, d.id, d.kind, d.nr,
+					   dl_str(p, h.size, d.frames));
+		break;
+	}
+	case PLW_RB_RAW_TP:
+		err = plw_writer_tp_sample(s->w, h.pid, h.tid, h.ts, h.cpu, p, h.size);
+		if (err == -ENOENT)
+			err = 0;	/* not one of ours */
 		break;
 	case PLW_EV_PY_LOC: {
 		struct plw_py_loc l;

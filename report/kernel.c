@@ -36,12 +36,23 @@ struct sysent {
 	uint32_t nr_callers, cap_callers;
 };
 
+/* record --stacks: one kernel/user stack pair of an off-CPU entry */
+struct native {
+	uint32_t input, k1, u1;		/* file stack ids + 1 (0: none) */
+	uint64_t count, total_ns;
+};
+
 struct offent {
 	char *stack;			/* "a → b → c", "" outside Python */
 	const struct plw_site *leaf;	/* innermost frame, NULL outside */
 	uint32_t reason;
 	uint64_t count, total_ns, runq_ns, max_ns;
+	struct native *nat;
+	uint32_t nr_nat, cap_nat;
 };
+
+#define NATIVE_SHOWN	3	/* stack pairs shown per entry (text) */
+#define FRAMES_SHOWN	16	/* frames shown per stack (text) */
 
 struct thr {
 	uint32_t pid, tid;
@@ -50,6 +61,7 @@ struct thr {
 
 struct kr {
 	const struct report_opts *o;
+	struct plw_model *m;
 	struct source *src;
 	int err;
 	struct sysent *sys;
@@ -244,6 +256,91 @@ static void on_off(struct kr *k, const struct plw_call_info *ci, const struct pl
 	e->runq_ns += li->runq_ns;
 	if (ci->dur_ns > e->max_ns)
 		e->max_ns = ci->dur_ns;
+	if (li->kstack1 || li->ustack1) {
+		struct native *n = NULL;
+
+		for (uint32_t i = 0; i < e->nr_nat; i++)
+			if (e->nat[i].input == ci->input && e->nat[i].k1 == li->kstack1 &&
+			    e->nat[i].u1 == li->ustack1)
+				n = &e->nat[i];
+		if (!n) {
+			if (grow((void **)&e->nat, &e->cap_nat, e->nr_nat, sizeof(*e->nat))) {
+				k->err = -ENOMEM;
+				return;
+			}
+			n = &e->nat[e->nr_nat++];
+			*n = (struct native){ .input = ci->input, .k1 = li->kstack1, .u1 = li->ustack1 };
+		}
+		n->count++;
+		n->total_ns += ci->dur_ns;
+	}
+}
+
+static int cmp_nat(const void *a, const void *b)
+{
+	const struct native *x = a, *y = b;
+
+	if (x->total_ns != y->total_ns)
+		return x->total_ns > y->total_ns ? -1 : 1;
+	return x->count > y->count ? -1 : x->count < y->count;
+}
+
+/* frames of a stack, one per line (text) or as an array (JSON) */
+static void frames_out(struct kr *k, struct jw *j, uint32_t input, uint32_t id1, const char *what)
+{
+	const char *fr = id1 ? plw_model_stack(k->m, input, id1 - 1, NULL) : NULL;
+	int n = 0;
+
+	if (j)
+		jw_arr(j);
+	while (fr && *fr) {
+		size_t l = strcspn(fr, "\n");
+		char f[512];
+
+		snprintf(f, sizeof(f), "%.*s", (int)l, fr);
+		if (j) {
+			jw_str(j, f);
+		} else if (n < FRAMES_SHOWN) {
+			fprintf(k->o->out, "        %s ", n ? "      " : what);
+			fputs_safe(f, k->o->out);
+			putc('\n', k->o->out);
+		} else if (n == FRAMES_SHOWN) {
+			fprintf(k->o->out, "               ...\n");
+		}
+		n++;
+		fr += l + (fr[l] == '\n');
+	}
+	if (j)
+		jw_arr_end(j);
+}
+
+static void native_out(struct kr *k, struct jw *j, struct offent *e)
+{
+	if (e->nr_nat > 1)
+		qsort(e->nat, e->nr_nat, sizeof(*e->nat), cmp_nat);
+	if (j) {
+		jw_key(j, "native_stacks");
+		jw_arr(j);
+		for (uint32_t i = 0; i < e->nr_nat; i++) {
+			jw_obj(j);
+			jw_key(j, "count"); jw_u64(j, e->nat[i].count);
+			jw_key(j, "total_ns"); jw_u64(j, e->nat[i].total_ns);
+			jw_key(j, "kernel"); frames_out(k, j, e->nat[i].input, e->nat[i].k1, NULL);
+			jw_key(j, "user"); frames_out(k, j, e->nat[i].input, e->nat[i].u1, NULL);
+			jw_obj_end(j);
+		}
+		jw_arr_end(j);
+		return;
+	}
+	for (uint32_t i = 0; i < e->nr_nat && i < NATIVE_SHOWN; i++) {
+		fprintf(k->o->out, "      native stack ×%" PRIu64 "  %.3f ms:\n", e->nat[i].count,
+			e->nat[i].total_ns / 1e6);
+		frames_out(k, NULL, e->nat[i].input, e->nat[i].k1, "kernel");
+		frames_out(k, NULL, e->nat[i].input, e->nat[i].u1, "user  ");
+	}
+	if (e->nr_nat > NATIVE_SHOWN)
+		fprintf(k->o->out, "      (%u more native stacks; --json lists them all)\n",
+			e->nr_nat - NATIVE_SHOWN);
 }
 
 static void kr_leaf(void *ctx, const struct plw_call_info *ci, const struct plw_leaf_info *li)
@@ -448,6 +545,8 @@ static void out_offcpu(struct kr *k, struct jw *j)
 			jw_key(j, "total_ns"); jw_u64(j, e->total_ns);
 			jw_key(j, "runq_ns"); jw_u64(j, e->runq_ns);
 			jw_key(j, "max_ns"); jw_u64(j, e->max_ns);
+			if (e->nr_nat)
+				native_out(k, j, &k->off[i]);
 			jw_obj_end(j);
 		}
 		jw_arr_end(j);
@@ -469,6 +568,8 @@ static void out_offcpu(struct kr *k, struct jw *j)
 		fprintf(f, "%.3f ms  ", e->runq_ns / 1e6);
 		fputs_safe(e->stack[0] ? e->stack : "(outside Python)", f);
 		putc('\n', f);
+		if (e->nr_nat)
+			native_out(k, NULL, &k->off[i]);
 	}
 	fputs("\noff-CPU intervals:\n", f);
 	hist_text(f, k->off_hist, "ms");
@@ -552,6 +653,7 @@ static int run(const struct report_opts *o, struct report_result *res, enum whic
 		err = -ENOMEM;
 		goto out;
 	}
+	k.m = m;
 	if ((err = source_run_model(&src, m, res)))
 		goto out;
 	if (k.err) {
@@ -580,8 +682,10 @@ static int run(const struct report_opts *o, struct report_result *res, enum whic
 out:
 	for (uint32_t i = 0; i < k.nr_sys; i++)
 		free(k.sys[i].callers);
-	for (uint32_t i = 0; i < k.nr_off; i++)
+	for (uint32_t i = 0; i < k.nr_off; i++) {
 		free(k.off[i].stack);
+		free(k.off[i].nat);
+	}
 	free(k.sys);
 	free(k.off);
 	free(k.thr);

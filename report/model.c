@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "probes.h"
 
 /* ------------------------------------------------------------------ arena */
 
@@ -353,7 +354,12 @@ struct thread {
 	struct pend_off {
 		uint64_t ts, dur, runq;
 		uint32_t reason;
+		uint32_t kstack1, ustack1;	/* record --stacks */
 	} pend[PEND_OFF_MAX];
+	/* the kernel leaf given last to on_leaf (its stacks may follow) */
+	const struct plw_site *leaf_site;
+	uint64_t leaf_ts, leaf_start, leaf_dur;
+	uint32_t leaf_depth;
 	uint32_t nr_pend;
 	/* off-CPU time placed early (more than PEND_OFF_MAX pending) since
 	 * the last syscall: a syscall that contains it takes it out of its
@@ -390,6 +396,7 @@ struct plw_model {
 	bool finished;
 	const struct plw_site **leaf_stack;	/* scratch for on_leaf */
 	uint32_t leaf_cap;
+	struct plw_native *nat;		/* probe names, stacks (report/probes.c) */
 };
 
 int plw_model_new(struct plw_model **mp, const struct plw_model_opts *opts)
@@ -402,7 +409,8 @@ int plw_model_new(struct plw_model **mp, const struct plw_model_opts *opts)
 	if (opts)
 		m->o = *opts;
 	m->sites = plw_arena_new();
-	if (!m->sites) {
+	if (!m->sites || plw_native_new(&m->nat)) {
+		plw_arena_free(m->sites);
 		free(m);
 		return -ENOMEM;
 	}
@@ -1035,6 +1043,14 @@ static int kernel_leaf(struct plw_model *m, struct thread *t, uint64_t ts,
 			return -ENOMEM;
 		m->o.on_leaf(m->o.ctx, &ci, li);
 	}
+	if (m->o.on_leaf && li->kind != PLW_KIND_OFFCPU) {
+		/* off-CPU intervals get their stacks while held (pend) */
+		t->leaf_site = plw_model_site_named(m, li->kind, li->name);
+		t->leaf_ts = ts;
+		t->leaf_start = start;
+		t->leaf_dur = dur;
+		t->leaf_depth = t->depth + nested;
+	}
 	if (!m->o.kernel_leaves)
 		return 0;
 	if (!t->depth || !m->o.trees) {
@@ -1084,6 +1100,7 @@ static int offcpu_leaf(struct plw_model *m, struct thread *t, const struct pend_
 	struct plw_leaf_info li = {
 		.kind = PLW_KIND_OFFCPU, .fd = -1, .runq_ns = p->runq, .reason = p->reason,
 		.name = p->reason == PLW_OFFCPU_PREEMPTED ? "preempted" : "blocked",
+		.kstack1 = p->kstack1, .ustack1 = p->ustack1,
 	};
 
 	return kernel_leaf(m, t, p->ts, &li, p->dur, p->dur, nested ? 0 : p->dur, nested, sys,
@@ -1288,6 +1305,75 @@ static int on_kevent(struct plw_model *m, uint32_t input, const struct plw_event
 	return kernel_leaf(m, t, ev->ts, &li, dur, dur, frame_ns, false, NULL, NULL);
 }
 
+/* ------------------------------------------------ probes, stacks */
+
+/* a generic probe hit (PROBE) or a kernel tracepoint sample named by the
+ * file (PLW_REC_OTHER): a count-only leaf under the running frame */
+static int on_probe(struct plw_model *m, uint32_t input, const struct plw_event *ev)
+{
+	struct thread *t = get_thread(m, input, ev->pid, ev->tid);
+	struct plw_leaf_info li = { .kind = PLW_KIND_PROBE, .fd = -1, .ev = ev };
+	char buf[48];
+
+	if (!t)
+		return -ENOMEM;
+	if (ev->type == PLW_EV_PROBE) {
+		li.name = plw_native_probe_name(m->nat, input, ev->u.probe.probe, buf, sizeof(buf));
+	} else {
+		if (ev->u.other.attr_type != 2 /* PERF_TYPE_TRACEPOINT */)
+			return 0;
+		li.name = plw_native_tp_name(m->nat, input, (uint32_t)ev->u.other.attr_config);
+		if (!li.name)
+			return 0;	/* not a pylow -e tracepoint */
+	}
+	/* held off-CPU intervals stay held: the syscall enclosing them (and
+	 * maybe this hit: a tracepoint inside clone) has not ended yet */
+	return kernel_leaf(m, t, ev->ts, &li, 0, 0, 0, false, NULL, NULL);
+}
+
+/* STACK: the stacks of the thread's event just before it */
+static int on_stack_ev(struct plw_model *m, uint32_t input, const struct plw_event *ev)
+{
+	struct thread *t = get_thread(m, input, ev->pid, ev->tid);
+	uint32_t k1 = ev->u.stack.kstack >= 0 ? (uint32_t)ev->u.stack.kstack + 1 : 0;
+	uint32_t u1 = ev->u.stack.ustack >= 0 ? (uint32_t)ev->u.stack.ustack + 1 : 0;
+
+	if (!t)
+		return -ENOMEM;
+	if (t->nr_pend && t->pend[t->nr_pend - 1].ts == ev->ts) {
+		t->pend[t->nr_pend - 1].kstack1 = k1;
+		t->pend[t->nr_pend - 1].ustack1 = u1;
+		return 0;
+	}
+	if (m->o.on_stack && t->leaf_site && t->leaf_ts == ev->ts) {
+		struct plw_call_info ci = {
+			.site = t->leaf_site, .input = input, .pid = t->pid, .tid = t->tid,
+			.depth = t->leaf_depth, .ts = ev->ts, .start_ns = t->leaf_start,
+			.dur_ns = t->leaf_dur,
+		};
+
+		m->o.on_stack(m->o.ctx, &ci, k1, u1);
+	}
+	return 0;
+}
+
+const char *plw_model_stack(const struct plw_model *m, uint32_t input, uint32_t id,
+			    uint32_t *kind)
+{
+	return plw_native_stack(m->nat, input, id, kind);
+}
+
+const char *plw_model_probe_name(const struct plw_model *m, uint32_t input, uint32_t probe,
+				 char *buf, size_t len)
+{
+	return plw_native_probe_name(m->nat, input, probe, buf, len);
+}
+
+const char *plw_model_probe_kind(const struct plw_model *m, uint32_t input, uint32_t probe)
+{
+	return plw_native_probe_kind(m->nat, input, probe);
+}
+
 const struct plw_node *plw_tree_bottleneck(const struct plw_node *root)
 {
 	const struct plw_node *best = root;
@@ -1374,7 +1460,14 @@ int plw_model_feed(struct plw_model *m, uint32_t input, const struct plw_event *
 			return set_sysnames(m, input, ev->u.meta.value);
 		if (ev->u.meta.key && !strncmp(ev->u.meta.key, "irq.", 4) && ev->u.meta.value)
 			return set_irqname(m, input, ev->u.meta.key + 4, ev->u.meta.value);
-		return 0;
+		return plw_native_meta(m->nat, input, ev->u.meta.key, ev->u.meta.value);
+	case PLW_EV_PROBE:
+	case PLW_REC_OTHER:
+		return on_probe(m, input, ev);
+	case PLW_EV_STACK:
+		return on_stack_ev(m, input, ev);
+	case PLW_EV_STACK_DEF:
+		return plw_native_stack_def(m->nat, input, ev);
 	case PLW_REC_LOST:
 		on_lost(m, input, ev);
 		return 0;
@@ -1451,5 +1544,6 @@ void plw_model_free(struct plw_model *m)
 	}
 	umap_free(&m->named);
 	plw_arena_free(m->sites);
+	plw_native_free(m->nat);
 	free(m);
 }

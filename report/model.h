@@ -133,6 +133,12 @@ struct plw_leaf_info {
 	uint64_t sector;		/* IO */
 	uint32_t vec, irq_kind;		/* IRQ: irq or softirq vector, PLW_IRQ_* */
 	uint32_t tlb_reason, pages;	/* TLB: PLW_TLB_*, pages (0xffffffff: all) */
+	/* record --stacks: native stacks of the event, as file stack id + 1
+	 * (0: none; frames from plw_model_stack()); OFFCPU only (a syscall's
+	 * come after it through on_stack) */
+	uint32_t kstack1, ustack1;
+	/* the event itself (PROBE; tracepoint samples: PLW_REC_OTHER) */
+	const struct plw_event *ev;
 };
 
 /* Names of the kernel leaves of the groups faults, io, irq, tlb (the
@@ -169,6 +175,11 @@ struct plw_model_opts {
 	 * interval.  LI has the event's details. */
 	void (*on_leaf)(void *ctx, const struct plw_call_info *ci,
 			const struct plw_leaf_info *li);
+	/* record --stacks: the native stacks (file stack id + 1, 0 none) of
+	 * the kernel leaf given last to on_leaf on that thread (CI: that leaf)
+	 * when they come after it (syscalls); may be NULL */
+	void (*on_stack)(void *ctx, const struct plw_call_info *ci, uint32_t kstack1,
+			 uint32_t ustack1);
 	/* code location not defined in the stream (e.g. only in the feature
 	 * section); may be NULL or return NULL */
 	const struct plw_loc *(*resolve)(void *ctx, uint32_t input, uint32_t loc);
@@ -228,6 +239,17 @@ bool plw_syscall_waits(const char *name);
  * off-CPU intervals nested in them); an off-CPU interval nested in a syscall
  * gives way to that syscall.  NULL when ROOT has no children. */
 const struct plw_node *plw_tree_bottleneck(const struct plw_node *root);
+
+/* record --stacks: frames of stack ID of INPUT ('\n'-separated,
+ * innermost first, "symbol+0xoff (module)"), NULL if not defined; *KIND
+ * (may be NULL) gets PLW_STACK_KERNEL or PLW_STACK_USER.  Generic probes:
+ * the name of probe PROBE of INPUT ("uprobe libc:getppid"), of its kind
+ * ("uprobe", NULL if unknown). */
+const char *plw_model_stack(const struct plw_model *m, uint32_t input, uint32_t id,
+			    uint32_t *kind);
+const char *plw_model_probe_name(const struct plw_model *m, uint32_t input, uint32_t probe,
+				 char *buf, size_t len);
+const char *plw_model_probe_kind(const struct plw_model *m, uint32_t input, uint32_t probe);
 
 /* Trees kept by on_root; accepts NULL.  M must still exist (arenas are
  * recycled through it). */

@@ -5,9 +5,11 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "report_int.h"
+#include "probes.h"
 
 struct timeline {
 	const struct report_opts *o;
@@ -16,6 +18,11 @@ struct timeline {
 	uint64_t base;			/* first event: time 0 */
 	bool has_base;
 	uint64_t lines;
+	struct plw_model *m;
+	/* per input: tracepoint decoder from its tracing data (tried once) */
+	struct plw_tpdec **dec;
+	bool *dec_tried;
+	size_t nr_dec;
 };
 
 static const struct plw_loc *tl_resolve(void *ctx, uint32_t input, uint32_t loc)
@@ -258,6 +265,135 @@ static void tl_kevent_text(struct line *l, const struct plw_leaf_info *li)
 	put(l, b);
 }
 
+static struct plw_tpdec *decoder(struct timeline *t, uint32_t input)
+{
+	if (input >= t->nr_dec) {
+		size_t n = input + 1;
+		struct plw_tpdec **d = realloc(t->dec, n * sizeof(*d));
+		bool *tr;
+
+		if (!d)
+			return NULL;
+		t->dec = d;
+		tr = realloc(t->dec_tried, n * sizeof(*tr));
+		if (!tr)
+			return NULL;
+		t->dec_tried = tr;
+		memset(t->dec + t->nr_dec, 0, (n - t->nr_dec) * sizeof(*d));
+		memset(t->dec_tried + t->nr_dec, 0, (n - t->nr_dec) * sizeof(*tr));
+		t->nr_dec = n;
+	}
+	if (!t->dec_tried[input]) {
+		struct plw_reader *r = plw_merge_reader(t->src->m, input);
+		size_t len = 0;
+		const void *td = r ? plw_reader_tracing_data(r, &len) : NULL;
+
+		t->dec_tried[input] = true;
+		if (td)
+			plw_tpdec_new(&t->dec[input], td, len);
+	}
+	return t->dec[input];
+}
+
+static void arg_text(uint64_t v, char *out, size_t len)
+{
+	if (v < 65536)
+		snprintf(out, len, "%llu", (unsigned long long)v);
+	else
+		snprintf(out, len, "0x%llx", (unsigned long long)v);
+}
+
+/* what a probe hit or tracepoint sample carries: "ret=3" or "arg0=.. ",
+ * or the tracepoint's fields by name */
+static const char *probe_text(struct timeline *t, const struct plw_call_info *ci,
+			      const struct plw_leaf_info *li, char *out, size_t len)
+{
+	const struct plw_event *ev = li->ev;
+	size_t n = 0;
+
+	out[0] = 0;
+	if (!ev)
+		return out;
+	if (ev->type != PLW_EV_PROBE)
+		return plw_tpdec_fields(decoder(t, ci->input), ev->payload, ev->len, out, len);
+	const char *kind = plw_model_probe_kind(t->m, ci->input, ev->u.probe.probe);
+
+	if (kind && !strcmp(kind, "uretprobe")) {
+		snprintf(out, len, "ret=%lld", (long long)ev->u.probe.args[0]);
+		return out;
+	}
+	for (uint32_t i = 0; i < ev->u.probe.nr_args && i < PLW_PROBE_ARGS_MAX && n < len; i++) {
+		char a[32];
+
+		arg_text(ev->u.probe.args[i], a, sizeof(a));
+		n += snprintf(out + n, len - n, "%sarg%u=%s", i ? " " : "", i, a);
+	}
+	return out;
+}
+
+/* one line per native frame, under the event (record --stacks) */
+static void stack_lines(struct timeline *t, const struct plw_call_info *at, uint32_t id1,
+			const char *what)
+{
+	const char *fr = id1 ? plw_model_stack(t->m, at->input, id1 - 1, NULL) : NULL;
+
+	while (fr && *fr) {
+		size_t n = strcspn(fr, "\n");
+		struct line l;
+		char f[512];
+
+		snprintf(f, sizeof(f), "%.*s", (int)n, fr);
+		prefix(t, &l, at);
+		put(&l, "  │ ");
+		put(&l, what);
+		put(&l, " ");
+		put_safe(&l, f);
+		emit(t, &l);
+		t->lines++;
+		fr += n + (fr[n] == '\n');
+	}
+}
+
+static void stack_json(struct timeline *t, uint32_t input, uint32_t id1, const char *key)
+{
+	const char *fr = id1 ? plw_model_stack(t->m, input, id1 - 1, NULL) : NULL;
+
+	if (!fr)
+		return;
+	jw_key(&t->j, key);
+	jw_arr(&t->j);
+	while (*fr) {
+		size_t n = strcspn(fr, "\n");
+		char f[512];
+
+		snprintf(f, sizeof(f), "%.*s", (int)n, fr);
+		jw_str(&t->j, f);
+		fr += n + (fr[n] == '\n');
+	}
+	jw_arr_end(&t->j);
+}
+
+/* the stacks of a syscall, after it */
+static void tl_stack(void *ctx, const struct plw_call_info *ci, uint32_t kstack1, uint32_t ustack1)
+{
+	struct timeline *t = ctx;
+	struct plw_call_info at = *ci;
+
+	if (!wanted(t, ci))
+		return;
+	at.ts = ci->start_ns;
+	if (t->o->json) {
+		t->lines++;
+		json_common(t, &at, "stack");
+		stack_json(t, ci->input, kstack1, "kernel_stack");
+		stack_json(t, ci->input, ustack1, "user_stack");
+		jw_obj_end(&t->j);
+		return;
+	}
+	stack_lines(t, &at, kstack1, "kernel");
+	stack_lines(t, &at, ustack1, "user  ");
+}
+
 /* a kernel event (syscall, off-CPU, fault, io, irq, tlb), at its start, one
  * level under the frame it happened in */
 static void tl_leaf(void *ctx, const struct plw_call_info *ci, const struct plw_leaf_info *li)
@@ -274,6 +410,38 @@ static void tl_leaf(void *ctx, const struct plw_call_info *ci, const struct plw_
 		return;
 	t->lines++;
 	at.ts = ci->start_ns;
+	if (li->kind == PLW_KIND_PROBE) {
+		char txt[1024];
+
+		probe_text(t, ci, li, txt, sizeof(txt));
+		if (t->o->json) {
+			json_common(t, &at, li->ev && li->ev->type == PLW_EV_PROBE ? "probe" : "tracepoint");
+			if (li->ev && li->ev->type == PLW_EV_PROBE) {
+				jw_key(&t->j, "probe");
+				jw_u64(&t->j, li->ev->u.probe.probe);
+				jw_key(&t->j, "args");
+				jw_arr(&t->j);
+				for (uint32_t i = 0; i < li->ev->u.probe.nr_args && i < PLW_PROBE_ARGS_MAX; i++)
+					jw_u64(&t->j, li->ev->u.probe.args[i]);
+				jw_arr_end(&t->j);
+			}
+			jw_key(&t->j, "text");
+			jw_str(&t->j, txt);
+			jw_obj_end(&t->j);
+			return;
+		}
+		struct line l;
+
+		prefix(t, &l, &at);
+		put(&l, "· ");
+		put_safe(&l, ci->site->name);
+		if (txt[0]) {
+			put(&l, " ");
+			put_safe(&l, txt);
+		}
+		emit(t, &l);
+		return;
+	}
 	if (t->o->json) {
 		json_common(t, &at, plw_kind_name(li->kind));
 		jw_key(&t->j, "start_ns");
@@ -295,6 +463,8 @@ static void tl_leaf(void *ctx, const struct plw_call_info *ci, const struct plw_
 		} else if (li->kind == PLW_KIND_OFFCPU) {
 			jw_key(&t->j, "runq_ns");
 			jw_u64(&t->j, li->runq_ns);
+			stack_json(t, ci->input, li->kstack1, "kernel_stack");
+			stack_json(t, ci->input, li->ustack1, "user_stack");
 		} else {
 			tl_kevent_json(&t->j, li);
 		}
@@ -325,6 +495,8 @@ static void tl_leaf(void *ctx, const struct plw_call_info *ci, const struct plw_
 	}
 	tl_kevent_text(&l, li);
 	emit(t, &l);
+	stack_lines(t, &at, li->kstack1, "kernel");
+	stack_lines(t, &at, li->ustack1, "user  ");
 }
 
 /* a LOST record, where it happened: which calls nearby are incomplete */
@@ -379,12 +551,14 @@ int report_timeline(const struct report_opts *o, struct report_result *res)
 		return err;
 	struct plw_model_opts mo = {
 		.on_enter = tl_enter, .on_exit = tl_exit, .on_leaf = tl_leaf, .kernel_leaves = true, .resolve = tl_resolve, .ctx = &t,
+		.on_stack = tl_stack,
 	};
 	if (plw_model_new(&m, &mo)) {
 		res_err(res, -ENOMEM, "out of memory");
 		err = -ENOMEM;
 		goto out;
 	}
+	t.m = m;
 	if (o->json) {
 		jw_init(&t.j, o->out);
 		jw_obj(&t.j);
@@ -448,6 +622,10 @@ int report_timeline(const struct report_opts *o, struct report_result *res)
 			st->lost);
 	}
 out:
+	for (size_t i = 0; i < t.nr_dec; i++)
+		plw_tpdec_free(t.dec[i]);
+	free(t.dec);
+	free(t.dec_tried);
 	plw_model_free(m);
 	source_close(&src);
 	return err;

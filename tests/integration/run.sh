@@ -1196,6 +1196,160 @@ sys.exit(0 if ok else 1)
 PYEOF
 }
 
+
+# generic probes (-e uprobe:,uretprobe:,tracepoint:): exact hits under the
+# Python function that made them, with their arguments, return values and
+# tracepoint fields (flow, timeline, perf script by field name)
+t_probes() {
+	local d=$1
+	rec "$d" record -q --python=usdt -o "$d/x.plw" \
+		-e python,syscalls,uprobe:libc:umask,uretprobe:libc:umask,tracepoint:syscalls:sys_enter_getppid,tracepoint:sched:sched_process_fork,usdt:$PY:python:gc__start \
+		-- "$PY" "$PYDIR/probe_target.py" "$d/gt.json"
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	[ -s "$d/gt.json" ] || fail "the target wrote no ground truth"
+	report "$d" "$d/flow.json" flow --all --json "$d/x.plw"
+	report "$d" "$d/tl.json" timeline --json "$d/x.plw"
+	report "$d" "$d/info.json" info --json "$d/x.plw"
+	command -v perf >/dev/null || fail "perf not installed (apt-get install linux-perf)"
+	local r=0
+	timeout -k 5 120 perf script -i "$d/x.plw" >"$d/perf.out" 2>"$d/perf.err" || r=$?
+	[ $r = 0 ] || { show "$d/perf.err"; fail "perf script exited $r"; }
+	[ ! -s "$d/perf.err" ] || { show "$d/perf.err"; fail "perf script wrote to stderr"; }
+	"$PY" - "$d" <<'PYEOF' || fail "probe hits do not match the ground truth"
+import json, re, sys
+d = sys.argv[1]
+def load(n):
+    with open(f"{d}/{n}") as f:
+        return json.load(f)
+gt = load("gt.json")
+ok = True
+def expect(what, good, got):
+    global ok
+    print(f"    {what}: {got}" + ("" if good else "  <- wrong"))
+    ok &= bool(good)
+def nodes(roots):
+    st = list(roots)
+    while st:
+        n = st.pop()
+        yield n
+        st.extend(n.get("children") or [])
+fl = load("flow.json")
+def under(func, name):
+    return sum(c["count"] for n in nodes(fl["roots"]) if n["kind"] == "python" and n["name"] == func
+               for c in nodes(n["children"]) if c["kind"] == "probe" and c["name"] == name)
+n_umask = len(gt["masks"])
+expect("uprobe libc:umask leaves under set_masks", under("set_masks", "uprobe libc:umask") == n_umask,
+       under("set_masks", "uprobe libc:umask"))
+expect("uretprobe libc:umask leaves under set_masks", under("set_masks", "uretprobe libc:umask") == n_umask,
+       under("set_masks", "uretprobe libc:umask"))
+expect("tracepoint syscalls:sys_enter_getppid leaves under ppids",
+       under("ppids", "tracepoint syscalls:sys_enter_getppid") == gt["n_getppid"],
+       under("ppids", "tracepoint syscalls:sys_enter_getppid"))
+expect("tracepoint sched:sched_process_fork leaves under spawn",
+       under("spawn", "tracepoint sched:sched_process_fork") == len(gt["children"]),
+       under("spawn", "tracepoint sched:sched_process_fork"))
+allp = sum(c["count"] for c in nodes(fl["roots"]) if c["kind"] == "probe" and "umask" in c["name"])
+expect("no umask hits elsewhere", allp == 2 * n_umask, allp)
+ev = load("tl.json")["events"]
+up = [e["args"][0] for e in ev if e["event"] == "probe" and e["name"] == "uprobe libc:umask"]
+ret = [e["args"][0] for e in ev if e["event"] == "probe" and e["name"] == "uretprobe libc:umask"]
+expect("uprobe arg0 = the masks set", up == [m for m, _ in gt["masks"]], up)
+expect("uretprobe return = the old masks", ret == [o for _, o in gt["masks"]], ret)
+txt = [e["text"] for e in ev if e["event"] == "probe" and e["name"] == "uretprobe libc:umask"]
+expect("timeline text of a uretprobe", txt[:1] == [f"ret={gt['masks'][0][1]}"], txt[:1])
+forks = [e["text"] for e in ev if e["event"] == "tracepoint" and e["name"] == "tracepoint sched:sched_process_fork"]
+kids = [int(m.group(1)) for t in forks for m in [re.search(r"child_pid=(\d+)", t)] if m]
+expect("fork fields decoded offline (child pids)", kids == gt["children"], forks[:1])
+gcs, inside = [], False
+for e in ev:
+    if e["event"] in ("entry", "return") and e["name"] == "collect":
+        inside = e["event"] == "entry"
+    elif inside and e["event"] == "probe" and e["name"].endswith(":python:gc__start"):
+        gcs.append(e["args"][0])
+expect("usdt gc__start args under collect (generations)", gcs == gt["gens"], gcs)
+expect("usdt gc__start leaves under collect", under("collect", "usdt " + gt["py"] + ":python:gc__start") == len(gt["gens"]),
+       under("collect", "usdt " + gt["py"] + ":python:gc__start"))
+info = load("info.json")["files"][0]
+pr = [(p["name"], p.get("attached")) for p in info["probes"] if p["group"] == "probe"]
+expect("manifest: probes attached, binaries resolved",
+       len(pr) == 5 and all(a for _, a in pr) and any(n.startswith("uprobe:/") and n.endswith("libc.so.6:umask") for n, _ in pr), pr)
+out = open(f"{d}/perf.out").read()
+pf = re.findall(r"sched:sched_process_fork: comm=\S+ pid=(\d+) child_comm=\S+ child_pid=(\d+)", out)
+expect("perf script: fork fields by name", [int(c) for _, c in pf] == gt["children"], pf)
+ng = len(re.findall(r"syscalls:sys_enter_getppid:", out))
+expect("perf script: sys_enter_getppid samples", ng == gt["n_getppid"], ng)
+sys.exit(0 if ok else 1)
+PYEOF
+}
+
+# generic probes that cannot be set: one line naming the probe and what to do
+t_probes_errors() {
+	local d=$1
+	rec "$d" record -e python,uprobe:libc -o "$d/x.plw" -- "$PY" -c pass
+	[ $rc = 2 ] || fail "-e uprobe:libc exited $rc, want 2"
+	grep -q "bad probe 'uprobe:libc': give uprobe:BINARY:SYMBOL" "$d/rec.err" || { show "$d/rec.err"; fail "no clear message for a bad spec"; }
+	rec "$d" record -e tracepoint:sched:no_such_tp -o "$d/x.plw" -- "$PY" -c pass
+	[ $rc = 2 ] || fail "-e tracepoint:sched:no_such_tp exited $rc, want 2"
+	grep -q "no tracepoint sched:no_such_tp on this kernel" "$d/rec.err" || { show "$d/rec.err"; fail "no clear message for a missing tracepoint"; }
+	rec "$d" record --python=usdt -e uprobe:libnosuchlib:foo -o "$d/x.plw" -- "$PY" -c pass
+	[ $rc = 1 ] || fail "-e uprobe:libnosuchlib:foo exited $rc, want 1"
+	grep -q "no binary or library 'libnosuchlib'.*give its absolute path" "$d/rec.err" || { show "$d/rec.err"; fail "no clear message for a missing binary"; }
+	rec "$d" record --python=usdt -e uprobe:libc:no_such_function_xyz -o "$d/x.plw" -- "$PY" -c pass
+	[ $rc = 1 ] || fail "-e uprobe:libc:no_such_function_xyz exited $rc, want 1"
+	grep -q "no function 'no_such_function_xyz' in /.*libc.so.6 (list its symbols with 'nm -D" "$d/rec.err" || { show "$d/rec.err"; fail "no clear message for a missing symbol"; }
+	rec "$d" record --python=usdt -e "usdt:$PY:python:no_such_probe" -o "$d/x.plw" -- "$PY" -c pass
+	[ $rc = 1 ] || fail "-e usdt:...:no_such_probe exited $rc, want 1"
+	grep -q "no USDT probe python:no_such_probe in .*readelf -n" "$d/rec.err" || { show "$d/rec.err"; fail "no clear message for a missing USDT probe"; }
+	no_output "$d" "$d/x.plw"
+	note "$(grep -h . "$d/rec.err" | tail -1)"
+}
+
+# --stacks: kernel and user stacks of off-CPU intervals (and the user stack
+# of uprobe hits), symbolised at record time: offcpu and timeline read them
+# from the file alone (moved elsewhere)
+t_stacks() {
+	local d=$1
+	rec "$d" record -q --python=usdt --stacks -e python,syscalls,sched,uprobe:libc:umask -o "$d/x.plw" \
+		-- "$PY" "$PYDIR/probe_target.py" "$d/gt.json"
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	mkdir -p "$d/laptop" && mv "$d/x.plw" "$d/laptop/copy.plw"
+	report "$d" "$d/offcpu.json" offcpu --json "$d/laptop/copy.plw"
+	report "$d" "$d/offcpu.txt" offcpu "$d/laptop/copy.plw"
+	report "$d" "$d/tl.json" timeline --json "$d/laptop/copy.plw"
+	"$PY" - "$d" <<'PYEOF' || fail "native stacks missing or wrong"
+import json, sys
+d = sys.argv[1]
+gt = json.load(open(f"{d}/gt.json"))
+off = json.load(open(f"{d}/offcpu.json"))["stacks"]
+ok = True
+def expect(what, good, got):
+    global ok
+    print(f"    {what}: {got}" + ("" if good else "  <- wrong"))
+    ok &= bool(good)
+nap = [s for s in off if s["stack"].endswith("main → nap") and s["reason"] == "blocked"]
+expect("blocked intervals under nap", sum(s["count"] for s in nap) >= gt["n_nap"], [s["count"] for s in nap])
+nat = [n for s in nap for n in s.get("native_stacks", [])]
+k = [f for n in nat for f in n["kernel"]]
+u = [f for n in nat for f in n["user"]]
+expect("native stacks on nap's intervals", sum(n["count"] for n in nat) >= gt["n_nap"], len(nat))
+expect("kernel stack: schedule and nanosleep frames",
+       any(f.startswith("schedule+") or f.startswith("__schedule+") for f in k) and any("nanosleep" in f for f in k),
+       k[:4])
+expect("user stack: a libc/python frame", any("(libc.so.6)" in f or "(python3.11)" in f for f in u), u[:3])
+expect("no BPF frames in kernel stacks", not any("bpf" in f.split("+")[0] for f in k), [f for f in k if "bpf" in f][:2])
+ev = json.load(open(f"{d}/tl.json"))["events"]
+st = [e for e in ev if e["event"] == "offcpu" and "kernel_stack" in e]
+expect("timeline: off-CPU events with kernel_stack", len(st) >= gt["n_nap"], len(st))
+us = [e["user_stack"][0] for e in ev if e["event"] == "stack" and e["name"] == "uprobe libc:umask"]
+expect("timeline: each umask uprobe hit's user stack starts in umask",
+       len(us) == len(gt["masks"]) and all(f.startswith("umask+0x0 (libc.so.6)") for f in us), us[:2])
+sys.exit(0 if ok else 1)
+PYEOF
+	grep -q "native stack" "$d/offcpu.txt" || fail "offcpu text shows no native stack"
+}
+
 CASES=(launch_counts attach_counts sleep_durations children threads deep_stack perf_script
        refuse_noprobe_python refuse_noprobe_attach refuse_missing_pid refuse_non_python
        refuse_capabilities
@@ -1208,7 +1362,8 @@ CASES=(launch_counts attach_counts sleep_durations children threads deep_stack p
        storm_forks_threads storm_code_objects privacy symlink_mode
        analyses kernel_leaves kernel_leaves_agent kernel_perf_script kernel_groups
        kgroups_faults kgroups_io kgroups_irq kgroups_tlb kgroups_threads kgroups_perf_script
-       kgroups_missing)
+       kgroups_missing
+       probes probes_errors stacks)
 [ $# -gt 0 ] && CASES=("$@")
 
 echo "integration: $PYLOW, target $PY ($("$PY" --version 2>&1)), kernel $(uname -r), temp $T"

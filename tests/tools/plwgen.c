@@ -51,6 +51,13 @@
  *   label TS PID TID CONN FD DIR PROTO STATUS FLAGS METHOD TARGET HOST TP
  *                             NET_LABEL: DIR send|recv; PROTO http_req|
  *                             http_resp|redis|pg; "-" = empty string
+ *   tracepoint SYSTEM NAME ID FORMAT   a kernel tracepoint recorded as perf does
+ *                             (record -e tracepoint:SYSTEM:NAME): an extra
+ *                             attr, and FORMAT (a tracefs format file, path
+ *                             relative to the script) in the tracing data;
+ *                             read before anything else is written
+ *   tp TS PID TID ID HEX      a sample of tracepoint ID: HEX is the entry
+ *                             after its 8-byte common header (filled in)
  *   lost TS CPU N             LOST_SAMPLES
  *   task PID TID PPID START END COMM    private section task table
  *   probe GROUP NAME ok | probe GROUP NAME fail REASON   probe manifest
@@ -235,6 +242,44 @@ int main(int argc, char **argv)
 		fprintf(stderr, "plwgen: cannot open %s: %s\n", script, strerror(errno));
 		return 1;
 	}
+	/* tracepoint lines first: the attrs are written at open */
+	static struct plw_tp_attr tps[PLW_TPS_MAX];
+	size_t nr_tps = 0;
+
+	if (in != stdin) {
+		FILE *pre = fopen(script, "r");
+
+		while (pre && getline(&line, &cap, pre) > 0) {
+			char *t[MAX_TOK], *nl, dir[4096], path[8192];
+			FILE *ff;
+			size_t fl;
+
+			if ((nl = strchr(line, '\n')))
+				*nl = 0;
+			if (strncmp(line, "tracepoint ", 11))
+				continue;
+			if (split(line + 11, t, 4) != 4 || nr_tps == PLW_TPS_MAX)
+				die("tracepoint: give SYSTEM NAME ID FORMAT%s", "");
+			snprintf(dir, sizeof(dir), "%s", script);
+			*(strrchr(dir, '/') ? strrchr(dir, '/') : dir) = 0;
+			snprintf(path, sizeof(path), "%s%s%s", t[3][0] == '/' ? "" : dir,
+				 t[3][0] == '/' || !dir[0] ? "" : "/", t[3]);
+			ff = fopen(path, "r");
+			if (!ff)
+				die("tracepoint: cannot open %s", path);
+			char *fmt = calloc(1, 65536);
+
+			fl = fread(fmt, 1, 65535, ff);
+			fmt[fl] = 0;
+			fclose(ff);
+			tps[nr_tps++] = (struct plw_tp_attr){ strdup(t[0]), strdup(t[1]),
+							      num(t[2], "id"), fmt };
+		}
+		if (pre)
+			fclose(pre);
+		opts.tps = tps;
+		opts.nr_tps = nr_tps;
+	}
 	if (getenv("PLWGEN_CHUNK"))
 		opts.chunk_bytes = strtoul(getenv("PLWGEN_CHUNK"), NULL, 0);
 	if (getenv("PLWGEN_LEVEL"))
@@ -411,6 +456,29 @@ int main(int argc, char **argv)
 				h.args[i - 4] = (uint64_t)snum(t[i], "arg");
 			check(plw_writer_event(w, PLW_EV_PROBE, num(t[1], "pid"), num(t[2], "tid"),
 					       ts_of(t[0]), cpu, &h, sizeof(h)), w);
+		} else if (!strcmp(cmd, "tracepoint")) {
+			;	/* read before the writer was opened */
+		} else if (!strcmp(cmd, "tp")) {
+			unsigned char raw[4096];
+			struct plw_common c = { 0 };
+			size_t hl;
+
+			ARGS(5);
+			hl = strlen(t[4]);
+			if (hl % 2 || hl / 2 + 8 > sizeof(raw))
+				die("tp: HEX must be an even number of hex digits%s", "");
+			c.common_type = (uint16_t)num(t[3], "id");
+			c.common_pid = (int32_t)num(t[2], "tid");
+			memcpy(raw, &c, 8);
+			for (size_t i = 0; i < hl / 2; i++) {
+				unsigned v;
+
+				if (sscanf(t[4] + 2 * i, "%2x", &v) != 1)
+					die("tp: bad hex '%s'", t[4]);
+				raw[8 + i] = (unsigned char)v;
+			}
+			check(plw_writer_tp_sample(w, num(t[1], "pid"), num(t[2], "tid"), ts_of(t[0]), cpu,
+						   raw, 8 + hl / 2), w);
 		} else if (!strcmp(cmd, "stack")) {
 			struct plw_stack st = { 0 };
 

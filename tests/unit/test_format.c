@@ -1077,6 +1077,97 @@ static void test_kernel_events(void **state)
 	free(err);
 }
 
+/* kernel tracepoints recorded as perf does (record -e tracepoint:SYS:NAME):
+ * an extra attr after pylow's, the format in the tracing data, samples read
+ * back as PLW_REC_OTHER with the tracepoint's id, perf script names fields */
+static const char fork_format[] =
+	"name: sched_process_fork\nID: 366\nformat:\n"
+	"\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
+	"\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
+	"\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
+	"\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n"
+	"\tfield:__data_loc char[] parent_comm;\toffset:8;\tsize:4;\tsigned:0;\n"
+	"\tfield:pid_t parent_pid;\toffset:12;\tsize:4;\tsigned:1;\n"
+	"\tfield:__data_loc char[] child_comm;\toffset:16;\tsize:4;\tsigned:0;\n"
+	"\tfield:pid_t child_pid;\toffset:20;\tsize:4;\tsigned:1;\n\n"
+	"print fmt: \"comm=%s pid=%d child_comm=%s child_pid=%d\", __get_str(parent_comm), "
+	"REC->parent_pid, __get_str(child_comm), REC->child_pid\n";
+
+static void test_tracepoints(void **state)
+{
+	struct plw_tp_attr tp = { "sched", "sched_process_fork", 366, fork_format };
+	struct plw_writer_opts o = { .keep_old = false, .tps = &tp, .nr_tps = 1 };
+	struct plw_meta m = { .hostname = "h", .osrelease = "6.1", .arch = "x86_64" };
+	struct plw_writer *w = NULL;
+	struct plw_reader *r = NULL;
+	struct plw_event ev;
+	unsigned char raw[40] = { 0 };
+	uint32_t v;
+	size_t tlen = 0;
+	const char *td;
+	char cmd[512], *out, *err;
+	int entries = 0, others = 0;
+
+	/* common header, then parent_comm@24, parent_pid, child_comm@32, child_pid */
+	v = 366;
+	memcpy(raw, &v, 2);
+	v = 700;
+	memcpy(raw + 4, &v, 4);
+	v = 24 | 8 << 16;
+	memcpy(raw + 8, &v, 4);
+	v = 700;
+	memcpy(raw + 12, &v, 4);
+	v = 32 | 8 << 16;
+	memcpy(raw + 16, &v, 4);
+	v = 702;
+	memcpy(raw + 20, &v, 4);
+	memcpy(raw + 24, "python3", 8);
+	memcpy(raw + 32, "python3", 8);
+
+	assert_int_equal(plw_writer_open(&w, path_of("tp.plw"), &o), 0);
+	call(w, PLW_EV_PY_ENTRY, 700, 1000, 1);
+	assert_int_equal(plw_writer_tp_sample(w, 700, 700, 1100, 0, raw, sizeof(raw)), 0);
+	raw[0] = 99;	/* an id without an attr */
+	assert_int_equal(plw_writer_tp_sample(w, 700, 700, 1150, 0, raw, sizeof(raw)), -ENOENT);
+	raw[0] = 366 & 0xff;
+	call(w, PLW_EV_PY_RETURN, 700, 1200, 1);
+	wfinish(w, &m);
+
+	assert_int_equal(plw_reader_open(&r, path_of("tp.plw"), 0), 0);
+	td = plw_reader_tracing_data(r, &tlen);
+	assert_non_null(td);
+	assert_non_null(memmem(td, tlen, "name: sched_process_fork\nID: 366", 32));
+	assert_non_null(memmem(td, tlen, "sched\0", 6));
+	while (plw_reader_next(r, &ev) > 0) {
+		if (ev.type == PLW_EV_PY_ENTRY || ev.type == PLW_EV_PY_RETURN) {
+			assert_int_equal(ev.u.py.loc, 1);	/* still pylow's own events */
+			entries++;
+		} else if (ev.type == PLW_REC_OTHER) {
+			assert_int_equal(ev.u.other.attr_type, PERF_TYPE_TRACEPOINT);
+			assert_int_equal(ev.u.other.attr_config, 366);
+			assert_true(ev.len >= sizeof(raw));
+			assert_memory_equal(ev.payload, raw, sizeof(raw));
+			assert_int_equal(ev.ts, 1100);
+			assert_int_equal(ev.tid, 700);
+			others++;
+		}
+	}
+	plw_reader_free(r);
+	assert_int_equal(entries, 2);
+	assert_int_equal(others, 1);
+
+	if (system("perf --version >/dev/null 2>&1") != 0)
+		return;
+	snprintf(cmd, sizeof(cmd), "perf script -i %s/tp.plw", dir);
+	assert_int_equal(run(cmd, &out, &err), 0);
+	if (strstr(err, "Warning") || strstr(err, "failed"))
+		fail_msg("perf script stderr: %s", err);
+	assert_non_null(strstr(out, "sched:sched_process_fork: comm=python3 pid=700 child_comm=python3 child_pid=702"));
+	assert_non_null(strstr(out, "pylow:py_entry: loc=1"));
+	free(out);
+	free(err);
+}
+
 /* perf's own files: uncompressed and -z */
 static void test_perf_files(void **state)
 {
@@ -1141,6 +1232,7 @@ int main(void)
 		cmocka_unit_test(test_perf_script),
 		cmocka_unit_test(test_perf_files),
 		cmocka_unit_test(test_kernel_events),
+		cmocka_unit_test(test_tracepoints),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dir, remove_dir);

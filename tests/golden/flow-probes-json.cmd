@@ -1,0 +1,1 @@
+flow --json probes.plw

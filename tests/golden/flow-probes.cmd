@@ -1,0 +1,1 @@
+flow probes.plw

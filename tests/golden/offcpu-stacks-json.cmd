@@ -1,0 +1,1 @@
+offcpu --json stacks.plw
