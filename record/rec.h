@@ -114,6 +114,9 @@ int pyusdt_attach(struct pylow_bpf *skel, const char *path, struct py_attach *pa
 #define KGROUP_SYSCALLS		0x2
 #define KGROUP_SCHED		0x4
 #define KGROUP_DEFAULT		(KGROUP_PYTHON | KGROUP_SYSCALLS | KGROUP_SCHED)
+#define KGROUP_MEM		0x100	/* native.c */
+#define KGROUP_GIL		0x200
+#define KGROUP_EXCEPTIONS	0x400
 
 struct kern;
 
@@ -130,6 +133,28 @@ void kern_detach(struct kern *k);
 void kern_free(struct kern *k);
 /* the build machine's syscall names, comma-separated, indexed by number */
 const char *kern_syscall_names(void);
+
+/* ---------------------------------------------------------- native.c */
+
+struct native;
+
+/* opens and loads bpf/native.bpf.c on PY's maps when MASK has mem, gil or
+ * exceptions; *N is set even on failure (native_free it) */
+int native_load(struct native **n, struct pylow_bpf *py, unsigned mask);
+/* mem: probes PID's libc for PID only (its threads too); ERR on failure */
+int native_attach_mem(struct native *n, int pid, struct manifest *m, char *err, size_t len);
+/* mem: probes the target processes not probed yet (children); returns how many */
+int native_poll(struct native *n, struct manifest *m);
+/* gil, exceptions: probes the interpreter core of Python EXE (LIB: its
+ * libpython if known, else found from EXE), once per file, pid -1.  0 when
+ * EXE is not a Python; -errno with ERR set when a probe failed */
+int native_attach_python(struct native *n, const char *exe, const char *lib,
+			 struct manifest *m, char *err, size_t len);
+/* manifest lines for the groups not selected or with nothing attached */
+void native_manifest(struct native *n, unsigned mask, struct manifest *m);
+void native_set_running(struct native *n, int on);
+void native_detach(struct native *n);
+void native_free(struct native *n);
 
 /* ---------------------------------------------------------- sink.c */
 

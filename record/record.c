@@ -94,6 +94,7 @@ struct rec {
 	char partial[PATH_MAX + 16];
 	unsigned groups;		/* KGROUP_* of -e (0: the default) */
 	struct kern *kern;
+	struct native *native;		/* -e mem,gil,exceptions */
 };
 
 static const char usage_text[] =
@@ -135,8 +136,25 @@ static const char usage_text[] =
 "                                      duration, fd, bytes (raw_syscalls)\n"
 "                            sched     off-CPU intervals (blocked, preempted) and\n"
 "                                      runqueue waits (sched_switch, sched_wakeup)\n"
-"                          not supported yet: faults, io, mem, gil, exceptions,\n"
-"                          irq, tlb, probe\n"
+"                            mem       libc malloc, calloc, realloc, free,\n"
+"                                      posix_memalign, aligned_alloc, memalign:\n"
+"                                      sizes, pointers (live-at-end = leak\n"
+"                                      candidates).  COSTLY: a uprobe trap per\n"
+"                                      call, two for allocations (about 3-4 us\n"
+"                                      per malloc+free pair on a VM); probes\n"
+"                                      are put in the targets' processes only\n"
+"                                      (children: from <=100 ms after fork)\n"
+"                            gil       time a thread waits to take the GIL\n"
+"                                      (uprobes on CPython's take_gil, found in\n"
+"                                      .symtab, or in stripped builds from\n"
+"                                      PyEval_RestoreThread's code): every wait\n"
+"                                      that slept, forced switches included\n"
+"                            exceptions  Python exceptions raised (Python\n"
+"                                      raise or C code setting an error): type\n"
+"                                      name and Python frame (uprobe on\n"
+"                                      _PyErr_SetObject); re-raises and\n"
+"                                      propagation through frames not counted\n"
+"                          not supported yet: faults, io, irq, tlb, probe\n"
 "\n"
 "Filters (applied in the kernel, at the first sight of each code location):\n"
 "  -F, --func FUNC         only functions named exactly FUNC (repeatable, max %d)\n"
@@ -180,6 +198,8 @@ static const char usage_text[] =
 "  pylow record --python=usdt -- /usr/bin/python3.11 app.py   # through USDT\n"
 "  pylow record -p 4821 -d 10 -o web.plw               # 10 s of a running process\n"
 "  pylow record -f '*/myapp/*' -F handle -- python3.11 -m myapp\n"
+"  pylow record --python=usdt -e python,mem,gil,exceptions -- /usr/bin/python3.11 app.py\n"
+"  pylow report malloc trace.plw                       # top allocators, leaks\n"
 "  pylow report flow trace.plw                         # then look at it\n";
 
 static void usage(FILE *f)
@@ -401,6 +421,14 @@ static void on_exec(int pid, const char *filename, void *ctx)
 	char exe[PATH_MAX], probed[PATH_MAX], lib[PATH_MAX] = "";
 	struct usdt_file *f;
 
+	if (r->native && !target_exe(pid, exe, sizeof(exe))) {
+		char why[PATH_MAX + 128];
+
+		target_libpython(pid, lib, sizeof(lib));
+		if (native_attach_python(r->native, exe, lib, &r->man, why, sizeof(why)) && !r->quiet)
+			pr("warning: %s", why);
+		lib[0] = 0;
+	}
 	if (r->use_agent)	/* the agent loads itself in every Python */
 		return;
 	if (target_exe(pid, exe, sizeof(exe)) && !realpath(filename, exe))
@@ -483,6 +511,11 @@ static int load_bpf(struct rec *r)
 	if ((err = kern_load(&r->kern, skel, r->groups))) {
 		pr("cannot load the kernel event programs (bpf/kernel.bpf.c): %s (run with -vvv "
 		   "for the verifier's log, or leave out -e syscalls,sched)", strerror(-err));
+		return -1;
+	}
+	if ((err = native_load(&r->native, skel, r->groups))) {
+		pr("cannot load the native event programs (bpf/native.bpf.c): %s (run with -vvv "
+		   "for the verifier's log, or leave out -e mem,gil,exceptions)", strerror(-err));
 		return -1;
 	}
 	return 0;
@@ -1121,6 +1154,7 @@ static void detach_all(struct rec *r)
 		r->tp_links[i] = NULL;
 	}
 	kern_detach(r->kern);
+	native_detach(r->native);
 }
 
 static void cleanup(struct rec *r)
@@ -1130,6 +1164,8 @@ static void cleanup(struct rec *r)
 	sink_free(r->sink);
 	kern_free(r->kern);
 	r->kern = NULL;
+	native_free(r->native);
+	r->native = NULL;
 	pylow_bpf__destroy(r->skel);
 	manifest_free(&r->man);
 	free(r->cmdline);
@@ -1264,6 +1300,30 @@ int cmd_record(int argc, char **argv)
 			goto fail;
 		}
 	}
+	if (r->groups & (KGROUP_MEM | KGROUP_GIL | KGROUP_EXCEPTIONS)) {
+		char why[PATH_MAX + 128];
+
+		/* mem: the targets' libc, per process; gil, exceptions: their
+		 * Python files (a failure is a warning: the other groups record) */
+		if (r->cmd && (r->groups & KGROUP_MEM) &&
+		    native_attach_mem(r->native, r->child, &r->man, why, sizeof(why)))
+			pr("warning: %s", why);
+		if (r->cmd && native_attach_python(r->native, exe, NULL, &r->man, why, sizeof(why)))
+			pr("warning: %s", why);
+		for (int i = 0; i < r->nr_pids; i++) {
+			char pexe[PATH_MAX], lib[PATH_MAX] = "";
+
+			if ((r->groups & KGROUP_MEM) &&
+			    native_attach_mem(r->native, r->pids[i], &r->man, why, sizeof(why)))
+				pr("warning: %s", why);
+			if (target_exe(r->pids[i], pexe, sizeof(pexe)))
+				continue;
+			target_libpython(r->pids[i], lib, sizeof(lib));
+			if (native_attach_python(r->native, pexe, lib, &r->man, why, sizeof(why)))
+				pr("warning: %s", why);
+		}
+	}
+	native_manifest(r->native, r->groups, &r->man);
 	/* every distinct Python of the targets */
 	if (!(r->groups & KGROUP_PYTHON))
 		;	/* -e without python: kernel events only */
@@ -1344,6 +1404,7 @@ int cmd_record(int argc, char **argv)
 	}
 	r->skel->bss->running = 1;
 	kern_set_running(r->kern, 1);
+	native_set_running(r->native, 1);
 	release_child(r);
 	if (r->duration)
 		deadline = start + (uint64_t)(r->duration * 1e9);
@@ -1365,6 +1426,7 @@ int cmd_record(int argc, char **argv)
 			pr_write_failed(r, err, m);
 			goto fail_mid;
 		}
+		native_poll(r->native, &r->man);	/* mem: children not probed yet */
 		now = mono_ns();
 		if ((err = sink_counters(r->sink, now))) {
 			pr("recording failed: %s", sink_error(r->sink));
@@ -1398,6 +1460,7 @@ int cmd_record(int argc, char **argv)
 	/* stop the sources (all at once), then drain what is left */
 	r->skel->bss->running = 0;
 	kern_set_running(r->kern, 0);
+	native_set_running(r->native, 0);
 	detach_all(r);
 	if ((err = agent_drain(r, true))) {
 		pr("recording failed while draining: %s", sink_error(r->sink));

@@ -393,8 +393,19 @@ static int write_one(struct sink *s, const unsigned char *rec)
 	case PLW_EV_PY_GC_DONE:
 	case PLW_EV_SYSCALL:
 	case PLW_EV_OFFCPU:
+	case PLW_EV_MEM:
+	case PLW_EV_GIL:
 		err = plw_writer_event(s->w, h.type, h.pid, h.tid, h.ts, h.cpu, p, h.size);
 		break;
+	case PLW_EV_EXCEPTION: {
+		struct plw_exception x;
+
+		if (h.size < sizeof(x))
+			return 0;
+		memcpy(&x, p, sizeof(x));
+		err = plw_writer_exception(s->w, h.pid, h.tid, h.ts, h.cpu, dl_str(p, h.size, x.type));
+		break;
+	}
 	case PLW_EV_PY_LOC: {
 		struct plw_py_loc l;
 
