@@ -251,6 +251,22 @@ void kernel_label(const struct plw_node *n, char *out, size_t len)
 		snprintf(out, len, "off-CPU %s", n->site->name);
 		return;
 	}
+	if (n->site->kind == PLW_KIND_MEM) {
+		human_size(n->bytes, b, sizeof(b));
+		if (n->bytes)
+			snprintf(out, len, "%s %s", n->site->name, b);
+		else
+			snprintf(out, len, "%s", n->site->name);
+		return;
+	}
+	if (n->site->kind == PLW_KIND_GIL) {
+		snprintf(out, len, "waiting for the GIL");
+		return;
+	}
+	if (n->site->kind == PLW_KIND_EXCEPTION) {
+		snprintf(out, len, "raise %s", n->site->name);
+		return;
+	}
 	if (n->site->kind != PLW_KIND_SYSCALL) {
 		snprintf(out, len, "[%s]", n->site->name);
 		return;
@@ -287,8 +303,10 @@ static void node_line(FILE *out, const struct plw_node *n)
 	}
 	if (n->count > 1)
 		fprintf(out, " ×%" PRIu64, n->count);
-	fputs("  ", out);
-	ms(out, n->dur_ns);
+	if (n->site->kind != PLW_KIND_MEM && n->site->kind != PLW_KIND_EXCEPTION) {
+		fputs("  ", out);	/* those two are count-only */
+		ms(out, n->dur_ns);
+	}
 	where_text(n->site, where, sizeof(where));
 	if (where[0]) {
 		fputs("  ", out);
@@ -395,6 +413,10 @@ static void json_node(const struct report_opts *o, struct jw *j, const struct pl
 			jw_u64(j, n->fd1 - 1);
 		else
 			jw_null(j);
+		jw_key(j, "bytes");
+		jw_u64(j, n->bytes);
+	}
+	if (n->site->kind == PLW_KIND_MEM) {
 		jw_key(j, "bytes");
 		jw_u64(j, n->bytes);
 	}

@@ -121,6 +121,8 @@ struct plw_leaf_info {
 	uint64_t bytes;			/* ret of byte-moving calls when >= 0, else 0 */
 	uint64_t runq_ns;		/* OFFCPU: part spent runnable */
 	uint32_t reason;		/* OFFCPU: PLW_OFFCPU_* */
+	/* MEM, GIL, EXCEPTION: the event itself (u.mem, u.gil, u.exc) */
+	const struct plw_event *ev;
 	/* the Python frame it fell under (NULL: none open), and its parents
 	 * up to the root: stack[0] is the root, stack[depth-1] the frame */
 	const struct plw_site *const *stack;

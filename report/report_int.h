@@ -64,6 +64,9 @@ int report_single(const struct report_opts *o, struct report_result *res);
 int report_syscalls(const struct report_opts *o, struct report_result *res);
 int report_offcpu(const struct report_opts *o, struct report_result *res);
 int report_sched(const struct report_opts *o, struct report_result *res);
+int report_malloc(const struct report_opts *o, struct report_result *res);
+int report_gil(const struct report_opts *o, struct report_result *res);
+int report_exceptions(const struct report_opts *o, struct report_result *res);
 
 /* ---------------------------------------------------------------- source */
 

@@ -214,7 +214,7 @@ static void tl_leaf(void *ctx, const struct plw_call_info *ci, const struct plw_
 	t->lines++;
 	at.ts = ci->start_ns;
 	if (t->o->json) {
-		json_common(t, &at, li->kind == PLW_KIND_OFFCPU ? "offcpu" : "syscall");
+		json_common(t, &at, plw_kind_name(li->kind));
 		jw_key(&t->j, "start_ns");
 		jw_u64(&t->j, ci->start_ns);
 		jw_key(&t->j, "dur_ns");
@@ -231,9 +231,21 @@ static void tl_leaf(void *ctx, const struct plw_call_info *ci, const struct plw_
 			jw_i64(&t->j, li->ret);
 			jw_key(&t->j, "bytes");
 			jw_u64(&t->j, li->bytes);
-		} else {
+		} else if (li->kind == PLW_KIND_OFFCPU) {
 			jw_key(&t->j, "runq_ns");
 			jw_u64(&t->j, li->runq_ns);
+		} else if (li->kind == PLW_KIND_MEM) {
+			jw_key(&t->j, "op");
+			jw_str(&t->j, ci->site->name);
+			jw_key(&t->j, "addr");
+			jw_u64(&t->j, li->ev->u.mem.addr);
+			jw_key(&t->j, "size");
+			jw_u64(&t->j, li->ev->u.mem.size);
+			jw_key(&t->j, "old_addr");
+			jw_u64(&t->j, li->ev->u.mem.old_addr);
+		} else if (li->kind == PLW_KIND_EXCEPTION) {
+			jw_key(&t->j, "type");
+			jw_str(&t->j, ci->site->name);
 		}
 		jw_obj_end(&t->j);
 		return;
