@@ -256,9 +256,11 @@ static void tl_leaf(void *ctx, const struct plw_call_info *ci, const struct plw_
 	put(&l, "· ");
 	kernel_label(&n, lab, sizeof(lab));
 	put_safe(&l, lab);
-	put(&l, "  [");
-	put_ms(&l, ci->dur_ns, 0);
-	put(&l, "ms]");
+	if (li->kind != PLW_KIND_MEM && li->kind != PLW_KIND_EXCEPTION) {
+		put(&l, "  [");	/* those two are count-only */
+		put_ms(&l, ci->dur_ns, 0);
+		put(&l, "ms]");
+	}
 	if (li->kind == PLW_KIND_SYSCALL && li->ret < 0) {
 		char e[32];
 
