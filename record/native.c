@@ -7,10 +7,16 @@
  *               breakpoints in that process's address space only, so the
  *               rest of the machine never traps on malloc).  Threads share
  *               the address space: covered.  A target exec'ing stays covered
- *               (the event follows the task into its new address space).  A
- *               child process is attached when the recorder first sees it
- *               in the targets map (native_poll, every ~100 ms): its
- *               allocations before that are not recorded.
+ *               (the event follows the task into its new address space) when
+ *               it was fork()ed, as the launched command is; other targets
+ *               that exec are probed again once the new image has mapped
+ *               its libc.  A child process is probed when the recorder has
+ *               seen it in the targets map for MEM_SETTLE_NS (native_poll,
+ *               every ~100 ms): its allocations before that are not
+ *               recorded.  Attaching takes ~10-20 ms, up to ~600 ms seen
+ *               on a loaded VM (the kernel visits every process mapping
+ *               libc for each of the 13 probes), so a child living less
+ *               than that may not be covered at all.
  *   gil         uprobe + uretprobe on CPython's take_gil(), pid -1 (every
  *               process running that Python file; the BPF side keeps the
  *               targets' events only).  take_gil is static: found in .symtab
@@ -48,8 +54,19 @@
 struct mem_pid {
 	int pid;
 	int nr;
+	bool pending;			/* to (re)attach when its libc is mapped */
+	int tries;
+	uint64_t seen_ns;		/* first seen, or exec'd */
 	struct bpf_link *links[MEM_LINKS];
 };
+
+/* polls (~100 ms each) a process may take to map its libc after exec */
+#define MEM_TRIES	20
+/* a new or exec'd process is probed this long after it was seen: one just
+ * exec'd may still be mapping its libc (the dynamic loader maps the file,
+ * then its segments over it), and probes attached in between were seen to
+ * never fire (kernel 6.18) */
+#define MEM_SETTLE_NS	50000000ull
 
 struct py_file {
 	char path[PATH_MAX];
@@ -344,37 +361,24 @@ static int find_libc(int pid, char *out, size_t len)
 	return err;
 }
 
-int native_attach_mem(struct native *n, int pid, struct manifest *m, char *err, size_t len)
+/* attaches the allocator probes of MP->pid (MP has no links) */
+static int attach_slot(struct native *n, struct mem_pid *mp, struct manifest *m, char *err,
+		       size_t len)
 {
 	char libc[PATH_MAX + 32], name[2 * PATH_MAX + 256];
 	struct elf_file f;
-	struct mem_pid *mp;
 	uint64_t done[8];
-	int nd = 0, e;
+	int nd = 0, e, pid = mp->pid;
 
-	if (!n || !(n->mask & KGROUP_MEM))
-		return 0;
-	for (int i = 0; i < n->nr_mem; i++)
-		if (n->mem[i].pid == pid)
-			return 0;
-	if (n->nr_mem == MAX_MEM_PIDS) {
-		snprintf(err, len, "mem: more than %d processes: process %d not probed", MAX_MEM_PIDS, pid);
-		n->mem_failed++;
-		return -ENOSPC;
-	}
 	if ((e = find_libc(pid, libc, sizeof(libc)))) {
 		snprintf(err, len, "mem: process %d maps no libc.so (%s): its allocations are not recorded",
 			 pid, strerror(-e));
-		n->mem_failed++;
 		return e;
 	}
 	if ((e = elf_open(&f, libc))) {
 		snprintf(err, len, "mem: cannot read %s: %s", libc, strerror(-e));
-		n->mem_failed++;
 		return e;
 	}
-	mp = &n->mem[n->nr_mem];
-	*mp = (struct mem_pid){ .pid = pid };
 	for (size_t i = 0; i < sizeof(mem_funcs) / sizeof(mem_funcs[0]); i++) {
 		uint64_t va = elf_sym(&f, mem_funcs[i].sym, false), off;
 		bool dup = false;
@@ -410,7 +414,7 @@ int native_attach_mem(struct native *n, int pid, struct manifest *m, char *err, 
 		mp->links[mp->nr++] = l;
 	}
 	elf_close(&f);
-	n->nr_mem++;
+	mp->pending = false;
 	/* one manifest line per libc file */
 	{
 		const char *real = strstr(libc, "/root/") ? strstr(libc, "/root/") + 5 : libc;
@@ -430,32 +434,107 @@ fail:
 	for (int i = 0; i < mp->nr; i++)
 		bpf_link__destroy(mp->links[i]);
 	mp->nr = 0;
-	n->mem_failed++;
 	return e;
+}
+
+static struct mem_pid *mem_slot(struct native *n, int pid, bool create)
+{
+	for (int i = 0; i < n->nr_mem; i++)
+		if (n->mem[i].pid == pid)
+			return &n->mem[i];
+	if (!create || n->nr_mem == MAX_MEM_PIDS)
+		return NULL;
+	n->mem[n->nr_mem] = (struct mem_pid){ .pid = pid, .pending = true, .seen_ns = mono_ns() };
+	return &n->mem[n->nr_mem++];
+}
+
+int native_attach_mem(struct native *n, int pid, struct manifest *m, char *err, size_t len)
+{
+	struct mem_pid *mp;
+	int e;
+
+	if (!n || !(n->mask & KGROUP_MEM))
+		return 0;
+	if ((mp = mem_slot(n, pid, false)))
+		return 0;
+	if (!(mp = mem_slot(n, pid, true))) {
+		snprintf(err, len, "mem: more than %d processes: process %d not probed", MAX_MEM_PIDS, pid);
+		n->mem_failed++;
+		return -ENOSPC;
+	}
+	mp->tries++;
+	e = attach_slot(n, mp, m, err, len);
+	if (e && (e != -ENOENT || mp->tries >= MEM_TRIES)) {
+		mp->pending = false;	/* gone, or never maps a libc: not retried */
+		n->mem_failed++;
+	}
+	return e;
+}
+
+static void *destroy_links(void *arg)
+{
+	struct bpf_link **l = arg;
+
+	for (int i = 0; l[i]; i++)
+		bpf_link__destroy(l[i]);
+	free(l);
+	return NULL;
+}
+
+void native_on_exec(struct native *n, int pid)
+{
+	struct mem_pid *mp;
+	struct bpf_link **l;
+	pthread_t th;
+
+	if (!n || !(n->mask & KGROUP_MEM) || !(mp = mem_slot(n, pid, false)))
+		return;
+	/* probes attached before the exec do not reliably follow a vfork'd
+	 * child into its new image: attach again once it has mapped its libc
+	 * (the old links go in the background: removing a uprobe waits) */
+	if (mp->nr && (l = calloc(mp->nr + 1, sizeof(*l)))) {
+		memcpy(l, mp->links, mp->nr * sizeof(*l));
+		if (pthread_create(&th, NULL, destroy_links, l))
+			destroy_links(l);
+		else
+			pthread_detach(th);
+		mp->nr = 0;
+	}
+	mp->pending = true;
+	mp->tries = 0;
+	mp->seen_ns = mono_ns();
 }
 
 int native_poll(struct native *n, struct manifest *m)
 {
 	uint32_t key, next;
 	int fd, added = 0;
-	char why[PATH_MAX + 128];
+	char why[2 * PATH_MAX + 256];
 
 	if (!n || !(n->mask & KGROUP_MEM) || !n->skel)
 		return 0;
+	/* processes exec'd, or not done mapping their libc */
+	for (int i = 0; i < n->nr_mem; i++) {
+		struct mem_pid *mp = &n->mem[i];
+		int e;
+
+		if (!mp->pending || mono_ns() - mp->seen_ns < MEM_SETTLE_NS)
+			continue;
+		mp->tries++;
+		e = attach_slot(n, mp, m, why, sizeof(why));
+		if (!e)
+			added++;
+		else if (e != -ENOENT || mp->tries >= MEM_TRIES)
+			mp->pending = false;
+	}
+	/* new target processes (children) */
 	fd = bpf_map__fd(n->skel->maps.targets);
 	for (int r = bpf_map_get_next_key(fd, NULL, &next); !r;
 	     r = bpf_map_get_next_key(fd, &key, &next)) {
-		bool have = false;
-
 		key = next;
-		for (int i = 0; i < n->nr_mem && !have; i++)
-			have = n->mem[i].pid == (int)key;
-		if (have || n->nr_mem == MAX_MEM_PIDS)
-			continue;
-		if (!native_attach_mem(n, key, m, why, sizeof(why)))
-			added++;
-		else	/* exited already, or no libc: do not retry */
-			n->mem[n->nr_mem < MAX_MEM_PIDS ? n->nr_mem++ : 0] = (struct mem_pid){ .pid = key };
+		/* probed at a later poll (MEM_SETTLE_NS) */
+		if (!mem_slot(n, key, false))
+			mem_slot(n, key, true);
 	}
 	return added;
 }

@@ -145,6 +145,8 @@ int native_load(struct native **n, struct pylow_bpf *py, unsigned mask);
 int native_attach_mem(struct native *n, int pid, struct manifest *m, char *err, size_t len);
 /* mem: probes the target processes not probed yet (children); returns how many */
 int native_poll(struct native *n, struct manifest *m);
+/* mem: PID exec'd: its probes are attached again once it maps its libc */
+void native_on_exec(struct native *n, int pid);
 /* gil, exceptions: probes the interpreter core of Python EXE (LIB: its
  * libpython if known, else found from EXE), once per file, pid -1.  0 when
  * EXE is not a Python; -errno with ERR set when a probe failed */

@@ -81,6 +81,7 @@ struct rec {
 	int child_status;
 	bool child_reaped;
 	int go_fd;			/* write end of the child's start pipe */
+	int child_execd;		/* EXEC records of the launched child seen */
 
 	struct pylow_bpf *skel;
 	struct bpf_link *tp_links[4];
@@ -421,6 +422,10 @@ static void on_exec(int pid, const char *filename, void *ctx)
 	char exe[PATH_MAX], probed[PATH_MAX], lib[PATH_MAX] = "";
 	struct usdt_file *f;
 
+	/* the launched command's own exec: probed just before it, in a
+	 * fork()ed child, which the probes follow */
+	if (r->native && !(r->cmd && pid == r->child && !r->child_execd++))
+		native_on_exec(r->native, pid);
 	if (r->native && !target_exe(pid, exe, sizeof(exe))) {
 		char why[PATH_MAX + 128];
 
