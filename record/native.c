@@ -20,12 +20,33 @@
  *   gil         uprobe + uretprobe on CPython's take_gil(), pid -1 (every
  *               process running that Python file; the BPF side keeps the
  *               targets' events only).  take_gil is static: found in .symtab
- *               when the file has one (pyenv, source builds), else (stripped
- *               Debian/Ubuntu builds) as the first direct call made by both
- *               exported PyEval_RestoreThread and PyEval_AcquireThread,
- *               checked to be a function start in .eh_frame_hdr.
- *   exceptions  uprobe on _PyErr_SetObject (3.8+: type is argument 2) or
- *               PyErr_SetObject (type is argument 1), pid -1.
+ *               when the file has one (pyenv, source builds: 3.6-3.13), else
+ *               (stripped Debian/Ubuntu builds) as a direct call made by both
+ *               exported PyEval_RestoreThread and PyEval_AcquireThread in
+ *               their first 64 bytes, checked to be a function start in
+ *               .eh_frame_hdr (Debian 3.11.2: 0x4f92c0).  Every GIL take goes
+ *               through take_gil: after a blocking call (Py_END_ALLOW_THREADS,
+ *               PyGILState_Ensure, a new thread) and after a forced switch
+ *               (the eval loop's drop request, every 5 ms of contention).
+ *               A wait is a take_gil call during which the thread slept (its
+ *               nvcsw grew: it blocked on the GIL's condition variable or
+ *               mutex); wait_ns is entry to return (plus ~1 trap of uprobe
+ *               overhead).  Not counted: takes of a free GIL (no sleep), the
+ *               dropping thread's wait for the handoff in drop_gil
+ *               (FORCE_SWITCHING: it then waits in take_gil, which counts),
+ *               a thread exiting inside take_gil at finalisation, a take_gil
+ *               inlined into a caller in some other build (the call
+ *               heuristic then finds nothing and the manifest says so).
+ *               Pythons without either way (stripped, not x86-64) get no gil
+ *               probes, said in the manifest and on stderr.
+ *   exceptions  uprobe on _PyErr_SetObject (3.8+: type is argument 2;
+ *               exported up to 3.12, a local .symtab symbol in 3.13) or
+ *               PyErr_SetObject (3.6, 3.7: type is argument 1), pid -1.  A
+ *               Python `raise X` (do_raise) and C code setting an error
+ *               (PyErr_SetString, PyErr_Format, PyErr_SetNone, ...) all go
+ *               through it; propagation through frames and a bare `raise`
+ *               (re-raise: _PyErr_Restore) do not.  C code that replaces an
+ *               error raises twice (int('x') on 3.11: two ValueErrors).
  *
  * Returns 0 or -errno and never prints (record.c talks to the user).
  */
@@ -583,6 +604,8 @@ int native_attach_python(struct native *n, const char *exe, const char *lib,
 	if ((e = elf_open(&f, path)))
 		return 0;
 	exc = elf_sym(&f, "_PyErr_SetObject", false);
+	if (!exc)	/* 3.13 hides it: a local symbol in .symtab */
+		exc = elf_sym(&f, "_PyErr_SetObject", true);
 	if (!exc) {
 		exc = elf_sym(&f, "PyErr_SetObject", false);
 		cookie = 1;
