@@ -70,6 +70,7 @@
 
 #define MAX_MEM_PIDS	1024
 #define MAX_PY_FILES	16
+#define SEEN_MAX	64
 #define MEM_LINKS	16
 
 struct mem_pid {
@@ -105,7 +106,7 @@ struct native {
 	int nr_libcs;
 	struct py_file py[MAX_PY_FILES];
 	int nr_py;
-	char seen[MAX_PY_FILES][PATH_MAX];	/* files looked at (attached or not) */
+	char (*seen)[PATH_MAX];		/* files looked at: a ring of SEEN_MAX */
 	int nr_seen;
 };
 
@@ -595,12 +596,20 @@ int native_attach_python(struct native *n, const char *exe, const char *lib,
 		snprintf(path, sizeof(path), "%s", lib);
 	else if (core_file(exe, path, sizeof(path)))
 		return 0;	/* not an ELF file: a script, a shim */
-	for (int i = 0; i < n->nr_seen; i++)
+	for (int i = 0; i < n->nr_seen && i < SEEN_MAX; i++)
 		if (!strcmp(n->seen[i], path))
 			return 0;
-	if (n->nr_seen == MAX_PY_FILES || n->nr_py == MAX_PY_FILES)
+	if (!n->seen && !(n->seen = calloc(SEEN_MAX, sizeof(*n->seen))))
+		return -ENOMEM;
+	snprintf(n->seen[n->nr_seen++ % SEEN_MAX], PATH_MAX, "%s", path);
+	for (int i = 0; i < n->nr_py; i++)
+		if (!strcmp(n->py[i].path, path))
+			return 0;
+	if (n->nr_py == MAX_PY_FILES) {
+		snprintf(err, len, "gil, exceptions: more than %d Python files: %s not probed",
+			 MAX_PY_FILES, path);
 		return -ENOSPC;
-	snprintf(n->seen[n->nr_seen++], PATH_MAX, "%s", path);
+	}
 	if ((e = elf_open(&f, path)))
 		return 0;
 	exc = elf_sym(&f, "_PyErr_SetObject", false);
@@ -733,6 +742,7 @@ void native_free(struct native *n)
 		return;
 	native_detach(n);
 	native_bpf__destroy(n->skel);
+	free(n->seen);
 	free(n->mem);
 	free(n);
 }
