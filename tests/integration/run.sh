@@ -928,9 +928,15 @@ PYEOF
 # together >= 35 % of the time both spun: one of them holds the GIL at any
 # moment, the switches and preemption by other load make up the rest) and
 # none under solo_spin (no other thread alive)
-t_native() {
-	local d=$1
-	rec "$d" record -q --python=usdt -e python,mem,gil,exceptions -o "$d/x.plw" -- "$PY" "$PYDIR/native_probe.py" "$d/gt.json"
+t_native() { native "$1" usdt "$PY"; }
+# the same with pyenv's 3.12 (no probes, shared libpython with .symtab) and
+# the in-process agent for Python calls: take_gil and _PyErr_SetObject found
+# in libpython3.12.so's .symtab
+t_native_agent() { native "$1" agent "$(echo $PYENV/3.12.*/bin/python3.12)"; }
+native() {
+	local d=$1 mode=$2 py=$3
+	[ -x "$py" ] || fail "$py missing (pyenv 3.12)"
+	rec "$d" record -q --python="$mode" -e python,mem,gil,exceptions -o "$d/x.plw" -- "$py" "$PYDIR/native_probe.py" "$d/gt.json"
 	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
 	finished "$d" "$d/x.plw"
 	[ -s "$d/gt.json" ] || fail "the target wrote no ground truth"
@@ -1098,7 +1104,7 @@ CASES=(launch_counts attach_counts sleep_durations children threads deep_stack p
        target_unharmed disk_full lost_marked truncated_anywhere
        storm_forks_threads storm_code_objects privacy symlink_mode
        analyses kernel_leaves kernel_leaves_agent kernel_perf_script kernel_groups
-       native native_mem_scope)
+       native native_agent native_mem_scope)
 [ $# -gt 0 ] && CASES=("$@")
 
 echo "integration: $PYLOW, target $PY ($("$PY" --version 2>&1)), kernel $(uname -r), temp $T"
