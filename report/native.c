@@ -531,6 +531,11 @@ static void out_malloc(struct nr *k, struct jw *j)
 	}
 	fputs("\ntop allocating Python frames, by bytes:\n", f);
 	mem_rows(f, k->mem.e, na);
+	if (na > 1) {
+		qsort(k->mem.e, k->mem.n, sizeof(*k->mem.e), cmp_count);
+		fputs("\ntop allocating Python frames, by count:\n", f);
+		mem_rows(f, k->mem.e, na);
+	}
 	fputs("\nallocation sizes:\n", f);
 	hist_text(f, k->size_hist, "bytes");
 	fputs("\nlive at the end (allocated while recording, never freed): leak candidates\n", f);

@@ -243,7 +243,7 @@ static const struct sub subs[] = {
 	  "\n"
 	  "The libc allocator calls of the recorded processes (record -e mem):\n"
 	  "allocations (malloc, calloc, realloc, posix_memalign, aligned_alloc,\n"
-	  "memalign) by the Python frame that made them, largest in bytes first, a\n"
+	  "memalign) by the Python frame that made them, by bytes and by count, a\n"
 	  "log2 histogram of their sizes, and the allocations still live at the end:\n"
 	  "allocated while recording and never freed nor realloc'd away, by Python\n"
 	  "frame (leak candidates; memory a process keeps on purpose shows too).\n"
