@@ -28,8 +28,9 @@ static const struct {
 	{ "sched", KGROUP_SCHED, "off-CPU intervals (blocked, preempted) and runqueue waits" },
 	{ "faults", KGROUP_FAULTS, "user page faults of target threads (exceptions:page_fault_user)" },
 	{ "io", KGROUP_IO, "block requests of target threads, issue to completion" },
-	{ "mem", 0, NULL },
-	{ "gil", 0, NULL }, { "exceptions", 0, NULL },
+	{ "mem", KGROUP_MEM, "libc malloc/calloc/realloc/free (uprobes; costly)" },
+	{ "gil", KGROUP_GIL, "time threads wait to take the GIL (CPython take_gil)" },
+	{ "exceptions", KGROUP_EXCEPTIONS, "Python exceptions raised: type, Python frame" },
 	{ "irq", KGROUP_IRQ, "hard and soft irq time taken from target threads" },
 	{ "tlb", KGROUP_TLB, "TLB flushes on target threads, by reason" },
 };
@@ -62,14 +63,15 @@ int kern_parse_groups(const char *arg, unsigned *mask, char *err, size_t len)
 			if (!strcmp(tok, groups[i].name))
 				break;
 		if (i == sizeof(groups) / sizeof(groups[0])) {
-			snprintf(err, len, "unknown event group '%s'; groups: python, syscalls, sched, faults, io, irq, tlb; "
+			snprintf(err, len, "unknown event group '%s'; groups: python, syscalls, sched, faults, io, "
+				 "mem, gil, exceptions, irq, tlb; "
 				 "probes: usdt:BIN:PROVIDER:NAME, uprobe:BIN:SYMBOL, uretprobe:BIN:SYMBOL, "
 				 "tracepoint:SYSTEM:NAME", tok);
 			free(copy);
 			return -EINVAL;
 		}
 		if (!groups[i].bit) {
-			snprintf(err, len, "event group '%s' is not supported yet; supported: python, syscalls, sched, faults, io, irq, tlb",
+			snprintf(err, len, "event group '%s' is not supported yet",
 				 tok);
 			free(copy);
 			return -EOPNOTSUPP;

@@ -115,10 +115,12 @@ int pyusdt_attach(struct pylow_bpf *skel, const char *path, struct py_attach *pa
 #define KGROUP_SCHED		0x4
 #define KGROUP_PROBES		0x8000	/* generic probes given (record/probes.c) */
 #define KGROUP_DEFAULT		(KGROUP_PYTHON | KGROUP_SYSCALLS | KGROUP_SCHED)
-/* bits in the order of kernel.c's groups table (mem 0x20, gil 0x40,
- * exceptions 0x80 and probe 0x400 left to their groups) */
+/* bits in the order of kernel.c's groups table */
 #define KGROUP_FAULTS		0x8
 #define KGROUP_IO		0x10
+#define KGROUP_MEM		0x20	/* native.c */
+#define KGROUP_GIL		0x40
+#define KGROUP_EXCEPTIONS	0x80
 #define KGROUP_IRQ		0x100
 #define KGROUP_TLB		0x200
 #define KGROUP_KG		(KGROUP_FAULTS | KGROUP_IO | KGROUP_IRQ | KGROUP_TLB)
@@ -209,6 +211,30 @@ int stacks_new(struct stacks **s, int map_fd);
 int stacks_map(struct stacks *s, uint32_t pid, struct plw_stack *st, stacks_def_cb def,
 	       void *ctx);
 void stacks_free(struct stacks *s);
+
+/* ---------------------------------------------------------- native.c */
+
+struct native;
+
+/* opens and loads bpf/native.bpf.c on PY's maps when MASK has mem, gil or
+ * exceptions; *N is set even on failure (native_free it) */
+int native_load(struct native **n, struct pylow_bpf *py, unsigned mask);
+/* mem: probes PID's libc for PID only (its threads too); ERR on failure */
+int native_attach_mem(struct native *n, int pid, struct manifest *m, char *err, size_t len);
+/* mem: probes the target processes not probed yet (children); returns how many */
+int native_poll(struct native *n, struct manifest *m);
+/* mem: PID exec'd: its probes are attached again once it maps its libc */
+void native_on_exec(struct native *n, int pid);
+/* gil, exceptions: probes the interpreter core of Python EXE (LIB: its
+ * libpython if known, else found from EXE), once per file, pid -1.  0 when
+ * EXE is not a Python; -errno with ERR set when a probe failed */
+int native_attach_python(struct native *n, const char *exe, const char *lib,
+			 struct manifest *m, char *err, size_t len);
+/* manifest lines for the groups not selected or with nothing attached */
+void native_manifest(struct native *n, unsigned mask, struct manifest *m);
+void native_set_running(struct native *n, int on);
+void native_detach(struct native *n);
+void native_free(struct native *n);
 
 /* ---------------------------------------------------------- sink.c */
 

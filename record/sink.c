@@ -447,6 +447,8 @@ static int write_one(struct sink *s, const unsigned char *rec)
 	case PLW_EV_IO:
 	case PLW_EV_IRQ:
 	case PLW_EV_TLB:
+	case PLW_EV_MEM:
+	case PLW_EV_GIL:
 	case PLW_EV_PROBE:
 	case PLW_EV_STACK:
 		err = plw_writer_event(s->w, h.type, h.pid, h.tid, h.ts, h.cpu, p, h.size);
@@ -466,6 +468,15 @@ static int write_one(struct sink *s, const unsigned char *rec)
 		if (err == -ENOENT)
 			err = 0;	/* not one of ours */
 		break;
+	case PLW_EV_EXCEPTION: {
+		struct plw_exception x;
+
+		if (h.size < sizeof(x))
+			return 0;
+		memcpy(&x, p, sizeof(x));
+		err = plw_writer_exception(s->w, h.pid, h.tid, h.ts, h.cpu, dl_str(p, h.size, x.type));
+		break;
+	}
 	case PLW_EV_PY_LOC: {
 		struct plw_py_loc l;
 

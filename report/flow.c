@@ -266,6 +266,19 @@ void kernel_label(const struct plw_node *n, char *out, size_t len)
 	case PLW_KIND_TLB:
 		snprintf(out, len, "tlb flush%s (%s)", n->count == 1 ? "" : "es", n->site->name);
 		return;
+	case PLW_KIND_MEM:
+		human_size(n->bytes, b, sizeof(b));
+		if (n->bytes)
+			snprintf(out, len, "%s %s", n->site->name, b);
+		else
+			snprintf(out, len, "%s", n->site->name);
+		return;
+	case PLW_KIND_GIL:
+		snprintf(out, len, "waiting for the GIL");
+		return;
+	case PLW_KIND_EXCEPTION:
+		snprintf(out, len, "raise %s", n->site->name);
+		return;
 	default:
 		break;
 	}
@@ -305,8 +318,9 @@ static void node_line(FILE *out, const struct plw_node *n)
 	}
 	if (n->count > 1)
 		fprintf(out, " ×%" PRIu64, n->count);
-	/* faults and TLB flushes are counted, not timed */
-	if (n->site->kind != PLW_KIND_FAULT && n->site->kind != PLW_KIND_TLB) {
+	/* faults, TLB flushes, allocator calls and raises are counted, not timed */
+	if (n->site->kind != PLW_KIND_FAULT && n->site->kind != PLW_KIND_TLB &&
+	    n->site->kind != PLW_KIND_MEM && n->site->kind != PLW_KIND_EXCEPTION) {
 		fputs("  ", out);
 		ms(out, n->dur_ns);
 	}
@@ -419,7 +433,7 @@ static void json_node(const struct report_opts *o, struct jw *j, const struct pl
 		jw_key(j, "bytes");
 		jw_u64(j, n->bytes);
 	}
-	if (n->site->kind == PLW_KIND_IO) {
+	if (n->site->kind == PLW_KIND_IO || n->site->kind == PLW_KIND_MEM) {
 		jw_key(j, "bytes");
 		jw_u64(j, n->bytes);
 	}

@@ -1374,6 +1374,34 @@ const char *plw_model_probe_kind(const struct plw_model *m, uint32_t input, uint
 	return plw_native_probe_kind(m->nat, input, probe);
 }
 
+static const char *const mem_ops[] = { "malloc", "calloc", "realloc", "free", "memalign" };
+
+/* MEM, GIL, EXCEPTION: leaves under the open frame.  An allocator call is
+ * count-only (bytes: the size asked for); a GIL wait takes its time from the
+ * frame like a syscall; a raise is count-only. */
+static int on_native(struct plw_model *m, uint32_t input, const struct plw_event *ev)
+{
+	struct thread *t = get_thread(m, input, ev->pid, ev->tid);
+	struct plw_leaf_info li = { .fd = -1, .ev = ev };
+	uint64_t dur = 0;
+
+	if (!t)
+		return -ENOMEM;
+	if (ev->type == PLW_EV_MEM) {
+		li.kind = PLW_KIND_MEM;
+		li.name = ev->u.mem.op < 5 ? mem_ops[ev->u.mem.op] : "mem";
+		li.bytes = ev->u.mem.op == PLW_MEM_FREE ? 0 : ev->u.mem.size;
+	} else if (ev->type == PLW_EV_GIL) {
+		li.kind = PLW_KIND_GIL;
+		li.name = "GIL";
+		dur = ev->u.gil.wait_ns;
+	} else {
+		li.kind = PLW_KIND_EXCEPTION;
+		li.name = ev->u.exc.type && ev->u.exc.type[0] ? ev->u.exc.type : "?";
+	}
+	return kernel_leaf(m, t, ev->ts, &li, dur, dur, dur, false, NULL, NULL);
+}
+
 const struct plw_node *plw_tree_bottleneck(const struct plw_node *root)
 {
 	const struct plw_node *best = root;
@@ -1455,6 +1483,10 @@ int plw_model_feed(struct plw_model *m, uint32_t input, const struct plw_event *
 	case PLW_EV_IRQ:
 	case PLW_EV_TLB:
 		return on_kevent(m, input, ev);
+	case PLW_EV_MEM:
+	case PLW_EV_GIL:
+	case PLW_EV_EXCEPTION:
+		return on_native(m, input, ev);
 	case PLW_EV_META:
 		if (ev->u.meta.key && !strcmp(ev->u.meta.key, "syscall_names") && ev->u.meta.value)
 			return set_sysnames(m, input, ev->u.meta.value);

@@ -121,6 +121,9 @@ struct plw_leaf_info {
 	uint64_t bytes;			/* ret of byte-moving calls when >= 0, else 0 */
 	uint64_t runq_ns;		/* OFFCPU: part spent runnable */
 	uint32_t reason;		/* OFFCPU: PLW_OFFCPU_* */
+	/* the event itself: MEM, GIL, EXCEPTION (u.mem, u.gil, u.exc), PROBE,
+	 * and kernel tracepoint samples (PLW_REC_OTHER); NULL for others */
+	const struct plw_event *ev;
 	/* the Python frame it fell under (NULL: none open), and its parents
 	 * up to the root: stack[0] is the root, stack[depth-1] the frame */
 	const struct plw_site *const *stack;
@@ -137,8 +140,6 @@ struct plw_leaf_info {
 	 * (0: none; frames from plw_model_stack()); OFFCPU only (a syscall's
 	 * come after it through on_stack) */
 	uint32_t kstack1, ustack1;
-	/* the event itself (PROBE; tracepoint samples: PLW_REC_OTHER) */
-	const struct plw_event *ev;
 };
 
 /* Names of the kernel leaves of the groups faults, io, irq, tlb (the

@@ -330,6 +330,66 @@ static const struct sub subs[] = {
 	  "Examples:\n"
 	  "  pylow report threads trace.plw\n"
 	  "  pylow report threads --json trace.plw | jq '.threads[] | {tid, busy_ns}'\n" },
+	{ "malloc", report_malloc, "allocations by Python frame (bytes, count), sizes, live-at-end leak candidates",
+	  "usage: pylow report malloc [--json] FILE...\n"
+	  "\n"
+	  "The libc allocator calls of the recorded processes (record -e mem):\n"
+	  "allocations (malloc, calloc, realloc, posix_memalign, aligned_alloc,\n"
+	  "memalign) by the Python frame that made them, by bytes and by count, a\n"
+	  "log2 histogram of their sizes, and the allocations still live at the end:\n"
+	  "allocated while recording and never freed nor realloc'd away, by Python\n"
+	  "frame (leak candidates; memory a process keeps on purpose shows too).\n"
+	  "Frees of memory allocated before the recording are counted apart.  Python\n"
+	  "objects of 512 bytes or less come from CPython's own arenas (pymalloc),\n"
+	  "not from malloc: only the 256 KiB arenas themselves (via mmap) and larger\n"
+	  "objects reach libc.\n"
+	  "\n"
+	  "Options:\n"
+	  "  --json        one JSON document on stdout (errors too)\n"
+	  "  --strict      fail on a damaged file instead of reporting what is intact\n"
+	  "  -h, --help    this help\n"
+	  "\n"
+	  "Examples:\n"
+	  "  pylow record -e python,mem -- python3 app.py\n"
+	  "  pylow report malloc trace.plw\n" },
+	{ "gil", report_gil, "GIL waits by thread and Python frame, histogram",
+	  "usage: pylow report gil [--json] FILE...\n"
+	  "\n"
+	  "Time the recorded threads waited to take CPython's GIL (record -e gil): by\n"
+	  "thread, by the Python frame the thread was in when it waited (its GIL was\n"
+	  "released around a blocking call, or it was asked to drop it for another\n"
+	  "thread), longest in total first, and a log2 histogram of the waits in µs.\n"
+	  "A wait is a take_gil() call in which the thread slept; takes of a free\n"
+	  "GIL are not waits.\n"
+	  "\n"
+	  "Options:\n"
+	  "  --json        one JSON document on stdout (errors too)\n"
+	  "  --strict      fail on a damaged file instead of reporting what is intact\n"
+	  "  -h, --help    this help\n"
+	  "\n"
+	  "Examples:\n"
+	  "  pylow record -e python,gil -- python3 app.py\n"
+	  "  pylow report gil trace.plw\n" },
+	{ "exceptions", report_exceptions, "exceptions raised by type, with the raising Python frames",
+	  "usage: pylow report exceptions [--json] FILE...\n"
+	  "\n"
+	  "Python exceptions raised in the recorded processes (record -e exceptions),\n"
+	  "by type, most frequent first, each with the Python frames that raised it\n"
+	  "(the innermost frame open on the thread: for an error set by C code, such\n"
+	  "as a KeyError from a dict lookup, the Python function that called it).\n"
+	  "Raises are counted, not the frames an exception propagates through; a\n"
+	  "bare 'raise' re-raising the exception being handled is not counted again.\n"
+	  "Exceptions raised and caught inside the interpreter count too (e.g.\n"
+	  "AttributeError from hasattr(), KeyError while importing).\n"
+	  "\n"
+	  "Options:\n"
+	  "  --json        one JSON document on stdout (errors too)\n"
+	  "  --strict      fail on a damaged file instead of reporting what is intact\n"
+	  "  -h, --help    this help\n"
+	  "\n"
+	  "Examples:\n"
+	  "  pylow record -e python,exceptions -- python3 app.py\n"
+	  "  pylow report exceptions trace.plw\n" },
 };
 #define NR_SUBS (sizeof(subs) / sizeof(subs[0]))
 
@@ -500,7 +560,7 @@ int cmd_report(int argc, char **argv)
 			break;
 	}
 	if (!s)
-		return usage_err(NULL, "unknown subcommand '%s' (info, flow, timeline, graph, slow, diff, anomaly, nplus1, single, syscalls, offcpu, sched, faults, io, irq, tlb, threads)", argv[1]);
+		return usage_err(NULL, "unknown subcommand '%s' (info, flow, timeline, graph, slow, diff, anomaly, nplus1, single, syscalls, offcpu, sched, faults, io, irq, tlb, threads, malloc, gil, exceptions)", argv[1]);
 	for (int i = 0; i < 3; i++) {
 		free(lists[i]);
 		if (!(lists[i] = calloc((size_t)argc, sizeof(*lists[i])))) {

@@ -69,6 +69,9 @@ int report_io(const struct report_opts *o, struct report_result *res);
 int report_irq(const struct report_opts *o, struct report_result *res);
 int report_tlb(const struct report_opts *o, struct report_result *res);
 int report_threads(const struct report_opts *o, struct report_result *res);
+int report_malloc(const struct report_opts *o, struct report_result *res);
+int report_gil(const struct report_opts *o, struct report_result *res);
+int report_exceptions(const struct report_opts *o, struct report_result *res);
 
 /* ---------------------------------------------------------------- source */
 
@@ -145,7 +148,7 @@ void kernel_label(const struct plw_node *n, char *out, size_t len);
 /* kernel.c: log2 histograms of HIST_NB buckets: bucket 0 is [0, 1), bucket
  * b [2^(b-1), 2^b); drawn with '@' bars, or as JSON [{lo_UNIT, hi_UNIT,
  * count}] */
-#define HIST_NB	40
+#define HIST_NB	48
 int hist_bucket(uint64_t v);
 void hist_text(FILE *f, const uint64_t *h, const char *unit);
 void hist_json(struct jw *j, const uint64_t *h, const char *unit);

@@ -465,6 +465,18 @@ static void tl_leaf(void *ctx, const struct plw_call_info *ci, const struct plw_
 			jw_u64(&t->j, li->runq_ns);
 			stack_json(t, ci->input, li->kstack1, "kernel_stack");
 			stack_json(t, ci->input, li->ustack1, "user_stack");
+		} else if (li->kind == PLW_KIND_MEM) {
+			jw_key(&t->j, "op");
+			jw_str(&t->j, ci->site->name);
+			jw_key(&t->j, "addr");
+			jw_u64(&t->j, li->ev->u.mem.addr);
+			jw_key(&t->j, "size");
+			jw_u64(&t->j, li->ev->u.mem.size);
+			jw_key(&t->j, "old_addr");
+			jw_u64(&t->j, li->ev->u.mem.old_addr);
+		} else if (li->kind == PLW_KIND_EXCEPTION) {
+			jw_key(&t->j, "type");
+			jw_str(&t->j, ci->site->name);
 		} else {
 			tl_kevent_json(&t->j, li);
 		}
@@ -477,7 +489,8 @@ static void tl_leaf(void *ctx, const struct plw_call_info *ci, const struct plw_
 	put(&l, "· ");
 	kernel_label(&n, lab, sizeof(lab));
 	put_safe(&l, lab);
-	if (li->kind != PLW_KIND_FAULT && li->kind != PLW_KIND_TLB) {	/* counted, not timed */
+	if (li->kind != PLW_KIND_FAULT && li->kind != PLW_KIND_TLB &&	/* counted, not timed */
+	    li->kind != PLW_KIND_MEM && li->kind != PLW_KIND_EXCEPTION) {
 		put(&l, "  [");
 		put_ms(&l, ci->dur_ns, 0);
 		put(&l, "ms]");

@@ -900,9 +900,6 @@ t_kernel_groups() {
 	rec "$d" record -e bogus -o "$d/x.plw" -- "$PY" -c pass
 	[ $rc = 2 ] || fail "-e bogus exited $rc, want 2"
 	grep -q "unknown event group 'bogus'; groups: python, syscalls, sched" "$d/rec.err" || { show "$d/rec.err"; fail "-e bogus: no clear message"; }
-	rec "$d" record -e python,mem -o "$d/x.plw" -- "$PY" -c pass
-	[ $rc = 2 ] || fail "-e mem exited $rc, want 2"
-	grep -q "event group 'mem' is not supported yet" "$d/rec.err" || { show "$d/rec.err"; fail "-e mem: no clear message"; }
 	no_output "$d" "$d/x.plw"
 	rec "$d" record -q -e python -o "$d/x.plw" -- "$PY" "$PYDIR/known_calls.py" "$d/gt.json"
 	[ $rc = 0 ] || { show "$d/rec.err"; fail "record -e python exited $rc"; }
@@ -1350,6 +1347,151 @@ PYEOF
 	grep -q "native stack" "$d/offcpu.txt" || fail "offcpu text shows no native stack"
 }
 
+
+# -e mem,gil,exceptions on Debian's python3.11 (USDT): K allocations of a
+# known size under alloc_k (exact, from the timeline's per-event stream), the
+# K kept ones live at the end under leak_k (exact), K raises of the test's
+# own exception type under raise_k (exact), GIL waits under spin in both
+# worker threads (each >= 15 % of its spin time and <= all of it; the two
+# together >= 35 % of the time both spun: one of them holds the GIL at any
+# moment, the switches and preemption by other load make up the rest) and
+# none under solo_spin (no other thread alive)
+t_native() { native "$1" usdt "$PY"; }
+# the same with pyenv's 3.12 (no probes, shared libpython with .symtab) and
+# the in-process agent for Python calls: take_gil and _PyErr_SetObject found
+# in libpython3.12.so's .symtab
+t_native_agent() { native "$1" agent "$(echo $PYENV/3.12.*/bin/python3.12)"; }
+native() {
+	local d=$1 mode=$2 py=$3
+	[ -x "$py" ] || fail "$py missing (pyenv 3.12)"
+	rec "$d" record -q --python="$mode" -e python,mem,gil,exceptions -o "$d/x.plw" -- "$py" "$PYDIR/native_probe.py" "$d/gt.json"
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	[ -s "$d/gt.json" ] || fail "the target wrote no ground truth"
+	report "$d" "$d/flow.json" flow --all --json "$d/x.plw"
+	report "$d" "$d/tl.json" timeline --json "$d/x.plw"
+	report "$d" "$d/malloc.json" malloc --json "$d/x.plw"
+	report "$d" "$d/gil.json" gil --json "$d/x.plw"
+	report "$d" "$d/exc.json" exceptions --json "$d/x.plw"
+	report "$d" "$d/info.json" info --json "$d/x.plw"
+	report "$d" "$d/flow.txt" flow --all "$d/x.plw"
+	"$PY" - "$d" <<'PYEOF' || fail "native events do not match the ground truth"
+import json, sys
+d = sys.argv[1]
+def load(n):
+    with open(f"{d}/{n}") as f:
+        return json.load(f)
+gt = load("gt.json")
+ok = True
+def expect(what, good, got):
+    global ok
+    print(f"    {what}: {got}" + ("" if good else "  <- wrong"))
+    ok &= bool(good)
+info = load("info.json")["files"][0]
+att = sorted({p["group"] for p in info["probes"] if p.get("attached")})
+expect("groups attached (manifest)", {"mem", "gil", "exceptions", "python"} <= set(att), att)
+# the innermost frame of every mem event, from the timeline stream
+stack, by = {}, {}
+for e in load("tl.json")["events"]:
+    st = stack.setdefault(e["tid"], [])
+    if e["event"] == "entry":
+        st.append(e["name"])
+    elif e["event"] == "return":
+        if st: st.pop()
+    elif e["event"] == "mem" and e["op"] != "free":
+        k = (st[-1] if st else None, e["size"])
+        by[k] = by.get(k, 0) + 1
+expect(f"allocations of {gt['alloc_malloc_size']} B under alloc_k (want {gt['k_alloc']})",
+       by.get(("alloc_k", gt["alloc_malloc_size"])) == gt["k_alloc"], by.get(("alloc_k", gt["alloc_malloc_size"])))
+expect(f"allocations of {gt['leak_malloc_size']} B under leak_k (want {gt['k_leak']})",
+       by.get(("leak_k", gt["leak_malloc_size"])) == gt["k_leak"], by.get(("leak_k", gt["leak_malloc_size"])))
+def nodes(flow):
+    st = list(flow["roots"])
+    while st:
+        n = st.pop()
+        yield n
+        st.extend(n.get("children") or [])
+fl = load("flow.json")
+leaf = [c for n in nodes(fl) if n["kind"] == "python" and n["name"] == "alloc_k"
+        for c in n["children"] if c["kind"] == "mem" and c["name"] == "malloc"]
+expect("flow: malloc leaf under alloc_k (count >= K, bytes >= K x size)",
+       sum(c["count"] for c in leaf) >= gt["k_alloc"] and
+       sum(c["bytes"] for c in leaf) >= gt["k_alloc"] * gt["alloc_malloc_size"],
+       [(c["count"], c["bytes"]) for c in leaf])
+m = load("malloc.json")
+live = {f["name"]: f for f in m["live_frames"]}
+lk = live.get("leak_k", {"count": 0, "bytes": 0})
+expect("malloc: live at the end under leak_k (count, bytes)",
+       lk["count"] == gt["k_leak"] and lk["bytes"] == gt["k_leak"] * gt["leak_malloc_size"],
+       (lk["count"], lk["bytes"]))
+expect("malloc: nothing of alloc_k live at the end", "alloc_k" not in live, live.get("alloc_k"))
+top = {f["name"]: f for f in m["frames"]}
+expect("malloc: alloc_k allocated >= K x size", top.get("alloc_k", {}).get("bytes", 0) >=
+       gt["k_alloc"] * gt["alloc_malloc_size"], top.get("alloc_k", {}).get("bytes"))
+x = {t["type"]: t for t in load("exc.json")["types"]}
+npe = x.get("NativeProbeError", {"count": 0, "frames": []})
+fr = {f["name"]: f["count"] for f in npe["frames"]}
+expect(f"exceptions: NativeProbeError raised (want {gt['k_raise']}, all in raise_k)",
+       npe["count"] == gt["k_raise"] and fr == {"raise_k": gt["k_raise"]}, (npe["count"], fr))
+exc_leaf = [c for n in nodes(fl) if n["kind"] == "python" and n["name"] == "raise_k"
+            for c in n["children"] if c["kind"] == "exception" and c["name"] == "NativeProbeError"]
+expect("flow: exception leaf under raise_k", sum(c["count"] for c in exc_leaf) == gt["k_raise"],
+       [c["count"] for c in exc_leaf])
+g = load("gil.json")
+gf = {f["name"]: f for f in g["frames"]}
+expect("gil: no wait under solo_spin", "solo_spin" not in gf, gf.get("solo_spin"))
+spin_tids = {n["tid"] for n in nodes(fl) if n["kind"] == "python" and n["name"] == "spin"}
+waits = {}
+for r in fl["roots"]:
+    for n in nodes({"roots": [r]}):
+        if n["kind"] == "python" and n["name"] == "spin":
+            waits[n["tid"]] = sum(c["dur_ns"] for c in n["children"] if c["kind"] == "gil")
+spin = sorted(gt["spin_ns"])
+w = sorted(waits.values())
+expect("gil: waits under spin in both threads, each 15-100 % of its spin (ms)",
+       len(w) == 2 and all(0.15 * s <= v <= s for v, s in zip(w, spin)),
+       ([round(v / 1e6, 1) for v in w], [round(s / 1e6, 1) for s in spin]))
+expect("gil: the two waits >= 35 % of the time both spun (ms)",
+       sum(w) >= 0.35 * gt["overlap_ns"], (round(sum(w) / 1e6, 1), round(gt["overlap_ns"] / 1e6, 1)))
+thr = {t["tid"]: t["total_ns"] for t in g["threads"]}
+expect("gil: by-thread totals cover the spin threads", all(thr.get(t, 0) >= waits[t] for t in waits),
+       {t: round(v / 1e6, 1) for t, v in thr.items()})
+txt = open(f"{d}/flow.txt").read()
+expect("flow text: 'waiting for the GIL', 'raise NativeProbeError', 'malloc 3.1MB'",
+       "waiting for the GIL" in txt and "raise NativeProbeError ×13" in txt and "malloc" in txt, "")
+sys.exit(0 if ok else 1)
+PYEOF
+}
+
+# -e mem probes only the target processes (the rest of the machine does
+# not trap on malloc), and follows a child process started by the target
+# (a vfork+exec by subprocess): probed within ~0.1-0.7 s of its start, so the
+# child allocates after 2 s
+t_native_mem_scope() {
+	local d=$1
+	# a bystander Python, not a target, allocating all along
+	"$PY" -c 'import time
+while True:
+    bytearray(1 << 20); time.sleep(0.001)' &
+	local by=$!
+	rec "$d" record -q --python=usdt -e python,mem -o "$d/x.plw" -- "$PY" -c '
+import subprocess, sys, time
+time.sleep(0.3)
+subprocess.run([sys.executable, "-c", "import time; time.sleep(2); b = [bytearray(3 << 20) for _ in range(3)]"])
+'
+	kill "$by" 2>/dev/null; wait "$by" 2>/dev/null
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	report "$d" "$d/info.json" info --json "$d/x.plw"
+	perf script -i "$d/x.plw" 2>/dev/null | grep 'pylow:mem:' >"$d/mem.txt"
+	local pids child3
+	pids=$(awk '{print $2}' "$d/mem.txt" | sort -u | tr '\n' ' ')
+	child3=$(grep -c 'op=malloc .*size=3145729 ' "$d/mem.txt")
+	note "mem events from pids: $pids; child's 3 MiB mallocs: $child3 (bystander $by)"
+	grep -qw "$by" <<<"$pids" && fail "the bystander $by (not a target) has mem events"
+	[ "$child3" = 3 ] || fail "the child's 3 allocations of 3 MiB+1: $child3, want 3"
+}
+
 CASES=(launch_counts attach_counts sleep_durations children threads deep_stack perf_script
        refuse_noprobe_python refuse_noprobe_attach refuse_missing_pid refuse_non_python
        refuse_capabilities
@@ -1363,7 +1505,8 @@ CASES=(launch_counts attach_counts sleep_durations children threads deep_stack p
        analyses kernel_leaves kernel_leaves_agent kernel_perf_script kernel_groups
        kgroups_faults kgroups_io kgroups_irq kgroups_tlb kgroups_threads kgroups_perf_script
        kgroups_missing
-       probes probes_errors stacks)
+       probes probes_errors stacks
+       native native_agent native_mem_scope)
 [ $# -gt 0 ] && CASES=("$@")
 
 echo "integration: $PYLOW, target $PY ($("$PY" --version 2>&1)), kernel $(uname -r), temp $T"

@@ -583,6 +583,75 @@ static void test_offcpu_in_syscall(void **state)
 	expect(child(r, 0), "blocked", 3050, 50, 50, 1, 0, 0);
 }
 
+/* MEM, GIL, EXCEPTION: leaves under the open frame; allocator calls and
+ * raises are count-only (mem with the bytes asked for, free without), the
+ * GIL wait takes its time from the frame's self time; on_leaf gets the event */
+static uint32_t native_seen[8];	/* event types given with li->ev */
+static int nr_native_seen;
+
+static void log_native(void *ctx, const struct plw_call_info *ci, const struct plw_leaf_info *li)
+{
+	assert_true(nr_native_seen < 8);
+	assert_non_null(li->ev);
+	native_seen[nr_native_seen++] = li->ev->type;
+	if (li->ev->type == PLW_EV_GIL)
+		assert_int_equal(li->ev->u.gil.wait_ns, 25);
+	assert_int_equal(ci->depth, 1);
+}
+
+static void nev(struct fx *fx, int type, uint64_t ts, uint32_t op, uint64_t v, const char *type_name)
+{
+	struct plw_event ev = { .type = type, .pid = 1, .tid = 1, .ts = ts };
+
+	if (type == PLW_EV_MEM) {
+		ev.u.mem.op = op;
+		ev.u.mem.size = op == PLW_MEM_FREE ? 0 : v;
+		ev.u.mem.addr = 0x1000;
+	} else if (type == PLW_EV_GIL) {
+		ev.u.gil.wait_ns = v;
+	} else {
+		ev.u.exc.type = type_name;
+	}
+	assert_int_equal(plw_model_feed(fx->m, 0, &ev), 0);
+}
+
+static void test_native_leaves(void **state)
+{
+	struct fx *fx = *state;
+	struct plw_model_opts o = { .trees = true, .kernel_leaves = true, .on_root = keep_root,
+				    .on_leaf = log_native, .ctx = fx };
+
+	plw_model_free(fx->m);
+	assert_int_equal(plw_model_new(&fx->m, &o), 0);
+	nr_native_seen = 0;
+	locs(fx);
+	IN(fx, 1, 100, 1);
+	nev(fx, PLW_EV_MEM, 110, PLW_MEM_MALLOC, 3000, NULL);
+	nev(fx, PLW_EV_MEM, 120, PLW_MEM_MALLOC, 5000, NULL);
+	nev(fx, PLW_EV_MEM, 130, PLW_MEM_FREE, 0, NULL);
+	nev(fx, PLW_EV_GIL, 160, 0, 25, NULL);		/* 135..160 */
+	nev(fx, PLW_EV_EXCEPTION, 170, 0, 0, "ValueError");
+	nev(fx, PLW_EV_EXCEPTION, 175, 0, 0, "ValueError");
+	OUT(fx, 1, 200, 1);
+	assert_int_equal(nr_native_seen, 6);
+	assert_int_equal(native_seen[3], PLW_EV_GIL);
+	assert_int_equal(native_seen[5], PLW_EV_EXCEPTION);
+	assert_int_equal(fx->nr_trees, 1);
+	const struct plw_node *r = fx->trees[0]->root;
+
+	expect(r, "main", 100, 100, 75, 1, 0, 4);
+	expect(child(r, 0), "malloc", 110, 0, 0, 2, 0, 0);
+	assert_int_equal(child(r, 0)->site->kind, PLW_KIND_MEM);
+	assert_int_equal(child(r, 0)->bytes, 8000);
+	expect(child(r, 1), "free", 130, 0, 0, 1, 0, 0);
+	assert_int_equal(child(r, 1)->bytes, 0);
+	expect(child(r, 2), "GIL", 135, 25, 25, 1, 0, 0);
+	assert_int_equal(child(r, 2)->site->kind, PLW_KIND_GIL);
+	expect(child(r, 3), "ValueError", 170, 0, 0, 2, 0, 0);
+	assert_int_equal(child(r, 3)->site->kind, PLW_KIND_EXCEPTION);
+	assert_string_equal(plw_kind_name(child(r, 3)->site->kind), "exception");
+}
+
 static void test_return_by_identity(void **state)
 {
 	struct fx *fx = *state;
@@ -674,6 +743,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kernel_leaves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offcpu_in_syscall, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kgroup_leaves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_native_leaves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_return_by_identity, setup, teardown),
 		cmocka_unit_test(test_no_growth),
 	};

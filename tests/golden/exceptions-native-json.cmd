@@ -1,0 +1,1 @@
+exceptions --json native.plw

@@ -1,0 +1,1 @@
+flow --all --json native.plw

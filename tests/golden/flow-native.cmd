@@ -1,0 +1,1 @@
+flow --all native.plw

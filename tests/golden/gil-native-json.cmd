@@ -1,0 +1,1 @@
+gil --json native.plw

@@ -1,0 +1,1 @@
+gil native.plw

@@ -1,0 +1,1 @@
+malloc --json native.plw

@@ -1,0 +1,1 @@
+malloc native.plw

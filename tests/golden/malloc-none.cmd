@@ -1,0 +1,1 @@
+malloc basic.plw

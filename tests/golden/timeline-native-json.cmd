@@ -1,0 +1,1 @@
+timeline --json native.plw
