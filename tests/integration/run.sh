@@ -852,6 +852,16 @@ expect("off-CPU blocked under nap80 (ms, want 80 +-10%)", 72e6 <= blocked <= 88e
 # the sleep blocks inside its syscall: the off-CPU interval nests under it
 insys = sum(c["dur_ns"] for n in nap for s in sub(n) if s["kind"] == "syscall"
             for c in s["children"] if c["kind"] == "offcpu" and c["name"] == "blocked")
+# a thread blocked on a lock another thread holds: blocked off CPU under
+# wait_lock for about as long as the script measured it waiting (+-10 %),
+# inside a futex wait
+wl = [n for n in nodes(fl) if n["kind"] == "python" and n["name"] == "wait_lock"]
+lk = sum(c["dur_ns"] for n in wl for c in sub(n) if c["kind"] == "offcpu" and c["name"] == "blocked")
+expect(f"off-CPU blocked under wait_lock (ms, want {gt['lock_ns'] / 1e6:.1f} +-10%)",
+       0.9 * gt["lock_ns"] <= lk <= 1.1 * gt["lock_ns"], round(lk / 1e6, 3))
+fx = [s for n in wl for s in n["children"] if s["kind"] == "syscall" and s["name"] == "futex"]
+expect("wait_lock waits in futex", sum(s["dur_ns"] for s in fx) >= 0.9 * lk > 0,
+       [(s["count"], round(s["dur_ns"] / 1e6, 3)) for s in fx])
 expect("off-CPU blocked nested in nap80's sleep syscall (ms)", insys >= 0.9 * blocked > 0,
        round(insys / 1e6, 3))
 bn = [n for n in nodes(fl) if n.get("bottleneck")]
