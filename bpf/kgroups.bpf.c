@@ -18,6 +18,13 @@
  *           the thread switched in); task switches that flush nothing
  *           (pages 0) are not flushes and are skipped
  *
+ * With --stacks (stacks.bpf.h; the stack map is kernel.c's, fd reused):
+ * faults carry the kernel and user stacks at the fault (the user stack
+ * starts at the faulting instruction); io the kernel and user stacks of
+ * the thread creating the request (kept in io_in, emitted after the
+ * PLW_EV_IO at completion); irq and tlb none (interrupt context: the
+ * interrupted code is not what caused them).
+ *
  * As in kernel.bpf.c, the ring buffer, `targets` and the counters are
  * pylow.bpf.c's (bpf_map__reuse_fd), and programs of groups not selected are
  * not loaded (autoload off), so they cost nothing.
@@ -56,6 +63,8 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
+
+#include "stacks.bpf.h"
 
 static __always_inline void count(__u32 which)
 {
@@ -105,16 +114,21 @@ SEC("tp_btf/page_fault_user")
 int BPF_PROG(on_fault, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 ts;
 	struct fault_rec *r;
+	__s32 ks, us;
 
 	if (!is_target(pid_tgid >> 32))
 		return 0;
-	r = reserve(sizeof(r->f), pid_tgid >> 32, (__u32)pid_tgid, bpf_ktime_get_ns(), PLW_EV_FAULT);
+	plw_stack_capture(ctx, &ks, &us);
+	ts = bpf_ktime_get_ns();
+	r = reserve(sizeof(r->f), pid_tgid >> 32, (__u32)pid_tgid, ts, PLW_EV_FAULT);
 	if (!r)
 		return 0;
 	r->f.addr = address;
 	r->f.error_code = (__u32)error_code;
 	submit(r);
+	plw_stack_emit(&rb, ts, pid_tgid >> 32, (__u32)pid_tgid, ks, us);
 	return 0;
 }
 
@@ -125,6 +139,7 @@ struct io_start {
 	__u64 sector;
 	__u32 pid, tid;
 	__u32 bytes, dev, op;
+	__s32 kstack, ustack;		/* --stacks: of the creating thread */
 };
 
 /* requests of target threads in flight, by address; LRU: a request whose
@@ -158,7 +173,7 @@ static __always_inline __u32 rq_op(struct request *rq)
 	return op;
 }
 
-static __always_inline void io_own(struct request *rq)
+static __always_inline void io_own(void *ctx, struct request *rq)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 key = (__u64)rq;
@@ -168,13 +183,14 @@ static __always_inline void io_own(struct request *rq)
 		return;
 	s.pid = pid_tgid >> 32;
 	s.tid = (__u32)pid_tgid;
+	plw_stack_capture(ctx, &s.kstack, &s.ustack);
 	bpf_map_update_elem(&io_in, &key, &s, BPF_ANY);
 }
 
 SEC("tp_btf/block_io_start")
 int BPF_PROG(on_io_start, struct request *rq)
 {
-	io_own(rq);
+	io_own(ctx, rq);
 	return 0;
 }
 
@@ -189,7 +205,7 @@ int BPF_PROG(on_rq_issue, struct request *rq)
 		/* kernels without block_io_start: the issuing thread owns it */
 		if (!own_at_issue)
 			return 0;
-		io_own(rq);
+		io_own(ctx, rq);
 		s = bpf_map_lookup_elem(&io_in, &key);
 		if (!s)
 			return 0;
@@ -227,6 +243,7 @@ int BPF_PROG(on_rq_complete, struct request *rq, blk_status_t error, unsigned in
 			r->io.dev = s->dev;
 			r->io.op = s->op | (error ? PLW_IO_ERROR : 0);
 			submit(r);
+			plw_stack_emit(&rb, now, s->pid, s->tid, s->kstack, s->ustack);
 		}
 	}
 	bpf_map_delete_elem(&io_in, &key);

@@ -20,6 +20,12 @@
  *               1-based argument holding the type.  One PLW_EV_EXCEPTION with
  *               the type's tp_name per raise.
  *
+ * With --stacks (stacks.bpf.h; the stack map is kernel.c's, fd reused) each
+ * event is followed by the user stack of its thread at the call: mem at the
+ * allocator's entry (kept in mem_in until its return), gil at take_gil's
+ * entry, exceptions at the raise.  No kernel stacks (a uprobe's is the
+ * breakpoint trap's).
+ *
  * The ring buffer, the `targets` map and the counters are pylow.bpf.c's
  * (bpf_map__reuse_fd), as in kernel.bpf.c.
  */
@@ -64,6 +70,8 @@ struct mem_in {
 	__u64 memptr;			/* posix_memalign's void ** */
 	__u32 op;
 	__u32 depth;			/* nesting: only the outermost call is an event */
+	__s32 ustack;			/* --stacks: at the outermost call's entry */
+	__u32 pad;
 };
 
 struct {
@@ -76,6 +84,8 @@ struct {
 struct gil_in {
 	__u64 ts;
 	__u64 nvcsw;
+	__s32 ustack;			/* --stacks: at take_gil's entry */
+	__u32 pad;
 };
 
 struct {
@@ -101,6 +111,8 @@ struct exc_rec {
 	struct plw_exception exc;
 	char name[EXC_NAME_MAX];
 };
+
+#include "stacks.bpf.h"
 
 static __always_inline void count(__u32 which)
 {
@@ -128,7 +140,7 @@ static __always_inline void fill_hdr(struct plw_rb_hdr *h, __u64 pid_tgid, __u64
 
 /* ------------------------------------------------------------------ mem */
 
-static __always_inline int mem_enter(__u32 op, __u64 size, __u64 old, __u64 memptr)
+static __always_inline int mem_enter(void *ctx, __u32 op, __u64 size, __u64 old, __u64 memptr)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
@@ -144,6 +156,9 @@ static __always_inline int mem_enter(__u32 op, __u64 size, __u64 old, __u64 memp
 			return 0;
 	}
 	if (s->depth == 0) {
+		__s32 ks;
+
+		plw_stack_capture_user(ctx, &ks, &s->ustack);
 		s->op = op;
 		s->size = size;
 		s->old = old;
@@ -154,53 +169,56 @@ static __always_inline int mem_enter(__u32 op, __u64 size, __u64 old, __u64 memp
 	return 0;
 }
 
+/* the event, then its user stack USTACK (-1: none) */
 static __always_inline void mem_submit(__u64 pid_tgid, __u32 op, __u64 addr, __u64 size,
-				       __u64 old)
+				       __u64 old, __s32 ustack)
 {
 	struct mem_rec *r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
+	__u64 ts = bpf_ktime_get_ns();
 
 	if (!r) {
 		count(PLW_CNT_LOST);
 		return;
 	}
-	fill_hdr(&r->hdr, pid_tgid, bpf_ktime_get_ns(), PLW_EV_MEM, sizeof(r->mem));
+	fill_hdr(&r->hdr, pid_tgid, ts, PLW_EV_MEM, sizeof(r->mem));
 	r->mem.addr = addr;
 	r->mem.size = size;
 	r->mem.old_addr = old;
 	r->mem.op = op;
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	count(PLW_CNT_EVENTS);
+	plw_stack_emit(&rb, ts, pid_tgid >> 32, (__u32)pid_tgid, -1, ustack);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(mem_malloc, __u64 size)
 {
-	return mem_enter(PLW_MEM_MALLOC, size, 0, 0);
+	return mem_enter(ctx, PLW_MEM_MALLOC, size, 0, 0);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(mem_calloc, __u64 nmemb, __u64 size)
 {
-	return mem_enter(PLW_MEM_CALLOC, nmemb * size, 0, 0);
+	return mem_enter(ctx, PLW_MEM_CALLOC, nmemb * size, 0, 0);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(mem_realloc, __u64 ptr, __u64 size)
 {
-	return mem_enter(PLW_MEM_REALLOC, size, ptr, 0);
+	return mem_enter(ctx, PLW_MEM_REALLOC, size, ptr, 0);
 }
 
 /* aligned_alloc(alignment, size), memalign(alignment, size) */
 SEC("uprobe")
 int BPF_KPROBE(mem_memalign, __u64 align, __u64 size)
 {
-	return mem_enter(PLW_MEM_ALIGNED, size, 0, 0);
+	return mem_enter(ctx, PLW_MEM_ALIGNED, size, 0, 0);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(mem_posix_memalign, __u64 memptr, __u64 align, __u64 size)
 {
-	return mem_enter(OP_POSIX_MEMALIGN, size, 0, memptr);
+	return mem_enter(ctx, OP_POSIX_MEMALIGN, size, 0, memptr);
 }
 
 /* the return of every allocator above */
@@ -226,7 +244,7 @@ int BPF_KRETPROBE(mem_ret, __u64 ret)
 		if ((int)ret == 0)
 			bpf_probe_read_user(&addr, sizeof(addr), (void *)s->memptr);
 	}
-	mem_submit(pid_tgid, op, addr, s->size, s->old);
+	mem_submit(pid_tgid, op, addr, s->size, s->old, s->ustack);
 	return 0;
 }
 
@@ -236,13 +254,15 @@ int BPF_KPROBE(mem_free, __u64 ptr)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
 	struct mem_in *s;
+	__s32 ks, us;
 
 	if (!ptr || !is_target(pid_tgid >> 32))
 		return 0;
 	s = bpf_map_lookup_elem(&mem_in, &tid);
 	if (s && s->depth)
 		return 0;	/* realloc(p, 0) freeing p: the realloc is the event */
-	mem_submit(pid_tgid, PLW_MEM_FREE, ptr, 0, 0);
+	plw_stack_capture_user(ctx, &ks, &us);
+	mem_submit(pid_tgid, PLW_MEM_FREE, ptr, 0, 0, us);
 	return 0;
 }
 
@@ -254,10 +274,12 @@ int BPF_KPROBE(gil_take)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct gil_in g;
+	struct gil_in g = {};
+	__s32 ks;
 
 	if (!is_target(pid_tgid >> 32))
 		return 0;
+	plw_stack_capture_user(ctx, &ks, &g.ustack);
 	g.nvcsw = BPF_CORE_READ(task, nvcsw);
 	g.ts = bpf_ktime_get_ns();
 	bpf_map_update_elem(&gil_in, &tid, &g, BPF_ANY);
@@ -288,6 +310,7 @@ int BPF_KRETPROBE(gil_taken)
 			r->gil.pad = 0;
 			bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 			count(PLW_CNT_EVENTS);
+			plw_stack_emit(&rb, now, pid_tgid >> 32, (__u32)pid_tgid, -1, g->ustack);
 		}
 	}
 	g->ts = 0;
@@ -303,10 +326,13 @@ int BPF_KPROBE(exc_raise, __u64 a1, __u64 a2)
 	__u64 type = bpf_get_attach_cookie(ctx) == 1 ? a1 : a2;
 	__u64 name_ptr = 0;
 	struct exc_rec *r;
+	__s32 ks, us;
+	__u64 ts;
 	long n;
 
 	if (!type || !is_target(pid_tgid >> 32))
 		return 0;
+	plw_stack_capture_user(ctx, &ks, &us);
 	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
 	if (!r) {
 		count(PLW_CNT_LOST);
@@ -319,11 +345,13 @@ int BPF_KPROBE(exc_raise, __u64 a1, __u64 a2)
 		r->name[1] = 0;
 		n = 2;
 	}
-	fill_hdr(&r->hdr, pid_tgid, bpf_ktime_get_ns(), PLW_EV_EXCEPTION,
+	ts = bpf_ktime_get_ns();
+	fill_hdr(&r->hdr, pid_tgid, ts, PLW_EV_EXCEPTION,
 		 sizeof(r->exc) + sizeof(r->name));
 	r->exc.flags = 0;
 	r->exc.type = PLW_DATA_LOC(sizeof(struct plw_common) + sizeof(r->exc), n);
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	count(PLW_CNT_EVENTS);
+	plw_stack_emit(&rb, ts, pid_tgid >> 32, (__u32)pid_tgid, -1, us);
 	return 0;
 }

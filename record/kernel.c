@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -97,6 +98,7 @@ struct kern {
 	struct kgroups *kg;		/* faults, io, irq, tlb (kgroups.c) */
 	struct probes *probes;		/* record/probes.c */
 	struct stacks *stacks;		/* record/stacks.c */
+	int stacks_fd;			/* --stacks: the one stack map, or -1 */
 	int targets_fd;
 };
 
@@ -105,6 +107,11 @@ static bool want_stacks;
 void kern_want_stacks(void)
 {
 	want_stacks = true;
+}
+
+int kern_stacks_fd(const struct kern *k)
+{
+	return k ? k->stacks_fd : -1;
 }
 
 void kern_writer_opts(struct plw_writer_opts *o)
@@ -151,17 +158,26 @@ int kern_load(struct kern **out, struct pylow_bpf *py, unsigned mask)
 	if (!k)
 		return -ENOMEM;
 	k->mask = mask;
+	k->stacks_fd = -1;
 	k->targets_fd = bpf_map__fd(py->maps.targets);
-	if ((err = kg_load(&k->kg, py, mask)))
+	/* --stacks: one stack-trace map that every BPF object reuses (its ids
+	 * are the stacks' names in the ring buffer's STACK records) */
+	if (want_stacks) {
+		k->stacks_fd = bpf_map_create(BPF_MAP_TYPE_STACK_TRACE, "stacks", sizeof(__u32),
+					      PLW_STACK_BYTES, PLW_STACKS_ENTRIES, NULL);
+		if (k->stacks_fd < 0)
+			return -errno;
+	}
+	if ((err = kg_load(&k->kg, py, mask, k->stacks_fd)))
 		return err;
-	if (!(mask & (KGROUP_SYSCALLS | KGROUP_SCHED)))	/* the probes' own stack map */
-		return probes_load(&k->probes, py, want_stacks ? -2 : -1);
+	if (!(mask & (KGROUP_SYSCALLS | KGROUP_SCHED)))
+		return probes_load(&k->probes, py, k->stacks_fd);
 	k->skel = kernel_bpf__open();
 	if (!k->skel)
 		return -errno;
 	if (want_stacks) {
 		k->skel->rodata->want_stacks = 1;
-		if ((err = bpf_map__set_max_entries(k->skel->maps.stacks, PLW_STACKS_ENTRIES)))
+		if ((err = bpf_map__reuse_fd(k->skel->maps.stacks, k->stacks_fd)))
 			return err;
 	}
 	if ((err = bpf_map__reuse_fd(k->skel->maps.rb, bpf_map__fd(py->maps.rb))) ||
@@ -180,7 +196,7 @@ int kern_load(struct kern **out, struct pylow_bpf *py, unsigned mask)
 	bpf_program__set_autoload(k->skel->progs.on_wakeup, !!(mask & KGROUP_SCHED));
 	if ((err = kernel_bpf__load(k->skel)))
 		return err;
-	return probes_load(&k->probes, py, want_stacks ? bpf_map__fd(k->skel->maps.stacks) : -1);
+	return probes_load(&k->probes, py, k->stacks_fd);
 }
 
 int kern_attach(struct kern *k, struct manifest *m, char *err, size_t len)
@@ -244,10 +260,9 @@ int kern_setup_sink(struct kern *k, struct sink *s)
 {
 	int err;
 
-	if (!k || !want_stacks || (!k->skel && !k->probes))
+	if (!k || k->stacks_fd < 0)
 		return 0;
-	if ((err = stacks_new(&k->stacks, k->skel ? bpf_map__fd(k->skel->maps.stacks)
-						  : probes_stacks_fd(k->probes))))
+	if ((err = stacks_new(&k->stacks, k->stacks_fd)))
 		return err;
 	sink_set_stacks(s, k->stacks);
 	return 0;
@@ -274,5 +289,7 @@ void kern_free(struct kern *k)
 	probes_free(k->probes);
 	stacks_free(k->stacks);
 	kernel_bpf__destroy(k->skel);
+	if (k->stacks_fd >= 0)
+		close(k->stacks_fd);
 	free(k);
 }

@@ -121,7 +121,7 @@ static struct bpf_program *prog_of(struct kgroups_bpf *s, size_t i)
 	return p[i];
 }
 
-int kg_load(struct kgroups **out, struct pylow_bpf *py, unsigned mask)
+int kg_load(struct kgroups **out, struct pylow_bpf *py, unsigned mask, int stacks_fd)
 {
 	struct kgroups *k = calloc(1, sizeof(*k));
 	int err;
@@ -139,7 +139,8 @@ int kg_load(struct kgroups **out, struct pylow_bpf *py, unsigned mask)
 		return -errno;
 	if ((err = bpf_map__reuse_fd(k->skel->maps.rb, bpf_map__fd(py->maps.rb))) ||
 	    (err = bpf_map__reuse_fd(k->skel->maps.targets, bpf_map__fd(py->maps.targets))) ||
-	    (err = bpf_map__reuse_fd(k->skel->maps.counters, bpf_map__fd(py->maps.counters))))
+	    (err = bpf_map__reuse_fd(k->skel->maps.counters, bpf_map__fd(py->maps.counters))) ||
+	    (err = PLW_STACKS_SHARE(k->skel, stacks_fd)))
 		return err;
 	for (size_t i = 0; i < NR_TPS; i++) {
 		bool on = (k->mask & tps[i].bit) && !k->missing[i];

@@ -305,7 +305,7 @@ static uint64_t find_take_gil(struct elf_file *f, const char **how)
 
 /* ------------------------------------------------------------ load */
 
-int native_load(struct native **out, struct pylow_bpf *py, unsigned mask)
+int native_load(struct native **out, struct pylow_bpf *py, unsigned mask, int stacks_fd)
 {
 	struct native *n = calloc(1, sizeof(*n));
 	int err;
@@ -324,7 +324,8 @@ int native_load(struct native **out, struct pylow_bpf *py, unsigned mask)
 		return -errno;
 	if ((err = bpf_map__reuse_fd(n->skel->maps.rb, bpf_map__fd(py->maps.rb))) ||
 	    (err = bpf_map__reuse_fd(n->skel->maps.targets, bpf_map__fd(py->maps.targets))) ||
-	    (err = bpf_map__reuse_fd(n->skel->maps.counters, bpf_map__fd(py->maps.counters))))
+	    (err = bpf_map__reuse_fd(n->skel->maps.counters, bpf_map__fd(py->maps.counters))) ||
+	    (err = PLW_STACKS_SHARE(n->skel, stacks_fd)))
 		return err;
 	return native_bpf__load(n->skel);
 }

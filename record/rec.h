@@ -150,7 +150,7 @@ struct kgroups;
  * MASK needs */
 int kg_check(unsigned mask, char *why, size_t len);
 /* like kern_load, for the KGROUP_KG bits of MASK; *K is set even on failure */
-int kg_load(struct kgroups **k, struct pylow_bpf *py, unsigned mask);
+int kg_load(struct kgroups **k, struct pylow_bpf *py, unsigned mask, int stacks_fd);
 /* attaches; manifest lines for every tracepoint of the four groups */
 int kg_attach(struct kgroups *k, struct manifest *m, char *err, size_t len);
 void kg_set_running(struct kgroups *k, int on);
@@ -162,6 +162,14 @@ int kg_write_irq_names(struct plw_writer *w, uint64_t ts);
 
 /* the file's stacks: --stacks (native stacks on kernel events) */
 void kern_want_stacks(void);
+/* --stacks: the stack-trace map every BPF object shares (after kern_load;
+ * -1 without --stacks) */
+int kern_stacks_fd(const struct kern *k);
+/* makes the BPF object's `stacks` map (bpf/stacks.bpf.h) that map and sets
+ * its want_stacks; nothing when STACKS_FD < 0 */
+#define PLW_STACKS_SHARE(skel, stacks_fd)					\
+	((stacks_fd) < 0 ? 0 : ((skel)->rodata->want_stacks = 1,		\
+				bpf_map__reuse_fd((skel)->maps.stacks, (stacks_fd))))
 /* -e tracepoint:...: the extra attrs of the file (before plw_writer_open) */
 void kern_writer_opts(struct plw_writer_opts *o);
 /* META probe.N / tracepoint.ID of the generic probes (after kern_attach) */
@@ -183,6 +191,7 @@ int probes_count(void);
 void probes_writer_opts(struct plw_writer_opts *o);
 /* stack-trace map entries with --stacks (bpf/stacks.bpf.h; 512 bytes each) */
 #define PLW_STACKS_ENTRIES	16384
+#define PLW_STACK_BYTES		(64 * 8)	/* a stack: PLW_STACK_DEPTH u64s */
 /* opens and loads bpf/probes.bpf.c on PY's maps; *P NULL when no probes.
  * STACKS_FD: -1 no --stacks, -2 stacks in a map of its own, else the
  * stack map to share */
@@ -217,8 +226,9 @@ void stacks_free(struct stacks *s);
 struct native;
 
 /* opens and loads bpf/native.bpf.c on PY's maps when MASK has mem, gil or
- * exceptions; *N is set even on failure (native_free it) */
-int native_load(struct native **n, struct pylow_bpf *py, unsigned mask);
+ * exceptions; *N is set even on failure (native_free it).  STACKS_FD:
+ * kern_stacks_fd() */
+int native_load(struct native **n, struct pylow_bpf *py, unsigned mask, int stacks_fd);
 /* mem: probes PID's libc for PID only (its threads too); ERR on failure */
 int native_attach_mem(struct native *n, int pid, struct manifest *m, char *err, size_t len);
 /* mem: probes the target processes not probed yet (children); returns how many */

@@ -559,7 +559,7 @@ static int load_bpf(struct rec *r)
 		   "for the verifier's log, or leave kernel groups out of -e)", strerror(-err));
 		return -1;
 	}
-	if ((err = native_load(&r->native, skel, r->groups))) {
+	if ((err = native_load(&r->native, skel, r->groups, kern_stacks_fd(r->kern)))) {
 		pr("cannot load the native event programs (bpf/native.bpf.c): %s (run with -vvv "
 		   "for the verifier's log, or leave out -e mem,gil,exceptions)", strerror(-err));
 		return -1;

@@ -57,6 +57,7 @@ struct row {
 	const struct plw_site *leaf;	/* stacks: innermost frame, NULL outside Python */
 	uint32_t pid, tid;		/* threads */
 	uint64_t count, total_ns, max_ns, bytes, extra;
+	struct nstks nat;		/* stacks: user stacks (record --stacks) */
 };
 
 /* rows by key: an array and an open-addressing index over it */
@@ -75,6 +76,10 @@ struct kev {
 	struct tab names, stacks, threads;
 	struct row all;
 	uint64_t hist[HIST_NB];
+	struct plw_model *m;
+	/* the stack row of the thread's last event: its STACK comes next */
+	uint32_t last_tid, last_row;
+	uint64_t last_ts;
 };
 
 static uint64_t str_hash(const char *s)
@@ -140,8 +145,10 @@ static struct row *tab_get(struct tab *t, const char *key)
 
 static void tab_free(struct tab *t)
 {
-	for (uint32_t i = 0; i < t->n; i++)
+	for (uint32_t i = 0; i < t->n; i++) {
 		free(t->v[i].key);
+		nstks_free(&t->v[i].nat);
+	}
 	free(t->v);
 	free(t->idx);
 }
@@ -209,9 +216,24 @@ static void kev_leaf(void *ctx, const struct plw_call_info *ci, const struct plw
 		goto oom;
 	r->leaf = li->depth ? li->stack[li->depth - 1] : NULL;
 	row_add(r, dur, li->bytes, extra);
+	k->last_tid = ci->tid;
+	k->last_ts = ci->ts;
+	k->last_row = r - k->stacks.v + 1;
 	return;
 oom:
 	k->err = -ENOMEM;
+}
+
+/* record --stacks: the user stack of the event just given to kev_leaf */
+static void kev_stack(void *ctx, const struct plw_call_info *ci, uint32_t kstack1, uint32_t ustack1)
+{
+	struct kev *k = ctx;
+
+	if (k->err || !k->last_row || ci->tid != k->last_tid || ci->ts != k->last_ts)
+		return;
+	if (nstks_add(&k->stacks.v[k->last_row - 1].nat, ci->input, ustack1, 0))
+		k->err = -ENOMEM;
+	k->last_row = 0;
 }
 
 static const struct plw_loc *kev_resolve(void *ctx, uint32_t input, uint32_t loc)
@@ -327,6 +349,7 @@ static void out_json(struct kev *k, struct jw *j)
 		jw_key(j, "line");
 		jw_u64(j, r->leaf ? r->leaf->line : 0);
 		json_row_vals(j, d, r);
+		nstks_out(&r->nat, k->m, j, NULL, NULL, false);
 		jw_obj_end(j);
 	}
 	jw_arr_end(j);
@@ -467,6 +490,7 @@ static void out_text(struct kev *k)
 		fputs("  ", f);
 		fputs_safe(r->key[0] ? stack_tail(r->key, tail, sizeof(tail)) : "(outside Python)", f);
 		putc('\n', f);
+		nstks_out(&r->nat, k->m, NULL, f, "      ", false);
 	}
 	if (k->stacks.n > TEXT_ROWS)
 		fprintf(f, "… %u more stacks (--json lists them all)\n", k->stacks.n - TEXT_ROWS);
@@ -482,13 +506,15 @@ static int run(const struct report_opts *o, struct report_result *res, const str
 
 	if (err)
 		return err;
-	struct plw_model_opts mo = { .on_leaf = kev_leaf, .resolve = kev_resolve, .ctx = &k };
+	struct plw_model_opts mo = { .on_leaf = kev_leaf, .on_stack = kev_stack,
+				     .resolve = kev_resolve, .ctx = &k };
 
 	if (plw_model_new(&m, &mo)) {
 		res_err(res, -ENOMEM, "out of memory");
 		err = -ENOMEM;
 		goto out;
 	}
+	k.m = m;
 	if ((err = source_run_model(&src, m, res)))
 		goto out;
 	if (k.err) {

@@ -31,6 +31,7 @@ struct fent {
 	uint64_t count, bytes;		/* mem: allocations and their bytes */
 	uint64_t frees;			/* mem */
 	uint64_t total_ns, max_ns;	/* gil */
+	struct nstks nat;		/* mem: user stacks of its allocations (--stacks) */
 };
 
 struct ftab {
@@ -61,8 +62,11 @@ struct nr {
 	const struct report_opts *o;
 	struct source *src;
 	int err;
+	struct plw_model *m;
 	/* malloc */
 	struct ftab mem;
+	uint32_t last_tid, last_ent;	/* the last allocation's entry + 1: its STACK is next */
+	uint64_t last_ts, last_bytes;
 	uint64_t allocs, alloc_bytes, frees, frees_unknown, failed;
 	uint64_t size_hist[NB];
 	struct live *live;
@@ -201,6 +205,10 @@ static void on_mem(struct nr *k, const struct plw_call_info *ci, const struct pl
 	k->size_hist[hist_bucket(ev->u.mem.size)]++;
 	e->count++;
 	e->bytes += ev->u.mem.size;
+	k->last_tid = ci->tid;
+	k->last_ts = ci->ts;
+	k->last_ent = e - k->mem.e + 1;
+	k->last_bytes = ev->u.mem.size;
 	if (live_put(k, ci->pid, ev->u.mem.addr, ev->u.mem.size, frame))
 		k->err = -ENOMEM;
 }
@@ -272,6 +280,18 @@ static void nr_leaf(void *ctx, const struct plw_call_info *ci, const struct plw_
 		on_gil(k, ci, frame);
 	else if (li->kind == PLW_KIND_EXCEPTION)
 		on_exc(k, ci, frame);
+}
+
+/* record --stacks: the user stack of the allocation just given to nr_leaf */
+static void nr_stack(void *ctx, const struct plw_call_info *ci, uint32_t kstack1, uint32_t ustack1)
+{
+	struct nr *k = ctx;
+
+	if (k->err || !k->last_ent || ci->tid != k->last_tid || ci->ts != k->last_ts)
+		return;
+	if (nstks_add(&k->mem.e[k->last_ent - 1].nat, ci->input, ustack1, k->last_bytes))
+		k->err = -ENOMEM;
+	k->last_ent = 0;
 }
 
 static const struct plw_loc *nr_resolve(void *ctx, uint32_t input, uint32_t loc)
@@ -374,7 +394,8 @@ static void none(const struct report_opts *o, const char *what, const char *grou
 		o->nr_paths == 1 ? o->paths[0] : "these files", group);
 }
 
-static void mem_rows(FILE *f, const struct fent *e, uint32_t n)
+/* M: with the rows' native stacks (record --stacks) */
+static void mem_rows(FILE *f, const struct fent *e, uint32_t n, const struct plw_model *m)
 {
 	fprintf(f, "  %10s %8s  %s\n", "BYTES", "COUNT", "PYTHON FRAME");
 	for (uint32_t i = 0; i < n && i < TOP_TEXT; i++) {
@@ -385,6 +406,8 @@ static void mem_rows(FILE *f, const struct fent *e, uint32_t n)
 		fprintf(f, "  %10s %8" PRIu64 "  ", b, e[i].count);
 		fputs_safe(who, f);
 		putc('\n', f);
+		if (m)
+			nstks_out(&e[i].nat, m, NULL, f, "      ", true);
 	}
 	if (n > TOP_TEXT)
 		fprintf(f, "  (%u more frames; --json lists them all)\n", n - TOP_TEXT);
@@ -438,6 +461,7 @@ static void out_malloc(struct nr *k, struct jw *j)
 			jw_key(j, "count"); jw_u64(j, e->count);
 			jw_key(j, "bytes"); jw_u64(j, e->bytes);
 			jw_key(j, "frees"); jw_u64(j, e->frees);
+			nstks_out(&e->nat, k->m, j, NULL, NULL, true);
 			jw_obj_end(j);
 		}
 		jw_arr_end(j);
@@ -471,11 +495,11 @@ static void out_malloc(struct nr *k, struct jw *j)
 			plural(k->live_n), lb);
 	}
 	fputs("\ntop allocating Python frames, by bytes:\n", f);
-	mem_rows(f, k->mem.e, na);
+	mem_rows(f, k->mem.e, na, k->m);
 	if (na > 1) {
 		qsort(k->mem.e, k->mem.n, sizeof(*k->mem.e), cmp_count);
 		fputs("\ntop allocating Python frames, by count:\n", f);
-		mem_rows(f, k->mem.e, na);
+		mem_rows(f, k->mem.e, na, NULL);
 	}
 	fputs("\nallocation sizes:\n", f);
 	hist_text(f, k->size_hist, "bytes");
@@ -483,7 +507,7 @@ static void out_malloc(struct nr *k, struct jw *j)
 	if (!lv.n)
 		fputs("  none\n", f);
 	else
-		mem_rows(f, lv.e, lv.n);
+		mem_rows(f, lv.e, lv.n, NULL);
 out:
 	free(lv.e);
 }
@@ -633,13 +657,15 @@ static int run(const struct report_opts *o, struct report_result *res, enum whic
 
 	if (err)
 		return err;
-	struct plw_model_opts mo = { .on_leaf = nr_leaf, .resolve = nr_resolve, .ctx = &k };
+	struct plw_model_opts mo = { .on_leaf = nr_leaf, .on_stack = nr_stack,
+				     .resolve = nr_resolve, .ctx = &k };
 
 	if (plw_model_new(&m, &mo)) {
 		res_err(res, -ENOMEM, "out of memory");
 		err = -ENOMEM;
 		goto out;
 	}
+	k.m = m;
 	if ((err = source_run_model(&src, m, res)))
 		goto out;
 	if (k.err) {
@@ -674,6 +700,8 @@ static int run(const struct report_opts *o, struct report_result *res, enum whic
 		err = k.err;
 	}
 out:
+	for (uint32_t i = 0; i < k.mem.n; i++)
+		nstks_free(&k.mem.e[i].nat);
 	free(k.mem.e);
 	free(k.gil.e);
 	free(k.live);

@@ -155,4 +155,22 @@ void hist_json(struct jw *j, const uint64_t *h, const char *unit);
 void res_err(struct report_result *res, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* nstacks.c: the native (user) stacks of a report row (record --stacks) */
+#define NSTK_TEXT	3		/* stacks shown per row in text */
+#define NSTK_FRAMES	8		/* frames shown per stack in text */
+struct nstk {
+	uint32_t input, u1;		/* file stack id + 1 */
+	uint64_t count, bytes;
+};
+struct nstks {
+	struct nstk *v;
+	uint32_t n, cap;
+};
+int nstks_add(struct nstks *s, uint32_t input, uint32_t u1, uint64_t bytes);
+/* sorts S; JSON (J): "native_stacks":[...]; else text lines to F, each
+ * starting with INDENT; nothing when S is empty */
+void nstks_out(const struct nstks *s, const struct plw_model *m, struct jw *j, FILE *f,
+	       const char *indent, bool bytes);
+void nstks_free(struct nstks *s);
+
 #endif /* PYLOW_REPORT_INT_H */
