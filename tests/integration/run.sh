@@ -1358,6 +1358,90 @@ PYEOF
 }
 
 
+# --stacks on faults and mem (Debian's python3.11, USDT): the N page faults
+# touch_n makes at known addresses carry a user stack whose innermost frame
+# is in python3.11 or libc and a kernel stack with a page-fault handler
+# frame; the K mallocs of alloc_k carry a user stack starting in malloc
+# (libc.so.6); the faults and malloc reports list those stacks under
+# touch_n / alloc_k (JSON and text), on the file moved to another directory
+t_stacks_native() {
+	local d=$1
+	rec "$d" record -q --python=usdt --stacks -e python,faults,mem -o "$d/x.plw" \
+		-- "$PY" "$PYDIR/stacks_native.py" "$d/gt.json"
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	[ -s "$d/gt.json" ] || fail "the target wrote no ground truth"
+	mkdir -p "$d/laptop" && mv "$d/x.plw" "$d/laptop/copy.plw"
+	report "$d" "$d/tl.json" timeline --json "$d/laptop/copy.plw"
+	report "$d" "$d/faults.json" faults --json "$d/laptop/copy.plw"
+	report "$d" "$d/malloc.json" malloc --json "$d/laptop/copy.plw"
+	report "$d" "$d/faults.txt" faults "$d/laptop/copy.plw"
+	report "$d" "$d/malloc.txt" malloc "$d/laptop/copy.plw"
+	"$PY" - "$d" <<'PYEOF' || fail "native stacks on faults or mem missing or wrong"
+import json, sys
+d = sys.argv[1]
+def load(n):
+    with open(f"{d}/{n}") as f:
+        return json.load(f)
+gt = load("gt.json")
+ok = True
+def expect(what, good, got):
+    global ok
+    print(f"    {what}: {got}" + ("" if good else "  <- wrong"))
+    ok &= bool(good)
+ev = load("tl.json")["events"]
+lo, hi = gt["base"], gt["base"] + gt["n_pages"] * 4096
+stack, faults, allocs = {}, [], []
+for i, e in enumerate(ev):
+    st = stack.setdefault(e["tid"], [])
+    if e["event"] == "entry":
+        st.append(e["name"])
+    elif e["event"] == "return":
+        if st: st.pop()
+    elif e["event"] in ("fault", "mem"):
+        nxt = ev[i + 1] if i + 1 < len(ev) else {}
+        s = nxt if nxt.get("event") == "stack" and nxt["ts"] == e["ts"] and nxt["tid"] == e["tid"] else None
+        top = st[-1] if st else None
+        if e["event"] == "fault" and top == "touch_n" and lo <= e["addr"] < hi:
+            faults.append(s)
+        if e["event"] == "mem" and top == "alloc_k" and e["op"] == "malloc" and e["size"] == gt["alloc_malloc_size"]:
+            allocs.append(s)
+expect(f"faults in the mmap under touch_n (want {gt['n_pages']})", len(faults) == gt["n_pages"], len(faults))
+expect("each with a stack event", all(faults), sum(1 for s in faults if s))
+inner = [s["user_stack"][0] for s in faults if s and s.get("user_stack")]
+expect("user stacks: innermost frame in python3.11 or libc",
+       len(inner) == gt["n_pages"] and all("(python3.11)" in f or "(libc.so.6)" in f for f in inner),
+       sorted(set(inner))[:3])
+handlers = ("exc_page_fault+", "do_user_addr_fault+", "handle_mm_fault+")
+ks = [s.get("kernel_stack", []) for s in faults if s]
+expect("kernel stacks: a page-fault handler frame",
+       len(ks) == gt["n_pages"] and all(any(f.startswith(handlers) for f in k) for k in ks),
+       ks[0][:3] if ks else None)
+expect("no BPF frames in kernel stacks", not any("bpf" in f.split("+")[0] for k in ks for f in k), None)
+us = [s["user_stack"][0] for s in allocs if s and s.get("user_stack")]
+expect(f"mallocs of {gt['alloc_malloc_size']} B under alloc_k (want {gt['k_alloc']})", len(allocs) == gt["k_alloc"], len(allocs))
+expect("each with a user stack starting in malloc (libc.so.6)",
+       len(us) == gt["k_alloc"] and all("malloc" in f.split("+")[0] and f.endswith("(libc.so.6)") for f in us),
+       sorted(set(us)))
+expect("mem events carry no kernel stack", not any(s and s.get("kernel_stack") for s in allocs), None)
+fr = [r for r in load("faults.json")["stacks"] if r["name"] == "touch_n"]
+nat = [n for r in fr for n in r.get("native_stacks", [])]
+expect("faults report: native stacks under touch_n cover >= N faults",
+       sum(n["count"] for n in nat) >= gt["n_pages"] and all(n["user"] for n in nat),
+       [(n["count"], n["user"][0]) for n in nat][:3])
+mf = [f for f in load("malloc.json")["frames"] if f["name"] == "alloc_k"]
+mn = [n for f in mf for n in f.get("native_stacks", [])]
+big = [n for n in mn if n["bytes"] >= gt["k_alloc"] * gt["alloc_malloc_size"]]
+expect("malloc report: alloc_k's K allocations under a malloc stack",
+       len(big) == 1 and big[0]["count"] >= gt["k_alloc"] and big[0]["user"][0].startswith(("__libc_malloc+", "malloc+")),
+       [(n["count"], n["bytes"], n["user"][0]) for n in mn][:3])
+sys.exit(0 if ok else 1)
+PYEOF
+	grep -A2 "touch_n" "$d/faults.txt" | grep -q "native stack ×" || { show "$d/faults.txt"; fail "faults text shows no native stack under touch_n"; }
+	grep -A2 "alloc_k" "$d/malloc.txt" | grep -q "native stack ×" || { show "$d/malloc.txt"; fail "malloc text shows no native stack under alloc_k"; }
+}
+
+
 # -e mem,gil,exceptions on Debian's python3.11 (USDT): K allocations of a
 # known size under alloc_k (exact, from the timeline's per-event stream), the
 # K kept ones live at the end under leak_k (exact), K raises of the test's
@@ -1515,7 +1599,7 @@ CASES=(launch_counts attach_counts sleep_durations children threads deep_stack p
        analyses kernel_leaves kernel_leaves_agent kernel_perf_script kernel_groups
        kgroups_faults kgroups_io kgroups_irq kgroups_tlb kgroups_threads kgroups_perf_script
        kgroups_missing
-       probes probes_errors stacks
+       probes probes_errors stacks stacks_native
        native native_agent native_mem_scope)
 [ $# -gt 0 ] && CASES=("$@")
 
