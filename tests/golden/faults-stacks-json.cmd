@@ -1,0 +1,1 @@
+faults --json stacks_native.plw

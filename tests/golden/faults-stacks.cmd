@@ -1,0 +1,1 @@
+faults stacks_native.plw

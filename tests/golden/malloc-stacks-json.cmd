@@ -1,0 +1,1 @@
+malloc --json stacks_native.plw

@@ -1,0 +1,1 @@
+malloc stacks_native.plw

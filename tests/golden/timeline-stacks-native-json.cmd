@@ -1,0 +1,1 @@
+timeline --json stacks_native.plw

@@ -1,0 +1,1 @@
+timeline stacks_native.plw
