@@ -12,8 +12,10 @@
  * Stacks go into the `stacks` stack-trace map (ids; the same stack has the
  * same id); the recorder reads and symbolises a stack the first time it sees
  * its id and writes PLW_EV_STACK_DEF before the PLW_EV_STACK (record/stacks.c).
- * The recorder sizes the map and sets `want_stacks` (rodata) before load;
- * a second object sharing the map reuses its fd.  User stacks are walked by
+ * record/kernel.c creates the one map of a recording; every object
+ * (kernel, kgroups, native, probes) reuses its fd and sets `want_stacks`
+ * (rodata) before load (PLW_STACKS_SHARE in record/rec.h), so a stack id
+ * names the same stack whichever program captured it.  User stacks are walked by
  * frame pointers (the kernel's unwinder): code built without them gives the
  * innermost frame (the syscall's libc wrapper) and what follows by luck.
  */

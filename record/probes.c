@@ -375,17 +375,9 @@ int probes_load(struct probes **out, struct pylow_bpf *py, int stacks_fd)
 		return -errno;
 	if ((err = bpf_map__reuse_fd(p->skel->maps.rb, bpf_map__fd(py->maps.rb))) ||
 	    (err = bpf_map__reuse_fd(p->skel->maps.targets, bpf_map__fd(py->maps.targets))) ||
-	    (err = bpf_map__reuse_fd(p->skel->maps.counters, bpf_map__fd(py->maps.counters))))
+	    (err = bpf_map__reuse_fd(p->skel->maps.counters, bpf_map__fd(py->maps.counters))) ||
+	    (err = PLW_STACKS_SHARE(p->skel, stacks_fd)))
 		return err;
-	if (stacks_fd != -1) {
-		p->skel->rodata->want_stacks = 1;
-		if (stacks_fd >= 0)
-			err = bpf_map__reuse_fd(p->skel->maps.stacks, stacks_fd);
-		else
-			err = bpf_map__set_max_entries(p->skel->maps.stacks, PLW_STACKS_ENTRIES);
-		if (err)
-			return err;
-	}
 	for (int i = 0; i < nr_tps; i++) {
 		volatile struct tp_cfg *c = &p->skel->rodata->tp_cfg[i];
 
@@ -497,11 +489,6 @@ int probes_write_meta(struct plw_writer *w, uint64_t ts)
 			return err;
 	}
 	return 0;
-}
-
-int probes_stacks_fd(const struct probes *p)
-{
-	return p && p->skel ? bpf_map__fd(p->skel->maps.stacks) : -1;
 }
 
 void probes_set_running(struct probes *p, int on)

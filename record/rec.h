@@ -193,11 +193,8 @@ void probes_writer_opts(struct plw_writer_opts *o);
 #define PLW_STACKS_ENTRIES	16384
 #define PLW_STACK_BYTES		(64 * 8)	/* a stack: PLW_STACK_DEPTH u64s */
 /* opens and loads bpf/probes.bpf.c on PY's maps; *P NULL when no probes.
- * STACKS_FD: -1 no --stacks, -2 stacks in a map of its own, else the
- * stack map to share */
+ * STACKS_FD: kern_stacks_fd() */
 int probes_load(struct probes **p, struct pylow_bpf *py, int stacks_fd);
-/* its stack map (-1: none) */
-int probes_stacks_fd(const struct probes *p);
 /* resolves the binaries (short names through the first live target in
  * TARGETS_FD) and attaches; manifest lines (group "probe") */
 int probes_attach(struct probes *p, int targets_fd, struct manifest *m, char *err, size_t len);
