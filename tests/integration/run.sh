@@ -1442,6 +1442,80 @@ PYEOF
 }
 
 
+# --stacks on io and exceptions (Debian's python3.11, USDT): each of the K
+# O_DIRECT reads of direct_reads is a block read carrying the stacks of the
+# thread that created it (kernel: submit_bio under the preadv syscall; user:
+# innermost in libc), though it completes in interrupt context; each of the
+# K raises of raise_k carries a user stack starting at the probed
+# _PyErr_SetObject (python3.11).  The io part is skipped when the temp dir
+# is not on a block device.
+t_stacks_io_exc() {
+	local d=$1 data=
+	case $(findmnt -n -o SOURCE -T "$d") in
+	/dev/*) data=$d/data.bin
+		dd if=/dev/urandom of="$data" bs=64k count=8 conv=fsync status=none ||
+			fail "cannot write $data" ;;
+	*) note "SKIP io part: $d is not on a block device" ;;
+	esac
+	rec "$d" record -q --python=usdt --stacks -e python,io,exceptions -o "$d/x.plw" \
+		-- "$PY" "$PYDIR/stacks_io_exc.py" "$d/gt.json" $data
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	[ -s "$d/gt.json" ] || fail "the target wrote no ground truth"
+	report "$d" "$d/tl.json" timeline --json "$d/x.plw"
+	report "$d" "$d/io.json" io --json "$d/x.plw"
+	"$PY" - "$d" <<'PYEOF' || fail "native stacks on io or exceptions missing or wrong"
+import json, sys
+d = sys.argv[1]
+def load(n):
+    with open(f"{d}/{n}") as f:
+        return json.load(f)
+gt = load("gt.json")
+ok = True
+def expect(what, good, got):
+    global ok
+    print(f"    {what}: {got}" + ("" if good else "  <- wrong"))
+    ok &= bool(good)
+ev = load("tl.json")["events"]
+stack, reads, raises = {}, [], []
+for i, e in enumerate(ev):
+    st = stack.setdefault(e["tid"], [])
+    if e["event"] == "entry":
+        st.append(e["name"])
+    elif e["event"] == "return":
+        if st: st.pop()
+    elif e["event"] in ("io", "exception"):
+        nxt = ev[i + 1] if i + 1 < len(ev) else {}
+        s = nxt if nxt.get("event") == "stack" and nxt["ts"] == e["ts"] and nxt["tid"] == e["tid"] else None
+        top = st[-1] if st else None
+        if e["event"] == "io" and top == "direct_reads" and e["name"] == "block_read":
+            reads.append(s)
+        if e["event"] == "exception" and top == "raise_k" and e["name"] == "StacksProbeError":
+            raises.append(s)
+if gt["k_reads"]:
+    expect(f"block reads under direct_reads (want {gt['k_reads']})", len(reads) == gt["k_reads"], len(reads))
+    ks = [s.get("kernel_stack", []) for s in reads if s]
+    expect("each with a kernel stack through submit_bio and preadv",
+           len(ks) == gt["k_reads"] and all(any("submit_bio" in f for f in k) and any("preadv" in f for f in k) for k in ks),
+           ks[0][:2] if ks else None)
+    us = [s["user_stack"][0] for s in reads if s and s.get("user_stack")]
+    expect("each with a user stack innermost in libc (the preadv wrapper)",
+           len(us) == gt["k_reads"] and all(f.endswith("(libc.so.6)") and "preadv" in f for f in us), sorted(set(us)))
+    rows = [r for r in load("io.json")["stacks"] if r["name"] == "direct_reads"]
+    nat = [n for r in rows for n in r.get("native_stacks", [])]
+    expect("io report: native stacks under direct_reads cover the K reads",
+           sum(n["count"] for n in nat) == gt["k_reads"], [(n["count"], n["user"][:1]) for n in nat])
+expect(f"raises under raise_k (want {gt['k_raise']})", len(raises) == gt["k_raise"], len(raises))
+us = [s["user_stack"][0] for s in raises if s and s.get("user_stack")]
+expect("each with a user stack starting at _PyErr_SetObject (python3.11)",
+       len(us) == gt["k_raise"] and all(f.startswith("_PyErr_SetObject+0x0 ") and f.endswith("(python3.11)") for f in us),
+       sorted(set(us)))
+expect("raises carry no kernel stack", not any(s and s.get("kernel_stack") for s in raises), None)
+sys.exit(0 if ok else 1)
+PYEOF
+}
+
+
 # -e mem,gil,exceptions on Debian's python3.11 (USDT): K allocations of a
 # known size under alloc_k (exact, from the timeline's per-event stream), the
 # K kept ones live at the end under leak_k (exact), K raises of the test's
@@ -1599,7 +1673,7 @@ CASES=(launch_counts attach_counts sleep_durations children threads deep_stack p
        analyses kernel_leaves kernel_leaves_agent kernel_perf_script kernel_groups
        kgroups_faults kgroups_io kgroups_irq kgroups_tlb kgroups_threads kgroups_perf_script
        kgroups_missing
-       probes probes_errors stacks stacks_native
+       probes probes_errors stacks stacks_native stacks_io_exc
        native native_agent native_mem_scope)
 [ $# -gt 0 ] && CASES=("$@")
 
