@@ -216,6 +216,9 @@ int stacks_new(struct stacks **s, int map_fd);
  * calling DEF first for stacks not defined yet; -1 stays -1 */
 int stacks_map(struct stacks *s, uint32_t pid, struct plw_stack *st, stacks_def_cb def,
 	       void *ctx);
+/* PID exec'd: reads its maps now, while it likely lives, for the user
+ * stacks to come (it may be gone when they are read) */
+void stacks_note_exec(struct stacks *s, uint32_t pid);
 void stacks_free(struct stacks *s);
 
 /* ---------------------------------------------------------- native.c */

@@ -256,6 +256,8 @@ static int task_track(struct sink *s, const struct plw_rb_hdr *h,
 			e->t.cmdline = NULL;
 			if (e->t.pid == h->pid)
 				task_set_proc_info(e, h->pid);
+			if (e->t.pid == h->pid)
+				stacks_note_exec(s->stk, h->pid);
 			if (!e->t.python && !usdt_python_version(file, ver, sizeof(ver)) && ver[0])
 				e->t.python = strdup(ver);
 		}

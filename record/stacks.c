@@ -193,9 +193,13 @@ static void kframe(struct stacks *s, uint64_t ip, char *out, size_t len)
 
 /* ------------------------------------------------------------ user */
 
-static Dwfl *proc_dwfl(struct stacks *s, uint32_t pid, bool refresh)
+/* PID's Dwfl; REFRESH: re-read its maps (at most every REFRESH_NS), adding
+ * to the modules known (a process that has exited since keeps those of its
+ * last reading); RESET: read them anew (an exec) */
+static Dwfl *proc_dwfl(struct stacks *s, uint32_t pid, bool refresh, bool reset)
 {
 	struct proc *p = NULL, *lru = &s->procs[0];
+	bool add;
 
 	for (int i = 0; i < PROCS_MAX; i++) {
 		if (s->procs[i].dwfl && s->procs[i].pid == pid) {
@@ -205,10 +209,11 @@ static Dwfl *proc_dwfl(struct stacks *s, uint32_t pid, bool refresh)
 		if (!s->procs[i].dwfl || s->procs[i].used < lru->used)
 			lru = &s->procs[i];
 	}
-	if (p && (!refresh || mono_ns() - p->refreshed < REFRESH_NS)) {
+	if (p && !reset && (!refresh || mono_ns() - p->refreshed < REFRESH_NS)) {
 		p->used = ++s->tick;
 		return p->dwfl;
 	}
+	add = p && !reset;
 	if (!p) {
 		p = lru;
 		if (p->dwfl)
@@ -217,10 +222,13 @@ static Dwfl *proc_dwfl(struct stacks *s, uint32_t pid, bool refresh)
 		if (!p->dwfl)
 			return NULL;
 	}
+	/* (re)reads /proc/PID/maps: libraries loaded since */
+	if (add)
+		dwfl_report_begin_add(p->dwfl);
+	else
+		dwfl_report_begin(p->dwfl);
 	p->pid = pid;
 	p->used = ++s->tick;
-	/* (re)reads /proc/PID/maps: libraries loaded since */
-	dwfl_report_begin(p->dwfl);
 	p->refreshed = mono_ns();
 	if (dwfl_linux_proc_report(p->dwfl, pid) != 0) {
 		dwfl_report_end(p->dwfl, NULL, NULL);
@@ -232,7 +240,7 @@ static Dwfl *proc_dwfl(struct stacks *s, uint32_t pid, bool refresh)
 
 static void uframe(struct stacks *s, uint32_t pid, uint64_t ip, char *out, size_t len)
 {
-	Dwfl *d = proc_dwfl(s, pid, false);
+	Dwfl *d = proc_dwfl(s, pid, false, false);
 	Dwfl_Module *m = d ? dwfl_addrmodule(d, ip) : NULL;
 	const char *name = NULL, *mod = NULL, *base;
 	GElf_Off off = 0;
@@ -240,7 +248,7 @@ static void uframe(struct stacks *s, uint32_t pid, uint64_t ip, char *out, size_
 
 	/* a library loaded since the maps were read; not for the garbage a
 	 * frame-pointer walk finds in code built without frame pointers */
-	if (d && !m && ip >= 0x10000 && (d = proc_dwfl(s, pid, true)))
+	if (d && !m && ip >= 0x10000 && (d = proc_dwfl(s, pid, true, false)))
 		m = dwfl_addrmodule(d, ip);
 	if (m) {
 		mod = dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
@@ -344,6 +352,12 @@ static int one(struct stacks *s, uint32_t pid, int32_t mid, uint32_t kind, int32
 	s->nr++;
 	*out = slot->id;
 	return def(ctx, pid, slot->id, kind, nr, text);
+}
+
+void stacks_note_exec(struct stacks *s, uint32_t pid)
+{
+	if (s)
+		proc_dwfl(s, pid, true, true);
 }
 
 int stacks_map(struct stacks *s, uint32_t pid, struct plw_stack *st, stacks_def_cb def,
