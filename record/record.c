@@ -156,9 +156,9 @@ static const char usage_text[] =
 "                                      candidates).  COSTLY: a uprobe trap per\n"
 "                                      call, two for allocations: measured\n"
 "                                      ~17 us per malloc+free pair on a VM\n"
-"                                      (0.5 us unrecorded; --stacks: ~4 us\n"
-"                                      more); an allocation-heavy\n"
-"                                      program can run many times slower.\n"
+"                                      (0.5 us unrecorded; ~4 us more with\n"
+"                                      --stacks); an allocation-heavy program\n"
+"                                      can run many times slower.\n"
 "                                      Probes are put in the targets' own\n"
 "                                      processes only (the rest of the machine\n"
 "                                      does not trap); a child process is\n"
@@ -246,6 +246,8 @@ static const char usage_text[] =
 "  pylow record -e tracepoint:sched:sched_process_fork --stacks -- python3.11 app.py\n"
 "  pylow record --python=usdt -e python,mem,gil,exceptions -- /usr/bin/python3.11 app.py\n"
 "  pylow report malloc trace.plw                       # top allocators, leaks\n"
+"  pylow record -e python,faults,mem --stacks -p 4821 -d 5   # + where in C\n"
+"  pylow report faults trace.plw                       # user stacks per Python stack\n"
 "  pylow report flow trace.plw                         # then look at it\n";
 
 static void usage(FILE *f)
