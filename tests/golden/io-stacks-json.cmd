@@ -1,0 +1,1 @@
+io --json stacks_native.plw

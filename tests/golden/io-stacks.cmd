@@ -1,0 +1,1 @@
+io stacks_native.plw
