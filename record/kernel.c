@@ -175,14 +175,10 @@ int kern_load(struct kern **out, struct pylow_bpf *py, unsigned mask)
 	k->skel = kernel_bpf__open();
 	if (!k->skel)
 		return -errno;
-	if (want_stacks) {
-		k->skel->rodata->want_stacks = 1;
-		if ((err = bpf_map__reuse_fd(k->skel->maps.stacks, k->stacks_fd)))
-			return err;
-	}
 	if ((err = bpf_map__reuse_fd(k->skel->maps.rb, bpf_map__fd(py->maps.rb))) ||
 	    (err = bpf_map__reuse_fd(k->skel->maps.targets, bpf_map__fd(py->maps.targets))) ||
-	    (err = bpf_map__reuse_fd(k->skel->maps.counters, bpf_map__fd(py->maps.counters))))
+	    (err = bpf_map__reuse_fd(k->skel->maps.counters, bpf_map__fd(py->maps.counters))) ||
+	    (err = PLW_STACKS_SHARE(k->skel, k->stacks_fd)))
 		return err;
 	for (size_t i = 0; i < sizeof(fd_calls) / sizeof(fd_calls[0]); i++) {
 		int nr = syscall_nr(fd_calls[i]);
