@@ -419,10 +419,14 @@ static int text_tree(const struct flow *f, const struct kept *t)
 
 	cur_bottleneck = plw_tree_bottleneck(r);
 	node_line(o->out, r);
-	if (f->net && (f->net->timeline || f->net->labels)) {
-		fputs("  @", o->out);
-		fputs_safe(net_host_of(f->net, r->input), o->out);
-		fprintf(o->out, " [pid %u tid %u]\n", r->pid, r->tid);
+	if (f->net) {
+		/* a request span's line names its host already */
+		if (r->site->kind != PLW_KIND_SPAN) {
+			fputs("  @", o->out);
+			fputs_safe(net_host_of(f->net, r->input), o->out);
+		}
+		fprintf(o->out, "%s[pid %u tid %u]\n", r->site->kind == PLW_KIND_SPAN ? "  " : " ",
+			r->pid, r->tid);
 	} else if (f->src->n > 1) {
 		fputs("  [", o->out);
 		fputs_safe(source_name(f->src, o, r->input), o->out);

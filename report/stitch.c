@@ -214,277 +214,377 @@ int report_hosts(const struct report_opts *o, struct report_result *res)
 
 /* ---------------------------------------------------------------- stitch */
 
+/*
+ * The requests: root calls (and request spans whose caller was not
+ * recorded) that made or served a network request, each with the spans it
+ * led to on the other hosts grafted under the calls that made them.  Shown:
+ * Python frames, calls and request spans (kernel leaves are flow's).
+ */
 struct st {
 	const struct report_opts *o;
-	struct net *n;
-	uint32_t *kids;			/* per request: children, by index */
-	uint32_t *kid_off, *kid_len;
-	size_t w;
+	struct source src;
+	struct net n;
+	struct plw_model *m;
+	struct plw_node **roots;
+	size_t nr, cap;
+	bool oom;
+	size_t w;			/* widest host name */
 };
 
-static int cmp_start_net;
-static const struct net *cmp_n;
-
-static int cmp_req_start(const void *a, const void *b)
+static const struct plw_node *st_graft(const struct net *n, const struct plw_node *x)
 {
-	const struct net_req *x = &cmp_n->r[*(const uint32_t *)a];
-	const struct net_req *y = &cmp_n->r[*(const uint32_t *)b];
-	int64_t tx = net_time(cmp_n, x->input, x->start), ty = net_time(cmp_n, y->input, y->start);
+	const struct net_req *r = x->site->kind == PLW_KIND_NET ? net_node_req(n, x) : NULL;
 
-	(void)cmp_start_net;
-	return tx < ty ? -1 : tx > ty ? 1 : (x < y ? -1 : x > y);
+	return r && r->peer >= 0 ? n->span_tree[r->peer] : NULL;
 }
 
-/* children of request I: a span's calls, a call's span */
-static int build_kids(struct st *s)
+static bool st_shown(const struct plw_node *x)
 {
-	struct net *n = s->n;
-	size_t nr = n->nr_r;
-
-	s->kid_off = calloc(nr + 1, sizeof(*s->kid_off));
-	s->kid_len = calloc(nr + 1, sizeof(*s->kid_len));
-	s->kids = calloc(nr + 1, sizeof(*s->kids));
-	if (!s->kid_off || !s->kid_len || !s->kids)
-		return -ENOMEM;
-	for (size_t i = 0; i < nr; i++) {
-		const struct net_req *r = &n->r[i];
-
-		if (!r->server && r->encl >= 0)
-			s->kid_len[r->encl]++;
-		else if (!r->server && r->peer >= 0)
-			s->kid_len[i]++;
-	}
-	uint32_t off = 0;
-
-	for (size_t i = 0; i < nr; i++) {
-		s->kid_off[i] = off;
-		off += s->kid_len[i];
-		s->kid_len[i] = 0;
-	}
-	for (size_t i = 0; i < nr; i++) {
-		const struct net_req *r = &n->r[i];
-
-		if (!r->server && r->encl >= 0)
-			s->kids[s->kid_off[r->encl] + s->kid_len[r->encl]++] = (uint32_t)i;
-		if (!r->server && r->peer >= 0)
-			s->kids[s->kid_off[i] + s->kid_len[i]++] = (uint32_t)r->peer;
-	}
-	cmp_n = n;
-	for (size_t i = 0; i < nr; i++)
-		qsort(s->kids + s->kid_off[i], s->kid_len[i], sizeof(*s->kids), cmp_req_start);
-	return 0;
+	return x->site->kind == PLW_KIND_PYTHON || x->site->kind == PLW_KIND_NET ||
+	       x->site->kind == PLW_KIND_SPAN;
 }
 
-static bool is_root(const struct net_req *r)
+/* does the tree under X (grafts included) hold a request */
+static bool has_req(const struct net *n, const struct plw_node *x, int depth)
 {
-	return r->server ? r->peer < 0 : r->encl < 0;
-}
-
-/* does the tree under I touch one of --services' hosts */
-static bool touches(const struct st *s, uint32_t i, int depth)
-{
-	const char *sv = s->o->services;
-	const char *h = net_host_of(s->n, s->n->r[i].input);
-	size_t hl = strlen(h);
-
-	for (const char *p = sv; p && *p;) {
-		const char *e = strchr(p, ',');
-		size_t l = e ? (size_t)(e - p) : strlen(p);
-
-		if (l == hl && !strncmp(p, h, l))
-			return true;
-		p = e ? e + 1 : p + l;
-	}
-	for (uint32_t k = 0; depth < 64 && k < s->kid_len[i]; k++)
-		if (touches(s, s->kids[s->kid_off[i] + k], depth + 1))
+	if (net_node_req(n, x))
+		return true;
+	for (const struct plw_node *c = x->child; c && depth < 256; c = c->next)
+		if (has_req(n, c, depth + 1))
 			return true;
 	return false;
 }
 
-static const char *trace_of(const struct st *s, uint32_t i)
+static bool st_on_root(void *ctx, struct plw_tree *tree)
 {
-	return s->n->r[i].trace_id;
+	struct st *s = ctx;
+	struct net_req *r = net_node_req(&s->n, tree->root);
+	struct plw_node *c;
+
+	if (s->oom)
+		return false;
+	if (r && r->peer >= 0) {
+		if (!s->n.span_tree[r - s->n.r] &&
+		    !(s->n.span_tree[r - s->n.r] = plw_node_clone(tree->root)))
+			s->oom = true;
+		return false;
+	}
+	if ((!r && (tree->root->flags & PLW_NODE_SPANS)) || !has_req(&s->n, tree->root, 0))
+		return false;
+	if (s->nr == s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 64;
+		struct plw_node **nr = realloc(s->roots, ncap * sizeof(*nr));
+
+		if (!nr) {
+			s->oom = true;
+			return false;
+		}
+		s->roots = nr;
+		s->cap = ncap;
+	}
+	c = plw_node_clone(tree->root);
+	if (!c)
+		s->oom = true;
+	else
+		s->roots[s->nr++] = c;
+	return false;
 }
 
-static uint64_t req_dur(const struct net_req *r)
+static const struct plw_loc *st_resolve(void *ctx, uint32_t input, uint32_t loc)
 {
-	return r->end > r->start ? r->end - r->start : 0;
+	return source_resolve(&((struct st *)ctx)->src, input, loc);
 }
 
-static void text_req(const struct st *s, uint32_t i, int depth, char *pre, size_t plen)
+/* the first trace id in the tree (the request's), or "" */
+static const char *trace_of(const struct net *n, const struct plw_node *x, int depth)
 {
-	const struct net_req *r = &s->n->r[i];
+	const struct net_req *r = net_node_req(n, x);
+	const struct plw_node *g;
+
+	if (r && r->trace_id[0])
+		return r->trace_id;
+	if ((g = st_graft(n, x)) && depth < 256) {
+		const char *t = trace_of(n, g, depth + 1);
+
+		if (*t)
+			return t;
+	}
+	for (const struct plw_node *c = x->child; c && depth < 256; c = c->next) {
+		const char *t = trace_of(n, c, depth + 1);
+
+		if (*t)
+			return t;
+	}
+	return "";
+}
+
+static bool has_trace(const struct net *n, const struct plw_node *x, const char *id, int depth)
+{
+	const struct net_req *r = net_node_req(n, x);
+	const struct plw_node *g = st_graft(n, x);
+
+	if (r && !strncmp(r->trace_id, id, strlen(id)) && r->trace_id[0])
+		return true;
+	if (g && depth < 256 && has_trace(n, g, id, depth + 1))
+		return true;
+	for (const struct plw_node *c = x->child; c && depth < 256; c = c->next)
+		if (has_trace(n, c, id, depth + 1))
+			return true;
+	return false;
+}
+
+static void hosts_of(const struct net *n, const struct plw_node *x, bool *seen, int depth)
+{
+	const struct plw_node *g = st_graft(n, x);
+
+	seen[n->in[x->input].host] = true;
+	if (g && depth < 256)
+		hosts_of(n, g, seen, depth + 1);
+	for (const struct plw_node *c = x->child; c && depth < 256; c = c->next)
+		hosts_of(n, c, seen, depth + 1);
+}
+
+static bool in_services(const struct st *s, const bool *seen)
+{
+	for (uint32_t h = 0; h < s->n.nr_hosts; h++) {
+		const char *name = s->n.hosts[h].name;
+		size_t hl = strlen(name);
+
+		if (!seen[h])
+			continue;
+		for (const char *p = s->o->services; *p;) {
+			const char *e = strchr(p, ',');
+			size_t l = e ? (size_t)(e - p) : strlen(p);
+
+			if (l == hl && !strncmp(p, name, l))
+				return true;
+			p = e ? e + 1 : p + l;
+		}
+	}
+	return false;
+}
+
+static void st_label(const struct st *s, const struct plw_node *x, FILE *out)
+{
+	const struct net_req *r = net_node_req(&s->n, x);
+	char peer[80];
+
+	if (r && x->site->kind == PLW_KIND_SPAN) {
+		fputs("request ", out);
+		fputs_safe(x->site->name, out);
+		if (r->status)
+			fprintf(out, "  %u", r->status);
+		if (r->link)
+			fprintf(out, "  (joined by %s)",
+				r->link == NET_LINK_TCP ? "tcp connection" : "traceparent");
+		return;
+	}
+	fputs_safe(x->site->name, out);
+	if (x->count > 1)
+		fprintf(out, " ×%" PRIu64, x->count);
+	if (r && r->peer < 0 && x->count == 1) {
+		net_peer_text(&s->n, r, peer, sizeof(peer));
+		if (peer[0] && !net_peer_recorded(&s->n, r))
+			fprintf(out, "  (no recording of %s)", peer);
+		else if (peer[0])
+			fputs("  (not joined)", out);
+	}
+}
+
+static void st_text(const struct st *s, const struct plw_node *x, int depth, char *pre,
+		    size_t plen, bool last)
+{
 	FILE *out = s->o->out;
-	const char *h = net_host_of(s->n, r->input);
-	char d[32], peer[80];
+	const char *h = net_host_of(&s->n, x->input);
+	const struct plw_node *g = st_graft(&s->n, x);
+	const struct plw_node *lastc = NULL;
+	size_t l = strlen(pre);
 
-	snprintf(d, sizeof(d), r->end ? "%.3f ms" : "no reply", req_dur(r) / 1e6);
 	fputs("  ", out);
 	fputs(pre, out);
 	if (depth)
-		fputs("└── ", out);
+		fputs(last ? "└── " : "├── ", out);
 	fputs_safe(h, out);
-	fprintf(out, "%*s  %12s  ", (int)(s->w - strlen(h)), "", d);
-	fputs_safe(r->label, out);
-	if (r->server && r->status)
-		fprintf(out, "  %u", r->status);
-	if (r->server && r->link)
-		fprintf(out, "  (%s)", r->link == NET_LINK_TCP ? "tcp connection" : "traceparent");
-	if (!r->server && r->peer < 0 && r->end) {
-		net_peer_text(s->n, r, peer, sizeof(peer));
-		if (peer[0] && !net_peer_recorded(s->n, r))
-			fprintf(out, "  (no recording of %s)", peer);
-		else if (peer[0])
-			fprintf(out, "  (not joined)");
-	}
+	fprintf(out, "%*s  %12.3f ms  ", (int)(s->w - strlen(h)), "", x->dur_ns / 1e6);
+	st_label(s, x, out);
 	putc('\n', out);
-	size_t l = strlen(pre);
-
-	if (depth && l + 4 < plen)
-		strcat(pre, "    ");
-	for (uint32_t k = 0; depth < 64 && k < s->kid_len[i]; k++)
-		text_req(s, s->kids[s->kid_off[i] + k], depth + 1, pre, plen);
+	if (depth >= 256)
+		return;
+	if (depth && l + 8 < plen)
+		strcat(pre, last ? "    " : "│   ");
+	for (const struct plw_node *c = x->child; c; c = c->next)
+		if (st_shown(c))
+			lastc = c;
+	for (const struct plw_node *c = x->child; c; c = c->next)
+		if (st_shown(c))
+			st_text(s, c, depth + 1, pre, plen, c == lastc && !g);
+	if (g)
+		st_text(s, g, depth + 1, pre, plen, true);
 	pre[l] = 0;
 }
 
-static void json_req(const struct st *s, struct jw *j, uint32_t i, int depth)
+static void st_json(const struct st *s, struct jw *j, const struct plw_node *x, int depth)
 {
-	const struct net_req *r = &s->n->r[i];
+	const struct net_req *r = net_node_req(&s->n, x);
+	const struct plw_node *g = st_graft(&s->n, x);
 
 	jw_obj(j);
+	jw_node_site(j, x);
 	jw_key(j, "host");
-	jw_str(j, net_host_of(s->n, r->input));
-	jw_key(j, "kind");
-	jw_str(j, r->server ? "span" : "net");
-	net_jw_req(j, s->n, r);
-	jw_key(j, "input");
-	jw_u64(j, r->input);
+	jw_str(j, net_host_of(&s->n, x->input));
+	if (r)
+		net_jw_req(j, &s->n, r);
 	jw_key(j, "pid");
-	jw_u64(j, r->pid);
+	jw_u64(j, x->pid);
 	jw_key(j, "tid");
-	jw_u64(j, r->tid);
+	jw_u64(j, x->tid);
 	jw_key(j, "start_ns");
-	jw_i64(j, net_time(s->n, r->input, r->start));
+	jw_u64(j, x->start_ns);
 	jw_key(j, "dur_ns");
-	if (r->end)
-		jw_u64(j, req_dur(r));
-	else
-		jw_null(j);
+	jw_u64(j, x->dur_ns);
+	jw_key(j, "count");
+	jw_u64(j, x->count);
+	jw_key(j, "flags");
+	jw_flags(j, x->flags);
 	jw_key(j, "children");
 	jw_arr(j);
-	for (uint32_t k = 0; depth < 64 && k < s->kid_len[i]; k++)
-		json_req(s, j, s->kids[s->kid_off[i] + k], depth + 1);
+	for (const struct plw_node *c = x->child; c && depth < 256; c = c->next)
+		if (st_shown(c))
+			st_json(s, j, c, depth + 1);
+	if (g && depth < 256)
+		st_json(s, j, g, depth + 1);
 	jw_arr_end(j);
 	jw_obj_end(j);
 }
 
-static void hosts_of(const struct st *s, uint32_t i, bool *seen, int depth)
+static int cmp_root_start(const void *a, const void *b)
 {
-	seen[s->n->in[s->n->r[i].input].host] = true;
-	for (uint32_t k = 0; depth < 64 && k < s->kid_len[i]; k++)
-		hosts_of(s, s->kids[s->kid_off[i] + k], seen, depth + 1);
+	const struct plw_node *x = *(struct plw_node *const *)a, *y = *(struct plw_node *const *)b;
+
+	return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
 }
 
 int report_stitch(const struct report_opts *o, struct report_result *res)
 {
-	struct net n;
-	struct st s = { .o = o, .n = &n };
-	uint32_t *roots = NULL;
-	size_t nr = 0;
+	struct st s = { .o = o };
 	bool *seen = NULL;
-	int err = net_prepare(&n, o, NULL, res);
+	size_t shown = 0;
+	int err = source_open(&s.src, o, res);
 
 	if (err)
+		return err;
+	err = net_prepare(&s.n, o, &s.src, res);
+	if (err)
 		goto out;
-	n.timeline = n.nr_hosts > 1;
-	roots = calloc(n.nr_r + 1, sizeof(*roots));
-	seen = calloc(n.nr_hosts + 1, sizeof(*seen));
-	if (!roots || !seen || build_kids(&s)) {
+	struct plw_model_opts mo = {
+		.trees = true, .on_root = st_on_root, .resolve = st_resolve, .ctx = &s,
+	};
+	seen = calloc(s.n.nr_hosts + 1, sizeof(*seen));
+	if (!seen || plw_model_new(&s.m, &mo)) {
 		res_err(res, -ENOMEM, "out of memory");
 		err = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < n.nr_r; i++) {
-		if (!is_root(&n.r[i]))
-			continue;
-		if (o->trace && strncmp(n.r[i].trace_id, o->trace, strlen(o->trace)))
-			continue;
-		if (o->services && !touches(&s, (uint32_t)i, 0))
-			continue;
-		roots[nr++] = (uint32_t)i;
+	err = net_run_model(&s.n, &s.src, s.m, res);
+	if (err)
+		goto out;
+	if (s.oom) {
+		res_err(res, -ENOMEM, "out of memory keeping the requests");
+		err = -ENOMEM;
+		goto out;
 	}
-	cmp_n = &n;
-	qsort(roots, nr, sizeof(*roots), cmp_req_start);
-	for (uint32_t h = 0; h < n.nr_hosts; h++)
-		if (strlen(n.hosts[h].name) > s.w)
-			s.w = strlen(n.hosts[h].name);
+	source_damage(&s.src, res);
+	qsort(s.roots, s.nr, sizeof(*s.roots), cmp_root_start);
+	for (uint32_t h = 0; h < s.n.nr_hosts; h++)
+		if (strlen(s.n.hosts[h].name) > s.w)
+			s.w = strlen(s.n.hosts[h].name);
+	/* filters: NULL out what is not shown */
+	for (size_t i = 0; i < s.nr; i++) {
+		memset(seen, 0, s.n.nr_hosts * sizeof(*seen));
+		hosts_of(&s.n, s.roots[i], seen, 0);
+		if ((o->trace && !has_trace(&s.n, s.roots[i], o->trace, 0)) ||
+		    (o->services && !in_services(&s, seen))) {
+			free(s.roots[i]);
+			s.roots[i] = NULL;
+		} else {
+			shown++;
+		}
+	}
 	if (o->json) {
 		struct jw j;
 
 		jw_init(&j, o->out);
 		jw_obj(&j);
 		jw_strs(&j, "files", o->paths, o->nr_paths);
-		net_jw_summary(&j, &n, 0);
+		net_jw_summary(&j, &s.n, 0);
+		jw_damage(&j, res);
 		jw_key(&j, "requests");
 		jw_arr(&j);
-		for (size_t k = 0; k < nr; k++) {
-			const struct net_req *r = &n.r[roots[k]];
+		for (size_t i = 0; i < s.nr; i++) {
+			const char *t;
 
-			memset(seen, 0, n.nr_hosts * sizeof(*seen));
-			hosts_of(&s, roots[k], seen, 0);
+			if (!s.roots[i])
+				continue;
+			memset(seen, 0, s.n.nr_hosts * sizeof(*seen));
+			hosts_of(&s.n, s.roots[i], seen, 0);
+			t = trace_of(&s.n, s.roots[i], 0);
 			jw_obj(&j);
 			jw_key(&j, "trace_id");
-			if (r->trace_id[0])
-				jw_str(&j, r->trace_id);
+			if (*t)
+				jw_str(&j, t);
 			else
 				jw_null(&j);
 			jw_key(&j, "hosts");
 			jw_arr(&j);
-			for (uint32_t h = 0; h < n.nr_hosts; h++)
+			for (uint32_t h = 0; h < s.n.nr_hosts; h++)
 				if (seen[h])
-					jw_str(&j, n.hosts[h].name);
+					jw_str(&j, s.n.hosts[h].name);
 			jw_arr_end(&j);
-			jw_key(&j, "spans");
-			jw_arr(&j);
-			json_req(&s, &j, roots[k], 0);
-			jw_arr_end(&j);
+			jw_key(&j, "root");
+			st_json(&s, &j, s.roots[i], 0);
 			jw_obj_end(&j);
 		}
 		jw_arr_end(&j);
 		jw_obj_end(&j);
 		goto out;
 	}
-	if (!nr) {
+	if (!shown) {
 		fprintf(o->out, "no requests%s in %s (%" PRIu64 " protocol labels)\n",
 			o->trace || o->services ? " matching" : "",
-			o->nr_paths == 1 ? o->paths[0] : "these files", n.labels);
+			o->nr_paths == 1 ? o->paths[0] : "these files", s.n.labels);
 		goto out;
 	}
-	for (size_t k = 0; k < nr; k++) {
-		char pre[4 * 64 + 8] = "";
+	bool first = true;
+
+	for (size_t i = 0; i < s.nr; i++) {
+		char pre[4 * 256 + 16] = "";
+		const char *t;
 		uint32_t nh = 0;
 
-		memset(seen, 0, n.nr_hosts * sizeof(*seen));
-		hosts_of(&s, roots[k], seen, 0);
-		for (uint32_t h = 0; h < n.nr_hosts; h++)
+		if (!s.roots[i])
+			continue;
+		memset(seen, 0, s.n.nr_hosts * sizeof(*seen));
+		hosts_of(&s.n, s.roots[i], seen, 0);
+		for (uint32_t h = 0; h < s.n.nr_hosts; h++)
 			nh += seen[h];
-		if (k)
-			putc('\n', o->out);
-		fputs("REQUEST ", o->out);
-		if (trace_of(&s, roots[k])[0])
-			fprintf(o->out, "trace-id: %s", trace_of(&s, roots[k]));
+		t = trace_of(&s.n, s.roots[i], 0);
+		fputs(first ? "" : "\n", o->out);
+		first = false;
+		if (*t)
+			fprintf(o->out, "REQUEST trace-id: %s", t);
 		else
-			fputs("(no trace id)", o->out);
-		fprintf(o->out, "  %u host%s\n\n", nh, nh == 1 ? "" : "s");
-		text_req(&s, roots[k], 0, pre, sizeof(pre));
+			fputs("REQUEST (no trace id)", o->out);
+		fprintf(o->out, "  (%u host%s)\n\n", nh, nh == 1 ? "" : "s");
+		st_text(&s, s.roots[i], 0, pre, sizeof(pre), true);
 	}
-	net_text_summary(o->out, &n, 0);
+	net_text_summary(o->out, &s.n, 0);
 out:
-	free(roots);
+	for (size_t i = 0; i < s.nr; i++)
+		free(s.roots[i]);
+	free(s.roots);
 	free(seen);
-	free(s.kids);
-	free(s.kid_off);
-	free(s.kid_len);
-	net_free(&n);
+	plw_model_free(s.m);
+	net_free(&s.n);
+	source_close(&s.src);
 	return err;
 }
