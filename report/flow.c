@@ -115,15 +115,18 @@ static bool flow_on_root(void *ctx, struct plw_tree *tree)
 	if (f->net) {
 		struct net_req *r = net_node_req(f->net, tree->root);
 
-		if (r && r->peer >= 0) {
-			/* a joined request span: drawn under its client call */
-			if (!f->net->span_tree[r - f->net->r] &&
+		if (r) {
+			/* a joined request span is drawn under its client call;
+			 * the others are in their thread's root call */
+			if (r->peer >= 0 && !f->net->span_tree[r - f->net->r] &&
 			    !(f->net->span_tree[r - f->net->r] = plw_node_clone(tree->root)))
 				f->oom = true;
 			return false;
 		}
-		if (!r && (tree->root->flags & PLW_NODE_SPANS)) {
-			/* a server thread's root: its requests are shown as spans */
+		if ((tree->root->flags & PLW_NODE_SPANS) &&
+		    net_root_spans_joined(f->net, tree->root)) {
+			/* a server thread's root whose requests are all drawn
+			 * under their callers */
 			f->span_roots++;
 			return false;
 		}

@@ -449,6 +449,18 @@ static int cmp_tp(const void *a, const void *b)
 	return c;
 }
 
+static int cmp_srv(const void *a, const void *b)
+{
+	const struct net_req *x = &sort_net->r[*(const uint32_t *)a];
+	const struct net_req *y = &sort_net->r[*(const uint32_t *)b];
+
+	if (x->input != y->input)
+		return x->input < y->input ? -1 : 1;
+	if (x->tid != y->tid)
+		return x->tid < y->tid ? -1 : 1;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
 static int tp_cmp_key(const struct net_req *x, const struct net_req *y)
 {
 	int c = strcmp(x->trace_id, y->trace_id);
@@ -724,6 +736,7 @@ void net_free(struct net *n)
 			free(n->span_tree[i]);
 	}
 	free(n->span_tree);
+	free(n->srv);
 	free(n->in);
 	free(n->hosts);
 	free(n->r);
@@ -766,10 +779,16 @@ int net_prepare(struct net *n, const struct report_opts *o, struct source *s,
 		if (!n->r[i].server && n->r[i].peer < 0 && n->r[i].end)
 			n->unjoined++;
 	n->span_tree = calloc(n->nr_r + 1, sizeof(*n->span_tree));
-	if (!n->span_tree) {
+	n->srv = malloc((n->nr_r + 1) * sizeof(*n->srv));
+	if (!n->span_tree || !n->srv) {
 		res_err(res, -ENOMEM, "out of memory");
 		return -ENOMEM;
 	}
+	for (size_t i = 0; i < n->nr_r; i++)
+		if (n->r[i].server)
+			n->srv[n->nr_srv++] = (uint32_t)i;
+	sort_net = n;
+	qsort(n->srv, n->nr_srv, sizeof(*n->srv), cmp_srv);
 	/* files of one host share its clock: left as they are */
 	if (n->nr_hosts > 1 && s) {
 		n->timeline = true;
@@ -849,6 +868,36 @@ int net_run_model(struct net *n, struct source *s, struct plw_model *m,
 }
 
 /* --------------------------------------------------------------- helpers */
+
+bool net_root_spans_joined(const struct net *n, const struct plw_node *root)
+{
+	size_t lo = 0, hi = n->nr_srv;
+	uint64_t end = root->start_ns + root->dur_ns;
+	bool any = false;
+
+	/* the thread's first span */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const struct net_req *r = &n->r[n->srv[mid]];
+
+		if (r->input < root->input || (r->input == root->input && r->tid < root->tid))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < n->nr_srv; lo++) {
+		const struct net_req *r = &n->r[n->srv[lo]];
+
+		if (r->input != root->input || r->tid != root->tid)
+			break;
+		if (r->tstart < root->start_ns || r->tstart > end)
+			continue;
+		if (r->peer < 0)
+			return false;
+		any = true;
+	}
+	return any;
+}
 
 struct net_req *net_node_req(const struct net *n, const struct plw_node *node)
 {

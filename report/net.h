@@ -93,6 +93,8 @@ struct net {
 	bool timeline;			/* inputs mapped to wall clocks + offsets */
 	/* flow: span views kept for the joins, by request index */
 	struct plw_node **span_tree;
+	uint32_t *srv;			/* server spans by (input, tid, start) */
+	size_t nr_srv;
 };
 
 /* First pass over O's files; fills N (free with net_free).  With several
@@ -116,6 +118,10 @@ bool net_peer_recorded(const struct net *n, const struct net_req *r);
  * label, link (and status) */
 void net_jw_req(struct jw *j, const struct net *n, const struct net_req *r);
 
+/* ROOT (a thread's root call in which span views were taken): were all the
+ * request spans served in it joined to a recorded caller (and so drawn
+ * there)?  false when it served none. */
+bool net_root_spans_joined(const struct net *n, const struct plw_node *root);
 /* should flow look at requests: several files, or one with network events
  * (or one cut short, whose counts are not known) */
 bool net_wanted(const struct source *s);

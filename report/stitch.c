@@ -62,8 +62,8 @@ void net_text_summary(FILE *f, const struct net *n, uint64_t span_roots)
 		fputs(" (see 'pylow report hosts')\n", f);
 	}
 	if (span_roots)
-		fprintf(f, "%" PRIu64 " server thread root%s shown as %s request spans\n", span_roots,
-			span_roots == 1 ? "" : "s", span_roots == 1 ? "its" : "their");
+		fprintf(f, "%" PRIu64 " server thread root%s not shown: %s requests are drawn under their callers\n",
+			span_roots, span_roots == 1 ? "" : "s", span_roots == 1 ? "its" : "their");
 }
 
 void net_jw_summary(struct jw *j, const struct net *n, uint64_t span_roots)
