@@ -115,7 +115,7 @@ static bool flow_on_root(void *ctx, struct plw_tree *tree)
 	if (f->net) {
 		struct net_req *r = net_node_req(f->net, tree->root);
 
-		if (r) {
+		if (r && r->server) {
 			/* a joined request span is drawn under its client call;
 			 * the others are in their thread's root call */
 			if (r->peer >= 0 && !f->net->span_tree[r - f->net->r] &&
@@ -340,7 +340,11 @@ static void node_line(FILE *out, const struct plw_node *n)
 			fputs(r->link == NET_LINK_TCP ? "tcp connection" : "traceparent", out);
 			putc(')', out);
 		}
-	} else if (r && r->peer < 0 && n->count == 1) {
+	}
+	if (r && r->no_reply)
+		fputs(n->site->kind == PLW_KIND_SPAN ? "  (no response: connection closed)"
+						      : "  (no reply: connection closed)", out);
+	if (r && n->site->kind == PLW_KIND_NET && r->peer < 0 && n->count == 1) {
 		char peer[80];
 
 		net_peer_text(cur_net, r, peer, sizeof(peer));
@@ -348,7 +352,7 @@ static void node_line(FILE *out, const struct plw_node *n)
 			fprintf(out, "  (no recording of %s)", peer);
 		else if (peer[0])
 			fprintf(out, "  (not joined: no matching request on %s)", peer);
-	} else if (r && r->peer >= 0 && !graft_of(n)) {
+	} else if (r && n->site->kind == PLW_KIND_NET && r->peer >= 0 && !graft_of(n)) {
 		fputs("  (server span not kept)", out);
 	}
 	if (n == cur_bottleneck)

@@ -63,8 +63,9 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
-/* the net_conn of (INPUT, CONN), created when missing; -1 on ENOMEM */
-static int32_t conn_get(struct scan *sc, uint32_t input, uint64_t conn)
+/* the net_conn of (INPUT, CONN), created when missing (unless FIND_ONLY:
+ * then -2); -1 on ENOMEM */
+static int32_t conn_find(struct scan *sc, uint32_t input, uint64_t conn, bool find_only)
 {
 	struct net *n = sc->n;
 
@@ -96,6 +97,8 @@ static int32_t conn_get(struct scan *sc, uint32_t input, uint64_t conn)
 		if (c->input == input && c->conn == conn)
 			return (int32_t)(sc->tab[j] - 1);
 	}
+	if (find_only)
+		return -2;
 	if (grow((void **)&n->c, &n->cap_c, n->nr_c + 1, sizeof(*n->c)) ||
 	    grow((void **)&sc->cs, &sc->cap_cs, n->nr_c + 1, sizeof(*sc->cs)))
 		return -1;
@@ -112,6 +115,11 @@ static int32_t conn_get(struct scan *sc, uint32_t input, uint64_t conn)
 }
 
 /* ------------------------------------------------------------ first pass */
+
+static int32_t conn_get(struct scan *sc, uint32_t input, uint64_t conn)
+{
+	return conn_find(sc, input, conn, false);
+}
 
 static int add_act(struct net_input *in, uint32_t req, uint32_t act)
 {
@@ -231,6 +239,18 @@ static int32_t q_pop(struct scan *sc, uint32_t *head, uint32_t *tail)
 	return (int32_t)r;
 }
 
+/* server span Q answered: no longer open on its thread */
+static void srv_closed(struct scan *sc, uint32_t q)
+{
+	for (size_t i = 0; i < sc->nr_open; i++)
+		if (sc->open_srv[i] == q) {
+			memmove(sc->open_srv + i, sc->open_srv + i + 1,
+				(sc->nr_open - i - 1) * sizeof(*sc->open_srv));
+			sc->nr_open--;
+			return;
+		}
+}
+
 static int on_label(struct scan *sc, uint32_t input, const struct plw_event *ev)
 {
 	struct net *n = sc->n;
@@ -295,26 +315,39 @@ static int on_label(struct scan *sc, uint32_t input, const struct plw_event *ev)
 		return add_act(in, 0, ACT_NONE);
 	n->r[q].end = ev->ts;
 	n->r[q].status = ev->u.label.status;
-	for (size_t i = 0; i < sc->nr_open; i++)
-		if (sc->open_srv[i] == (uint32_t)q) {
-			memmove(sc->open_srv + i, sc->open_srv + i + 1,
-				(sc->nr_open - i - 1) * sizeof(*sc->open_srv));
-			sc->nr_open--;
-			break;
-		}
+	srv_closed(sc, (uint32_t)q);
 	return add_act(in, (uint32_t)q, ACT_SEND);
 }
 
 static int on_conn(struct scan *sc, uint32_t input, const struct plw_event *ev)
 {
 	const struct plw_net_conn *e = &ev->u.conn;
+	struct net_input *in = &sc->n->in[input];
+	uint64_t key = e->conn ? e->conn : 1ULL << 62 | (uint64_t)ev->tid << 24 | (uint32_t)e->fd;
 
-	if (e->op == PLW_NET_CLOSE)
-		return 0;
-	int32_t ci = conn_get(sc, input, e->conn ? e->conn : 1ULL << 62 | (uint64_t)ev->tid << 24 |
-					 (uint32_t)e->fd);
+	if (e->op == PLW_NET_CLOSE) {
+		/* a call still waiting for its reply ends here, unanswered
+		 * (the oldest; a request being served, likewise) */
+		int32_t ci = conn_find(sc, input, key, true), q;
 
-	if (ci < 0)
+		if (ci == -1)
+			return -ENOMEM;
+		if (ci >= 0 && (q = q_pop(sc, &sc->cs[ci].cq, &sc->cs[ci].cq_tail)) >= 0) {
+			sc->n->r[q].end = ev->ts;
+			sc->n->r[q].no_reply = true;
+			return add_act(in, (uint32_t)q, ACT_CEND);
+		}
+		if (ci >= 0 && (q = q_pop(sc, &sc->cs[ci].sq, &sc->cs[ci].sq_tail)) >= 0) {
+			sc->n->r[q].end = ev->ts;
+			sc->n->r[q].no_reply = true;
+			srv_closed(sc, (uint32_t)q);
+			return add_act(in, (uint32_t)q, ACT_SEND);
+		}
+		return add_act(in, 0, ACT_NONE);
+	}
+	int32_t ci = conn_get(sc, input, key);
+
+	if (ci < 0 || add_act(in, 0, ACT_NONE))
 		return -ENOMEM;
 	struct net_conn *c = &sc->n->c[ci];
 
@@ -855,7 +888,8 @@ int net_run_model(struct net *n, struct source *s, struct plw_model *m,
 		n->in[i].next_act = 0;
 	while ((ret = source_next(s, &ev, res)) > 0) {
 		ret = plw_model_feed(m, ev.input, &ev.ev);
-		if (!ret && ev.ev.type == PLW_EV_NET_LABEL && ev.input < n->nr_in)
+		if (!ret && (ev.ev.type == PLW_EV_NET_LABEL || ev.ev.type == PLW_EV_NET_CONN) &&
+		    ev.input < n->nr_in)
 			ret = on_label2(n, m, ev.input, &ev.ev);
 		if (ret) {
 			res_err(res, ret, "out of memory building call trees");
@@ -956,5 +990,9 @@ void net_jw_req(struct jw *j, const struct net *n, const struct net_req *r)
 	if (r->status) {
 		jw_key(j, "status");
 		jw_u64(j, r->status);
+	}
+	if (r->no_reply) {
+		jw_key(j, "no_reply");
+		jw_bool(j, true);
 	}
 }

@@ -10,6 +10,8 @@
  *    the next reply received on the same connection (FIFO: keep-alive);
  *  - a server request span: an HTTP request received until the response
  *    sent on the same connection.
+ * A call (or span) still waiting when its connection is closed ends there,
+ * flagged no_reply; one still waiting at the end of the file is not drawn.
  * Calls are joined to spans by W3C traceparent (the call's outbound
  * trace-id and parent-id equal the span's inbound ones), else by TCP
  * connection: the client's (local, peer) 4-tuple mirrored is the server's,
@@ -51,6 +53,7 @@ struct net_req {
 	uint64_t start, end;		/* file clock; end 0: no reply seen */
 	uint64_t tstart, tend;		/* on the merged timeline (second pass) */
 	uint32_t status;
+	bool no_reply;			/* ended by the connection's close, unanswered */
 	char *method, *target, *host;
 	char trace_id[33], span_id[17], parent_id[17];	/* "" unknown */
 	char tp_parent[17];		/* the traceparent's parent-id field */
@@ -73,7 +76,8 @@ struct net_input {
 	const char *hostname;		/* META hostname, or the file's path */
 	struct plw_merge_clock *clk;	/* clock references, sorted */
 	size_t nr_clk;
-	uint32_t *acts;			/* per label (in file order): request << 3 | action */
+	uint32_t *acts;			/* per NET_LABEL and NET_CONN event (in file
+					 * order): (request + 1) << 3 | action */
 	size_t nr_acts, cap_acts, next_act;
 };
 

@@ -263,7 +263,7 @@ static bool st_on_root(void *ctx, struct plw_tree *tree)
 
 	if (s->oom)
 		return false;
-	if (r && r->peer >= 0) {
+	if (r && r->server && r->peer >= 0) {
 		if (!s->n.span_tree[r - s->n.r] &&
 		    !(s->n.span_tree[r - s->n.r] = plw_node_clone(tree->root)))
 			s->oom = true;
@@ -377,11 +377,15 @@ static void st_label(const struct st *s, const struct plw_node *x, FILE *out)
 		if (r->link)
 			fprintf(out, "  (joined by %s)",
 				r->link == NET_LINK_TCP ? "tcp connection" : "traceparent");
+		if (r->no_reply)
+			fputs("  (no response: connection closed)", out);
 		return;
 	}
 	fputs_safe(x->site->name, out);
 	if (x->count > 1)
 		fprintf(out, " ×%" PRIu64, x->count);
+	if (r && r->no_reply)
+		fputs("  (no reply: connection closed)", out);
 	if (r && r->peer < 0 && x->count == 1) {
 		net_peer_text(&s->n, r, peer, sizeof(peer));
 		if (peer[0] && !net_peer_recorded(&s->n, r))
