@@ -696,7 +696,7 @@ static const char *addr_text(uint16_t family, const uint8_t *a, uint16_t port, c
 	return buf;
 }
 
-const char *net_peer_text(const struct net *n, const struct net_req *r, char *buf, size_t len)
+const char *rnet_peer_text(const struct net *n, const struct net_req *r, char *buf, size_t len)
 {
 	const struct net_conn *c = r->ci >= 0 ? &n->c[r->ci] : NULL;
 
@@ -706,7 +706,7 @@ const char *net_peer_text(const struct net *n, const struct net_req *r, char *bu
 	return buf;
 }
 
-bool net_peer_recorded(const struct net *n, const struct net_req *r)
+bool rnet_peer_recorded(const struct net *n, const struct net_req *r)
 {
 	const struct net_conn *c = r->ci >= 0 ? &n->c[r->ci] : NULL;
 
@@ -731,7 +731,7 @@ static int labels(struct net *n)
 	for (size_t i = 0; i < n->nr_r; i++) {
 		struct net_req *r = &n->r[i];
 
-		net_peer_text(n, r, peer, sizeof(peer));
+		rnet_peer_text(n, r, peer, sizeof(peer));
 		if (r->server)
 			snprintf(buf, sizeof(buf), "%s %s", *r->method ? r->method : "request",
 				 *r->target ? r->target : "/");
@@ -751,7 +751,7 @@ static int labels(struct net *n)
 	return 0;
 }
 
-void net_free(struct net *n)
+void rnet_free(struct net *n)
 {
 	if (!n)
 		return;
@@ -777,7 +777,7 @@ void net_free(struct net *n)
 	memset(n, 0, sizeof(*n));
 }
 
-int net_prepare(struct net *n, const struct report_opts *o, struct source *s,
+int rnet_prepare(struct net *n, const struct report_opts *o, struct source *s,
 		struct report_result *res)
 {
 	struct scan sc = { .n = n };
@@ -878,7 +878,7 @@ static int on_label2(struct net *n, struct plw_model *m, uint32_t input,
 	return 0;
 }
 
-int net_run_model(struct net *n, struct source *s, struct plw_model *m,
+int rnet_run_model(struct net *n, struct source *s, struct plw_model *m,
 		  struct report_result *res)
 {
 	struct plw_merge_event ev;
@@ -903,7 +903,7 @@ int net_run_model(struct net *n, struct source *s, struct plw_model *m,
 
 /* --------------------------------------------------------------- helpers */
 
-bool net_root_spans_joined(const struct net *n, const struct plw_node *root)
+bool rnet_root_spans_joined(const struct net *n, const struct plw_node *root)
 {
 	size_t lo = 0, hi = n->nr_srv;
 	uint64_t end = root->start_ns + root->dur_ns;
@@ -933,7 +933,7 @@ bool net_root_spans_joined(const struct net *n, const struct plw_node *root)
 	return any;
 }
 
-struct net_req *net_node_req(const struct net *n, const struct plw_node *node)
+struct net_req *rnet_node_req(const struct net *n, const struct plw_node *node)
 {
 	const struct plw_site *st = node->site;
 
@@ -943,17 +943,17 @@ struct net_req *net_node_req(const struct net *n, const struct plw_node *node)
 	return &n->r[st->loc - 1];
 }
 
-const char *net_host_of(const struct net *n, uint32_t input)
+const char *rnet_host_of(const struct net *n, uint32_t input)
 {
 	return n && input < n->nr_in ? n->in[input].hostname : "?";
 }
 
-const char *net_link_name(uint8_t link)
+const char *rnet_link_name(uint8_t link)
 {
 	return link == NET_LINK_TRACEPARENT ? "traceparent" : link == NET_LINK_TCP ? "tcp" : "";
 }
 
-void net_jw_req(struct jw *j, const struct net *n, const struct net_req *r)
+void rnet_jw_req(struct jw *j, const struct net *n, const struct net_req *r)
 {
 	char peer[80];
 
@@ -971,7 +971,7 @@ void net_jw_req(struct jw *j, const struct net *n, const struct net_req *r)
 		jw_key(j, "parent_span_id");
 		jw_str(j, r->parent_id);
 	}
-	net_peer_text(n, r, peer, sizeof(peer));
+	rnet_peer_text(n, r, peer, sizeof(peer));
 	if (r->server && r->ci >= 0 && n->c[r->ci].op != UINT32_MAX) {
 		const struct net_conn *c = &n->c[r->ci];
 
@@ -984,7 +984,7 @@ void net_jw_req(struct jw *j, const struct net *n, const struct net_req *r)
 		jw_null(j);
 	jw_key(j, "link");
 	if (r->link)
-		jw_str(j, net_link_name(r->link));
+		jw_str(j, rnet_link_name(r->link));
 	else
 		jw_null(j);
 	if (r->status) {
