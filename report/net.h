@@ -100,6 +100,8 @@ struct net {
 	struct plw_node **span_tree;
 	uint32_t *srv;			/* server spans by (input, tid, start) */
 	size_t nr_srv;
+	uint32_t *ends;			/* ACCEPT/LISTEN conns by address (net.c) */
+	size_t nr_ends;
 };
 
 /* First pass over O's files; fills N (free with rnet_free).  With several
