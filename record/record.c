@@ -99,6 +99,7 @@ struct rec {
 	struct kern *kern;
 	struct net *net;		/* group net (net.c) */
 	bool labels_off;		/* --labels=off */
+	bool net_default;		/* net on by default (no -e): a failure only warns */
 	const char *host;		/* --host NAME */
 	int64_t tod_shift;		/* PYLOW_TOD_SHIFT_NS (test hook) */
 	char machine_id[64], boot_id[64];
@@ -518,10 +519,19 @@ static int load_bpf(struct rec *r)
 		return -1;
 	}
 	if ((err = net_load(&r->net, skel, !!(r->groups & KGROUP_NET), !r->labels_off))) {
-		pr("cannot load the network programs (bpf/net.bpf.c): %s (run with -vvv for the "
-		   "verifier's log, or choose groups without net, e.g. -e python,syscalls,sched)",
-		   strerror(-err));
-		return -1;
+		if (!r->net_default) {
+			pr("cannot load the network programs (bpf/net.bpf.c): %s (run with -vvv for the "
+			   "verifier's log, or choose groups without net, e.g. -e python,syscalls,sched)",
+			   strerror(-err));
+			return -1;
+		}
+		/* on by default: record the rest */
+		pr("warning: no network events: cannot load bpf/net.bpf.c: %s (-vvv shows why; "
+		   "-e python,syscalls,sched silences this)", strerror(-err));
+		net_free(r->net);
+		r->groups &= ~KGROUP_NET;
+		if ((err = net_load(&r->net, skel, false, false)))
+			return -1;
 	}
 	return 0;
 }
@@ -1132,8 +1142,10 @@ static int parse_args(struct rec *r, int argc, char **argv)
 			}
 		}
 	}
-	if (!r->groups)
+	if (!r->groups) {
 		r->groups = KGROUP_DEFAULT;
+		r->net_default = true;
+	}
 	if (!r->nr_pids && !r->cmd) {
 		pr("nothing to record: give -p PID or -- CMD; see 'pylow record --help'");
 		return -1;
@@ -1379,8 +1391,13 @@ int cmd_record(int argc, char **argv)
 		if (r->child > 0)
 			pids[nr++] = r->child;
 		if (net_attach(r->net, &r->man, pids, nr, why, sizeof(why))) {
-			pr("%s", why);
-			goto fail;
+			if (!r->net_default) {
+				pr("%s", why);
+				goto fail;
+			}
+			pr("warning: no network events: %s", why);
+			net_detach(r->net);
+			r->groups &= ~KGROUP_NET;
 		}
 	}
 	/* every distinct Python of the targets */
