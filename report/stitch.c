@@ -170,7 +170,7 @@ int report_hosts(const struct report_opts *o, struct report_result *res)
 	fputs_safe(n.hosts[ref].name, o->out);
 	fputs("'s (the first file's host),\nfrom the clock references in the files and the causality of matched exchanges\n\n",
 	      o->out);
-	fprintf(o->out, "  %-*s  %14s  %-34s  %9s  %s\n", (int)w, "HOST", "OFFSET", "INTERVAL",
+	fprintf(o->out, "  %-*s  %14s  %-44s  %9s  %s\n", (int)w, "HOST", "OFFSET", "INTERVAL",
 		"EXCHANGES", "FILES");
 	for (uint32_t h = 0; h < n.nr_hosts; h++) {
 		const struct plw_skew_host *k = &n.hosts[h].sk;
@@ -180,6 +180,9 @@ int report_hosts(const struct report_opts *o, struct report_result *res)
 		fmt_ms(off, sizeof(off), k->offset_ns, h != ref && k->offset_ns);
 		if (h == ref) {
 			snprintf(iv, sizeof(iv), "reference");
+		} else if (!k->bounded && k->matched) {
+			snprintf(iv, sizeof(iv), "unbounded (no exchange path to %s)",
+				 n.hosts[ref].name);
 		} else if (!k->bounded) {
 			snprintf(iv, sizeof(iv), "unbounded (no exchanges with them)");
 		} else {
@@ -189,7 +192,7 @@ int report_hosts(const struct report_opts *o, struct report_result *res)
 		}
 		fputs("  ", o->out);
 		fputs_safe(n.hosts[h].name, o->out);
-		fprintf(o->out, "%*s  %14s  %-34s  %9" PRIu64 "  ", (int)(w - strlen(n.hosts[h].name)),
+		fprintf(o->out, "%*s  %14s  %-44s  %9" PRIu64 "  ", (int)(w - strlen(n.hosts[h].name)),
 			"", off, iv, k->matched);
 		bool first = true;
 
