@@ -437,7 +437,8 @@ static int scan_input(struct scan *sc, uint32_t i, const char *path, unsigned fl
 		return -ENOMEM;
 	}
 	/* sorted, one reference per time */
-	qsort(in->clk, in->nr_clk, sizeof(*in->clk), cmp_clk);
+	if (in->nr_clk > 1)
+		qsort(in->clk, in->nr_clk, sizeof(*in->clk), cmp_clk);
 	size_t k = 0;
 
 	for (size_t j = 0; j < in->nr_clk; j++)

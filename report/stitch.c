@@ -596,7 +596,8 @@ int report_stitch(const struct report_opts *o, struct report_result *res)
 		goto out;
 	}
 	source_damage(&s.src, res);
-	qsort(gs.v, gs.nr, sizeof(*gs.v), cmp_group_start);
+	if (gs.nr > 1)
+		qsort(gs.v, gs.nr, sizeof(*gs.v), cmp_group_start);
 	for (uint32_t h = 0; h < s.n.nr_hosts; h++)
 		if (strlen(s.n.hosts[h].name) > s.w)
 			s.w = strlen(s.n.hosts[h].name);
