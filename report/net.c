@@ -881,8 +881,13 @@ int rnet_prepare(struct net *n, const struct report_opts *o, struct source *s,
 			n->srv[n->nr_srv++] = (uint32_t)i;
 	sort_net = n;
 	qsort(n->srv, n->nr_srv, sizeof(*n->srv), cmp_srv);
-	/* files of one host share its clock: left as they are */
-	if (n->nr_hosts > 1 && s) {
+	/* files of one host share its clock: left as they are; so are files
+	 * of which one has no clock reference (no common clock to put them on) */
+	bool clocks = true;
+
+	for (size_t i = 0; i < n->nr_in; i++)
+		clocks = clocks && n->in[i].nr_clk;
+	if (n->nr_hosts > 1 && clocks && s) {
 		n->timeline = true;
 		for (size_t i = 0; i < n->nr_in; i++) {
 			plw_merge_set_clock(s->m, i, n->in[i].clk, n->in[i].nr_clk);

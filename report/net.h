@@ -130,6 +130,9 @@ void rnet_jw_req(struct jw *j, const struct net *n, const struct net_req *r);
  * request spans served in it joined to a recorded caller (and so drawn
  * there)?  false when it served none. */
 bool rnet_root_spans_joined(const struct net *n, const struct plw_node *root);
+/* do S's inputs come from several hosts (META hostname, else the path),
+ * each with a clock reference in its header */
+bool rnet_hosts_differ(const struct source *s);
 /* should flow look at requests: several files, or one with network events
  * (or one cut short, whose counts are not known) */
 bool rnet_wanted(const struct source *s);

@@ -11,6 +11,27 @@
 
 #include "net.h"
 
+bool rnet_hosts_differ(const struct source *s)
+{
+	const char *first = NULL;
+
+	for (size_t i = 0; i < s->n; i++) {
+		const struct plw_meta *m = plw_reader_meta(plw_merge_reader(s->m, i));
+		const char *h = m->hostname;
+
+		/* without a clock reference there is no timeline to put it on */
+		if (!m->tod_ns && !m->mono_ns)
+			return false;
+		if (!h || !*h)
+			h = s->paths[i];
+		if (!first)
+			first = h;
+		else if (strcmp(first, h))
+			return true;
+	}
+	return false;
+}
+
 bool rnet_wanted(const struct source *s)
 {
 	if (s->n > 1)
@@ -572,9 +593,14 @@ int report_stitch(const struct report_opts *o, struct report_result *res)
 
 	if (err)
 		return err;
-	err = rnet_prepare(&s.n, o, &s.src, res);
-	if (err)
+	if (s.src.net) {
+		/* several hosts: source_open joined them already; taken over */
+		s.n = *s.src.net;
+		free(s.src.net);
+		s.src.net = NULL;
+	} else if ((err = rnet_prepare(&s.n, o, &s.src, res))) {
 		goto out;
+	}
 	struct plw_model_opts mo = {
 		.trees = true, .on_root = st_on_root, .resolve = st_resolve, .ctx = &s,
 	};
