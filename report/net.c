@@ -131,20 +131,10 @@ static int add_act(struct net_input *in, uint32_t req, uint32_t act)
 
 static int add_clock(struct net_input *in, uint64_t mono, uint64_t tod)
 {
-	size_t cap = in->nr_clk;
-
 	if (!mono && !tod)
 		return 0;
-	/* capacity: powers of two from 8 */
-	if (!in->nr_clk || (in->nr_clk >= 8 && !(in->nr_clk & (in->nr_clk - 1)))) {
-		size_t ncap = in->nr_clk ? in->nr_clk * 2 : 8;
-		struct plw_merge_clock *nc = realloc(in->clk, ncap * sizeof(*nc));
-
-		if (!nc)
-			return -ENOMEM;
-		in->clk = nc;
-	}
-	(void)cap;
+	if (grow((void **)&in->clk, &in->cap_clk, in->nr_clk + 1, sizeof(*in->clk)))
+		return -ENOMEM;
 	in->clk[in->nr_clk].mono_ns = mono;
 	in->clk[in->nr_clk].off_ns = (int64_t)(tod - mono);
 	in->nr_clk++;

@@ -77,7 +77,7 @@ struct net_input {
 	uint32_t host;
 	const char *hostname;		/* META hostname, or the file's path */
 	struct plw_merge_clock *clk;	/* clock references, sorted */
-	size_t nr_clk;
+	size_t nr_clk, cap_clk;
 	uint32_t *acts;			/* per NET_LABEL and NET_CONN event (in file
 					 * order): (request + 1) << 3 | action */
 	size_t nr_acts, cap_acts, next_act;
