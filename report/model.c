@@ -710,6 +710,9 @@ static int push(struct plw_model *m, struct thread *t, const struct plw_site *si
 			node->site = site;
 			t->tree->root = node;
 			t->tree->arena = t->arena;
+			/* a root entered inside a request span: the view has it */
+			if (t->sv && !t->sv->ended)
+				node->flags |= PLW_NODE_SPANS;
 		} else if (t->depth >= PLW_TREE_DEPTH_MAX || !t->stack[t->depth - 1].node) {
 			/* too deep to draw (or print recursively): counted in the
 			 * deepest node's time, which is flagged */

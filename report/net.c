@@ -309,6 +309,22 @@ static int on_label(struct scan *sc, uint32_t input, const struct plw_event *ev)
 	return add_act(in, (uint32_t)q, ACT_SEND);
 }
 
+static bool v4mapped(const uint8_t *a)
+{
+	static const uint8_t pre[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return !memcmp(a, pre, 12);
+}
+
+static void unmap(uint8_t *a)
+{
+	if (v4mapped(a))
+		memmove(a, a + 12, 4);
+	else
+		memset(a, 0, 4);
+	memset(a + 4, 0, 12);
+}
+
 static int on_conn(struct scan *sc, uint32_t input, const struct plw_event *ev)
 {
 	const struct plw_net_conn *e = &ev->u.conn;
@@ -348,6 +364,14 @@ static int on_conn(struct scan *sc, uint32_t input, const struct plw_event *ev)
 	memcpy(c->laddr, e->laddr, 16);
 	memcpy(c->raddr, e->raddr, 16);
 	c->ts = ev->ts;
+	/* an IPv4 peer of a dual-stack socket (::ffff:a.b.c.d) is the same
+	 * endpoint as the other side's AF_INET one */
+	if (c->family == AF_INET6 && v4mapped(c->laddr) && (v4mapped(c->raddr) ||
+	    c->op == PLW_NET_LISTEN)) {
+		c->family = AF_INET;
+		unmap(c->laddr);
+		unmap(c->raddr);
+	}
 	return 0;
 }
 
@@ -975,6 +999,14 @@ bool rnet_root_spans_joined(const struct net *n, const struct plw_node *root)
 			lo = mid + 1;
 		else
 			hi = mid;
+	}
+	/* and the one before, when the root began inside it */
+	if (lo > 0) {
+		const struct net_req *p = &n->r[n->srv[lo - 1]];
+
+		if (p->input == root->input && p->tid == root->tid && p->tstart &&
+		    (!p->tend || p->tend >= root->start_ns))
+			lo--;
 	}
 	for (; lo < n->nr_srv; lo++) {
 		const struct net_req *r = &n->r[n->srv[lo]];
