@@ -392,7 +392,16 @@ static int scan_input(struct scan *sc, uint32_t i, const char *path, unsigned fl
 	int ret = plw_reader_open(&r, path, flags);
 
 	if (ret) {
-		res_err(res, ret, "%s: %s", path, r ? plw_reader_error(r) : strerror(-ret));
+		const char *e = r ? plw_reader_error(r) : NULL;
+
+		/* as source_open says it */
+		if (ret == -ENOENT || ret == -EACCES || ret == -EPERM || ret == -EISDIR ||
+		    ret == -ENOTDIR || ret == -ELOOP || !e || !*e)
+			res_err(res, ret, "cannot open %s: %s", path, strerror(-ret));
+		else if (strstr(e, path))
+			res_err(res, ret, "%s", e);
+		else
+			res_err(res, ret, "%s: %s", path, e);
 		plw_reader_free(r);
 		return ret;
 	}
