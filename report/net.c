@@ -940,8 +940,10 @@ static int on_label2(struct net *n, struct plw_model *m, uint32_t input,
 	case ACT_CSTART:
 	case ACT_SSTART:
 		r->tstart = ev->ts;
-		if ((a & 7) == ACT_CSTART)
+		if ((a & 7) == ACT_CSTART) {
+			plw_model_mark(m, input, ev->pid, ev->tid);
 			return 0;
+		}
 		r->site = plw_model_site_unique(m, PLW_KIND_SPAN, r->label, input, id);
 		if (!r->site)
 			return -ENOMEM;
@@ -956,8 +958,8 @@ static int on_label2(struct net *n, struct plw_model *m, uint32_t input,
 			r->site = plw_model_site_named_id(m, PLW_KIND_NET, r->label, id);
 		if (!r->site)
 			return -ENOMEM;
-		return plw_model_leaf(m, input, ev->pid, ev->tid, r->site, r->tstart,
-				      r->tend - r->tstart);
+		return plw_model_leaf_marked(m, input, ev->pid, ev->tid, r->site, r->tstart,
+					     r->tend - r->tstart);
 	case ACT_SEND:
 		r->tend = ev->ts > r->tstart ? ev->ts : r->tstart;
 		return plw_model_span_end(m, input, ev->pid, ev->tid, ev->ts);
