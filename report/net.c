@@ -425,6 +425,8 @@ static int scan_input(struct scan *sc, uint32_t i, const char *path, unsigned fl
 				err = add_clock(in, mono, tod);
 			else if (!strcmp(k, "hostname") && !in->hostname && *v)
 				err = (in->hostname = strdup(v)) ? 0 : -ENOMEM;
+			else if (!strcmp(k, "boot_id") && !in->boot_id && *v)
+				err = (in->boot_id = strdup(v)) ? 0 : -ENOMEM;
 			break;
 		}
 		default:
@@ -452,6 +454,8 @@ static int scan_input(struct scan *sc, uint32_t i, const char *path, unsigned fl
 		in->hostname = strdup(meta->hostname);
 	if (!in->hostname)
 		in->hostname = strdup(path);
+	if (!in->boot_id && meta->boot_id && *meta->boot_id && !(in->boot_id = strdup(meta->boot_id)))
+		ret = -ENOMEM;
 	if ((meta->tod_ns || meta->mono_ns) && add_clock(in, meta->mono_ns, meta->tod_ns))
 		ret = -ENOMEM;
 	plw_reader_free(r);
@@ -687,16 +691,39 @@ static int hosts_and_skew(struct net *n)
 	n->hosts = calloc(n->nr_in, sizeof(*n->hosts));
 	if (!n->hosts)
 		return -ENOMEM;
+	/* one host per hostname and boot (files of one boot share its
+	 * monotonic clock) */
 	for (size_t i = 0; i < n->nr_in; i++) {
 		uint32_t h;
 
-		for (h = 0; h < n->nr_hosts; h++)
-			if (!strcmp(n->hosts[h].name, n->in[i].hostname))
+		for (h = 0; h < n->nr_hosts; h++) {
+			const struct net_input *f = &n->in[n->hosts[h].first];
+
+			if (!strcmp(f->hostname, n->in[i].hostname) &&
+			    (!f->boot_id || !n->in[i].boot_id || !strcmp(f->boot_id, n->in[i].boot_id)))
 				break;
-		if (h == n->nr_hosts)
-			n->hosts[n->nr_hosts++].name = n->in[i].hostname;
+		}
+		if (h == n->nr_hosts) {
+			n->hosts[n->nr_hosts].name = n->in[i].hostname;
+			n->hosts[n->nr_hosts++].first = (uint32_t)i;
+		}
 		n->hosts[h].nr_inputs++;
 		n->in[i].host = h;
+	}
+	for (uint32_t h = 0; h < n->nr_hosts; h++) {
+		const struct net_input *f = &n->in[n->hosts[h].first];
+		bool shared = false;
+
+		for (uint32_t k = 0; k < n->nr_hosts; k++)
+			shared |= k != h && !strcmp(n->in[n->hosts[k].first].hostname, f->hostname);
+		if (!shared || !f->boot_id)
+			continue;
+		size_t len = strlen(f->hostname) + 16;
+
+		if (!(n->hosts[h].own_name = malloc(len)))
+			return -ENOMEM;
+		snprintf(n->hosts[h].own_name, len, "%s/boot:%.8s", f->hostname, f->boot_id);
+		n->hosts[h].name = n->hosts[h].own_name;
 	}
 	if (n->nr_hosts > PLW_SKEW_HOSTS_MAX)
 		return -E2BIG;
@@ -837,6 +864,7 @@ void rnet_free(struct net *n)
 		return;
 	for (size_t i = 0; i < n->nr_in; i++) {
 		free((char *)n->in[i].hostname);
+		free(n->in[i].boot_id);
 		free(n->in[i].clk);
 		free(n->in[i].acts);
 	}
@@ -848,6 +876,8 @@ void rnet_free(struct net *n)
 		if (n->span_tree)
 			free(n->span_tree[i]);
 	}
+	for (uint32_t h = 0; n->hosts && h < n->nr_hosts; h++)
+		free(n->hosts[h].own_name);
 	free(n->span_tree);
 	free(n->srv);
 	free(n->ends);
@@ -1045,7 +1075,9 @@ struct net_req *rnet_node_req(const struct net *n, const struct plw_node *node)
 
 const char *rnet_host_of(const struct net *n, uint32_t input)
 {
-	return n && input < n->nr_in ? n->in[input].hostname : "?";
+	if (!n || input >= n->nr_in)
+		return "?";
+	return n->hosts ? n->hosts[n->in[input].host].name : n->in[input].hostname;
 }
 
 const char *rnet_link_name(uint8_t link)

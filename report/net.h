@@ -68,7 +68,10 @@ struct net_req {
 };
 
 struct net_host {
-	const char *name;
+	const char *name;		/* hostname, or "hostname/boot:xxxxxxxx" when two
+					 * boots share it */
+	char *own_name;
+	uint32_t first;			/* its first input */
 	struct plw_skew_host sk;
 	uint32_t nr_inputs;
 };
@@ -76,6 +79,7 @@ struct net_host {
 struct net_input {
 	uint32_t host;
 	const char *hostname;		/* META hostname, or the file's path */
+	char *boot_id;			/* META boot_id, or NULL */
 	struct plw_merge_clock *clk;	/* clock references, sorted */
 	size_t nr_clk, cap_clk;
 	uint32_t *acts;			/* per NET_LABEL and NET_CONN event (in file

@@ -13,23 +13,26 @@
 
 bool rnet_hosts_differ(const struct source *s)
 {
-	const char *first = NULL;
+	const char *first = NULL, *first_boot = NULL;
+	bool differ = false;
 
 	for (size_t i = 0; i < s->n; i++) {
 		const struct plw_meta *m = plw_reader_meta(plw_merge_reader(s->m, i));
-		const char *h = m->hostname;
+		const char *h = m->hostname, *b = m->boot_id && *m->boot_id ? m->boot_id : NULL;
 
 		/* without a clock reference there is no timeline to put it on */
 		if (!m->tod_ns && !m->mono_ns)
 			return false;
 		if (!h || !*h)
 			h = s->paths[i];
-		if (!first)
+		if (!first) {
 			first = h;
-		else if (strcmp(first, h))
-			return true;
+			first_boot = b;
+		} else if (strcmp(first, h) || (first_boot && b && strcmp(first_boot, b))) {
+			differ = true;
+		}
 	}
-	return false;
+	return differ;
 }
 
 bool rnet_wanted(const struct source *s)
