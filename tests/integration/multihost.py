@@ -1,0 +1,403 @@
+"""Checks for tests/integration/multihost.sh: the ground truth that
+tests/py/multihost/svc.py logged (GTDIR/HOST.jsonl, one span per line)
+against `pylow report flow/stitch/hosts --json` over the hosts' files.
+
+usage: multihost.py CHECK ARGS...   (exit 0: pass; 1: mismatch, explained)
+  gt GTDIR M [--no-traceparent] [--tls]
+        the ground truth itself: M requests, each with exactly the spans of
+        svc.py's tree, OpenTelemetry parent links, one trace id per request
+        (none with --no-traceparent), client and server ends of every
+        exchange on the same TCP connection, server inside client in time
+  info INFO HOST            report info names HOST as the file's host
+  tree GTDIR FLOW [--link traceparent|tcp] [--missing HOST] [--tls]
+        every HTTP exchange of the ground truth is a client leaf on the
+        caller's host (label: method and path) with the server's request
+        span (on the callee's host, same label) as its child, linked by
+        --link, trace/span ids as sent; each request's nodes form one tree;
+        api's Redis GET/SET are leaves under api's span.  --missing HOST:
+        HOST's file was left out: no node of HOST, the calls into HOST end
+        unlinked, everything else as without --missing.  --tls: the
+        client->front exchange was TLS; its labels say so
+  causal GTDIR FLOW         on the merged timeline every linked server span
+        lies within its client leaf, and the server's start and end relative
+        to the client's are those of the ground truth within 5 ms
+  stitch GTDIR STITCH       every trace id of the ground truth is one request
+        of report stitch with the spans of each host
+  hosts HOSTS H=OFF,... TOL offset_ns of each host H is OFF (ns, the
+        amount H's wall clock is ahead) within TOL relative to the others;
+        offset_lo_ns <= offset_ns <= offset_hi_ns; reference host at 0
+Flow nodes are found under "roots" and "children"; a node's host is its
+own "host" or the nearest ancestor's."""
+import json
+import os
+import re
+import sys
+from collections import defaultdict
+
+HOP = [  # (caller, callee, proto, method, path format)
+    ("client", "front", "http", "GET", "/order/%d"),
+    ("front", "api", "http", "POST", "/v1/price/%d"),
+    ("api", "cache", "redis", "GET", "item:%d"),
+    ("api", "cache", "redis", "SET", "item:%d"),
+    ("api", "stock", "http", "GET", "/stock/%d"),
+    ("api", "stock", "http", "GET", "/reserve/%d"),
+]
+MS = 1000000
+
+
+class Fail(Exception):
+    pass
+
+
+def load_gt(gtdir):
+    spans = []
+    for f in sorted(os.listdir(gtdir)):
+        if f.endswith(".jsonl"):
+            with open(os.path.join(gtdir, f)) as fh:
+                spans += [json.loads(line) for line in fh if line.strip()]
+    return spans
+
+
+def req_no(path):
+    m = re.search(r"(\d+)$", path)
+    return int(m.group(1)) if m else None
+
+
+def exchanges(spans, m):
+    """[(n, hop, client span, server span or None)] in HOP order per n."""
+    cl = defaultdict(list)
+    sv = defaultdict(list)
+    for s in spans:
+        key = (req_no(s["path"]), s["host"], s["method"], re.sub(r"\d+$", "%d", s["path"]))
+        (cl if s["kind"] == "client" else sv)[key].append(s)
+    out, errs = [], []
+    for n in range(m):
+        for caller, callee, proto, method, pf in HOP:
+            c = cl.get((n, caller, method, pf), [])
+            s = sv.get((n, callee, method, pf), [])
+            if len(c) != 1:
+                errs.append("request %d: %d client spans %s %s on %s, want 1" % (n, len(c), method, pf % n, caller))
+                continue
+            if proto == "http" and len(s) != 1:
+                errs.append("request %d: %d server spans %s %s on %s, want 1" % (n, len(s), method, pf % n, callee))
+                continue
+            out.append((n, (caller, callee, proto, method, pf % n), c[0], s[0] if s else None))
+    return out, errs
+
+
+def cmd_gt(args):
+    gtdir, m = args[0], int(args[1])
+    notp, tls = "--no-traceparent" in args, "--tls" in args
+    spans = load_gt(gtdir)
+    ex, errs = exchanges(spans, m)
+    want = m * (len(HOP) + sum(1 for h in HOP if h[2] == "http"))
+    if len(spans) != want:
+        errs.append("%d spans logged, want %d" % (len(spans), want))
+    by_span = {s["span_id"]: s for s in spans}
+    traces = set()
+    for n, (caller, callee, proto, method, path), c, s in ex:
+        what = "request %d %s %s %s->%s" % (n, method, path, caller, callee)
+        if notp:
+            if c["trace_id"] or (s and (s["trace_id"] or s["traceparent"])) or c.get("traceparent"):
+                errs.append("%s: a traceparent was sent" % what)
+        else:
+            traces.add(c["trace_id"])
+            if s and (s["trace_id"] != c["trace_id"] or s["parent_id"] != c["span_id"]):
+                errs.append("%s: server's traceparent %s/%s is not the client span's %s/%s"
+                            % (what, s["trace_id"], s["parent_id"], c["trace_id"], c["span_id"]))
+            if caller != "client":
+                p = by_span.get(c["parent_id"])
+                if not p or p["kind"] != "server" or p["host"] != caller or p["trace_id"] != c["trace_id"]:
+                    errs.append("%s: client span's parent is not %s's server span" % (what, caller))
+        if s:
+            if (s["laddr"], s["raddr"]) != (c["raddr"], c["laddr"]):
+                errs.append("%s: client %s->%s, server %s<-%s: not one connection"
+                            % (what, c["laddr"], c["raddr"], s["laddr"], s["raddr"]))
+            if not (c["t0"] <= s["t0"] <= s["t1"] <= c["t1"]):
+                errs.append("%s: server span not inside the client span" % what)
+            if s["status"] != c["status"]:
+                errs.append("%s: status %s sent, %s received" % (what, s["status"], c["status"]))
+            if s["tls"] != c["tls"] or s["tls"] != (tls and caller == "client"):
+                errs.append("%s: tls %s/%s" % (what, c["tls"], s["tls"]))
+    if not notp and len(traces) != m:
+        errs.append("%d distinct trace ids for %d requests" % (len(traces), m))
+    hosts = sorted({s["host"] for s in spans})
+    if hosts != ["api", "client", "front", "stock"]:
+        errs.append("hosts in the ground truth: %s (the UTS namespaces did not work?)" % hosts)
+    return errs, ["ground truth: %d requests, %d spans on %s, %d exchanges, %s"
+                  % (m, len(spans), ",".join(hosts), len(ex),
+                     "no traceparent" if notp else "%d trace ids" % len(traces))]
+
+
+def cmd_info(args):
+    doc = json.load(open(args[0]))
+    hosts = [f.get("host") for f in doc.get("files", [])]
+    if hosts != [args[1]]:
+        return ["files' hosts %s, want [%s]" % (hosts, args[1])], []
+    return [], ["%s: host %s" % (os.path.basename(doc["files"][0].get("file", "")), hosts[0])]
+
+
+# ---------------------------------------------------------------- flow trees
+
+class Node:
+    __slots__ = ("j", "host", "parent", "root", "children")
+
+    def __init__(self, j, host, parent, root):
+        self.j, self.host, self.parent, self.root = j, host, parent, root
+        self.children = []
+
+    def text(self):
+        return " ".join(str(self.j.get(k) or "") for k in ("label", "name"))
+
+    def get(self, k, dflt=None):
+        return self.j.get(k, dflt)
+
+
+def flow_nodes(doc):
+    out = []
+    stack = []
+    for r in reversed(doc.get("roots", [])):
+        stack.append((r, None, None))
+    while stack:
+        j, parent, root = stack.pop()
+        if not isinstance(j, dict):
+            continue
+        host = j.get("host") or (parent.host if parent else None)
+        n = Node(j, host, parent, None)
+        n.root = root or n
+        if parent:
+            parent.children.append(n)
+        out.append(n)
+        for c in reversed(j.get("children") or []):
+            stack.append((c, n, n.root))
+    return out
+
+
+def label_re(method, path):
+    return re.compile(r"\b%s\b\S*\s+\S*%s(?![\w])" % (re.escape(method), re.escape(path)))
+
+
+def find(nodes, host, method, path):
+    r = label_re(method, path)
+    return [n for n in nodes if n.host == host and (n.get("label") or (n.get("trace_id") is not None)
+                                                    or n.get("kind") not in (None, "python"))
+            and r.search(n.text())]
+
+
+def describe(n):
+    keys = ("host", "kind", "name", "label", "link", "trace_id", "span_id", "parent_span_id", "peer", "count")
+    return "{%s}" % ", ".join("%s: %r" % (k, n.get(k)) for k in keys if n.get(k) is not None)
+
+
+def span_time(n):
+    """(start, end) of a node on the merged timeline."""
+    for k in ("start_merged_ns", "start_wall_ns", "start_tod_ns", "start_ns"):
+        if n.get(k) is not None:
+            return n.get(k), n.get(k) + (n.get("dur_ns") or 0), k
+    return None, None, None
+
+
+def match_tree(gtdir, flow, link, missing, tls):
+    spans = load_gt(gtdir)
+    m = 1 + max(req_no(s["path"]) for s in spans)
+    ex, errs = exchanges(spans, m)
+    nodes = flow_nodes(json.load(open(flow)))
+    errs = list(errs)
+    notes = []
+    pairs = []	 # (n, hop, client node, server node, gt client, gt server)
+    roots = defaultdict(set)
+    linked = 0
+    if missing and any(n.host == missing for n in nodes):
+        errs.append("nodes of host %s although its file was left out" % missing)
+    hosts = sorted({n.host for n in nodes if n.host})
+    notes.append("flow: %d nodes, %d roots, hosts %s" % (len(nodes), len({n.root for n in nodes}), hosts))
+    for n, (caller, callee, proto, method, path), c, s in ex:
+        what = "request %d: %s %s %s->%s" % (n, method, path, caller, callee)
+        if caller == missing:
+            continue
+        leaves = find(nodes, caller, method, path)
+        if len(leaves) != 1:
+            errs.append("%s: %d client nodes on %s, want 1%s" % (what, len(leaves), caller,
+                        "".join("\n      " + describe(x) for x in leaves[:3])))
+            continue
+        x = leaves[0]
+        roots[n].add(x.root)
+        if x.get("count", 1) != 1:
+            errs.append("%s: client node holds %s calls" % (what, x.get("count")))
+        if link == "traceparent" and proto == "http":
+            if x.get("trace_id") != c["trace_id"] or x.get("span_id") != c["span_id"]:
+                errs.append("%s: client node trace_id/span_id %s/%s, sent %s/%s"
+                            % (what, x.get("trace_id"), x.get("span_id"), c["trace_id"], c["span_id"]))
+        if tls and caller == "client":
+            if not (x.get("tls") is True or "tls" in (x.get("flags") or [])):
+                errs.append("%s: the TLS client leaf is not marked TLS: %s" % (what, describe(x)))
+        if proto == "redis":
+            # under api's request span (its Python frames in between)
+            r = label_re("POST", "/v1/price/%d" % n)
+            up = x.parent
+            while up and not (up.host == "api" and r.search(up.text())):
+                up = up.parent
+            if not up:
+                errs.append("%s: the Redis leaf is not under api's request span POST /v1/price/%d" % (what, n))
+            continue
+        ys = find(nodes, callee, method, path)
+        kids = [y for y in ys if y.parent is x]
+        if callee == missing:
+            if ys:
+                errs.append("%s: %d nodes on missing host %s" % (what, len(ys), callee))
+            foreign = [k for k in x.children if k.host != caller]
+            if foreign:
+                errs.append("%s: the call into the missing host is linked to %s" % (what, describe(foreign[0])))
+            notes.append("%s: unlinked leaf %s" % (what, describe(x))) if n == 0 else None
+            continue
+        if len(ys) != 1:
+            errs.append("%s: %d server nodes on %s, want 1%s" % (what, len(ys), callee,
+                        "".join("\n      " + describe(y) for y in ys[:3])))
+            continue
+        y = ys[0]
+        if not kids:
+            up, depth = y.parent, 1
+            while up and up is not x:
+                up, depth = up.parent, depth + 1
+            errs.append("%s: %s's span is %s, not a child of %s's leaf %s"
+                        % (what, callee, "%d levels below it" % depth if up else "elsewhere (%s)" % describe(y.parent) if y.parent else "a root",
+                           caller, describe(x)))
+            continue
+        linked += 1
+        got = y.get("link") or x.get("link")
+        if got != link:
+            errs.append("%s: linked by %r, want %r" % (what, got, link))
+        if link == "traceparent":
+            if y.get("trace_id") != s["trace_id"] or y.get("parent_span_id") != s["parent_id"]:
+                errs.append("%s: server span trace_id/parent_span_id %s/%s, received %s/%s"
+                            % (what, y.get("trace_id"), y.get("parent_span_id"), s["trace_id"], s["parent_id"]))
+        if tls and caller == "client":
+            if not (y.get("tls") is True or "tls" in (y.get("flags") or [])):
+                errs.append("%s: the TLS server span is not marked TLS: %s" % (what, describe(y)))
+        pairs.append((n, (caller, callee, proto, method, path), x, y, c, s))
+    for n, rs in sorted(roots.items()):
+        if missing is None and len(rs) != 1:
+            errs.append("request %d: its nodes are in %d trees, want 1" % (n, len(rs)))
+    notes.append("%d exchanges linked across hosts%s" % (linked, ", by " + link if link else ""))
+    return errs, notes, pairs
+
+
+def cmd_tree(args):
+    gtdir, flow = args[0], args[1]
+    opt, rest = {}, list(args[2:])
+    while rest:
+        a = rest.pop(0)
+        opt[a] = True if a == "--tls" else rest.pop(0)
+    errs, notes, _ = match_tree(gtdir, flow, opt.get("--link"), opt.get("--missing"), "--tls" in opt)
+    return errs, notes
+
+
+def cmd_causal(args):
+    gtdir, flow = args[0], args[1]
+    errs, notes, pairs = match_tree(gtdir, flow, None, None, False)
+    errs = [e for e in errs if "linked by" not in e]
+    worst = 0
+    key = None
+    for n, hop, x, y, c, s in pairs:
+        xs, xe, key = span_time(x)
+        ys, ye, _ = span_time(y)
+        what = "request %d: %s %s %s->%s" % (n, hop[3], hop[4], hop[0], hop[1])
+        if xs is None or ys is None:
+            errs.append("%s: no start time on the nodes" % what)
+            continue
+        if ys < xs or ye > xe:
+            errs.append("%s: server span [%d, %d] not within the client leaf [%d, %d] (%s)"
+                        % (what, ys, ye, xs, xe, key))
+        d0 = abs((ys - xs) - (s["t0"] - c["t0"]))
+        d1 = abs((xe - ye) - (c["t1"] - s["t1"]))
+        worst = max(worst, d0, d1)
+        if d0 > 5 * MS or d1 > 5 * MS:
+            errs.append("%s: server start/end %+.3f/%+.3f ms from the client's, ground truth %+.3f/%+.3f ms"
+                        % (what, (ys - xs) / MS, (ye - xe) / MS, (s["t0"] - c["t0"]) / MS, (s["t1"] - c["t1"]) / MS))
+    notes.append("causal: %d linked exchanges by %s, largest deviation from the ground truth %.3f ms"
+                 % (len(pairs), key, worst / MS))
+    return errs, notes
+
+
+def cmd_stitch(args):
+    gtdir, st = args[0], args[1]
+    spans = load_gt(gtdir)
+    doc = json.load(open(st))
+    reqs = doc.get("requests") or doc.get("traces") or []
+    errs, notes = [], []
+    by_trace = defaultdict(list)
+    for r in reqs:
+        by_trace[r.get("trace_id")].append(r)
+    want = defaultdict(set)
+    for s in spans:
+        if s.get("trace_id"):
+            want[s["trace_id"]].add(s["host"])
+    for t, hosts in sorted(want.items()):
+        rs = by_trace.get(t, [])
+        if len(rs) != 1:
+            errs.append("trace %s: %d requests in stitch, want 1" % (t, len(rs)))
+            continue
+        got = set()
+        stack = list(rs[0].get("spans") or [])
+        while stack:
+            sp = stack.pop()
+            if isinstance(sp, dict):
+                got.add(sp.get("host"))
+                stack += sp.get("children") or []
+        if not hosts <= got:
+            errs.append("trace %s: hosts %s in stitch, want %s" % (t, sorted(h for h in got if h), sorted(hosts)))
+    notes.append("stitch: %d requests, %d known trace ids" % (len(reqs), len(want)))
+    return errs, notes
+
+
+def cmd_hosts(args):
+    doc = json.load(open(args[0]))
+    want = {k: int(v) for k, v in (p.split("=") for p in args[1].split(","))}
+    tol = int(args[2])
+    hs = {h.get("host"): h for h in doc.get("hosts", [])}
+    errs, notes = [], []
+    if set(hs) != set(want):
+        return ["hosts %s, want %s" % (sorted(hs), sorted(want))], []
+    refs = [h for h, v in hs.items() if v.get("offset_ns") == 0]
+    if not refs:
+        errs.append("no reference host at offset 0")
+    base = min(want)  # any host: compare differences
+    for h, v in sorted(hs.items()):
+        off = v.get("offset_ns")
+        lo, hi = v.get("offset_lo_ns"), v.get("offset_hi_ns")
+        rel = off - hs[base]["offset_ns"]
+        exp = want[h] - want[base]
+        notes.append("%s: offset %+.3f ms [%+.3f, %+.3f] matched %s; relative to %s %+.3f ms, want %+.3f"
+                     % (h, off / MS, (lo if lo is not None else 0) / MS, (hi if hi is not None else 0) / MS,
+                        v.get("matched"), base, rel / MS, exp / MS))
+        if abs(rel - exp) > tol:
+            errs.append("%s: offset relative to %s %+.3f ms, want %+.3f ms (+-%.1f)"
+                        % (h, base, rel / MS, exp / MS, tol / MS))
+        if lo is None or hi is None or not lo <= off <= hi:
+            errs.append("%s: offset %s outside its interval [%s, %s]" % (h, off, lo, hi))
+        if off != 0 and not v.get("matched"):
+            errs.append("%s: offset %s not bound by any matched exchange" % (h, off))
+    return errs, notes
+
+
+def main():
+    cmds = {"gt": cmd_gt, "info": cmd_info, "tree": cmd_tree, "causal": cmd_causal,
+            "stitch": cmd_stitch, "hosts": cmd_hosts}
+    if len(sys.argv) < 2 or sys.argv[1] not in cmds:
+        sys.exit(__doc__)
+    try:
+        errs, notes = cmds[sys.argv[1]](sys.argv[2:])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        print("cannot check: %s: %s" % (type(e).__name__, e))
+        sys.exit(1)
+    for n in notes:
+        print(n)
+    for e in errs[:30]:
+        print("MISMATCH:", e)
+    if len(errs) > 30:
+        print("... %d more mismatches" % (len(errs) - 30))
+    sys.exit(1 if errs else 0)
+
+
+if __name__ == "__main__":
+    main()
