@@ -9,6 +9,15 @@ usage: multihost.py CHECK ARGS...   (exit 0: pass; 1: mismatch, explained)
         (none with --no-traceparent), client and server ends of every
         exchange on the same TCP connection, server inside client in time
   info INFO HOST            report info names HOST as the file's host
+  labels GTDIR HOST SCRIPT  the NET_LABEL events of HOST's file (SCRIPT:
+        `perf script -F tid,event,trace` of it) are exactly those of HOST's
+        spans in the ground truth: per HTTP client span SEND http_req
+        (method, path, Host, traceparent as sent) and RECV http_resp
+        (status) on the span's thread, per server span RECV http_req and
+        SEND http_resp, per Redis command SEND redis (command, key); Redis
+        replies, if labelled, are not counted.  Its NET_CONN connect and
+        accept events are exactly one per connection of the ground truth
+        (by local and peer port)
   tree GTDIR FLOW [--link traceparent|tcp] [--missing HOST] [--tls]
         every HTTP exchange of the ground truth is a client leaf on the
         caller's host (label: method and path) with the server's request
@@ -23,6 +32,9 @@ usage: multihost.py CHECK ARGS...   (exit 0: pass; 1: mismatch, explained)
         to the client's are those of the ground truth within 5 ms
   stitch GTDIR STITCH       every trace id of the ground truth is one request
         of report stitch with the spans of each host
+  selftest GTDIR DIR        builds from the ground truth a perf script
+        output and a flow JSON that satisfy labels, tree and causal, checks
+        that they pass, and that each of a list of planted faults fails
   hosts HOSTS H=OFF,... TOL offset_ns of each host H is OFF (ns, the
         amount H's wall clock is ahead) within TOL relative to the others;
         offset_lo_ns <= offset_ns <= offset_hi_ns; reference host at 0
@@ -113,7 +125,7 @@ def cmd_gt(args):
             if (s["laddr"], s["raddr"]) != (c["raddr"], c["laddr"]):
                 errs.append("%s: client %s->%s, server %s<-%s: not one connection"
                             % (what, c["laddr"], c["raddr"], s["laddr"], s["raddr"]))
-            if not (c["t0"] <= s["t0"] <= s["t1"] <= c["t1"]):
+            if not (c["t0"] <= s["t0"] <= s["tw"] <= c["t1"]):
                 errs.append("%s: server span not inside the client span" % what)
             if s["status"] != c["status"]:
                 errs.append("%s: status %s sent, %s received" % (what, s["status"], c["status"]))
@@ -135,6 +147,71 @@ def cmd_info(args):
     if hosts != [args[1]]:
         return ["files' hosts %s, want [%s]" % (hosts, args[1])], []
     return [], ["%s: host %s" % (os.path.basename(doc["files"][0].get("file", "")), hosts[0])]
+
+
+def tp(trace_id, span):
+    return "00-%s-%s-01" % (trace_id, span) if trace_id and span else ""
+
+
+def port(a):
+    return a.rsplit(":", 1)[1]
+
+
+def cmd_labels(args):
+    gtdir, host, script = args
+    want, conns = [], []
+    for s in load_gt(gtdir):
+        if s["host"] != host:
+            continue
+        t = s["tid"]
+        if s["kind"] == "server":
+            want.append((t, "recv", "http_req", s["method"], s["path"], s["host_header"], "0",
+                         tp(s["trace_id"], s["parent_id"]) if s["traceparent"] else ""))
+            want.append((t, "send", "http_resp", "", "", "", str(s["status"]), ""))
+            conns.append(("accept", port(s["laddr"]), port(s["raddr"])))
+        elif s["proto"] == "http":
+            want.append((t, "send", "http_req", s["method"], s["path"], s["host_header"], "0",
+                         tp(s["trace_id"], s["span_id"]) if s["traceparent"] else ""))
+            want.append((t, "recv", "http_resp", "", "", "", str(s["status"]), ""))
+            conns.append(("connect", port(s["laddr"]), port(s["raddr"])))
+        else:
+            want.append((t, "send", "redis", s["method"], s["path"], "", "0", ""))
+            conns.append(("connect", port(s["laddr"]), port(s["raddr"])))
+    conns = sorted(set(conns))
+    got, gconns, replies = [], [], 0
+    line_re = re.compile(r"^\s*(\d+)\s+pylow:(net_label|net_conn):\s(.*)$")
+    with open(script) as f:
+        for line in f:
+            m = line_re.match(line)
+            if not m:
+                continue
+            fl = dict(re.findall(r"(\w+)=(\S*)", m.group(3)))
+            if m.group(2) == "net_conn":
+                if fl.get("op") in ("connect", "accept"):
+                    gconns.append((fl["op"], fl.get("lport"), fl.get("rport")))
+                continue
+            if fl.get("proto") == "redis" and fl.get("dir") == "recv":
+                replies += 1
+                continue
+            got.append((int(m.group(1)), fl.get("dir"), fl.get("proto"), fl.get("method"), fl.get("target"),
+                        fl.get("host"), fl.get("status"), fl.get("traceparent")))
+    errs = []
+    for what, w, g in (("label", want, got), ("connection", conns, sorted(gconns))):
+        miss = list(w)
+        extra = []
+        for x in g:
+            if x in miss:
+                miss.remove(x)
+            else:
+                extra.append(x)
+        for x in miss[:8]:
+            errs.append("%s: %s missing: %s" % (host, what, " ".join(map(str, x))))
+        for x in extra[:8]:
+            errs.append("%s: %s not in the ground truth: %s" % (host, what, " ".join(map(str, x))))
+        if len(miss) > 8 or len(extra) > 8:
+            errs.append("%s: %d %ss missing, %d unexpected in all" % (host, len(miss), what, len(extra)))
+    return errs, ["%s: %d labels (want %d), %d connects/accepts (want %d), %d Redis replies labelled"
+                  % (host, len(got), len(want), len(gconns), len(conns), replies)]
 
 
 # ---------------------------------------------------------------- flow trees
@@ -380,9 +457,164 @@ def cmd_hosts(args):
     return errs, notes
 
 
+# ---------------------------------------------------------------- self test
+
+def ideal(gtdir, link="traceparent"):
+    """(perf script text per host, flow JSON) as the contract describes them."""
+    spans = load_gt(gtdir)
+    m = 1 + max(req_no(x["path"]) for x in spans)
+    ex, _ = exchanges(spans, m)
+    script = defaultdict(list)
+    seen = set()
+    for x in spans:
+        t = x["tid"]
+        conn = (x["host"], x["laddr"], x["raddr"])
+        if conn in seen:	# keep-alive: one connect/accept per connection
+            x = dict(x, laddr="", raddr="")
+        seen.add(conn)
+        tpv = tp(x["trace_id"], x["parent_id"] if x["kind"] == "server" else x["span_id"]) \
+            if x.get("traceparent") else ""
+        if x["kind"] == "server" and x["laddr"]:
+            script[x["host"]].append("%d pylow:net_conn: op=accept fd=4 family=2 lport=%s rport=%s conn=1 tx=0 rx=0"
+                                     % (t, port(x["laddr"]), port(x["raddr"])))
+        if x["kind"] == "server":
+            script[x["host"]].append("%d pylow:net_label: conn=1 dir=recv proto=http_req method=%s target=%s host=%s "
+                                     "status=0 traceparent=%s" % (t, x["method"], x["path"], x["host_header"], tpv))
+            script[x["host"]].append("%d pylow:net_label: conn=1 dir=send proto=http_resp method= target= host= "
+                                     "status=%d traceparent=" % (t, x["status"]))
+        else:
+            if x["laddr"]:
+                script[x["host"]].append("%d pylow:net_conn: op=connect fd=4 family=2 lport=%s rport=%s conn=1 "
+                                         "tx=0 rx=0" % (t, port(x["laddr"]), port(x["raddr"])))
+            if x["proto"] == "redis":
+                script[x["host"]].append("%d pylow:net_label: conn=1 dir=send proto=redis method=%s target=%s host= "
+                                         "status=0 traceparent=" % (t, x["method"], x["path"]))
+                continue
+            script[x["host"]].append("%d pylow:net_label: conn=1 dir=send proto=http_req method=%s target=%s host=%s "
+                                     "status=0 traceparent=%s" % (t, x["method"], x["path"], x["host_header"], tpv))
+            script[x["host"]].append("%d pylow:net_label: conn=1 dir=recv proto=http_resp method= target= host= "
+                                     "status=%d traceparent=" % (t, x["status"]))
+    node = {}
+    roots = []
+    for n, (caller, callee, proto, method, path), c, sv in ex:
+        leaf = {"host": caller, "kind": proto, "name": "", "label": "%s %s%s" % (
+            method, c.get("host_header", "") if proto == "http" else "", path),
+            "trace_id": c["trace_id"], "span_id": c["span_id"], "start_ns": c["t0"],
+            "dur_ns": c["t1"] - c["t0"], "count": 1, "children": []}
+        if proto == "redis":
+            leaf["label"] = "redis %s %s" % (method, path)
+        parent = node.get((n, caller))
+        (parent["children"] if parent else roots).append(leaf)
+        if sv:
+            span = {"host": callee, "kind": "request", "name": "", "label": "%s %s" % (method, path),
+                    "trace_id": sv["trace_id"], "parent_span_id": sv["parent_id"], "link": link,
+                    "start_ns": sv["t0"], "dur_ns": sv["t1"] - sv["t0"], "count": 1, "children": []}
+            leaf["children"].append(span)
+            node.setdefault((n, callee), span)
+    return script, {"roots": roots}
+
+
+def cmd_selftest(args):
+    import copy
+    gtdir, out = args
+    errs, notes = [], []
+
+    def run(what, fn, argv, want_ok):
+        e, _ = fn(argv)
+        if bool(e) == want_ok:
+            errs.append("%s: %s" % (what, "passed although planted" if not want_ok else "failed: %s" % e[:3]))
+        return e
+
+    def write(name, obj):
+        p = os.path.join(out, name)
+        with open(p, "w") as f:
+            if isinstance(obj, str):
+                f.write(obj)
+            else:
+                json.dump(obj, f)
+        return p
+
+    script, flow = ideal(gtdir)
+    for h, lines in script.items():
+        run("labels %s (ideal)" % h, cmd_labels, [gtdir, h, write("ps-%s" % h, "\n".join(lines) + "\n")], True)
+    lines = list(script["api"])
+    i = next(k for k, x in enumerate(lines) if "proto=redis" in x)
+    del lines[i]
+    run("labels: a Redis label dropped", cmd_labels, [gtdir, "api", write("ps-x", "\n".join(lines))], False)
+    lines = [x.replace("traceparent=00-", "traceparent=00-f", 1) if "dir=send proto=http_req" in x else x
+             for x in script["front"]]
+    run("labels: a traceparent altered", cmd_labels, [gtdir, "front", write("ps-x", "\n".join(lines))], False)
+    lines = [x.replace("op=accept", "op=connect") for x in script["stock"]]
+    run("labels: accepts as connects", cmd_labels, [gtdir, "stock", write("ps-x", "\n".join(lines))], False)
+
+    good = write("flow.json", flow)
+    run("tree (ideal)", cmd_tree, [gtdir, good, "--link", "traceparent"], True)
+    run("causal (ideal)", cmd_causal, [gtdir, good], True)
+    run("tree: wrong link rule", cmd_tree, [gtdir, good, "--link", "tcp"], False)
+    run("tree: --missing api with api's nodes", cmd_tree, [gtdir, good, "--missing", "api"], False)
+    run("tree: --tls without TLS marks", cmd_tree, [gtdir, good, "--tls"], False)
+
+    def mutate(what, fn, check=("tree", cmd_tree, ["--link", "traceparent"])):
+        f = copy.deepcopy(flow)
+        fn(f)
+        run("%s: %s" % (check[0], what), check[1], [gtdir, write("flow-x.json", f)] + check[2], False)
+
+    def walk(f):
+        st = list(f["roots"])
+        while st:
+            x = st.pop()
+            yield x
+            st += x["children"]
+
+    def swap(f):	# api's spans of requests 0 and 1 change places
+        a = [x for x in walk(f) if x["host"] == "front" and x.get("label", "").startswith("POST")][:2]
+        a[0]["children"], a[1]["children"] = a[1]["children"], a[0]["children"]
+    mutate("api spans of two requests swapped", swap)
+
+    def drop_redis(f):
+        for x in walk(f):
+            x["children"] = [c for c in x["children"] if not c["label"].startswith("redis SET")][:]
+            if x["children"] and x["host"] == "api" and x["label"].startswith("POST"):
+                x["children"] = x["children"][1:] if x["children"][0]["label"].startswith("redis") else x["children"]
+    mutate("Redis leaves dropped", drop_redis)
+
+    def detach(f):	# stock's span of one request becomes a root
+        for x in walk(f):
+            if x["host"] == "api" and x["label"].startswith("GET") and x["children"]:
+                f["roots"].append(x["children"].pop())
+                return
+    mutate("one stock span detached", detach)
+
+    def wrong_parent(f):
+        for x in walk(f):
+            if x["host"] == "stock":
+                x["parent_span_id"] = "0" * 16
+                return
+    mutate("a server span's parent_span_id wrong", wrong_parent)
+
+    def dup(f):
+        f["roots"].append(copy.deepcopy(f["roots"][0]))
+    mutate("a request's tree twice", dup)
+
+    def shift(f):	# api's nodes 3 s late
+        for x in walk(f):
+            if x["host"] == "api":
+                x["start_ns"] += 3000000000
+    mutate("api 3 s late", shift, ("causal", cmd_causal, []))
+
+    def skew(f):	# stock 8 ms early: still inside the call? not with the ground truth's gaps
+        for x in walk(f):
+            if x["host"] == "stock":
+                x["start_ns"] -= 8 * MS
+    mutate("stock 8 ms early", skew, ("causal", cmd_causal, []))
+    notes.append("selftest: %d host scripts and a flow of %d roots pass; planted faults %s"
+                 % (len(script), len(flow["roots"]), "all caught" if not errs else "NOT all caught"))
+    return errs, notes
+
+
 def main():
-    cmds = {"gt": cmd_gt, "info": cmd_info, "tree": cmd_tree, "causal": cmd_causal,
-            "stitch": cmd_stitch, "hosts": cmd_hosts}
+    cmds = {"gt": cmd_gt, "info": cmd_info, "labels": cmd_labels, "tree": cmd_tree, "causal": cmd_causal,
+            "stitch": cmd_stitch, "hosts": cmd_hosts, "selftest": cmd_selftest}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         sys.exit(__doc__)
     try:

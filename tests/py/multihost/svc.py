@@ -33,7 +33,9 @@ client spans {"kind":"client","proto":"http"|"redis",...} with host
 (uname), pid, tid, trace_id, span_id, parent_id, method, path, host header,
 status, laddr/raddr ("ip:port" as the socket saw them), t0/t1 (time.time_ns
 around the exchange: client from before connect/send to after the
-response; server from the request line read to the response written).
+response; server from the request line read to the response written, and
+tw: before the response is written, since the client may have it before
+the server's write returns).
 """
 import argparse
 import http.client
@@ -254,6 +256,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             st, body = 404, b"{}"
         else:
             st, body = fn(self, int(parts[-1]), trace_id, span)
+        tw = time.time_ns()
         self.send_response(st)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -267,7 +270,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "status": st, "tls": isinstance(s, ssl.SSLSocket),
             "traceparent": self.headers.get("traceparent") is not None,
             "laddr": addr(s.getsockname()), "raddr": addr(s.getpeername()),
-            "t0": self.t0, "t1": t1})
+            "t0": self.t0, "tw": tw, "t1": t1})
 
     do_GET = serve
     do_POST = serve
