@@ -74,9 +74,16 @@ ours() {
 		done
 	done
 }
+# redis-server rewrites its argv and environ area (its process title), so
+# its pid is also kept in $T/redis.pids
 kill_ours() {
 	local p left
 	left=$(ours)
+	if [ -s "$T/redis.pids" ]; then
+		for p in $(cat "$T/redis.pids"); do
+			grep -qs redis-server "/proc/$p/cmdline" && left="$left $p"
+		done
+	fi
 	[ -n "$left" ] || return 0
 	for p in $left; do kill -9 "$p" 2>/dev/null; done
 	echo "$left" | wc -w
@@ -86,8 +93,10 @@ net_down() {
 	local ns
 	for ns in $(our_netns); do ip netns del "$ns" 2>/dev/null; done
 }
+cpid=''			# the running case's subshell
 cleanup() {
 	local n
+	[ -z "$cpid" ] || kill "$cpid" 2>/dev/null
 	n=$(kill_ours)
 	[ -z "$n" ] || echo "multihost: killed $n leftover process(es)"
 	net_down
@@ -222,6 +231,7 @@ scenario() {
 	on cache "$REDIS" --bind "${IP[cache]}" --port 6390 --save '' --appendonly no \
 		--protected-mode no --dir "$d" >"$d/cache.out" 2>"$d/cache.err"
 	local rpid=$!
+	echo $rpid >>"$T/redis.pids"
 	redis_up() {
 		kill -0 "$rpid" 2>/dev/null || { show "$d/cache.out"; fail "redis-server exited"; }
 		grep -qs 'Ready to accept connections' "$d/cache.out"
@@ -397,8 +407,12 @@ for c in "${CASES[@]}"; do
 	mkdir -p "$d"
 	echo "--- $c"
 	t0=$(date +%s.%N)
-	( trap 'kill_ours >/dev/null' EXIT; "t_$c" "$d" )
-	r=$?
+	# in the background, so that a signal to the runner is handled at once
+	( trap 'kill_ours >/dev/null' EXIT; "t_$c" "$d" ) &
+	cpid=$!
+	r=0
+	wait "$cpid" || r=$?
+	cpid=
 	dt=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 	if [ $r = 0 ]; then
 		echo "ok   $c (${dt}s)"
