@@ -25,13 +25,15 @@ usage: multihost.py CHECK ARGS...   (exit 0: pass; 1: mismatch, explained)
         --link, trace/span ids as sent; each request's nodes form one tree;
         api's Redis GET/SET are leaves under api's span.  --missing HOST:
         HOST's file was left out: no node of HOST, the calls into HOST end
-        unlinked, everything else as without --missing.  --tls: the
-        client->front exchange was TLS; its labels say so
+        unlinked (link null), everything else as without --missing.
+        HTTP statuses as sent; the flow's "links" counts exact.  --tls:
+        notes the TLS client leaf (its labels come through libssl only)
   causal GTDIR FLOW         on the merged timeline every linked server span
         lies within its client leaf, and the server's start and end relative
         to the client's are those of the ground truth within 5 ms
   stitch GTDIR STITCH       every trace id of the ground truth is one request
-        of report stitch with the spans of each host
+        of report stitch, its "hosts" and its tree's nodes those of the
+        trace's spans
   selftest GTDIR DIR        builds from the ground truth a perf script
         output and a flow JSON that satisfy labels, tree and causal, checks
         that they pass, and that each of a list of planted faults fails
@@ -305,9 +307,10 @@ def match_tree(gtdir, flow, link, missing, tls):
             if x.get("trace_id") != c["trace_id"] or x.get("span_id") != c["span_id"]:
                 errs.append("%s: client node trace_id/span_id %s/%s, sent %s/%s"
                             % (what, x.get("trace_id"), x.get("span_id"), c["trace_id"], c["span_id"]))
-        if tls and caller == "client":
-            if not (x.get("tls") is True or "tls" in (x.get("flags") or [])):
-                errs.append("%s: the TLS client leaf is not marked TLS: %s" % (what, describe(x)))
+        if tls and caller == "client" and n == 0:
+            notes.append("TLS client leaf: %s" % describe(x))
+        if proto == "http" and x.get("status") != c["status"]:
+            errs.append("%s: client leaf status %s, received %s" % (what, x.get("status"), c["status"]))
         if proto == "redis":
             # under api's request span (its Python frames in between)
             r = label_re("POST", "/v1/price/%d" % n)
@@ -323,6 +326,8 @@ def match_tree(gtdir, flow, link, missing, tls):
             if ys:
                 errs.append("%s: %d nodes on missing host %s" % (what, len(ys), callee))
             foreign = [k for k in x.children if k.host != caller]
+            if x.get("link") is not None:
+                errs.append("%s: the call into the missing host says link %r" % (what, x.get("link")))
             if foreign:
                 errs.append("%s: the call into the missing host is linked to %s" % (what, describe(foreign[0])))
             notes.append("%s: unlinked leaf %s" % (what, describe(x))) if n == 0 else None
@@ -348,10 +353,19 @@ def match_tree(gtdir, flow, link, missing, tls):
             if y.get("trace_id") != s["trace_id"] or y.get("parent_span_id") != s["parent_id"]:
                 errs.append("%s: server span trace_id/parent_span_id %s/%s, received %s/%s"
                             % (what, y.get("trace_id"), y.get("parent_span_id"), s["trace_id"], s["parent_id"]))
-        if tls and caller == "client":
-            if not (y.get("tls") is True or "tls" in (y.get("flags") or [])):
-                errs.append("%s: the TLS server span is not marked TLS: %s" % (what, describe(y)))
+        if y.get("status") != s["status"]:
+            errs.append("%s: server span status %s, sent %s" % (what, y.get("status"), s["status"]))
         pairs.append((n, (caller, callee, proto, method, path), x, y, c, s))
+    links = json.load(open(flow)).get("links")
+    if link and links is not None:
+        joined = sum(1 for _, h, _, _ in ex if h[2] == "http" and missing not in (h[0], h[1]))
+        unjoined = sum(1 for _, h, _, _ in ex if h[0] != missing and h[1] in ("cache", missing))
+        want = {"traceparent": joined if link == "traceparent" else 0,
+                "tcp": joined if link == "tcp" else 0, "unjoined": unjoined}
+        got = {k: links.get(k) for k in want}
+        notes.append("links: %s" % got)
+        if got != want:
+            errs.append("links %s, want %s" % (got, want))
     for n, rs in sorted(roots.items()):
         if missing is None and len(rs) != 1:
             errs.append("request %d: its nodes are in %d trees, want 1" % (n, len(rs)))
@@ -415,14 +429,16 @@ def cmd_stitch(args):
             errs.append("trace %s: %d requests in stitch, want 1" % (t, len(rs)))
             continue
         got = set()
-        stack = list(rs[0].get("spans") or [])
+        stack = [rs[0].get("root")] + list(rs[0].get("spans") or [])
         while stack:
             sp = stack.pop()
             if isinstance(sp, dict):
                 got.add(sp.get("host"))
                 stack += sp.get("children") or []
         if not hosts <= got:
-            errs.append("trace %s: hosts %s in stitch, want %s" % (t, sorted(h for h in got if h), sorted(hosts)))
+            errs.append("trace %s: hosts %s in stitch's tree, want %s" % (t, sorted(h for h in got if h), sorted(hosts)))
+        if set(rs[0].get("hosts") or []) != hosts:
+            errs.append("trace %s: stitch's hosts %s, want %s" % (t, rs[0].get("hosts"), sorted(hosts)))
     notes.append("stitch: %d requests, %d known trace ids" % (len(reqs), len(want)))
     return errs, notes
 
@@ -501,6 +517,8 @@ def ideal(gtdir, link="traceparent"):
             method, c.get("host_header", "") if proto == "http" else "", path),
             "trace_id": c["trace_id"], "span_id": c["span_id"], "start_ns": c["t0"],
             "dur_ns": c["t1"] - c["t0"], "count": 1, "children": []}
+        if proto == "http":
+            leaf["status"] = c["status"]
         if proto == "redis":
             leaf["label"] = "redis %s %s" % (method, path)
         parent = node.get((n, caller))
@@ -508,10 +526,14 @@ def ideal(gtdir, link="traceparent"):
         if sv:
             span = {"host": callee, "kind": "request", "name": "", "label": "%s %s" % (method, path),
                     "trace_id": sv["trace_id"], "parent_span_id": sv["parent_id"], "link": link,
-                    "start_ns": sv["t0"], "dur_ns": sv["t1"] - sv["t0"], "count": 1, "children": []}
+                    "start_ns": sv["t0"], "dur_ns": sv["t1"] - sv["t0"], "count": 1, "children": [],
+                    "status": sv["status"]}
             leaf["children"].append(span)
             node.setdefault((n, callee), span)
-    return script, {"roots": roots}
+    joined = sum(1 for _, h, _, _ in ex if h[2] == "http")
+    return script, {"roots": roots, "links": {"traceparent": joined if link == "traceparent" else 0,
+                                              "tcp": joined if link == "tcp" else 0,
+                                              "unjoined": len(ex) - joined}}
 
 
 def cmd_selftest(args):
@@ -552,7 +574,6 @@ def cmd_selftest(args):
     run("causal (ideal)", cmd_causal, [gtdir, good], True)
     run("tree: wrong link rule", cmd_tree, [gtdir, good, "--link", "tcp"], False)
     run("tree: --missing api with api's nodes", cmd_tree, [gtdir, good, "--missing", "api"], False)
-    run("tree: --tls without TLS marks", cmd_tree, [gtdir, good, "--tls"], False)
 
     def mutate(what, fn, check=("tree", cmd_tree, ["--link", "traceparent"])):
         f = copy.deepcopy(flow)
@@ -591,6 +612,17 @@ def cmd_selftest(args):
                 x["parent_span_id"] = "0" * 16
                 return
     mutate("a server span's parent_span_id wrong", wrong_parent)
+
+    def status(f):
+        for x in walk(f):
+            if x["host"] == "stock" and x.get("status") == 409:
+                x["status"] = 200
+                return
+    mutate("a 409 reported as 200", status)
+
+    def count(f):
+        f["links"]["unjoined"] += 1
+    mutate("links count off by one", count)
 
     def dup(f):
         f["roots"].append(copy.deepcopy(f["roots"][0]))
