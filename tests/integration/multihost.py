@@ -18,14 +18,16 @@ usage: multihost.py CHECK ARGS...   (exit 0: pass; 1: mismatch, explained)
         replies, if labelled, are not counted.  Its NET_CONN connect and
         accept events are exactly one per connection of the ground truth
         (by local and peer port)
-  tree GTDIR FLOW [--link traceparent|tcp] [--missing HOST] [--tls]
+  tree GTDIR FLOW [--link traceparent|tcp] [--missing HOST [--full FLOW]] [--tls]
         every HTTP exchange of the ground truth is a client leaf on the
         caller's host (label: method and path) with the server's request
         span (on the callee's host, same label) as its child, linked by
         --link, trace/span ids as sent; each request's nodes form one tree;
         api's Redis GET/SET are leaves under api's span.  --missing HOST:
         HOST's file was left out: no node of HOST, the calls into HOST end
-        unlinked (link null), everything else as without --missing.
+        unlinked (link null), everything else as without --missing; with
+        --full (the flow of all files), every request span of the other
+        hosts has a subtree of as many nodes as there.
         HTTP statuses as sent; the flow's "links" counts exact.  --tls:
         notes the TLS client leaf (its labels come through libssl only)
   causal GTDIR FLOW         on the merged timeline every linked server span
@@ -373,6 +375,20 @@ def match_tree(gtdir, flow, link, missing, tls):
     return errs, notes, pairs
 
 
+def subtree_sizes(flow, skip):
+    """{(host, label): [node count of the subtree]} of every span node"""
+    out = defaultdict(list)
+    for n in flow_nodes(json.load(open(flow))):
+        if n.get("kind") == "span" and n.host != skip:
+            k, st = 0, [n]
+            while st:
+                x = st.pop()
+                k += 1
+                st += x.children
+            out[(n.host, n.get("label"))].append(k)
+    return {k: sorted(v) for k, v in out.items()}
+
+
 def cmd_tree(args):
     gtdir, flow = args[0], args[1]
     opt, rest = {}, list(args[2:])
@@ -380,6 +396,17 @@ def cmd_tree(args):
         a = rest.pop(0)
         opt[a] = True if a == "--tls" else rest.pop(0)
     errs, notes, _ = match_tree(gtdir, flow, opt.get("--link"), opt.get("--missing"), "--tls" in opt)
+    if opt.get("--full"):
+        # every request span of the other hosts as whole as with all files
+        a = subtree_sizes(opt["--full"], opt.get("--missing"))
+        b = subtree_sizes(flow, opt.get("--missing"))
+        diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k[0] != opt.get("--missing"))
+        # spans that were below the missing host's calls
+        for k in diff[:8]:
+            errs.append("span %s on %s: subtree sizes %s with all files, %s without %s"
+                        % (k[1], k[0], a.get(k), b.get(k), opt.get("--missing")))
+        notes.append("%d request spans of the other hosts compared with the full flow, %d differ"
+                     % (sum(len(v) for v in a.values()), len(diff)))
     return errs, notes
 
 

@@ -252,7 +252,7 @@ scenario() {
 	wait_for 20 "the load generator to start" grep -qs '^PID ' "$d/client.out"
 	for h in "${RECORDED[@]}"; do
 		local env=()
-		[ "$h" = "$shift_host" ] && env=(PYLOW_TOD_SHIFT_NS=$SHIFT_NS)
+		[ "$h" = "$shift_host" ] && env=("PYLOW_TOD_SHIFT_NS=$SHIFT_NS")
 		recorder "$d" "$h" "$(cat "$d/$h.pid")" PYLOW_ITEST_HOST="$h" "${env[@]}"
 	done
 	touch "$d/gate"
@@ -361,8 +361,18 @@ t_missing_host() {
 	local d=$1
 	scenario plain
 	# shellcheck disable=SC2046
+	report "$d" "$d/full.json" flow --all --json $(files plain)
+	# shellcheck disable=SC2046
 	report "$d" "$d/flow.json" flow --all --json $(files plain client front stock)
-	check "flow without api.plw is wrong" tree "$T/scen-plain/gt" "$d/flow.json" --link traceparent --missing api
+	check "flow without api.plw is wrong" tree "$T/scen-plain/gt" "$d/flow.json" --link traceparent \
+		--missing api --full "$d/full.json"
+	# the text says where each tree breaks: at front's call into api
+	# shellcheck disable=SC2046
+	report "$d" "$d/flow.txt" flow --all $(files plain client front stock)
+	local k
+	k=$(grep -c "\[POST ${IP[api]}:8080/v1/price/[0-9]*\].*(no recording of ${IP[api]}:8080)" "$d/flow.txt")
+	note "front's calls to api marked '(no recording of ${IP[api]}:8080)': $k of $M"
+	[ "$k" = "$M" ] || fail "the text flow marks $k calls into api as unrecorded, want $M"
 }
 
 # (d) no traceparent anywhere: the TCP fallback links the same trees
