@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net.h"
 #include "report_int.h"
 
 /* a root call kept for printing: a compact copy of its tree */
@@ -32,6 +33,8 @@ struct flow {
 	size_t nr_cut_sites;
 	bool cut_more;			/* more names than cut_sites holds */
 	bool oom;
+	struct net *net;		/* requests and joins (report/net.c), or NULL */
+	uint64_t span_roots;		/* roots shown as their request spans */
 };
 
 /* ordering for "slowest first": longer first, then earlier start, then seq */
@@ -109,6 +112,22 @@ static bool flow_on_root(void *ctx, struct plw_tree *tree)
 	struct flow *f = ctx;
 	struct kept probe = { .root = tree->root, .seq = tree->seq };
 
+	if (f->net) {
+		struct net_req *r = net_node_req(f->net, tree->root);
+
+		if (r && r->peer >= 0) {
+			/* a joined request span: drawn under its client call */
+			if (!f->net->span_tree[r - f->net->r] &&
+			    !(f->net->span_tree[r - f->net->r] = plw_node_clone(tree->root)))
+				f->oom = true;
+			return false;
+		}
+		if (!r && (tree->root->flags & PLW_NODE_SPANS)) {
+			/* a server thread's root: its requests are shown as spans */
+			f->span_roots++;
+			return false;
+		}
+	}
 	f->roots++;
 	if (tree->root->dur_ns < f->o->min_ns || f->oom)
 		return false;
@@ -272,12 +291,25 @@ void kernel_label(const struct plw_node *n, char *out, size_t len)
 }
 
 static const struct plw_node *cur_bottleneck;
+static const struct net *cur_net;
+
+/* a joined call's server span (kept), or NULL */
+static const struct plw_node *graft_of(const struct plw_node *n)
+{
+	const struct net_req *r = n->site->kind == PLW_KIND_NET ? net_node_req(cur_net, n) : NULL;
+
+	return r && r->peer >= 0 ? cur_net->span_tree[r->peer] : NULL;
+}
 
 static void node_line(FILE *out, const struct plw_node *n)
 {
 	char where[512], fl[64];
+	const struct net_req *r = net_node_req(cur_net, n);
 
-	if (n->site->kind != PLW_KIND_PYTHON) {
+	if (r && n->site->kind == PLW_KIND_SPAN) {
+		fputs("request ", out);
+		fputs_safe(n->site->name, out);
+	} else if (n->site->kind != PLW_KIND_PYTHON) {
 		char lab[256];
 
 		kernel_label(n, lab, sizeof(lab));
@@ -295,6 +327,27 @@ static void node_line(FILE *out, const struct plw_node *n)
 		fputs_safe(where, out);
 	}
 	fputs(flags_text(n->flags, fl, sizeof(fl)), out);
+	if (r && n->site->kind == PLW_KIND_SPAN) {
+		fputs("  @", out);
+		fputs_safe(net_host_of(cur_net, n->input), out);
+		if (r->status)
+			fprintf(out, "  %u", r->status);
+		if (r->link) {
+			fputs("  (joined by ", out);
+			fputs(r->link == NET_LINK_TCP ? "tcp connection" : "traceparent", out);
+			putc(')', out);
+		}
+	} else if (r && r->peer < 0 && n->count == 1) {
+		char peer[80];
+
+		net_peer_text(cur_net, r, peer, sizeof(peer));
+		if (peer[0] && !net_peer_recorded(cur_net, r))
+			fprintf(out, "  (no recording of %s)", peer);
+		else if (peer[0])
+			fprintf(out, "  (not joined: no matching request on %s)", peer);
+	} else if (r && r->peer >= 0 && !graft_of(n)) {
+		fputs("  (server span not kept)", out);
+	}
 	if (n == cur_bottleneck)
 		fputs("  ← bottleneck", out);
 }
@@ -332,6 +385,21 @@ static int text_children(const struct report_opts *o, const struct plw_node *n, 
 		p->len = save;
 		p->buf[save] = 0;
 	}
+	const struct plw_node *g = graft_of(n);
+
+	if (g && !too_deep && shown(o, g) && depth < PLW_TREE_DEPTH_MAX) {
+		/* the server's side of a call: its request span on its host */
+		size_t save = p->len;
+
+		fputs(p->buf, out);
+		fputs("└── ", out);
+		node_line(out, g);
+		putc('\n', out);
+		if (prefix_push(p, "    ") || text_children(o, g, depth + 1, p))
+			return -ENOMEM;
+		p->len = save;
+		p->buf[save] = 0;
+	}
 	if (hidden_calls) {
 		fputs(p->buf, out);
 		fprintf(out, "└── … %" PRIu64 " more call%s, ", hidden_calls,
@@ -351,7 +419,15 @@ static int text_tree(const struct flow *f, const struct kept *t)
 
 	cur_bottleneck = plw_tree_bottleneck(r);
 	node_line(o->out, r);
-	if (f->src->n > 1) {
+	if (f->net) {
+		/* a request span's line names its host already */
+		if (r->site->kind != PLW_KIND_SPAN) {
+			fputs("  @", o->out);
+			fputs_safe(net_host_of(f->net, r->input), o->out);
+		}
+		fprintf(o->out, "%s[pid %u tid %u]\n", r->site->kind == PLW_KIND_SPAN ? "  " : " ",
+			r->pid, r->tid);
+	} else if (f->src->n > 1) {
 		fputs("  [", o->out);
 		fputs_safe(source_name(f->src, o, r->input), o->out);
 		fprintf(o->out, " pid %u tid %u]\n", r->pid, r->tid);
@@ -375,6 +451,14 @@ static void json_node(const struct report_opts *o, struct jw *j, const struct pl
 
 	jw_obj(j);
 	jw_node_site(j, n);
+	if (cur_net) {
+		const struct net_req *r = net_node_req(cur_net, n);
+
+		jw_key(j, "host");
+		jw_str(j, net_host_of(cur_net, n->input));
+		if (r)
+			net_jw_req(j, cur_net, r);
+	}
 	jw_key(j, "pid");
 	jw_u64(j, n->pid);
 	jw_key(j, "tid");
@@ -416,6 +500,10 @@ static void json_node(const struct report_opts *o, struct jw *j, const struct pl
 		}
 		json_node(o, j, c, depth + 1);
 	}
+	const struct plw_node *g = graft_of(n);
+
+	if (g && !too_deep && shown(o, g) && depth < PLW_TREE_DEPTH_MAX)
+		json_node(o, j, g, depth + 1);
 	jw_arr_end(j);
 	if (hidden_calls) {
 		jw_key(j, "hidden");
@@ -437,11 +525,21 @@ static const char *mode_name(const struct report_opts *o)
 int report_flow(const struct report_opts *o, struct report_result *res)
 {
 	struct source src;
+	struct net net;
 	struct flow f = { .o = o, .src = &src };
 	int err = source_open(&src, o, res);
 
 	if (err)
 		return err;
+	memset(&net, 0, sizeof(net));
+	if (net_wanted(&src)) {
+		/* requests, joins across files, one timeline */
+		err = net_prepare(&net, o, &src, res);
+		if (err)
+			goto out;
+		f.net = net.labels || net.nr_hosts > 1 ? &net : NULL;
+	}
+	cur_net = f.net;
 	f.cap = o->mode == FLOW_TOP ? (o->top ? o->top : 1) : o->mode == FLOW_LAST ? 1 : 1024;
 	f.trees = calloc(f.cap, sizeof(*f.trees));
 	struct plw_model_opts mo = {
@@ -452,7 +550,7 @@ int report_flow(const struct report_opts *o, struct report_result *res)
 		err = -ENOMEM;
 		goto out;
 	}
-	err = source_run_model(&src, f.m, res);
+	err = f.net ? net_run_model(f.net, &src, f.m, res) : source_run_model(&src, f.m, res);
 	if (err)
 		goto out;
 	if (f.oom) {
@@ -488,6 +586,8 @@ int report_flow(const struct report_opts *o, struct report_result *res)
 			jw_key(&j, "cut_start_roots");
 			jw_u64(&j, f.cut_roots);
 		}
+		if (f.net)
+			net_jw_summary(&j, f.net, f.span_roots);
 		jw_damage(&j, res);
 		jw_key(&j, "roots");
 		jw_arr(&j);
@@ -543,11 +643,15 @@ int report_flow(const struct report_opts *o, struct report_result *res)
 	if (st->lost)
 		fprintf(o->out, "\n%" PRIu64 " events were lost while recording: trees open then are marked [incomplete]\n",
 			st->lost);
+	if (f.net)
+		net_text_summary(o->out, f.net, f.span_roots);
 out:
 	for (size_t i = 0; i < f.len; i++)
 		drop(f.trees[i]);
 	free(f.trees);
 	plw_model_free(f.m);
+	net_free(&net);
+	cur_net = NULL;
 	source_close(&src);
 	return err;
 }

@@ -41,6 +41,8 @@ struct report_opts {
 	uint32_t min_count;		/* nplus1 --min */
 	uint32_t nth;			/* single --nth (0: --slowest) */
 	const char *func;		/* single */
+	const char *trace;		/* stitch --trace */
+	const char *services;		/* stitch --services a,b */
 };
 
 #define REPORT_MAX_WARN	8
@@ -64,6 +66,8 @@ int report_single(const struct report_opts *o, struct report_result *res);
 int report_syscalls(const struct report_opts *o, struct report_result *res);
 int report_offcpu(const struct report_opts *o, struct report_result *res);
 int report_sched(const struct report_opts *o, struct report_result *res);
+int report_hosts(const struct report_opts *o, struct report_result *res);	/* stitch.c */
+int report_stitch(const struct report_opts *o, struct report_result *res);
 
 /* ---------------------------------------------------------------- source */
 

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * net.h - requests across hosts: client calls, server request spans, the
+ * joins between them, and the hosts' clocks (report/net.c).
+ *
+ * A first pass over every file (one reader at a time) collects what the
+ * joins need: hostnames, clock references, connections (NET_CONN) and the
+ * requests made of protocol labels (NET_LABEL):
+ *  - a client call: a request sent (HTTP request, Redis command, SQL) until
+ *    the next reply received on the same connection (FIFO: keep-alive);
+ *  - a server request span: an HTTP request received until the response
+ *    sent on the same connection.
+ * Calls are joined to spans by W3C traceparent (the call's outbound
+ * trace-id and parent-id equal the span's inbound ones), else by TCP
+ * connection: the client's (local, peer) 4-tuple mirrored is the server's,
+ * the connection accepted nearest in time to the connect, requests paired
+ * in order.  Each join across hosts bounds the hosts' clock offsets
+ * (merge/skew.h).  Then each input's times are mapped to its wall clock and
+ * corrected by its host's offset (plw_merge_set_clock/offset), and the
+ * second pass (net_run_model) feeds the model: a call becomes a leaf under
+ * the calling Python frame (kind net), a span a span view (kind span).
+ *
+ * Memory: per request (~200 bytes) and 4 bytes per label, never per event.
+ */
+#ifndef PYLOW_REPORT_NET_H
+#define PYLOW_REPORT_NET_H
+
+#include "../merge/skew.h"
+#include "report_int.h"
+
+enum net_link { NET_LINK_NONE = 0, NET_LINK_TRACEPARENT, NET_LINK_TCP };
+
+struct net_conn {
+	uint32_t input;
+	uint64_t conn;			/* socket cookie */
+	uint32_t op;			/* PLW_NET_CONNECT / ACCEPT / LISTEN */
+	uint16_t family, lport, rport;
+	uint8_t laddr[16], raddr[16];
+	uint64_t ts;			/* file clock */
+	uint32_t first, last;		/* requests on it (index + 1), in order */
+	int32_t peer;			/* the other end's net_conn (TCP join), -1 */
+};
+
+/* a client call or a server request span */
+struct net_req {
+	uint32_t input, pid, tid;
+	uint64_t conn;
+	int32_t ci;			/* its net_conn, -1 unknown */
+	bool server;
+	uint16_t proto;			/* PLW_PROTO_* of the request */
+	uint64_t start, end;		/* file clock; end 0: no reply seen */
+	uint64_t tstart, tend;		/* on the merged timeline (second pass) */
+	uint32_t status;
+	char *method, *target, *host;
+	char trace_id[33], span_id[17], parent_id[17];	/* "" unknown */
+	char tp_parent[17];		/* the traceparent's parent-id field */
+	int32_t peer;			/* the joined request on the other side, -1 */
+	uint8_t link;			/* enum net_link */
+	int32_t encl;			/* client: the server span it was made in, -1 */
+	uint32_t next_on_conn;		/* index + 1 */
+	char *label;			/* "POST api.example/v1/chat", "redis GET k", "GET /x" */
+	const struct plw_site *site;
+};
+
+struct net_host {
+	const char *name;
+	struct plw_skew_host sk;
+	uint32_t nr_inputs;
+};
+
+struct net_input {
+	uint32_t host;
+	const char *hostname;		/* META hostname, or the file's path */
+	struct plw_merge_clock *clk;	/* clock references, sorted */
+	size_t nr_clk;
+	uint32_t *acts;			/* per label (in file order): request << 3 | action */
+	size_t nr_acts, cap_acts, next_act;
+};
+
+struct net {
+	struct net_input *in;
+	size_t nr_in;
+	struct net_host *hosts;
+	uint32_t nr_hosts;
+	struct net_req *r;
+	size_t nr_r, cap_r;
+	struct net_conn *c;
+	size_t nr_c, cap_c;
+	uint64_t labels;		/* NET_LABEL events seen */
+	uint64_t links_tp, links_tcp;	/* joins by rule */
+	uint64_t unjoined;		/* client calls not joined */
+	int skew;			/* plw_skew_solve's result */
+	bool timeline;			/* inputs mapped to wall clocks + offsets */
+	/* flow: span views kept for the joins, by request index */
+	struct plw_node **span_tree;
+};
+
+/* First pass over O's files; fills N (free with net_free).  With several
+ * inputs, maps S's inputs to one timeline.  0 or -errno with RES set. */
+int net_prepare(struct net *n, const struct report_opts *o, struct source *s,
+		struct report_result *res);
+/* Second pass: every event into M, with the requests' leaves and spans. */
+int net_run_model(struct net *n, struct source *s, struct plw_model *m,
+		  struct report_result *res);
+void net_free(struct net *n);
+
+/* The request a net or span node stands for, or NULL. */
+struct net_req *net_node_req(const struct net *n, const struct plw_node *node);
+const char *net_host_of(const struct net *n, uint32_t input);
+const char *net_link_name(uint8_t link);
+/* "10.0.0.3:8000", "[::1]:80", "unix", "" */
+const char *net_peer_text(const struct net *n, const struct net_req *r, char *buf, size_t len);
+/* is PEER's endpoint (the call's server side) in one of the inputs? */
+bool net_peer_recorded(const struct net *n, const struct net_req *r);
+/* JSON keys of a net/span node: trace_id, span_id, parent_span_id, peer,
+ * label, link (and status) */
+void net_jw_req(struct jw *j, const struct net *n, const struct net_req *r);
+
+/* should flow look at requests: several files, or one with network events
+ * (or one cut short, whose counts are not known) */
+bool net_wanted(const struct source *s);
+/* wall-clock ns of INPUT's TS on the merged timeline */
+int64_t net_time(const struct net *n, uint32_t input, uint64_t ts);
+/* flow's closing lines / keys: joins by rule, clocks, span roots */
+void net_text_summary(FILE *f, const struct net *n, uint64_t span_roots);
+void net_jw_summary(struct jw *j, const struct net *n, uint64_t span_roots);
+
+int report_hosts(const struct report_opts *o, struct report_result *res);
+int report_stitch(const struct report_opts *o, struct report_result *res);
+
+#endif /* PYLOW_REPORT_NET_H */
