@@ -140,8 +140,11 @@ def cmd_gt(args):
     hosts = sorted({s["host"] for s in spans})
     if hosts != ["api", "client", "front", "stock"]:
         errs.append("hosts in the ground truth: %s (the UTS namespaces did not work?)" % hosts)
-    return errs, ["ground truth: %d requests, %d spans on %s, %d exchanges, %s"
-                  % (m, len(spans), ",".join(hosts), len(ex),
+    split = sum(1 for x in spans if x.get("split"))
+    if split != len([n for n in range(m) if n % 4 == 1]):
+        errs.append("%d requests sent in pieces, want every 4th" % split)
+    return errs, ["ground truth: %d requests (%d with the head in 3 writes), %d spans on %s, %d exchanges, %s"
+                  % (m, split, len(spans), ",".join(hosts), len(ex),
                      "no traceparent" if notp else "%d trace ids" % len(traces))]
 
 
@@ -479,8 +482,10 @@ def cmd_hosts(args):
     if set(hs) != set(want):
         return ["hosts %s, want %s" % (sorted(hs), sorted(want))], []
     refs = [h for h, v in hs.items() if v.get("offset_ns") == 0]
-    if not refs:
-        errs.append("no reference host at offset 0")
+    if doc.get("reference") not in refs:
+        errs.append("reference host %r not at offset 0" % doc.get("reference"))
+    if doc.get("consistent") is not True:
+        errs.append("the causality constraints are not consistent (\"consistent\": %r)" % doc.get("consistent"))
     base = min(want)  # any host: compare differences
     for h, v in sorted(hs.items()):
         off = v.get("offset_ns")
@@ -495,8 +500,9 @@ def cmd_hosts(args):
                         % (h, base, rel / MS, exp / MS, tol / MS))
         if lo is None or hi is None or not lo <= off <= hi:
             errs.append("%s: offset %s outside its interval [%s, %s]" % (h, off, lo, hi))
-        if off != 0 and not v.get("matched"):
-            errs.append("%s: offset %s not bound by any matched exchange" % (h, off))
+        if not v.get("matched") or v.get("bounded") is not True or v.get("inconsistent"):
+            errs.append("%s: matched %s, bounded %s, inconsistent %s" % (h, v.get("matched"), v.get("bounded"),
+                                                                        v.get("inconsistent")))
     return errs, notes
 
 

@@ -9,7 +9,8 @@ host, stdlib only (run with Debian's /usr/bin/python3.11, which has USDT).
 
 One request of the load generator, n = 0..M-1, makes this tree:
 
-    client  GET /order/n                    (load generator, client span)
+    client  GET /order/n                    (load generator, client span;
+                                             n % 4 == 1: the head in 3 writes)
     front   GET /order/n                    server span
       front POST /v1/price/n                client span (new connection)
       api   POST /v1/price/n                server span
@@ -110,8 +111,10 @@ class Upstream:
         return c
 
 
-def http_call(up, conn, method, path, trace_id, parent, body=None):
-    """One client span: a request on conn (connected on first use)."""
+def http_call(up, conn, method, path, trace_id, parent, body=None, split=False):
+    """One client span: a request on conn (connected on first use).  split:
+    the request head goes out in three writes 3 ms apart (the server's
+    buffered reader then reads it in pieces too)."""
     span = new_span()
     headers = {"Host": up.hostport}
     if trace_id and not OPT.no_traceparent:
@@ -121,15 +124,25 @@ def http_call(up, conn, method, path, trace_id, parent, body=None):
     t0 = time.time_ns()
     if conn.sock is None:
         conn.connect()
-    conn.request(method, path, body=body, headers=headers)
-    r = conn.getresponse()
+    if split:
+        head = "%s %s HTTP/1.1\r\n%s\r\n" % (method, path, "".join(
+            "%s: %s\r\n" % kv for kv in headers.items()))
+        head = head.encode()
+        for a, b in ((0, 9), (9, 40), (40, len(head))):
+            conn.sock.sendall(head[a:b])
+            time.sleep(0.003)
+        r = http.client.HTTPResponse(conn.sock, method=method)
+        r.begin()
+    else:
+        conn.request(method, path, body=body, headers=headers)
+        r = conn.getresponse()
     data = r.read()
     t1 = time.time_ns()
     s = conn.sock
     gt({"kind": "client", "proto": "http", "trace_id": trace_id, "span_id": span,
         "parent_id": parent, "method": method, "path": path.split("?")[0],
         "host_header": up.hostport, "status": r.status, "tls": up.tls,
-        "traceparent": "traceparent" in headers,
+        "traceparent": "traceparent" in headers, "split": split,
         "laddr": addr(s.getsockname()), "raddr": addr(s.getpeername()),
         "t0": t0, "t1": t1})
     return r.status, data
@@ -312,7 +325,7 @@ def load():
             root = new_span()
             c = up.conn()
             try:
-                st, _ = http_call(up, c, "GET", "/order/%d" % n, trace_id, root)
+                st, _ = http_call(up, c, "GET", "/order/%d" % n, trace_id, root, split=n % 4 == 1)
                 if st != 200:
                     errors.append("request %d: status %d" % (n, st))
             except Exception as e:  # noqa: BLE001 -- reported, the test fails
