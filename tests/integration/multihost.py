@@ -430,11 +430,12 @@ def cmd_causal(args):
             errs.append("%s: server span [%d, %d] not within the client leaf [%d, %d] (%s)"
                         % (what, ys, ye, xs, xe, key))
         d0 = abs((ys - xs) - (s["t0"] - c["t0"]))
-        d1 = abs((xe - ye) - (c["t1"] - s["t1"]))
+        # the span ends with the response's write: between tw and t1
+        d1 = abs((xe - ye) - (c["t1"] - s["tw"]))
         worst = max(worst, d0, d1)
         if d0 > 5 * MS or d1 > 5 * MS:
             errs.append("%s: server start/end %+.3f/%+.3f ms from the client's, ground truth %+.3f/%+.3f ms"
-                        % (what, (ys - xs) / MS, (ye - xe) / MS, (s["t0"] - c["t0"]) / MS, (s["t1"] - c["t1"]) / MS))
+                        % (what, (ys - xs) / MS, (ye - xe) / MS, (s["t0"] - c["t0"]) / MS, (s["tw"] - c["t1"]) / MS))
     notes.append("causal: %d linked exchanges by %s, largest deviation from the ground truth %.3f ms"
                  % (len(pairs), key, worst / MS))
     return errs, notes
@@ -559,7 +560,7 @@ def ideal(gtdir, link="traceparent"):
         if sv:
             span = {"host": callee, "kind": "request", "name": "", "label": "%s %s" % (method, path),
                     "trace_id": sv["trace_id"], "parent_span_id": sv["parent_id"], "link": link,
-                    "start_ns": sv["t0"], "dur_ns": sv["t1"] - sv["t0"], "count": 1, "children": [],
+                    "start_ns": sv["t0"], "dur_ns": sv["tw"] - sv["t0"], "count": 1, "children": [],
                     "status": sv["status"]}
             leaf["children"].append(span)
             node.setdefault((n, callee), span)
