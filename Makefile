@@ -135,6 +135,12 @@ $(O)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) -lcmocka $(LDLIBS)
 
+# the label parser is recorder code, tested on its own (no BPF needed)
+$(O)/tests/test_labels: tests/unit/test_labels.c $(O)/record/labels.o $(LIB_OBJS)
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/record/labels.o $(LIB_OBJS) -lcmocka $(LDLIBS)
+
 test-unit: $(UNIT_BINS)
 	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 

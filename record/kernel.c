@@ -26,6 +26,7 @@ static const struct {
 	{ "python", KGROUP_PYTHON, "Python calls and returns (CPython USDT)" },
 	{ "syscalls", KGROUP_SYSCALLS, "system calls of target threads, with duration, fd, bytes" },
 	{ "sched", KGROUP_SCHED, "off-CPU intervals (blocked, preempted) and runqueue waits" },
+	{ "net", KGROUP_NET, "sockets: connect, accept, listen, close; protocol labels" },
 	{ "faults", 0, NULL }, { "io", 0, NULL }, { "mem", 0, NULL },
 	{ "gil", 0, NULL }, { "exceptions", 0, NULL }, { "irq", 0, NULL },
 	{ "tlb", 0, NULL }, { "probe", 0, NULL },
@@ -49,12 +50,12 @@ int kern_parse_groups(const char *arg, unsigned *mask, char *err, size_t len)
 			if (!strcmp(tok, groups[i].name))
 				break;
 		if (i == sizeof(groups) / sizeof(groups[0])) {
-			snprintf(err, len, "unknown event group '%s'; groups: python, syscalls, sched", tok);
+			snprintf(err, len, "unknown event group '%s'; groups: python, syscalls, sched, net", tok);
 			free(copy);
 			return -EINVAL;
 		}
 		if (!groups[i].bit) {
-			snprintf(err, len, "event group '%s' is not supported yet; supported: python, syscalls, sched",
+			snprintf(err, len, "event group '%s' is not supported yet; supported: python, syscalls, sched, net",
 				 tok);
 			free(copy);
 			return -EOPNOTSUPP;

@@ -40,6 +40,7 @@
 #define MAX_GLOBS		16
 #define MAX_PIDS		64
 #define MAX_PY			16	/* Python binaries attached at once */
+#define CLOCK_REF_EVERY_NS	(10 * 1000000000ull)	/* META clock_ref */
 
 static int verbose;
 static volatile sig_atomic_t stop_sig;
@@ -94,6 +95,11 @@ struct rec {
 	char partial[PATH_MAX + 16];
 	unsigned groups;		/* KGROUP_* of -e (0: the default) */
 	struct kern *kern;
+	struct net *net;		/* group net (net.c) */
+	bool labels_off;		/* --labels=off */
+	const char *host;		/* --host NAME */
+	int64_t tod_shift;		/* PYLOW_TOD_SHIFT_NS (test hook) */
+	char machine_id[64], boot_id[64];
 };
 
 static const char usage_text[] =
@@ -129,14 +135,35 @@ static const char usage_text[] =
 "\n"
 "Events:\n"
 "  -e, --event GROUP[,GROUP...]  event groups to record (repeatable); default\n"
-"                          python,syscalls,sched:\n"
+"                          python,syscalls,sched,net:\n"
 "                            python    Python calls and returns (CPython USDT)\n"
 "                            syscalls  system calls of the targets' threads:\n"
 "                                      duration, fd, bytes (raw_syscalls)\n"
 "                            sched     off-CPU intervals (blocked, preempted) and\n"
 "                                      runqueue waits (sched_switch, sched_wakeup)\n"
+"                            net       sockets of the targets: connect, accept,\n"
+"                                      listen, close with addresses, ports, bytes;\n"
+"                                      protocol labels of their messages (below)\n"
 "                          not supported yet: faults, io, mem, gil, exceptions,\n"
 "                          irq, tlb, probe\n"
+"\n"
+"Network (group net):\n"
+"      --labels=on|off     on (default): the first bytes of each read/write of\n"
+"                          a target's TCP or Unix stream socket (and the\n"
+"                          plaintext of libssl's SSL_read/SSL_write, for\n"
+"                          TLS) are parsed while recording into labels:\n"
+"                          HTTP/1.x method, path (no query), Host,\n"
+"                          traceparent, status; Redis command and first key;\n"
+"                          PostgreSQL first keyword and table.  Only those\n"
+"                          fields reach the file, never the payload.  off:\n"
+"                          no payload is copied at all, no labels\n"
+"      --host NAME         the host name written into the file (default: this\n"
+"                          machine's); reports across files show and join by it\n"
+"  The file also holds the machine id and boot id, and a wall-clock\n"
+"  reference (META clock_ref \"MONO_NS TOD_NS\") every 10 s and at the end.\n"
+"  Test hook: the environment variable PYLOW_TOD_SHIFT_NS (signed ns) is added\n"
+"  to every wall-clock value written (CLOCK_DATA, clock_tod_ns, clock_ref),\n"
+"  to simulate a host whose clock is off.\n"
 "\n"
 "Filters (applied in the kernel, at the first sight of each code location):\n"
 "  -F, --func FUNC         only functions named exactly FUNC (repeatable, max %d)\n"
@@ -180,6 +207,8 @@ static const char usage_text[] =
 "  pylow record --python=usdt -- /usr/bin/python3.11 app.py   # through USDT\n"
 "  pylow record -p 4821 -d 10 -o web.plw               # 10 s of a running process\n"
 "  pylow record -f '*/myapp/*' -F handle -- python3.11 -m myapp\n"
+"  pylow record -p 4821 --host web1 -o web1.plw       # a service, named web1\n"
+"  pylow record --labels=off -p 4821                   # sockets without labels\n"
 "  pylow report flow trace.plw                         # then look at it\n";
 
 static void usage(FILE *f)
@@ -483,6 +512,12 @@ static int load_bpf(struct rec *r)
 	if ((err = kern_load(&r->kern, skel, r->groups))) {
 		pr("cannot load the kernel event programs (bpf/kernel.bpf.c): %s (run with -vvv "
 		   "for the verifier's log, or leave out -e syscalls,sched)", strerror(-err));
+		return -1;
+	}
+	if ((err = net_load(&r->net, skel, !!(r->groups & KGROUP_NET), !r->labels_off))) {
+		pr("cannot load the network programs (bpf/net.bpf.c): %s (run with -vvv for the "
+		   "verifier's log, or choose groups without net, e.g. -e python,syscalls,sched)",
+		   strerror(-err));
 		return -1;
 	}
 	return 0;
@@ -829,18 +864,47 @@ static uint64_t clock_ns(clockid_t c)
 	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+/* the first line of FILE, trimmed, into OUT ("" if unreadable) */
+static void read_id(const char *file, char *out, size_t len)
+{
+	FILE *f = fopen(file, "r");
+
+	out[0] = 0;
+	if (!f)
+		return;
+	if (!fgets(out, len, f))
+		out[0] = 0;
+	out[strcspn(out, " \t\r\n")] = 0;
+	fclose(f);
+}
+
 static void fill_meta(struct rec *r, struct plw_meta *m, struct utsname *u)
 {
 	memset(m, 0, sizeof(*m));
 	uname(u);
-	m->hostname = u->nodename;
+	m->hostname = r->host ? r->host : u->nodename;
+	read_id("/etc/machine-id", r->machine_id, sizeof(r->machine_id));
+	if (!r->machine_id[0])
+		read_id("/var/lib/dbus/machine-id", r->machine_id, sizeof(r->machine_id));
+	read_id("/proc/sys/kernel/random/boot_id", r->boot_id, sizeof(r->boot_id));
+	m->machine_id = r->machine_id[0] ? r->machine_id : NULL;
+	m->boot_id = r->boot_id[0] ? r->boot_id : NULL;
 	m->osrelease = u->release;
 	m->arch = u->machine;
 	m->cmdline = r->cmdline;
 	m->nr_cpus_online = sysconf(_SC_NPROCESSORS_ONLN);
 	m->nr_cpus_avail = sysconf(_SC_NPROCESSORS_CONF);
-	m->tod_ns = clock_ns(CLOCK_REALTIME);
+	m->tod_ns = clock_ns(CLOCK_REALTIME) + r->tod_shift;
 	m->mono_ns = clock_ns(CLOCK_MONOTONIC);
+}
+
+/* "MONO_NS TOD_NS" read back to back; *MONO gets MONO_NS */
+static void clock_ref(struct rec *r, char *buf, size_t len, uint64_t *mono)
+{
+	uint64_t t = clock_ns(CLOCK_REALTIME) + r->tod_shift;
+
+	*mono = clock_ns(CLOCK_MONOTONIC);
+	snprintf(buf, len, "%llu %llu", (unsigned long long)*mono, (unsigned long long)t);
 }
 
 static int write_start_meta(struct rec *r, struct plw_meta *m, uint64_t ts)
@@ -856,6 +920,13 @@ static int write_start_meta(struct rec *r, struct plw_meta *m, uint64_t ts)
 		return err;
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)m->mono_ns);
 	if ((err = plw_writer_meta(r->w, ts, "clock_mono_ns", num)))
+		return err;
+	snprintf(buf, sizeof(buf), "%llu %llu", (unsigned long long)m->mono_ns,
+		 (unsigned long long)m->tod_ns);
+	if ((err = plw_writer_meta(r->w, ts, "clock_ref", buf)))
+		return err;
+	if ((r->groups & KGROUP_NET) &&
+	    (err = plw_writer_meta(r->w, ts, "labels", r->labels_off ? "off" : "on")))
 		return err;
 	buf[0] = 0;
 	for (int i = 0; i < r->nr_pids && n < sizeof(buf) - 16; i++)
@@ -920,7 +991,7 @@ static int parse_pids(struct rec *r, const char *arg)
 
 static int parse_args(struct rec *r, int argc, char **argv)
 {
-	enum { OPT_BUFFER = 256, OPT_PYTHON };
+	enum { OPT_BUFFER = 256, OPT_PYTHON, OPT_LABELS, OPT_HOST };
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "output", required_argument, NULL, 'o' },
@@ -933,6 +1004,8 @@ static int parse_args(struct rec *r, int argc, char **argv)
 		{ "python", required_argument, NULL, OPT_PYTHON },
 		{ "help", no_argument, NULL, 'h' },
 		{ "event", required_argument, NULL, 'e' },
+		{ "labels", required_argument, NULL, OPT_LABELS },
+		{ "host", required_argument, NULL, OPT_HOST },
 		{ 0 },
 	};
 	int c;
@@ -1016,6 +1089,23 @@ static int parse_args(struct rec *r, int argc, char **argv)
 				return -1;
 			}
 			break;
+		case OPT_LABELS:
+			if (!strcmp(optarg, "on"))
+				r->labels_off = false;
+			else if (!strcmp(optarg, "off"))
+				r->labels_off = true;
+			else {
+				pr("invalid --labels '%s': on or off", optarg);
+				return -1;
+			}
+			break;
+		case OPT_HOST:
+			if (!optarg[0] || strlen(optarg) > 255) {
+				pr("invalid --host '%s': a name of 1 to 255 characters", optarg);
+				return -1;
+			}
+			r->host = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -1026,6 +1116,19 @@ static int parse_args(struct rec *r, int argc, char **argv)
 	}
 	if (optind < argc)
 		r->cmd = argv + optind;
+	{
+		const char *e = getenv("PYLOW_TOD_SHIFT_NS");
+		char *end;
+
+		if (e && e[0]) {
+			errno = 0;
+			r->tod_shift = strtoll(e, &end, 10);
+			if (*end || errno) {
+				pr("invalid PYLOW_TOD_SHIFT_NS '%s': signed nanoseconds, e.g. -2500000000", e);
+				return -1;
+			}
+		}
+	}
 	if (!r->groups)
 		r->groups = KGROUP_DEFAULT;
 	if (!r->nr_pids && !r->cmd) {
@@ -1121,6 +1224,7 @@ static void detach_all(struct rec *r)
 		r->tp_links[i] = NULL;
 	}
 	kern_detach(r->kern);
+	net_detach(r->net);
 }
 
 static void cleanup(struct rec *r)
@@ -1130,6 +1234,8 @@ static void cleanup(struct rec *r)
 	sink_free(r->sink);
 	kern_free(r->kern);
 	r->kern = NULL;
+	net_free(r->net);
+	r->net = NULL;
 	pylow_bpf__destroy(r->skel);
 	manifest_free(&r->man);
 	free(r->cmdline);
@@ -1162,7 +1268,7 @@ int cmd_record(int argc, char **argv)
 	struct plw_meta meta;
 	struct utsname uts;
 	bool tty = isatty(2);
-	uint64_t t0, start, last_sec, deadline = 0;
+	uint64_t t0, start, last_sec, last_ref, deadline = 0;
 	int err, ret = 1;
 
 	if (parse_args(r, argc, argv))
@@ -1259,7 +1365,17 @@ int cmd_record(int argc, char **argv)
 	{
 		char why[256];
 
+		int pids[MAX_PIDS + 1], nr = 0;
+
 		if (kern_attach(r->kern, &r->man, why, sizeof(why))) {
+			pr("%s", why);
+			goto fail;
+		}
+		for (int i = 0; i < r->nr_pids; i++)
+			pids[nr++] = r->pids[i];
+		if (r->child > 0)
+			pids[nr++] = r->child;
+		if (net_attach(r->net, &r->man, pids, nr, why, sizeof(why))) {
 			pr("%s", why);
 			goto fail;
 		}
@@ -1297,6 +1413,7 @@ int cmd_record(int argc, char **argv)
 		pr("cannot set up the ring buffer: %s", strerror(-err));
 		goto fail;
 	}
+	sink_set_net(r->sink, r->net);
 	if (r->use_agent)
 		sink_set_default_source(r->sink, NULL);
 	for (int i = 0; i < r->nr_pyusdt; i++)
@@ -1344,12 +1461,14 @@ int cmd_record(int argc, char **argv)
 	}
 	r->skel->bss->running = 1;
 	kern_set_running(r->kern, 1);
+	net_set_running(r->net, 1);
 	release_child(r);
 	if (r->duration)
 		deadline = start + (uint64_t)(r->duration * 1e9);
 
 	/* the loop: ~100 ms polls, counters each poll, flush/status each second */
 	last_sec = start;
+	last_ref = start;
 	for (;;) {
 		struct sink_stats st;
 		uint64_t now;
@@ -1378,6 +1497,18 @@ int cmd_record(int argc, char **argv)
 				goto fail_mid;
 			}
 			status_line(r, start, tty);
+			/* a wall-clock reference pair every CLOCK_REF_EVERY_NS */
+			if (now - last_ref >= CLOCK_REF_EVERY_NS) {
+				char ref[64];
+				uint64_t mono;
+
+				clock_ref(r, ref, sizeof(ref), &mono);
+				last_ref = now;
+				if ((err = sink_meta_kv(r->sink, mono, "clock_ref", ref))) {
+					pr("recording failed: %s", strerror(-err));
+					goto fail_mid;
+				}
+			}
 			/* EXIT records can be lost too: look at /proc once a second
 			 * (after the poll, so a recorded EXIT comes first) */
 			if ((err = sink_check_alive(r->sink))) {
@@ -1398,6 +1529,7 @@ int cmd_record(int argc, char **argv)
 	/* stop the sources (all at once), then drain what is left */
 	r->skel->bss->running = 0;
 	kern_set_running(r->kern, 0);
+	net_set_running(r->net, 0);
 	detach_all(r);
 	if ((err = agent_drain(r, true))) {
 		pr("recording failed while draining: %s", sink_error(r->sink));
@@ -1431,6 +1563,16 @@ int cmd_record(int argc, char **argv)
 		}
 	}
 
+	{
+		char ref[64];
+		uint64_t mono;
+
+		clock_ref(r, ref, sizeof(ref), &mono);
+		if ((err = plw_writer_meta(r->w, mono, "clock_ref", ref))) {
+			pr_write_failed(r, err, plw_writer_error(r->w));
+			goto fail_mid;
+		}
+	}
 	meta.probes = r->man.p;
 	meta.nr_probes = r->man.nr;
 	meta.finished = true;
