@@ -32,7 +32,9 @@ usage: multihost.py CHECK ARGS...   (exit 0: pass; 1: mismatch, explained)
         notes the TLS client leaf (its labels come through libssl only)
   causal GTDIR FLOW         on the merged timeline every linked server span
         lies within its client leaf, and the server's start and end relative
-        to the client's are those of the ground truth within 5 ms
+        to the client's are those of the ground truth (client sent -> server
+        has the head; server sent its head -> client has it): each within
+        15 ms, the median per pair of hosts within 2 ms
   stitch GTDIR STITCH       every trace id of the ground truth is one request
         of report stitch, its "hosts" and its tree's nodes those of the
         trace's spans
@@ -59,6 +61,11 @@ HOP = [  # (caller, callee, proto, method, path format)
     ("api", "stock", "http", "GET", "/reserve/%d"),
 ]
 MS = 1000000
+# the ground truth's times are Python's, taken just after the calls pylow
+# stamps: a thread scheduled late on this shared machine (2 CPUs) delays a
+# few of them by ms; a systematic error of one host shows in the median
+JITTER = 15 * MS
+SYSTEMATIC = 2 * MS
 
 
 class Fail(Exception):
@@ -379,7 +386,8 @@ def match_tree(gtdir, flow, link, missing, tls):
 
 
 def subtree_sizes(flow, skip):
-    """{(host, label): [node count of the subtree]} of every span node"""
+    """{(host, label): [nodes of the span's host in its subtree]} of every
+    span node (other hosts' spans joined below it are not counted)"""
     out = defaultdict(list)
     for n in flow_nodes(json.load(open(flow))):
         if n.get("kind") == "span" and n.host != skip:
@@ -387,7 +395,7 @@ def subtree_sizes(flow, skip):
             while st:
                 x = st.pop()
                 k += 1
-                st += x.children
+                st += [c for c in x.children if c.host == n.host]
             out[(n.host, n.get("label"))].append(k)
     return {k: sorted(v) for k, v in out.items()}
 
@@ -415,10 +423,12 @@ def cmd_tree(args):
 
 def cmd_causal(args):
     gtdir, flow = args[0], args[1]
-    errs, notes, pairs = match_tree(gtdir, flow, None, None, False)
-    errs = [e for e in errs if "linked by" not in e]
+    # the structure is tree's business; here: the times of what is linked
+    _, notes, pairs = match_tree(gtdir, flow, None, None, False)
+    errs = [] if pairs else ["no exchange linked across hosts"]
     worst = 0
     key = None
+    dev = defaultdict(list)
     for n, hop, x, y, c, s in pairs:
         xs, xe, key = span_time(x)
         ys, ye, _ = span_time(y)
@@ -429,15 +439,26 @@ def cmd_causal(args):
         if ys < xs or ye > xe:
             errs.append("%s: server span [%d, %d] not within the client leaf [%d, %d] (%s)"
                         % (what, ys, ye, xs, xe, key))
-        d0 = abs((ys - xs) - (s["t0"] - c["t0"]))
-        # the span ends with the response's write: between tw and t1
-        d1 = abs((xe - ye) - (c["t1"] - s["tw"]))
-        worst = max(worst, d0, d1)
-        if d0 > 5 * MS or d1 > 5 * MS:
+        # pylow's times are the calls' returns, the ground truth's just
+        # after them (svc.py: client ts..th, server tr..th)
+        d0 = (ys - xs) - (s["tr"] - c["ts"])
+        d1 = (xe - ye) - (c["th"] - s["th"])
+        dev[hop[:2]] += [d0, -d1]
+        worst = max(worst, abs(d0), abs(d1))
+        if abs(d0) > JITTER or abs(d1) > JITTER:
             errs.append("%s: server start/end %+.3f/%+.3f ms from the client's, ground truth %+.3f/%+.3f ms"
-                        % (what, (ys - xs) / MS, (ye - xe) / MS, (s["t0"] - c["t0"]) / MS, (s["tw"] - c["t1"]) / MS))
-    notes.append("causal: %d linked exchanges by %s, largest deviation from the ground truth %.3f ms"
-                 % (len(pairs), key, worst / MS))
+                        % (what, (ys - xs) / MS, (ye - xe) / MS, (s["tr"] - c["ts"]) / MS, (s["th"] - c["th"]) / MS))
+    # a host put a few ms off shows in every exchange with it, one thread
+    # scheduled late only in its own
+    for (a, b), v in sorted(dev.items()):
+        med = sorted(v)[len(v) // 2]
+        notes.append("%s->%s: %d times, median deviation from the ground truth %+.3f ms"
+                     % (a, b, len(v), med / MS))
+        if abs(med) > SYSTEMATIC:
+            errs.append("%s->%s: %s's times are %+.3f ms off (median over %d), want within %.0f ms"
+                        % (a, b, b, med / MS, len(v), SYSTEMATIC / MS))
+    notes.append("causal: %d linked exchanges by %s, largest single deviation %.3f ms (within %.0f ms)"
+                 % (len(pairs), key, worst / MS, JITTER / MS))
     return errs, notes
 
 
@@ -551,6 +572,9 @@ def ideal(gtdir, link="traceparent"):
             method, c.get("host_header", "") if proto == "http" else "", path),
             "trace_id": c["trace_id"], "span_id": c["span_id"], "start_ns": c["t0"],
             "dur_ns": c["t1"] - c["t0"], "count": 1, "children": []}
+        if sv:	# as pylow stamps them, reordered where Python saw them late
+            leaf["start_ns"] = min(c["ts"], sv["tr"])
+            leaf["dur_ns"] = max(c["th"], sv["th"]) - leaf["start_ns"]
         if proto == "http":
             leaf["status"] = c["status"]
         if proto == "redis":
@@ -560,7 +584,7 @@ def ideal(gtdir, link="traceparent"):
         if sv:
             span = {"host": callee, "kind": "request", "name": "", "label": "%s %s" % (method, path),
                     "trace_id": sv["trace_id"], "parent_span_id": sv["parent_id"], "link": link,
-                    "start_ns": sv["t0"], "dur_ns": sv["tw"] - sv["t0"], "count": 1, "children": [],
+                    "start_ns": sv["tr"], "dur_ns": sv["th"] - sv["tr"], "count": 1, "children": [],
                     "status": sv["status"]}
             leaf["children"].append(span)
             node.setdefault((n, callee), span)

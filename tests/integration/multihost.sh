@@ -384,6 +384,9 @@ t_tcp_fallback() {
 	report "$d" "$d/flow.json" flow --all --json $(files notp)
 	check "flow without traceparent differs from the ground truth" tree "$T/scen-notp/gt" "$d/flow.json" --link tcp
 	check "flow without traceparent is not causal" causal "$T/scen-notp/gt" "$d/flow.json"
+	# shellcheck disable=SC2046
+	report "$d" "$d/hosts.json" hosts --json $(files notp)
+	check "hosts (tcp joins): offsets of one clock not ~0" hosts "$d/hosts.json" "client=0,front=0,api=0,stock=0" 5000000
 }
 
 # (e) client -> front over TLS (self-signed certificate): labelled like
@@ -395,6 +398,10 @@ t_tls() {
 	# shellcheck disable=SC2046
 	report "$d" "$d/flow.json" flow --all --json $(files tls)
 	check "TLS labels or trees differ from the ground truth" tree "$T/scen-tls/gt" "$d/flow.json" --link traceparent --tls
+	check "flow with TLS is not causal" causal "$T/scen-tls/gt" "$d/flow.json"
+	# shellcheck disable=SC2046
+	report "$d" "$d/hosts.json" hosts --json $(files tls)
+	check "hosts (TLS): offsets of one clock not ~0" hosts "$d/hosts.json" "client=0,front=0,api=0,stock=0" 5000000
 }
 
 CASES=(host_identity checker labels trees clock_shift missing_host tcp_fallback tls)

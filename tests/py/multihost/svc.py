@@ -32,11 +32,16 @@ listens (load: waits for the PYLOW_GATE file, see tests/py/_gate.py), and
 appends one JSON line per span to GT: server spans {"kind":"server",...} and
 client spans {"kind":"client","proto":"http"|"redis",...} with host
 (uname), pid, tid, trace_id, span_id, parent_id, method, path, host header,
-status, laddr/raddr ("ip:port" as the socket saw them), t0/t1 (time.time_ns
-around the exchange: client from before connect/send to after the
-response; server from the request line read to the response written, and
-tw: before the response is written, since the client may have it before
-the server's write returns).
+status, laddr/raddr ("ip:port" as the socket saw them) and times
+(time.time_ns): client t0 before connect/send, ts once the request is
+sent, th once the response's head is read, t1 after its body; server t0
+once the request line is read, tr once the whole head is, tw before the
+response is written, th once its head is written, t1 after its body.  The
+client has the response once it is written, maybe before the server's
+write returns: so t0 <= server t0 and server tw <= t1.  pylow's client
+leaf runs from the request's send to the response head's receipt (ts..th),
+its server span from the request head's receipt to the response head's
+send (tr..th).
 """
 import argparse
 import http.client
@@ -129,13 +134,17 @@ def http_call(up, conn, method, path, trace_id, parent, body=None, split=False):
             "%s: %s\r\n" % kv for kv in headers.items()))
         head = head.encode()
         for a, b in ((0, 9), (9, 40), (40, len(head))):
+            if a:
+                time.sleep(0.003)
             conn.sock.sendall(head[a:b])
-            time.sleep(0.003)
+        ts = time.time_ns()
         r = http.client.HTTPResponse(conn.sock, method=method)
         r.begin()
     else:
         conn.request(method, path, body=body, headers=headers)
+        ts = time.time_ns()
         r = conn.getresponse()
+    th = time.time_ns()
     data = r.read()
     t1 = time.time_ns()
     s = conn.sock
@@ -144,7 +153,7 @@ def http_call(up, conn, method, path, trace_id, parent, body=None, split=False):
         "host_header": up.hostport, "status": r.status, "tls": up.tls,
         "traceparent": "traceparent" in headers, "split": split,
         "laddr": addr(s.getsockname()), "raddr": addr(s.getpeername()),
-        "t0": t0, "t1": t1})
+        "t0": t0, "ts": ts, "th": th, "t1": t1})
     return r.status, data
 
 
@@ -255,7 +264,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def parse_request(self):
         self.t0 = time.time_ns()    # the request line has been read
-        return super().parse_request()
+        ok = super().parse_request()
+        self.tr = time.time_ns()    # and the rest of the head
+        return ok
 
     def serve(self):
         if self.headers.get("Content-Length"):
@@ -274,6 +285,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        th = time.time_ns()         # the response's head is written
         self.wfile.write(body)
         self.wfile.flush()
         t1 = time.time_ns()
@@ -283,7 +295,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "status": st, "tls": isinstance(s, ssl.SSLSocket),
             "traceparent": self.headers.get("traceparent") is not None,
             "laddr": addr(s.getsockname()), "raddr": addr(s.getpeername()),
-            "t0": self.t0, "tw": tw, "t1": t1})
+            "t0": self.t0, "tr": self.tr, "tw": tw, "th": th, "t1": t1})
 
     do_GET = serve
     do_POST = serve
