@@ -9,10 +9,12 @@
  * mapped to its wall clock (plw_merge_set_clock) and shifted by an offset
  * (the host's clock error, merge/skew.h); a single file has neither.
  *
- * Memory: one pending event per input (struct plw_event, ~150 bytes, plus
- * each reader's decompression buffers: one zstd chunk, 256 KiB by default),
- * whatever the length of the recordings; 32 files of a million events each
- * merge in about 110 MB of RSS (measured, README.md "Several hosts").
+ * Memory is bounded by the number of inputs, whatever the length of the
+ * recordings: one pending event per input, and each reader's window (up to
+ * 4 MiB of the file mapped, dropped behind the read position, and one
+ * decompressed chunk, 256 KiB by default): about 5 MiB per input.  32 files
+ * of 1,000,000 events each merge through `report flow` in 7.0 s at 164 MB
+ * peak RSS on a 2-vCPU VM (bench/merge32.sh; README.md "Several hosts").
  */
 #ifndef PYLOW_MERGE_H
 #define PYLOW_MERGE_H

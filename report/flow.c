@@ -113,17 +113,20 @@ static bool flow_on_root(void *ctx, struct plw_tree *tree)
 	struct kept probe = { .root = tree->root, .seq = tree->seq };
 
 	if (f->net) {
-		struct net_req *r = net_node_req(f->net, tree->root);
+		struct net_req *r = rnet_node_req(f->net, tree->root);
 
-		if (r && r->peer >= 0) {
-			/* a joined request span: drawn under its client call */
-			if (!f->net->span_tree[r - f->net->r] &&
+		if (r && r->server) {
+			/* a joined request span is drawn under its client call;
+			 * the others are in their thread's root call */
+			if (r->peer >= 0 && !f->net->span_tree[r - f->net->r] &&
 			    !(f->net->span_tree[r - f->net->r] = plw_node_clone(tree->root)))
 				f->oom = true;
 			return false;
 		}
-		if (!r && (tree->root->flags & PLW_NODE_SPANS)) {
-			/* a server thread's root: its requests are shown as spans */
+		if ((tree->root->flags & PLW_NODE_SPANS) &&
+		    rnet_root_spans_joined(f->net, tree->root)) {
+			/* a server thread's root whose requests are all drawn
+			 * under their callers */
 			f->span_roots++;
 			return false;
 		}
@@ -296,7 +299,7 @@ static const struct net *cur_net;
 /* a joined call's server span (kept), or NULL */
 static const struct plw_node *graft_of(const struct plw_node *n)
 {
-	const struct net_req *r = n->site->kind == PLW_KIND_NET ? net_node_req(cur_net, n) : NULL;
+	const struct net_req *r = n->site->kind == PLW_KIND_NET ? rnet_node_req(cur_net, n) : NULL;
 
 	return r && r->peer >= 0 ? cur_net->span_tree[r->peer] : NULL;
 }
@@ -304,7 +307,7 @@ static const struct plw_node *graft_of(const struct plw_node *n)
 static void node_line(FILE *out, const struct plw_node *n)
 {
 	char where[512], fl[64];
-	const struct net_req *r = net_node_req(cur_net, n);
+	const struct net_req *r = rnet_node_req(cur_net, n);
 
 	if (r && n->site->kind == PLW_KIND_SPAN) {
 		fputs("request ", out);
@@ -329,7 +332,7 @@ static void node_line(FILE *out, const struct plw_node *n)
 	fputs(flags_text(n->flags, fl, sizeof(fl)), out);
 	if (r && n->site->kind == PLW_KIND_SPAN) {
 		fputs("  @", out);
-		fputs_safe(net_host_of(cur_net, n->input), out);
+		fputs_safe(rnet_host_of(cur_net, n->input), out);
 		if (r->status)
 			fprintf(out, "  %u", r->status);
 		if (r->link) {
@@ -337,15 +340,19 @@ static void node_line(FILE *out, const struct plw_node *n)
 			fputs(r->link == NET_LINK_TCP ? "tcp connection" : "traceparent", out);
 			putc(')', out);
 		}
-	} else if (r && r->peer < 0 && n->count == 1) {
+	}
+	if (r && r->no_reply)
+		fputs(n->site->kind == PLW_KIND_SPAN ? "  (no response: connection closed)"
+						      : "  (no reply: connection closed)", out);
+	if (r && n->site->kind == PLW_KIND_NET && r->peer < 0 && n->count == 1) {
 		char peer[80];
 
-		net_peer_text(cur_net, r, peer, sizeof(peer));
-		if (peer[0] && !net_peer_recorded(cur_net, r))
+		rnet_peer_text(cur_net, r, peer, sizeof(peer));
+		if (peer[0] && !rnet_peer_recorded(cur_net, r))
 			fprintf(out, "  (no recording of %s)", peer);
 		else if (peer[0])
 			fprintf(out, "  (not joined: no matching request on %s)", peer);
-	} else if (r && r->peer >= 0 && !graft_of(n)) {
+	} else if (r && n->site->kind == PLW_KIND_NET && r->peer >= 0 && !graft_of(n)) {
 		fputs("  (server span not kept)", out);
 	}
 	if (n == cur_bottleneck)
@@ -423,7 +430,7 @@ static int text_tree(const struct flow *f, const struct kept *t)
 		/* a request span's line names its host already */
 		if (r->site->kind != PLW_KIND_SPAN) {
 			fputs("  @", o->out);
-			fputs_safe(net_host_of(f->net, r->input), o->out);
+			fputs_safe(rnet_host_of(f->net, r->input), o->out);
 		}
 		fprintf(o->out, "%s[pid %u tid %u]\n", r->site->kind == PLW_KIND_SPAN ? "  " : " ",
 			r->pid, r->tid);
@@ -452,12 +459,12 @@ static void json_node(const struct report_opts *o, struct jw *j, const struct pl
 	jw_obj(j);
 	jw_node_site(j, n);
 	if (cur_net) {
-		const struct net_req *r = net_node_req(cur_net, n);
+		const struct net_req *r = rnet_node_req(cur_net, n);
 
 		jw_key(j, "host");
-		jw_str(j, net_host_of(cur_net, n->input));
+		jw_str(j, rnet_host_of(cur_net, n->input));
 		if (r)
-			net_jw_req(j, cur_net, r);
+			rnet_jw_req(j, cur_net, r);
 	}
 	jw_key(j, "pid");
 	jw_u64(j, n->pid);
@@ -532,9 +539,9 @@ int report_flow(const struct report_opts *o, struct report_result *res)
 	if (err)
 		return err;
 	memset(&net, 0, sizeof(net));
-	if (net_wanted(&src)) {
+	if (rnet_wanted(&src)) {
 		/* requests, joins across files, one timeline */
-		err = net_prepare(&net, o, &src, res);
+		err = rnet_prepare(&net, o, &src, res);
 		if (err)
 			goto out;
 		f.net = net.labels || net.nr_hosts > 1 ? &net : NULL;
@@ -550,7 +557,7 @@ int report_flow(const struct report_opts *o, struct report_result *res)
 		err = -ENOMEM;
 		goto out;
 	}
-	err = f.net ? net_run_model(f.net, &src, f.m, res) : source_run_model(&src, f.m, res);
+	err = f.net ? rnet_run_model(f.net, &src, f.m, res) : source_run_model(&src, f.m, res);
 	if (err)
 		goto out;
 	if (f.oom) {
@@ -587,7 +594,7 @@ int report_flow(const struct report_opts *o, struct report_result *res)
 			jw_u64(&j, f.cut_roots);
 		}
 		if (f.net)
-			net_jw_summary(&j, f.net, f.span_roots);
+			rnet_jw_summary(&j, f.net, f.span_roots);
 		jw_damage(&j, res);
 		jw_key(&j, "roots");
 		jw_arr(&j);
@@ -644,13 +651,13 @@ int report_flow(const struct report_opts *o, struct report_result *res)
 		fprintf(o->out, "\n%" PRIu64 " events were lost while recording: trees open then are marked [incomplete]\n",
 			st->lost);
 	if (f.net)
-		net_text_summary(o->out, f.net, f.span_roots);
+		rnet_text_summary(o->out, f.net, f.span_roots);
 out:
 	for (size_t i = 0; i < f.len; i++)
 		drop(f.trees[i]);
 	free(f.trees);
 	plw_model_free(f.m);
-	net_free(&net);
+	rnet_free(&net);
 	cur_net = NULL;
 	source_close(&src);
 	return err;

@@ -63,8 +63,9 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
-/* the net_conn of (INPUT, CONN), created when missing; -1 on ENOMEM */
-static int32_t conn_get(struct scan *sc, uint32_t input, uint64_t conn)
+/* the net_conn of (INPUT, CONN), created when missing (unless FIND_ONLY:
+ * then -2); -1 on ENOMEM */
+static int32_t conn_find(struct scan *sc, uint32_t input, uint64_t conn, bool find_only)
 {
 	struct net *n = sc->n;
 
@@ -96,6 +97,8 @@ static int32_t conn_get(struct scan *sc, uint32_t input, uint64_t conn)
 		if (c->input == input && c->conn == conn)
 			return (int32_t)(sc->tab[j] - 1);
 	}
+	if (find_only)
+		return -2;
 	if (grow((void **)&n->c, &n->cap_c, n->nr_c + 1, sizeof(*n->c)) ||
 	    grow((void **)&sc->cs, &sc->cap_cs, n->nr_c + 1, sizeof(*sc->cs)))
 		return -1;
@@ -112,6 +115,11 @@ static int32_t conn_get(struct scan *sc, uint32_t input, uint64_t conn)
 }
 
 /* ------------------------------------------------------------ first pass */
+
+static int32_t conn_get(struct scan *sc, uint32_t input, uint64_t conn)
+{
+	return conn_find(sc, input, conn, false);
+}
 
 static int add_act(struct net_input *in, uint32_t req, uint32_t act)
 {
@@ -231,6 +239,18 @@ static int32_t q_pop(struct scan *sc, uint32_t *head, uint32_t *tail)
 	return (int32_t)r;
 }
 
+/* server span Q answered: no longer open on its thread */
+static void srv_closed(struct scan *sc, uint32_t q)
+{
+	for (size_t i = 0; i < sc->nr_open; i++)
+		if (sc->open_srv[i] == q) {
+			memmove(sc->open_srv + i, sc->open_srv + i + 1,
+				(sc->nr_open - i - 1) * sizeof(*sc->open_srv));
+			sc->nr_open--;
+			return;
+		}
+}
+
 static int on_label(struct scan *sc, uint32_t input, const struct plw_event *ev)
 {
 	struct net *n = sc->n;
@@ -295,26 +315,39 @@ static int on_label(struct scan *sc, uint32_t input, const struct plw_event *ev)
 		return add_act(in, 0, ACT_NONE);
 	n->r[q].end = ev->ts;
 	n->r[q].status = ev->u.label.status;
-	for (size_t i = 0; i < sc->nr_open; i++)
-		if (sc->open_srv[i] == (uint32_t)q) {
-			memmove(sc->open_srv + i, sc->open_srv + i + 1,
-				(sc->nr_open - i - 1) * sizeof(*sc->open_srv));
-			sc->nr_open--;
-			break;
-		}
+	srv_closed(sc, (uint32_t)q);
 	return add_act(in, (uint32_t)q, ACT_SEND);
 }
 
 static int on_conn(struct scan *sc, uint32_t input, const struct plw_event *ev)
 {
 	const struct plw_net_conn *e = &ev->u.conn;
+	struct net_input *in = &sc->n->in[input];
+	uint64_t key = e->conn ? e->conn : 1ULL << 62 | (uint64_t)ev->tid << 24 | (uint32_t)e->fd;
 
-	if (e->op == PLW_NET_CLOSE)
-		return 0;
-	int32_t ci = conn_get(sc, input, e->conn ? e->conn : 1ULL << 62 | (uint64_t)ev->tid << 24 |
-					 (uint32_t)e->fd);
+	if (e->op == PLW_NET_CLOSE) {
+		/* a call still waiting for its reply ends here, unanswered
+		 * (the oldest; a request being served, likewise) */
+		int32_t ci = conn_find(sc, input, key, true), q;
 
-	if (ci < 0)
+		if (ci == -1)
+			return -ENOMEM;
+		if (ci >= 0 && (q = q_pop(sc, &sc->cs[ci].cq, &sc->cs[ci].cq_tail)) >= 0) {
+			sc->n->r[q].end = ev->ts;
+			sc->n->r[q].no_reply = true;
+			return add_act(in, (uint32_t)q, ACT_CEND);
+		}
+		if (ci >= 0 && (q = q_pop(sc, &sc->cs[ci].sq, &sc->cs[ci].sq_tail)) >= 0) {
+			sc->n->r[q].end = ev->ts;
+			sc->n->r[q].no_reply = true;
+			srv_closed(sc, (uint32_t)q);
+			return add_act(in, (uint32_t)q, ACT_SEND);
+		}
+		return add_act(in, 0, ACT_NONE);
+	}
+	int32_t ci = conn_get(sc, input, key);
+
+	if (ci < 0 || add_act(in, 0, ACT_NONE))
 		return -ENOMEM;
 	struct net_conn *c = &sc->n->c[ci];
 
@@ -447,6 +480,18 @@ static int cmp_tp(const void *a, const void *b)
 	if (!c)
 		c = x->start < y->start ? -1 : x->start > y->start;
 	return c;
+}
+
+static int cmp_srv(const void *a, const void *b)
+{
+	const struct net_req *x = &sort_net->r[*(const uint32_t *)a];
+	const struct net_req *y = &sort_net->r[*(const uint32_t *)b];
+
+	if (x->input != y->input)
+		return x->input < y->input ? -1 : 1;
+	if (x->tid != y->tid)
+		return x->tid < y->tid ? -1 : 1;
+	return x->start < y->start ? -1 : x->start > y->start;
 }
 
 static int tp_cmp_key(const struct net_req *x, const struct net_req *y)
@@ -651,7 +696,7 @@ static const char *addr_text(uint16_t family, const uint8_t *a, uint16_t port, c
 	return buf;
 }
 
-const char *net_peer_text(const struct net *n, const struct net_req *r, char *buf, size_t len)
+const char *rnet_peer_text(const struct net *n, const struct net_req *r, char *buf, size_t len)
 {
 	const struct net_conn *c = r->ci >= 0 ? &n->c[r->ci] : NULL;
 
@@ -661,7 +706,7 @@ const char *net_peer_text(const struct net *n, const struct net_req *r, char *bu
 	return buf;
 }
 
-bool net_peer_recorded(const struct net *n, const struct net_req *r)
+bool rnet_peer_recorded(const struct net *n, const struct net_req *r)
 {
 	const struct net_conn *c = r->ci >= 0 ? &n->c[r->ci] : NULL;
 
@@ -686,7 +731,7 @@ static int labels(struct net *n)
 	for (size_t i = 0; i < n->nr_r; i++) {
 		struct net_req *r = &n->r[i];
 
-		net_peer_text(n, r, peer, sizeof(peer));
+		rnet_peer_text(n, r, peer, sizeof(peer));
 		if (r->server)
 			snprintf(buf, sizeof(buf), "%s %s", *r->method ? r->method : "request",
 				 *r->target ? r->target : "/");
@@ -706,7 +751,7 @@ static int labels(struct net *n)
 	return 0;
 }
 
-void net_free(struct net *n)
+void rnet_free(struct net *n)
 {
 	if (!n)
 		return;
@@ -724,6 +769,7 @@ void net_free(struct net *n)
 			free(n->span_tree[i]);
 	}
 	free(n->span_tree);
+	free(n->srv);
 	free(n->in);
 	free(n->hosts);
 	free(n->r);
@@ -731,7 +777,7 @@ void net_free(struct net *n)
 	memset(n, 0, sizeof(*n));
 }
 
-int net_prepare(struct net *n, const struct report_opts *o, struct source *s,
+int rnet_prepare(struct net *n, const struct report_opts *o, struct source *s,
 		struct report_result *res)
 {
 	struct scan sc = { .n = n };
@@ -766,10 +812,16 @@ int net_prepare(struct net *n, const struct report_opts *o, struct source *s,
 		if (!n->r[i].server && n->r[i].peer < 0 && n->r[i].end)
 			n->unjoined++;
 	n->span_tree = calloc(n->nr_r + 1, sizeof(*n->span_tree));
-	if (!n->span_tree) {
+	n->srv = malloc((n->nr_r + 1) * sizeof(*n->srv));
+	if (!n->span_tree || !n->srv) {
 		res_err(res, -ENOMEM, "out of memory");
 		return -ENOMEM;
 	}
+	for (size_t i = 0; i < n->nr_r; i++)
+		if (n->r[i].server)
+			n->srv[n->nr_srv++] = (uint32_t)i;
+	sort_net = n;
+	qsort(n->srv, n->nr_srv, sizeof(*n->srv), cmp_srv);
 	/* files of one host share its clock: left as they are */
 	if (n->nr_hosts > 1 && s) {
 		n->timeline = true;
@@ -826,7 +878,7 @@ static int on_label2(struct net *n, struct plw_model *m, uint32_t input,
 	return 0;
 }
 
-int net_run_model(struct net *n, struct source *s, struct plw_model *m,
+int rnet_run_model(struct net *n, struct source *s, struct plw_model *m,
 		  struct report_result *res)
 {
 	struct plw_merge_event ev;
@@ -836,7 +888,8 @@ int net_run_model(struct net *n, struct source *s, struct plw_model *m,
 		n->in[i].next_act = 0;
 	while ((ret = source_next(s, &ev, res)) > 0) {
 		ret = plw_model_feed(m, ev.input, &ev.ev);
-		if (!ret && ev.ev.type == PLW_EV_NET_LABEL && ev.input < n->nr_in)
+		if (!ret && (ev.ev.type == PLW_EV_NET_LABEL || ev.ev.type == PLW_EV_NET_CONN) &&
+		    ev.input < n->nr_in)
 			ret = on_label2(n, m, ev.input, &ev.ev);
 		if (ret) {
 			res_err(res, ret, "out of memory building call trees");
@@ -850,7 +903,37 @@ int net_run_model(struct net *n, struct source *s, struct plw_model *m,
 
 /* --------------------------------------------------------------- helpers */
 
-struct net_req *net_node_req(const struct net *n, const struct plw_node *node)
+bool rnet_root_spans_joined(const struct net *n, const struct plw_node *root)
+{
+	size_t lo = 0, hi = n->nr_srv;
+	uint64_t end = root->start_ns + root->dur_ns;
+	bool any = false;
+
+	/* the thread's first span */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const struct net_req *r = &n->r[n->srv[mid]];
+
+		if (r->input < root->input || (r->input == root->input && r->tid < root->tid))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < n->nr_srv; lo++) {
+		const struct net_req *r = &n->r[n->srv[lo]];
+
+		if (r->input != root->input || r->tid != root->tid)
+			break;
+		if (r->tstart < root->start_ns || r->tstart > end)
+			continue;
+		if (r->peer < 0)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+struct net_req *rnet_node_req(const struct net *n, const struct plw_node *node)
 {
 	const struct plw_site *st = node->site;
 
@@ -860,17 +943,17 @@ struct net_req *net_node_req(const struct net *n, const struct plw_node *node)
 	return &n->r[st->loc - 1];
 }
 
-const char *net_host_of(const struct net *n, uint32_t input)
+const char *rnet_host_of(const struct net *n, uint32_t input)
 {
 	return n && input < n->nr_in ? n->in[input].hostname : "?";
 }
 
-const char *net_link_name(uint8_t link)
+const char *rnet_link_name(uint8_t link)
 {
 	return link == NET_LINK_TRACEPARENT ? "traceparent" : link == NET_LINK_TCP ? "tcp" : "";
 }
 
-void net_jw_req(struct jw *j, const struct net *n, const struct net_req *r)
+void rnet_jw_req(struct jw *j, const struct net *n, const struct net_req *r)
 {
 	char peer[80];
 
@@ -888,7 +971,7 @@ void net_jw_req(struct jw *j, const struct net *n, const struct net_req *r)
 		jw_key(j, "parent_span_id");
 		jw_str(j, r->parent_id);
 	}
-	net_peer_text(n, r, peer, sizeof(peer));
+	rnet_peer_text(n, r, peer, sizeof(peer));
 	if (r->server && r->ci >= 0 && n->c[r->ci].op != UINT32_MAX) {
 		const struct net_conn *c = &n->c[r->ci];
 
@@ -901,11 +984,15 @@ void net_jw_req(struct jw *j, const struct net *n, const struct net_req *r)
 		jw_null(j);
 	jw_key(j, "link");
 	if (r->link)
-		jw_str(j, net_link_name(r->link));
+		jw_str(j, rnet_link_name(r->link));
 	else
 		jw_null(j);
 	if (r->status) {
 		jw_key(j, "status");
 		jw_u64(j, r->status);
+	}
+	if (r->no_reply) {
+		jw_key(j, "no_reply");
+		jw_bool(j, true);
 	}
 }

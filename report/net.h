@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * net.h - requests across hosts: client calls, server request spans, the
- * joins between them, and the hosts' clocks (report/net.c).
+ * joins between them, and the hosts' clocks (report/net.c; functions are
+ * rnet_*, the recorder's record/net.c has net_*).
  *
  * A first pass over every file (one reader at a time) collects what the
  * joins need: hostnames, clock references, connections (NET_CONN) and the
@@ -10,6 +11,8 @@
  *    the next reply received on the same connection (FIFO: keep-alive);
  *  - a server request span: an HTTP request received until the response
  *    sent on the same connection.
+ * A call (or span) still waiting when its connection is closed ends there,
+ * flagged no_reply; one still waiting at the end of the file is not drawn.
  * Calls are joined to spans by W3C traceparent (the call's outbound
  * trace-id and parent-id equal the span's inbound ones), else by TCP
  * connection: the client's (local, peer) 4-tuple mirrored is the server's,
@@ -17,7 +20,7 @@
  * in order.  Each join across hosts bounds the hosts' clock offsets
  * (merge/skew.h).  Then each input's times are mapped to its wall clock and
  * corrected by its host's offset (plw_merge_set_clock/offset), and the
- * second pass (net_run_model) feeds the model: a call becomes a leaf under
+ * second pass (rnet_run_model) feeds the model: a call becomes a leaf under
  * the calling Python frame (kind net), a span a span view (kind span).
  *
  * Memory: per request (~200 bytes) and 4 bytes per label, never per event.
@@ -51,6 +54,7 @@ struct net_req {
 	uint64_t start, end;		/* file clock; end 0: no reply seen */
 	uint64_t tstart, tend;		/* on the merged timeline (second pass) */
 	uint32_t status;
+	bool no_reply;			/* ended by the connection's close, unanswered */
 	char *method, *target, *host;
 	char trace_id[33], span_id[17], parent_id[17];	/* "" unknown */
 	char tp_parent[17];		/* the traceparent's parent-id field */
@@ -73,7 +77,8 @@ struct net_input {
 	const char *hostname;		/* META hostname, or the file's path */
 	struct plw_merge_clock *clk;	/* clock references, sorted */
 	size_t nr_clk;
-	uint32_t *acts;			/* per label (in file order): request << 3 | action */
+	uint32_t *acts;			/* per NET_LABEL and NET_CONN event (in file
+					 * order): (request + 1) << 3 | action */
 	size_t nr_acts, cap_acts, next_act;
 };
 
@@ -93,37 +98,43 @@ struct net {
 	bool timeline;			/* inputs mapped to wall clocks + offsets */
 	/* flow: span views kept for the joins, by request index */
 	struct plw_node **span_tree;
+	uint32_t *srv;			/* server spans by (input, tid, start) */
+	size_t nr_srv;
 };
 
-/* First pass over O's files; fills N (free with net_free).  With several
+/* First pass over O's files; fills N (free with rnet_free).  With several
  * inputs, maps S's inputs to one timeline.  0 or -errno with RES set. */
-int net_prepare(struct net *n, const struct report_opts *o, struct source *s,
+int rnet_prepare(struct net *n, const struct report_opts *o, struct source *s,
 		struct report_result *res);
 /* Second pass: every event into M, with the requests' leaves and spans. */
-int net_run_model(struct net *n, struct source *s, struct plw_model *m,
+int rnet_run_model(struct net *n, struct source *s, struct plw_model *m,
 		  struct report_result *res);
-void net_free(struct net *n);
+void rnet_free(struct net *n);
 
 /* The request a net or span node stands for, or NULL. */
-struct net_req *net_node_req(const struct net *n, const struct plw_node *node);
-const char *net_host_of(const struct net *n, uint32_t input);
-const char *net_link_name(uint8_t link);
+struct net_req *rnet_node_req(const struct net *n, const struct plw_node *node);
+const char *rnet_host_of(const struct net *n, uint32_t input);
+const char *rnet_link_name(uint8_t link);
 /* "10.0.0.3:8000", "[::1]:80", "unix", "" */
-const char *net_peer_text(const struct net *n, const struct net_req *r, char *buf, size_t len);
+const char *rnet_peer_text(const struct net *n, const struct net_req *r, char *buf, size_t len);
 /* is PEER's endpoint (the call's server side) in one of the inputs? */
-bool net_peer_recorded(const struct net *n, const struct net_req *r);
+bool rnet_peer_recorded(const struct net *n, const struct net_req *r);
 /* JSON keys of a net/span node: trace_id, span_id, parent_span_id, peer,
  * label, link (and status) */
-void net_jw_req(struct jw *j, const struct net *n, const struct net_req *r);
+void rnet_jw_req(struct jw *j, const struct net *n, const struct net_req *r);
 
+/* ROOT (a thread's root call in which span views were taken): were all the
+ * request spans served in it joined to a recorded caller (and so drawn
+ * there)?  false when it served none. */
+bool rnet_root_spans_joined(const struct net *n, const struct plw_node *root);
 /* should flow look at requests: several files, or one with network events
  * (or one cut short, whose counts are not known) */
-bool net_wanted(const struct source *s);
+bool rnet_wanted(const struct source *s);
 /* wall-clock ns of INPUT's TS on the merged timeline */
-int64_t net_time(const struct net *n, uint32_t input, uint64_t ts);
+int64_t rnet_time(const struct net *n, uint32_t input, uint64_t ts);
 /* flow's closing lines / keys: joins by rule, clocks, span roots */
-void net_text_summary(FILE *f, const struct net *n, uint64_t span_roots);
-void net_jw_summary(struct jw *j, const struct net *n, uint64_t span_roots);
+void rnet_text_summary(FILE *f, const struct net *n, uint64_t span_roots);
+void rnet_jw_summary(struct jw *j, const struct net *n, uint64_t span_roots);
 
 int report_hosts(const struct report_opts *o, struct report_result *res);
 int report_stitch(const struct report_opts *o, struct report_result *res);

@@ -11,7 +11,7 @@
 
 #include "net.h"
 
-bool net_wanted(const struct source *s)
+bool rnet_wanted(const struct source *s)
 {
 	if (s->n > 1)
 		return true;
@@ -21,7 +21,7 @@ bool net_wanted(const struct source *s)
 	       m->events_by_type[PLW_EV_NET_CONN];
 }
 
-int64_t net_time(const struct net *n, uint32_t input, uint64_t ts)
+int64_t rnet_time(const struct net *n, uint32_t input, uint64_t ts)
 {
 	const struct net_input *in = &n->in[input];
 
@@ -35,7 +35,7 @@ static void fmt_ms(char *buf, size_t len, int64_t ns, bool sign)
 	snprintf(buf, len, sign ? "%+.3f ms" : "%.3f ms", ns / 1e6);
 }
 
-void net_text_summary(FILE *f, const struct net *n, uint64_t span_roots)
+void rnet_text_summary(FILE *f, const struct net *n, uint64_t span_roots)
 {
 	char b[64];
 
@@ -62,11 +62,11 @@ void net_text_summary(FILE *f, const struct net *n, uint64_t span_roots)
 		fputs(" (see 'pylow report hosts')\n", f);
 	}
 	if (span_roots)
-		fprintf(f, "%" PRIu64 " server thread root%s shown as %s request spans\n", span_roots,
-			span_roots == 1 ? "" : "s", span_roots == 1 ? "its" : "their");
+		fprintf(f, "%" PRIu64 " server thread root%s not shown: %s requests are drawn under their callers\n",
+			span_roots, span_roots == 1 ? "" : "s", span_roots == 1 ? "its" : "their");
 }
 
-void net_jw_summary(struct jw *j, const struct net *n, uint64_t span_roots)
+void rnet_jw_summary(struct jw *j, const struct net *n, uint64_t span_roots)
 {
 	jw_key(j, "links");
 	jw_obj(j);
@@ -97,10 +97,10 @@ static void jw_bound(struct jw *j, const char *key, int64_t v, bool open)
 int report_hosts(const struct report_opts *o, struct report_result *res)
 {
 	struct net n;
-	int err = net_prepare(&n, o, NULL, res);
+	int err = rnet_prepare(&n, o, NULL, res);
 
 	if (err) {
-		net_free(&n);
+		rnet_free(&n);
 		return err;
 	}
 	uint32_t ref = n.in[0].host;
@@ -157,7 +157,7 @@ int report_hosts(const struct report_opts *o, struct report_result *res)
 		jw_u64(&j, n.unjoined);
 		jw_obj_end(&j);
 		jw_obj_end(&j);
-		net_free(&n);
+		rnet_free(&n);
 		return 0;
 	}
 	size_t w = 4;
@@ -208,7 +208,7 @@ int report_hosts(const struct report_opts *o, struct report_result *res)
 	}
 	fprintf(o->out, "\njoins: %" PRIu64 " by traceparent, %" PRIu64 " by tcp connection; %" PRIu64 " call%s not joined\n",
 		n.links_tp, n.links_tcp, n.unjoined, n.unjoined == 1 ? "" : "s");
-	net_free(&n);
+	rnet_free(&n);
 	return 0;
 }
 
@@ -233,7 +233,7 @@ struct st {
 
 static const struct plw_node *st_graft(const struct net *n, const struct plw_node *x)
 {
-	const struct net_req *r = x->site->kind == PLW_KIND_NET ? net_node_req(n, x) : NULL;
+	const struct net_req *r = x->site->kind == PLW_KIND_NET ? rnet_node_req(n, x) : NULL;
 
 	return r && r->peer >= 0 ? n->span_tree[r->peer] : NULL;
 }
@@ -247,7 +247,7 @@ static bool st_shown(const struct plw_node *x)
 /* does the tree under X (grafts included) hold a request */
 static bool has_req(const struct net *n, const struct plw_node *x, int depth)
 {
-	if (net_node_req(n, x))
+	if (rnet_node_req(n, x))
 		return true;
 	for (const struct plw_node *c = x->child; c && depth < 256; c = c->next)
 		if (has_req(n, c, depth + 1))
@@ -258,12 +258,12 @@ static bool has_req(const struct net *n, const struct plw_node *x, int depth)
 static bool st_on_root(void *ctx, struct plw_tree *tree)
 {
 	struct st *s = ctx;
-	struct net_req *r = net_node_req(&s->n, tree->root);
+	struct net_req *r = rnet_node_req(&s->n, tree->root);
 	struct plw_node *c;
 
 	if (s->oom)
 		return false;
-	if (r && r->peer >= 0) {
+	if (r && r->server && r->peer >= 0) {
 		if (!s->n.span_tree[r - s->n.r] &&
 		    !(s->n.span_tree[r - s->n.r] = plw_node_clone(tree->root)))
 			s->oom = true;
@@ -298,7 +298,7 @@ static const struct plw_loc *st_resolve(void *ctx, uint32_t input, uint32_t loc)
 /* the first trace id in the tree (the request's), or "" */
 static const char *trace_of(const struct net *n, const struct plw_node *x, int depth)
 {
-	const struct net_req *r = net_node_req(n, x);
+	const struct net_req *r = rnet_node_req(n, x);
 	const struct plw_node *g;
 
 	if (r && r->trace_id[0])
@@ -320,7 +320,7 @@ static const char *trace_of(const struct net *n, const struct plw_node *x, int d
 
 static bool has_trace(const struct net *n, const struct plw_node *x, const char *id, int depth)
 {
-	const struct net_req *r = net_node_req(n, x);
+	const struct net_req *r = rnet_node_req(n, x);
 	const struct plw_node *g = st_graft(n, x);
 
 	if (r && !strncmp(r->trace_id, id, strlen(id)) && r->trace_id[0])
@@ -366,7 +366,7 @@ static bool in_services(const struct st *s, const bool *seen)
 
 static void st_label(const struct st *s, const struct plw_node *x, FILE *out)
 {
-	const struct net_req *r = net_node_req(&s->n, x);
+	const struct net_req *r = rnet_node_req(&s->n, x);
 	char peer[80];
 
 	if (r && x->site->kind == PLW_KIND_SPAN) {
@@ -377,14 +377,18 @@ static void st_label(const struct st *s, const struct plw_node *x, FILE *out)
 		if (r->link)
 			fprintf(out, "  (joined by %s)",
 				r->link == NET_LINK_TCP ? "tcp connection" : "traceparent");
+		if (r->no_reply)
+			fputs("  (no response: connection closed)", out);
 		return;
 	}
 	fputs_safe(x->site->name, out);
 	if (x->count > 1)
 		fprintf(out, " ×%" PRIu64, x->count);
+	if (r && r->no_reply)
+		fputs("  (no reply: connection closed)", out);
 	if (r && r->peer < 0 && x->count == 1) {
-		net_peer_text(&s->n, r, peer, sizeof(peer));
-		if (peer[0] && !net_peer_recorded(&s->n, r))
+		rnet_peer_text(&s->n, r, peer, sizeof(peer));
+		if (peer[0] && !rnet_peer_recorded(&s->n, r))
 			fprintf(out, "  (no recording of %s)", peer);
 		else if (peer[0])
 			fputs("  (not joined)", out);
@@ -395,7 +399,7 @@ static void st_text(const struct st *s, const struct plw_node *x, int depth, cha
 		    size_t plen, bool last)
 {
 	FILE *out = s->o->out;
-	const char *h = net_host_of(&s->n, x->input);
+	const char *h = rnet_host_of(&s->n, x->input);
 	const struct plw_node *g = st_graft(&s->n, x);
 	const struct plw_node *lastc = NULL;
 	size_t l = strlen(pre);
@@ -425,15 +429,15 @@ static void st_text(const struct st *s, const struct plw_node *x, int depth, cha
 
 static void st_json(const struct st *s, struct jw *j, const struct plw_node *x, int depth)
 {
-	const struct net_req *r = net_node_req(&s->n, x);
+	const struct net_req *r = rnet_node_req(&s->n, x);
 	const struct plw_node *g = st_graft(&s->n, x);
 
 	jw_obj(j);
 	jw_node_site(j, x);
 	jw_key(j, "host");
-	jw_str(j, net_host_of(&s->n, x->input));
+	jw_str(j, rnet_host_of(&s->n, x->input));
 	if (r)
-		net_jw_req(j, &s->n, r);
+		rnet_jw_req(j, &s->n, r);
 	jw_key(j, "pid");
 	jw_u64(j, x->pid);
 	jw_key(j, "tid");
@@ -473,7 +477,7 @@ int report_stitch(const struct report_opts *o, struct report_result *res)
 
 	if (err)
 		return err;
-	err = net_prepare(&s.n, o, &s.src, res);
+	err = rnet_prepare(&s.n, o, &s.src, res);
 	if (err)
 		goto out;
 	struct plw_model_opts mo = {
@@ -485,7 +489,7 @@ int report_stitch(const struct report_opts *o, struct report_result *res)
 		err = -ENOMEM;
 		goto out;
 	}
-	err = net_run_model(&s.n, &s.src, s.m, res);
+	err = rnet_run_model(&s.n, &s.src, s.m, res);
 	if (err)
 		goto out;
 	if (s.oom) {
@@ -516,7 +520,7 @@ int report_stitch(const struct report_opts *o, struct report_result *res)
 		jw_init(&j, o->out);
 		jw_obj(&j);
 		jw_strs(&j, "files", o->paths, o->nr_paths);
-		net_jw_summary(&j, &s.n, 0);
+		rnet_jw_summary(&j, &s.n, 0);
 		jw_damage(&j, res);
 		jw_key(&j, "requests");
 		jw_arr(&j);
@@ -577,14 +581,14 @@ int report_stitch(const struct report_opts *o, struct report_result *res)
 		fprintf(o->out, "  (%u host%s)\n\n", nh, nh == 1 ? "" : "s");
 		st_text(&s, s.roots[i], 0, pre, sizeof(pre), true);
 	}
-	net_text_summary(o->out, &s.n, 0);
+	rnet_text_summary(o->out, &s.n, 0);
 out:
 	for (size_t i = 0; i < s.nr; i++)
 		free(s.roots[i]);
 	free(s.roots);
 	free(seen);
 	plw_model_free(s.m);
-	net_free(&s.n);
+	rnet_free(&s.n);
 	source_close(&s.src);
 	return err;
 }
