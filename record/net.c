@@ -374,7 +374,7 @@ void net_detach(struct net *n)
 	n->nr_links = 0;
 }
 
-void net_close(struct net *n)
+void net_free(struct net *n)
 {
 	if (!n)
 		return;

@@ -139,14 +139,14 @@ struct plw_rb_hdr;
 
 /* opens and loads bpf/net.bpf.c on PY's ring buffer, targets and counters
  * when ON; LABELS: copy payload heads and parse them; *N is set even on
- * failure (net_close it) */
+ * failure (net_free it) */
 int net_load(struct net **n, struct pylow_bpf *py, bool on, bool labels);
 /* attaches the socket hooks, and libssl's SSL_read/SSL_write (of PIDS'
  * maps and the system's) when labels are on; manifest lines */
 int net_attach(struct net *n, struct manifest *m, const int *pids, int nr, char *err, size_t len);
 void net_set_running(struct net *n, int on);
 void net_detach(struct net *n);
-void net_close(struct net *n);
+void net_free(struct net *n);
 /* a NET_CONN or NET_DATA ring buffer record (sink.c): NET_CONN written,
  * NET_DATA parsed into NET_LABEL events; N may be NULL */
 int net_record(struct net *n, struct plw_writer *w, const struct plw_rb_hdr *h,

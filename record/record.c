@@ -1234,7 +1234,7 @@ static void cleanup(struct rec *r)
 	sink_free(r->sink);
 	kern_free(r->kern);
 	r->kern = NULL;
-	net_close(r->net);
+	net_free(r->net);
 	r->net = NULL;
 	pylow_bpf__destroy(r->skel);
 	manifest_free(&r->man);
