@@ -35,9 +35,11 @@ usage: multihost.py CHECK ARGS...   (exit 0: pass; 1: mismatch, explained)
         to the client's are those of the ground truth (client sent -> server
         has the head; server sent its head -> client has it): each within
         15 ms, the median per pair of hosts within 2 ms
-  stitch GTDIR STITCH       every trace id of the ground truth is one request
-        of report stitch, its "hosts" and its tree's nodes those of the
-        trace's spans
+  stitch GTDIR STITCH [--missing HOST]
+        every trace id of the ground truth is one request of report
+        stitch, its "hosts" and its tree's nodes those of the trace's
+        spans.  --missing: HOST's file was left out: a trace's requests
+        together have its other hosts, no request mixes traces
   selftest GTDIR DIR        builds from the ground truth a perf script
         output and a flow JSON that satisfy labels, tree and causal, checks
         that they pass, and that each of a list of planted faults fails
@@ -464,7 +466,8 @@ def cmd_causal(args):
 
 def cmd_stitch(args):
     gtdir, st = args[0], args[1]
-    spans = load_gt(gtdir)
+    missing = args[3] if len(args) > 3 and args[2] == "--missing" else None
+    spans = [x for x in load_gt(gtdir) if x["host"] != missing]
     doc = json.load(open(st))
     reqs = doc.get("requests") or doc.get("traces") or []
     errs, notes = [], []
@@ -475,6 +478,29 @@ def cmd_stitch(args):
     for s in spans:
         if s.get("trace_id"):
             want[s["trace_id"]].add(s["host"])
+    if missing:
+        # the trees break at the missing host: each trace's requests
+        # together hold its other hosts' spans, none of another trace's
+        for r in reqs:
+            ts = set()
+            st = [r.get("root")]
+            while st:
+                x = st.pop()
+                if isinstance(x, dict):
+                    if x.get("trace_id"):
+                        ts.add(x["trace_id"])
+                    st += x.get("children") or []
+            if len(ts) > 1:
+                errs.append("request %s holds spans of %d traces" % (r.get("trace_id"), len(ts)))
+        for t, hosts in sorted(want.items()):
+            got = set()
+            for r in by_trace.get(t, []):
+                got |= set(r.get("hosts") or [])
+            if got != hosts:
+                errs.append("trace %s: hosts %s over %d requests, want %s"
+                            % (t, sorted(got), len(by_trace.get(t, [])), sorted(hosts)))
+        notes.append("stitch without %s: %d requests for %d trace ids" % (missing, len(reqs), len(want)))
+        return errs, notes
     for t, hosts in sorted(want.items()):
         rs = by_trace.get(t, [])
         if len(rs) != 1:

@@ -366,6 +366,9 @@ t_missing_host() {
 	report "$d" "$d/flow.json" flow --all --json $(files plain client front stock)
 	check "flow without api.plw is wrong" tree "$T/scen-plain/gt" "$d/flow.json" --link traceparent \
 		--missing api --full "$d/full.json"
+	# shellcheck disable=SC2046
+	report "$d" "$d/stitch.json" stitch --json $(files plain client front stock)
+	check "stitch without api.plw is wrong" stitch "$T/scen-plain/gt" "$d/stitch.json" --missing api
 	# the text says where each tree breaks: at front's call into api
 	# shellcheck disable=SC2046
 	report "$d" "$d/flow.txt" flow --all $(files plain client front stock)
