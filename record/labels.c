@@ -594,6 +594,28 @@ static bool http_head(struct lbl *l, struct conn *c, unsigned dir, struct stream
 	return true;
 }
 
+/* a header line seen after LBL_HEAD_MAX: Content-Length, Transfer-Encoding */
+static void http_framing(struct stream *s, const char *line)
+{
+	const char *v = strchr(line, ':');
+
+	if (!v)
+		return;
+	if (v - line == 14 && !strncasecmp(line, "content-length", 14)) {
+		char *end;
+		long long x = strtoll(v + 1, &end, 10);
+
+		if (end != v + 1 && x >= 0) {
+			s->clen = x;
+			s->no_body = false;
+		}
+	} else if (v - line == 17 && !strncasecmp(line, "transfer-encoding", 17) &&
+		   strcasestr(v, "chunked")) {
+		s->chunked = true;
+		s->no_body = false;
+	}
+}
+
 /* after a head: what its body is */
 static void http_body(struct stream *s)
 {
@@ -674,7 +696,15 @@ static int http_feed(struct lbl *l, struct conn *c, unsigned dir, struct stream 
 			}
 			break;
 		case H_HEAD_SKIP:
+			/* past LBL_HEAD_MAX: only the body's framing is looked for */
 			i++;
+			if (ch != '\n' && ch != '\r' && s->nline < sizeof(s->line) - 1)
+				s->line[s->nline++] = ch;
+			if (ch == '\n') {
+				s->line[s->nline] = 0;
+				http_framing(s, s->line);
+				s->nline = 0;
+			}
 			if (eoh_step(s, ch))
 				http_body(s);
 			break;
@@ -844,7 +874,8 @@ static int redis_feed(struct lbl *l, struct conn *c, unsigned dir, struct stream
 			if (ch != '\n') {
 				if (s->nline >= sizeof(s->line) - 1 ||
 				    !((ch >= '0' && ch <= '9') || (ch == '$' && s->st == R_BULKLEN && !s->nline) ||
-				      (ch == '-' && s->st == R_ARRLEN && !s->nline)))
+				      (ch == '-' && s->st == R_ARRLEN && !s->nline) ||
+				      (ch == '-' && s->st == R_BULKLEN && s->nline == 1)))
 					lose(s);
 				else
 					s->line[s->nline++] = ch;

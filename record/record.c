@@ -40,7 +40,9 @@
 #define MAX_GLOBS		16
 #define MAX_PIDS		64
 #define MAX_PY			16	/* Python binaries attached at once */
-#define CLOCK_REF_EVERY_NS	(10 * 1000000000ull)	/* META clock_ref */
+/* META clock_ref: promised at least every 10 s; written every 5 s so that a
+ * loaded machine's late loop still keeps the promise */
+#define CLOCK_REF_EVERY_NS	(5 * 1000000000ull)
 
 static int verbose;
 static volatile sig_atomic_t stop_sig;
@@ -97,6 +99,7 @@ struct rec {
 	struct kern *kern;
 	struct net *net;		/* group net (net.c) */
 	bool labels_off;		/* --labels=off */
+	bool net_default;		/* net on by default (no -e): a failure only warns */
 	const char *host;		/* --host NAME */
 	int64_t tod_shift;		/* PYLOW_TOD_SHIFT_NS (test hook) */
 	char machine_id[64], boot_id[64];
@@ -160,7 +163,8 @@ static const char usage_text[] =
 "      --host NAME         the host name written into the file (default: this\n"
 "                          machine's); reports across files show and join by it\n"
 "  The file also holds the machine id and boot id, and a wall-clock\n"
-"  reference (META clock_ref \"MONO_NS TOD_NS\") every 10 s and at the end.\n"
+"  reference (META clock_ref \"MONO_NS TOD_NS\") at the start, every 5 s and\n"
+"  at the end.\n"
 "  Test hook: the environment variable PYLOW_TOD_SHIFT_NS (signed ns) is added\n"
 "  to every wall-clock value written (CLOCK_DATA, clock_tod_ns, clock_ref),\n"
 "  to simulate a host whose clock is off.\n"
@@ -515,10 +519,19 @@ static int load_bpf(struct rec *r)
 		return -1;
 	}
 	if ((err = net_load(&r->net, skel, !!(r->groups & KGROUP_NET), !r->labels_off))) {
-		pr("cannot load the network programs (bpf/net.bpf.c): %s (run with -vvv for the "
-		   "verifier's log, or choose groups without net, e.g. -e python,syscalls,sched)",
-		   strerror(-err));
-		return -1;
+		if (!r->net_default) {
+			pr("cannot load the network programs (bpf/net.bpf.c): %s (run with -vvv for the "
+			   "verifier's log, or choose groups without net, e.g. -e python,syscalls,sched)",
+			   strerror(-err));
+			return -1;
+		}
+		/* on by default: record the rest */
+		pr("warning: no network events: cannot load bpf/net.bpf.c: %s (-vvv shows why; "
+		   "-e python,syscalls,sched silences this)", strerror(-err));
+		net_free(r->net);
+		r->groups &= ~KGROUP_NET;
+		if ((err = net_load(&r->net, skel, false, false)))
+			return -1;
 	}
 	return 0;
 }
@@ -1129,8 +1142,10 @@ static int parse_args(struct rec *r, int argc, char **argv)
 			}
 		}
 	}
-	if (!r->groups)
+	if (!r->groups) {
 		r->groups = KGROUP_DEFAULT;
+		r->net_default = true;
+	}
 	if (!r->nr_pids && !r->cmd) {
 		pr("nothing to record: give -p PID or -- CMD; see 'pylow record --help'");
 		return -1;
@@ -1376,8 +1391,13 @@ int cmd_record(int argc, char **argv)
 		if (r->child > 0)
 			pids[nr++] = r->child;
 		if (net_attach(r->net, &r->man, pids, nr, why, sizeof(why))) {
-			pr("%s", why);
-			goto fail;
+			if (!r->net_default) {
+				pr("%s", why);
+				goto fail;
+			}
+			pr("warning: no network events: %s", why);
+			net_detach(r->net);
+			r->groups &= ~KGROUP_NET;
 		}
 	}
 	/* every distinct Python of the targets */
@@ -1490,6 +1510,18 @@ int cmd_record(int argc, char **argv)
 			goto fail_mid;
 		}
 		reap_child(r, false);
+		/* a wall-clock reference pair every CLOCK_REF_EVERY_NS */
+		if (now - last_ref >= CLOCK_REF_EVERY_NS) {
+			char ref[64];
+			uint64_t mono;
+
+			clock_ref(r, ref, sizeof(ref), &mono);
+			last_ref = now;
+			if ((err = sink_meta_kv(r->sink, mono, "clock_ref", ref))) {
+				pr("recording failed: %s", strerror(-err));
+				goto fail_mid;
+			}
+		}
 		if (now - last_sec >= 1000000000ull) {
 			last_sec = now;
 			if ((err = plw_writer_flush(r->w))) {
@@ -1497,18 +1529,6 @@ int cmd_record(int argc, char **argv)
 				goto fail_mid;
 			}
 			status_line(r, start, tty);
-			/* a wall-clock reference pair every CLOCK_REF_EVERY_NS */
-			if (now - last_ref >= CLOCK_REF_EVERY_NS) {
-				char ref[64];
-				uint64_t mono;
-
-				clock_ref(r, ref, sizeof(ref), &mono);
-				last_ref = now;
-				if ((err = sink_meta_kv(r->sink, mono, "clock_ref", ref))) {
-					pr("recording failed: %s", strerror(-err));
-					goto fail_mid;
-				}
-			}
 			/* EXIT records can be lost too: look at /proc once a second
 			 * (after the poll, so a recorded EXIT comes first) */
 			if ((err = sink_check_alive(r->sink))) {
