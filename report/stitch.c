@@ -295,73 +295,139 @@ static const struct plw_loc *st_resolve(void *ctx, uint32_t input, uint32_t loc)
 	return source_resolve(&((struct st *)ctx)->src, input, loc);
 }
 
-/* the first trace id in the tree (the request's), or "" */
-static const char *trace_of(const struct net *n, const struct plw_node *x, int depth)
+/*
+ * A request: a kept root with its calls and spans; a root holding several
+ * trace ids (a client making several requests) is one request per trace id
+ * (and one for its calls without a trace id), each reached through the
+ * root's frames above them.
+ * Above the request only the frames leading to it are shown; below it only
+ * the frames leading to further requests (flow shows everything).
+ */
+struct group {
+	const struct plw_node *root;
+	const char *trace;		/* NULL: the calls without a trace id */
+	bool all;			/* every request of the root */
+	const struct plw_node *top;	/* its first request node */
+};
+
+static const char *own_trace(const struct net *n, const struct plw_node *x)
 {
 	const struct net_req *r = rnet_node_req(n, x);
-	const struct plw_node *g;
 
-	if (r && r->trace_id[0])
-		return r->trace_id;
-	if ((g = st_graft(n, x)) && depth < 256) {
-		const char *t = trace_of(n, g, depth + 1);
-
-		if (*t)
-			return t;
-	}
-	for (const struct plw_node *c = x->child; c && depth < 256; c = c->next) {
-		const char *t = trace_of(n, c, depth + 1);
-
-		if (*t)
-			return t;
-	}
-	return "";
+	return r ? r->trace_id : "";
 }
 
-static bool has_trace(const struct net *n, const struct plw_node *x, const char *id, int depth)
+static bool is_top(const struct st *s, const struct group *g, const struct plw_node *x)
 {
-	const struct net_req *r = rnet_node_req(n, x);
-	const struct plw_node *g = st_graft(n, x);
+	if (!rnet_node_req(&s->n, x))
+		return false;
+	if (g->all)
+		return true;
+	return !strcmp(own_trace(&s->n, x), g->trace ? g->trace : "");
+}
 
-	if (r && !strncmp(r->trace_id, id, strlen(id)) && r->trace_id[0])
-		return true;
-	if (g && depth < 256 && has_trace(n, g, id, depth + 1))
-		return true;
+/* is X, or a frame below X above any other request, one of G's requests */
+static bool leads(const struct st *s, const struct group *g, const struct plw_node *x, int depth)
+{
+	if (rnet_node_req(&s->n, x))
+		return is_top(s, g, x);
 	for (const struct plw_node *c = x->child; c && depth < 256; c = c->next)
-		if (has_trace(n, c, id, depth + 1))
+		if (leads(s, g, c, depth + 1))
 			return true;
 	return false;
 }
 
-static void hosts_of(const struct net *n, const struct plw_node *x, bool *seen, int depth)
+static bool keep_child(const struct st *s, const struct group *g, const struct plw_node *c,
+		       bool below)
 {
-	const struct plw_node *g = st_graft(n, x);
-
-	seen[n->in[x->input].host] = true;
-	if (g && depth < 256)
-		hosts_of(n, g, seen, depth + 1);
-	for (const struct plw_node *c = x->child; c && depth < 256; c = c->next)
-		hosts_of(n, c, seen, depth + 1);
+	if (!st_shown(c))
+		return false;
+	return below ? has_req(&s->n, c, 0) : leads(s, g, c, 0);
 }
 
-static bool in_services(const struct st *s, const bool *seen)
+struct groups {
+	struct group *v;
+	size_t nr, cap;
+};
+
+static int group_add(struct groups *gs, const struct plw_node *root, const char *trace,
+		     bool all, const struct plw_node *top)
 {
-	for (uint32_t h = 0; h < s->n.nr_hosts; h++) {
-		const char *name = s->n.hosts[h].name;
-		size_t hl = strlen(name);
+	for (size_t i = 0; i < gs->nr; i++)
+		if (gs->v[i].root == root && !strcmp(gs->v[i].trace ? gs->v[i].trace : "",
+						     trace ? trace : ""))
+			return 0;
+	if (gs->nr == gs->cap) {
+		size_t ncap = gs->cap ? gs->cap * 2 : 64;
+		struct group *nv = realloc(gs->v, ncap * sizeof(*nv));
 
-		if (!seen[h])
-			continue;
-		for (const char *p = s->o->services; *p;) {
-			const char *e = strchr(p, ',');
-			size_t l = e ? (size_t)(e - p) : strlen(p);
-
-			if (l == hl && !strncmp(p, name, l))
-				return true;
-			p = e ? e + 1 : p + l;
-		}
+		if (!nv)
+			return -ENOMEM;
+		gs->v = nv;
+		gs->cap = ncap;
 	}
-	return false;
+	gs->v[gs->nr++] = (struct group){ .root = root, .trace = trace, .all = all, .top = top };
+	return 0;
+}
+
+/* the first request node on each path from X: *FIRST (the first one),
+ * *TRACE (the first trace id), *MANY (another trace id too); with GS, one
+ * group per trace id */
+static int collect(const struct st *s, struct groups *gs, const struct plw_node *root,
+		   const struct plw_node *x, int depth, const struct plw_node **first,
+		   const char **trace, bool *many)
+{
+	if (rnet_node_req(&s->n, x)) {
+		const char *t = own_trace(&s->n, x);
+
+		if (!*first)
+			*first = x;
+		if (*t && !*trace)
+			*trace = t;
+		else if (*t && strcmp(*trace, t))
+			*many = true;
+		return gs ? group_add(gs, root, *t ? t : NULL, false, x) : 0;
+	}
+	for (const struct plw_node *c = x->child; c && depth < 256; c = c->next) {
+		int err = collect(s, gs, root, c, depth + 1, first, trace, many);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* the requests of ROOT: one, or one per trace id when it holds several */
+static int collect_root(const struct st *s, struct groups *gs, const struct plw_node *root)
+{
+	const struct plw_node *first = NULL;
+	const char *trace = NULL;
+	bool many = false;
+
+	collect(s, NULL, root, root, 0, &first, &trace, &many);
+	if (!first)
+		return 0;
+	if (!many)
+		return group_add(gs, root, trace, true, first);
+	first = NULL;
+	trace = NULL;
+	return collect(s, gs, root, root, 0, &first, &trace, &many);
+}
+
+static void hosts_of(const struct st *s, const struct group *g, const struct plw_node *x,
+		     bool below, bool *seen, int depth)
+{
+	const struct plw_node *gr = st_graft(&s->n, x);
+
+	seen[s->n.in[x->input].host] = true;
+	below = below || is_top(s, g, x);
+	if (depth >= 256)
+		return;
+	for (const struct plw_node *c = x->child; c; c = c->next)
+		if (keep_child(s, g, c, below))
+			hosts_of(s, g, c, below, seen, depth + 1);
+	if (gr)
+		hosts_of(s, g, gr, true, seen, depth + 1);
 }
 
 static void st_label(const struct st *s, const struct plw_node *x, FILE *out)
@@ -395,15 +461,16 @@ static void st_label(const struct st *s, const struct plw_node *x, FILE *out)
 	}
 }
 
-static void st_text(const struct st *s, const struct plw_node *x, int depth, char *pre,
-		    size_t plen, bool last)
+static void st_text(const struct st *s, const struct group *g, const struct plw_node *x,
+		    bool below, int depth, char *pre, size_t plen, bool last)
 {
 	FILE *out = s->o->out;
 	const char *h = rnet_host_of(&s->n, x->input);
-	const struct plw_node *g = st_graft(&s->n, x);
+	const struct plw_node *gr = st_graft(&s->n, x);
 	const struct plw_node *lastc = NULL;
 	size_t l = strlen(pre);
 
+	below = below || is_top(s, g, x);
 	fputs("  ", out);
 	fputs(pre, out);
 	if (depth)
@@ -417,21 +484,23 @@ static void st_text(const struct st *s, const struct plw_node *x, int depth, cha
 	if (depth && l + 8 < plen)
 		strcat(pre, last ? "    " : "│   ");
 	for (const struct plw_node *c = x->child; c; c = c->next)
-		if (st_shown(c))
+		if (keep_child(s, g, c, below))
 			lastc = c;
 	for (const struct plw_node *c = x->child; c; c = c->next)
-		if (st_shown(c))
-			st_text(s, c, depth + 1, pre, plen, c == lastc && !g);
-	if (g)
-		st_text(s, g, depth + 1, pre, plen, true);
+		if (keep_child(s, g, c, below))
+			st_text(s, g, c, below, depth + 1, pre, plen, c == lastc && !gr);
+	if (gr)
+		st_text(s, g, gr, true, depth + 1, pre, plen, true);
 	pre[l] = 0;
 }
 
-static void st_json(const struct st *s, struct jw *j, const struct plw_node *x, int depth)
+static void st_json(const struct st *s, struct jw *j, const struct group *g,
+		    const struct plw_node *x, bool below, int depth)
 {
 	const struct net_req *r = rnet_node_req(&s->n, x);
-	const struct plw_node *g = st_graft(&s->n, x);
+	const struct plw_node *gr = st_graft(&s->n, x);
 
+	below = below || is_top(s, g, x);
 	jw_obj(j);
 	jw_node_site(j, x);
 	jw_key(j, "host");
@@ -453,24 +522,47 @@ static void st_json(const struct st *s, struct jw *j, const struct plw_node *x, 
 	jw_key(j, "children");
 	jw_arr(j);
 	for (const struct plw_node *c = x->child; c && depth < 256; c = c->next)
-		if (st_shown(c))
-			st_json(s, j, c, depth + 1);
-	if (g && depth < 256)
-		st_json(s, j, g, depth + 1);
+		if (keep_child(s, g, c, below))
+			st_json(s, j, g, c, below, depth + 1);
+	if (gr && depth < 256)
+		st_json(s, j, g, gr, true, depth + 1);
 	jw_arr_end(j);
 	jw_obj_end(j);
 }
 
-static int cmp_root_start(const void *a, const void *b)
+static bool in_services(const struct st *s, const bool *seen)
 {
-	const struct plw_node *x = *(struct plw_node *const *)a, *y = *(struct plw_node *const *)b;
+	for (uint32_t h = 0; h < s->n.nr_hosts; h++) {
+		const char *name = s->n.hosts[h].name;
+		size_t hl = strlen(name);
 
-	return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
+		if (!seen[h])
+			continue;
+		for (const char *p = s->o->services; *p;) {
+			const char *e = strchr(p, ',');
+			size_t l = e ? (size_t)(e - p) : strlen(p);
+
+			if (l == hl && !strncmp(p, name, l))
+				return true;
+			p = e ? e + 1 : p + l;
+		}
+	}
+	return false;
+}
+
+static int cmp_group_start(const void *a, const void *b)
+{
+	const struct group *x = a, *y = b;
+
+	if (x->top->start_ns != y->top->start_ns)
+		return x->top->start_ns < y->top->start_ns ? -1 : 1;
+	return x < y ? -1 : x > y;
 }
 
 int report_stitch(const struct report_opts *o, struct report_result *res)
 {
 	struct st s = { .o = o };
+	struct groups gs = { 0 };
 	bool *seen = NULL;
 	size_t shown = 0;
 	int err = source_open(&s.src, o, res);
@@ -492,27 +584,30 @@ int report_stitch(const struct report_opts *o, struct report_result *res)
 	err = rnet_run_model(&s.n, &s.src, s.m, res);
 	if (err)
 		goto out;
+	for (size_t i = 0; i < s.nr && !s.oom; i++)
+		if (collect_root(&s, &gs, s.roots[i]))
+			s.oom = true;
 	if (s.oom) {
 		res_err(res, -ENOMEM, "out of memory keeping the requests");
 		err = -ENOMEM;
 		goto out;
 	}
 	source_damage(&s.src, res);
-	qsort(s.roots, s.nr, sizeof(*s.roots), cmp_root_start);
+	qsort(gs.v, gs.nr, sizeof(*gs.v), cmp_group_start);
 	for (uint32_t h = 0; h < s.n.nr_hosts; h++)
 		if (strlen(s.n.hosts[h].name) > s.w)
 			s.w = strlen(s.n.hosts[h].name);
-	/* filters: NULL out what is not shown */
-	for (size_t i = 0; i < s.nr; i++) {
+	/* filters: a group not shown loses its root */
+	for (size_t i = 0; i < gs.nr; i++) {
+		struct group *g = &gs.v[i];
+
 		memset(seen, 0, s.n.nr_hosts * sizeof(*seen));
-		hosts_of(&s.n, s.roots[i], seen, 0);
-		if ((o->trace && !has_trace(&s.n, s.roots[i], o->trace, 0)) ||
-		    (o->services && !in_services(&s, seen))) {
-			free(s.roots[i]);
-			s.roots[i] = NULL;
-		} else {
+		hosts_of(&s, g, g->root, false, seen, 0);
+		if ((o->trace && (!g->trace || strncmp(g->trace, o->trace, strlen(o->trace)))) ||
+		    (o->services && !in_services(&s, seen)))
+			g->root = NULL;
+		else
 			shown++;
-		}
 	}
 	if (o->json) {
 		struct jw j;
@@ -524,18 +619,17 @@ int report_stitch(const struct report_opts *o, struct report_result *res)
 		jw_damage(&j, res);
 		jw_key(&j, "requests");
 		jw_arr(&j);
-		for (size_t i = 0; i < s.nr; i++) {
-			const char *t;
+		for (size_t i = 0; i < gs.nr; i++) {
+			const struct group *g = &gs.v[i];
 
-			if (!s.roots[i])
+			if (!g->root)
 				continue;
 			memset(seen, 0, s.n.nr_hosts * sizeof(*seen));
-			hosts_of(&s.n, s.roots[i], seen, 0);
-			t = trace_of(&s.n, s.roots[i], 0);
+			hosts_of(&s, g, g->root, false, seen, 0);
 			jw_obj(&j);
 			jw_key(&j, "trace_id");
-			if (*t)
-				jw_str(&j, t);
+			if (g->trace)
+				jw_str(&j, g->trace);
 			else
 				jw_null(&j);
 			jw_key(&j, "hosts");
@@ -545,7 +639,7 @@ int report_stitch(const struct report_opts *o, struct report_result *res)
 					jw_str(&j, s.n.hosts[h].name);
 			jw_arr_end(&j);
 			jw_key(&j, "root");
-			st_json(&s, &j, s.roots[i], 0);
+			st_json(&s, &j, g, g->root, false, 0);
 			jw_obj_end(&j);
 		}
 		jw_arr_end(&j);
@@ -560,32 +654,32 @@ int report_stitch(const struct report_opts *o, struct report_result *res)
 	}
 	bool first = true;
 
-	for (size_t i = 0; i < s.nr; i++) {
+	for (size_t i = 0; i < gs.nr; i++) {
+		const struct group *g = &gs.v[i];
 		char pre[4 * 256 + 16] = "";
-		const char *t;
 		uint32_t nh = 0;
 
-		if (!s.roots[i])
+		if (!g->root)
 			continue;
 		memset(seen, 0, s.n.nr_hosts * sizeof(*seen));
-		hosts_of(&s.n, s.roots[i], seen, 0);
+		hosts_of(&s, g, g->root, false, seen, 0);
 		for (uint32_t h = 0; h < s.n.nr_hosts; h++)
 			nh += seen[h];
-		t = trace_of(&s.n, s.roots[i], 0);
 		fputs(first ? "" : "\n", o->out);
 		first = false;
-		if (*t)
-			fprintf(o->out, "REQUEST trace-id: %s", t);
+		if (g->trace)
+			fprintf(o->out, "REQUEST trace-id: %s", g->trace);
 		else
 			fputs("REQUEST (no trace id)", o->out);
 		fprintf(o->out, "  (%u host%s)\n\n", nh, nh == 1 ? "" : "s");
-		st_text(&s, s.roots[i], 0, pre, sizeof(pre), true);
+		st_text(&s, g, g->root, false, 0, pre, sizeof(pre), true);
 	}
 	rnet_text_summary(o->out, &s.n, 0);
 out:
 	for (size_t i = 0; i < s.nr; i++)
 		free(s.roots[i]);
 	free(s.roots);
+	free(gs.v);
 	free(seen);
 	plw_model_free(s.m);
 	rnet_free(&s.n);

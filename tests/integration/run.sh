@@ -1110,6 +1110,92 @@ t_refuse_capabilities() {
 	note "without CAP_SYS_PTRACE: $(head -1 "$d/rec.err")"
 }
 
+# several hosts, on one machine: three services on 127.0.0.1 recorded each
+# by its own `pylow record --host NAME` (svc-b's wall clock shifted +3 s by
+# PYLOW_TOD_SHIFT_NS), a client making N requests with known traceparents
+# then N without; the reports must join every request across the three
+# hosts (by traceparent, then by TCP connection), find svc-b's offset within
+# 5 ms, and never draw a server span outside its client call.
+# (The multi-host test in network namespaces is t_netns_*.)
+t_net_stitch_local() {
+	local d=$1 n=4 p pc pb
+	"$PYLOW" record --host svc-c -o "$d/c.plw" -- "$PY" "$PYDIR/stitch_svc.py" "$d/c.port" \
+		>"$d/c.out" 2>"$d/c.err" &
+	pc=$!
+	wait_for 30 "svc-c to listen" test -s "$d/c.port"
+	PYLOW_TOD_SHIFT_NS=3000000000 "$PYLOW" record --host svc-b -o "$d/b.plw" -- "$PY" \
+		"$PYDIR/stitch_svc.py" "$d/b.port" "http://127.0.0.1:$(cat "$d/c.port")/stock" \
+		>"$d/b.out" 2>"$d/b.err" &
+	pb=$!
+	wait_for 30 "svc-b to listen" test -s "$d/b.port"
+	rec "$d" record --host svc-a -o "$d/a.plw" -- "$PY" "$PYDIR/stitch_client.py" \
+		"http://127.0.0.1:$(cat "$d/b.port")/price" "$n"
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "recording the client exited $rc"; }
+	kill -INT "$pb" "$pc"
+	stopped "$pb" 30
+	stopped "$pc" 30
+	for p in a b c; do finished "$d" "$d/$p.plw"; done
+	grep '^TRACE ' "$d/rec.out" | cut -d' ' -f2 >"$d/traces"
+	[ "$(wc -l <"$d/traces")" = $n ] || fail "the client printed $(wc -l <"$d/traces") trace ids, not $n"
+	report "$d" "$d/hosts.json" hosts --json "$d/a.plw" "$d/b.plw" "$d/c.plw"
+	report "$d" "$d/stitch.json" stitch --json "$d/a.plw" "$d/b.plw" "$d/c.plw"
+	report "$d" "$d/flow.json" flow --all --json "$d/a.plw" "$d/b.plw" "$d/c.plw"
+	report "$d" "$d/hosts.txt" hosts "$d/a.plw" "$d/b.plw" "$d/c.plw"
+	sed 's/^/    /' "$d/hosts.txt"
+	"$PY" - "$d" "$n" <<'PYEOF' || fail "the reports across hosts are wrong (above)"
+import json, sys
+d, n = sys.argv[1], int(sys.argv[2])
+traces = open(d + '/traces').read().split()
+hosts = {h['host']: h for h in json.load(open(d + '/hosts.json'))['hosts']}
+st = json.load(open(d + '/stitch.json'))
+flow = json.load(open(d + '/flow.json'))
+bad = []
+def need(ok, what):
+    print('    %s %s' % ('ok  ' if ok else 'FAIL', what))
+    if not ok:
+        bad.append(what)
+need(sorted(hosts) == ['svc-a', 'svc-b', 'svc-c'], 'hosts: svc-a, svc-b, svc-c (%s)' % sorted(hosts))
+b, c = hosts.get('svc-b', {}), hosts.get('svc-c', {})
+need(abs(b.get('offset_ns', 0) - 3e9) < 5e6, 'svc-b offset %.3f ms within 5 ms of +3000 ms' % (b.get('offset_ns', 0) / 1e6))
+need(b.get('offset_lo_ns', 1) <= b.get('offset_ns', 0) <= b.get('offset_hi_ns', -1), 'svc-b offset inside its interval')
+need(abs(c.get('offset_ns', 1e9)) < 5e6, 'svc-c offset %.3f ms within 5 ms of 0' % (c.get('offset_ns', 0) / 1e6))
+need(hosts['svc-a']['offset_ns'] == 0, 'svc-a (reference) offset 0')
+need((hosts['svc-a']['matched'], b.get('matched'), c.get('matched')) == (2 * n, 4 * n, 2 * n),
+     'exchanges a/b/c = %d/%d/%d' % (hosts['svc-a']['matched'], b.get('matched', 0), c.get('matched', 0)))
+links = st['links']
+need(links['traceparent'] == 2 * n and links['tcp'] == 2 * n,
+     'joins: %d by traceparent, %d by tcp (want %d each)' % (links['traceparent'], links['tcp'], 2 * n))
+def nodes(x):
+    yield x
+    for ch in x['children']:
+        yield from nodes(ch)
+for t in traces:
+    reqs = [r for r in st['requests'] if r['trace_id'] == t]
+    ok = len(reqs) == 1 and reqs[0]['hosts'] == ['svc-a', 'svc-b', 'svc-c']
+    if ok:
+        spans = [x for x in nodes(reqs[0]['root']) if x['kind'] == 'span']
+        ok = [(x['host'], x['link'], x['trace_id']) for x in spans] == \
+            [('svc-b', 'traceparent', t), ('svc-c', 'traceparent', t)]
+        # parent links: svc-c's parent span is the span id svc-b sent
+        calls = [x for x in nodes(reqs[0]['root']) if x['kind'] == 'net']
+        ok = ok and len(calls) == 2 and spans[0]['parent_span_id'] == calls[0]['span_id'] \
+            and spans[1]['parent_span_id'] == calls[1]['span_id']
+    need(ok, 'trace %s: one request over svc-a -> svc-b -> svc-c, parent ids right' % t)
+joined = 0
+for root in flow['roots']:
+    for x in nodes(root):
+        for ch in x['children']:
+            if x['kind'] == 'net' and ch['kind'] == 'span':
+                joined += 1
+                if not (x['start_ns'] <= ch['start_ns'] and
+                        ch['start_ns'] + ch['dur_ns'] <= x['start_ns'] + x['dur_ns']):
+                    bad.append('span %s on %s outside its call' % (ch['label'], ch['host']))
+need(joined == 4 * n and not [b for b in bad if b.startswith('span')],
+     'flow: %d joined spans, each inside its client call' % joined)
+sys.exit(1 if bad else 0)
+PYEOF
+}
+
 CASES=(launch_counts attach_counts sleep_durations children threads deep_stack perf_script
        refuse_noprobe_python refuse_noprobe_attach refuse_missing_pid refuse_non_python
        refuse_capabilities
@@ -1121,7 +1207,8 @@ CASES=(launch_counts attach_counts sleep_durations children threads deep_stack p
        target_unharmed disk_full lost_marked truncated_anywhere
        storm_forks_threads storm_code_objects privacy symlink_mode
        analyses kernel_leaves kernel_leaves_agent kernel_perf_script kernel_groups
-       net_http net_tls net_redis net_labels_off net_host_clock)
+       net_http net_tls net_redis net_labels_off net_host_clock
+       net_stitch_local)
 [ $# -gt 0 ] && CASES=("$@")
 
 echo "integration: $PYLOW, target $PY ($("$PY" --version 2>&1)), kernel $(uname -r), temp $T"
