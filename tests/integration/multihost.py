@@ -18,7 +18,7 @@ usage: multihost.py CHECK ARGS...   (exit 0: pass; 1: mismatch, explained)
         replies, if labelled, are not counted.  Its NET_CONN connect and
         accept events are exactly one per connection of the ground truth
         (by local and peer port)
-  tree GTDIR FLOW [--link traceparent|tcp] [--missing HOST [--full FLOW]] [--tls]
+  tree GTDIR FLOW [--link traceparent|tcp] [--missing HOST [--alone H=FLOW]] [--tls]
         every HTTP exchange of the ground truth is a client leaf on the
         caller's host (label: method and path) with the server's request
         span (on the callee's host, same label) as its child, linked by
@@ -26,8 +26,8 @@ usage: multihost.py CHECK ARGS...   (exit 0: pass; 1: mismatch, explained)
         api's Redis GET/SET are leaves under api's span.  --missing HOST:
         HOST's file was left out: no node of HOST, the calls into HOST end
         unlinked (link null), everything else as without --missing; with
-        --full (the flow of all files), every request span of the other
-        hosts has a subtree of as many nodes as there.
+        --alone H=FLOW (report flow of H's file alone), H's calls here are
+        exactly those (unjoined spans' calls stay in their thread's tree).
         HTTP statuses as sent; the flow's "links" counts exact.  --tls:
         notes the TLS client leaf (its labels come through libssl only)
   causal GTDIR FLOW         on the merged timeline every linked server span
@@ -387,19 +387,14 @@ def match_tree(gtdir, flow, link, missing, tls):
     return errs, notes, pairs
 
 
-def subtree_sizes(flow, skip):
-    """{(host, label): [nodes of the span's host in its subtree]} of every
-    span node (other hosts' spans joined below it are not counted)"""
-    out = defaultdict(list)
+def call_counts(flow, host):
+    """{(kind, name, file, line): summed count} over HOST's nodes of FLOW
+    (all of them when the flow has no hosts: one file)"""
+    out = defaultdict(int)
     for n in flow_nodes(json.load(open(flow))):
-        if n.get("kind") == "span" and n.host != skip:
-            k, st = 0, [n]
-            while st:
-                x = st.pop()
-                k += 1
-                st += [c for c in x.children if c.host == n.host]
-            out[(n.host, n.get("label"))].append(k)
-    return {k: sorted(v) for k, v in out.items()}
+        if n.host in (host, None) and n.get("kind") != "span":
+            out[(n.get("kind"), n.get("name"), n.get("file"), n.get("line"))] += n.get("count") or 0
+    return out
 
 
 def cmd_tree(args):
@@ -409,17 +404,18 @@ def cmd_tree(args):
         a = rest.pop(0)
         opt[a] = True if a == "--tls" else rest.pop(0)
     errs, notes, _ = match_tree(gtdir, flow, opt.get("--link"), opt.get("--missing"), "--tls" in opt)
-    if opt.get("--full"):
-        # every request span of the other hosts as whole as with all files
-        a = subtree_sizes(opt["--full"], opt.get("--missing"))
-        b = subtree_sizes(flow, opt.get("--missing"))
-        diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k[0] != opt.get("--missing"))
-        # spans that were below the missing host's calls
+    if opt.get("--alone"):
+        # the missing host's callee keeps every call, as in its file alone
+        host, alone = opt["--alone"].split("=", 1)
+        a, b = call_counts(alone, host), call_counts(flow, host)
+        diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        if not a:
+            errs.append("%s: no calls in its file alone" % host)
         for k in diff[:8]:
-            errs.append("span %s on %s: subtree sizes %s with all files, %s without %s"
-                        % (k[1], k[0], a.get(k), b.get(k), opt.get("--missing")))
-        notes.append("%d request spans of the other hosts compared with the full flow, %d differ"
-                     % (sum(len(v) for v in a.values()), len(diff)))
+            errs.append("%s: %s %s (%s:%s) x%d in its file alone, x%d here"
+                        % (host, k[0], k[1], k[2], k[3], a.get(k, 0), b.get(k, 0)))
+        notes.append("%s: %d calls in %d nodes as in its file alone%s"
+                     % (host, sum(a.values()), len(a), "" if not diff else ", %d differ" % len(diff)))
     return errs, notes
 
 

@@ -355,17 +355,18 @@ t_clock_shift() {
 	check "flow with a shifted host is not causal" causal "$T/scen-shift/gt" "$d/flow.json"
 }
 
-# (c) api's file left out: front's calls to api end unlinked, stock's spans
-# (api's peer) stay whole, the rest of each tree is intact
+# (c) api's file left out: front's calls to api end unlinked, stock (api's
+# peer) keeps all its calls (as in its file alone) and report stitch its
+# spans, the rest of each tree is intact
 t_missing_host() {
 	local d=$1
 	scenario plain
 	# shellcheck disable=SC2046
-	report "$d" "$d/full.json" flow --all --json $(files plain)
+	report "$d" "$d/stock.json" flow --all --json "$(files plain stock)"
 	# shellcheck disable=SC2046
 	report "$d" "$d/flow.json" flow --all --json $(files plain client front stock)
 	check "flow without api.plw is wrong" tree "$T/scen-plain/gt" "$d/flow.json" --link traceparent \
-		--missing api --full "$d/full.json"
+		--missing api --alone stock="$d/stock.json"
 	# shellcheck disable=SC2046
 	report "$d" "$d/stitch.json" stitch --json $(files plain client front stock)
 	check "stitch without api.plw is wrong" stitch "$T/scen-plain/gt" "$d/stitch.json" --missing api
