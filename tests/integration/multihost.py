@@ -9,6 +9,9 @@ usage: multihost.py CHECK ARGS...   (exit 0: pass; 1: mismatch, explained)
         (none with --no-traceparent), client and server ends of every
         exchange on the same TCP connection, server inside client in time
   info INFO HOST            report info names HOST as the file's host
+  order DIR                 DIR/perf-HOST.out (perf script -F tid,time,event,
+        trace --ns of each host's file; one machine, one monotonic clock):
+        no HTTP request or response received before it was sent
   labels GTDIR HOST SCRIPT  the NET_LABEL events of HOST's file (SCRIPT:
         `perf script -F tid,event,trace` of it) are exactly those of HOST's
         spans in the ground truth: per HTTP client span SEND http_req
@@ -195,7 +198,7 @@ def cmd_labels(args):
             conns.append(("connect", port(s["laddr"]), port(s["raddr"])))
     conns = sorted(set(conns))
     got, gconns, replies = [], [], 0
-    line_re = re.compile(r"^\s*(\d+)\s+pylow:(net_label|net_conn):\s(.*)$")
+    line_re = re.compile(r"^\s*(\d+)\s+(?:[\d.]+:\s+)?pylow:(net_label|net_conn):\s(.*)$")
     with open(script) as f:
         for line in f:
             m = line_re.match(line)
@@ -228,6 +231,69 @@ def cmd_labels(args):
             errs.append("%s: %d %ss missing, %d unexpected in all" % (host, len(miss), what, len(extra)))
     return errs, ["%s: %d labels (want %d), %d connects/accepts (want %d), %d Redis replies labelled"
                   % (host, len(got), len(want), len(gconns), len(conns), replies)]
+
+
+def script_labels(path):
+    """[(time ns, tid, fields)] of the NET_LABEL lines of a perf script
+    output with tid,time (--ns)"""
+    out = []
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"^\s*(\d+)\s+(\d+)\.(\d{9}):\s+pylow:net_label:\s(.*)$", line)
+            if m:
+                out.append((int(m.group(2)) * 10**9 + int(m.group(3)), int(m.group(1)),
+                            dict(re.findall(r"(\w+)=(\S*)", m.group(4)))))
+    return out
+
+
+def cmd_order(args):
+    """order DIR: perf-HOST.out of every recorded host of one machine (one
+    monotonic clock): for every HTTP exchange, the server's RECV of the
+    request is not before the client's SEND of it, the client's RECV of
+    the response not before the server's SEND of it"""
+    d = args[0]
+    lab = {}
+    for f in sorted(os.listdir(d)):
+        m = re.match(r"perf-(\w+)\.out$", f)
+        if m:
+            lab[m.group(1)] = script_labels(os.path.join(d, f))
+    send, recv = {}, {}	 # target -> (host, time, tid, index)
+    for h, ls in lab.items():
+        for i, (t, tid, fl) in enumerate(ls):
+            if fl.get("proto") != "http_req":
+                continue
+            (send if fl.get("dir") == "send" else recv)[fl.get("target")] = (h, t, tid, i)
+
+    def reply(h, i, tid, dr):
+        for t, tt, fl in lab[h][i + 1:]:
+            if tt == tid and fl.get("proto") == "http_resp" and fl.get("dir") == dr:
+                return t
+        return None
+    errs, notes = [], []
+    worst = defaultdict(lambda: [None, None])
+    for target, (ch, ct, ctid, ci) in sorted(send.items()):
+        if target not in recv:
+            continue
+        sh, st, stid, si = recv[target]
+        cr, ss = reply(ch, ci, ctid, "recv"), reply(sh, si, stid, "send")
+        if cr is None or ss is None:
+            errs.append("%s %s->%s: no response label" % (target, ch, sh))
+            continue
+        w = worst[(ch, sh)]
+        w[0] = st - ct if w[0] is None else min(w[0], st - ct)
+        w[1] = cr - ss if w[1] is None else min(w[1], cr - ss)
+        if st < ct:
+            errs.append("%s %s->%s: the server's RECV of the request %.3f ms before the client's SEND"
+                        % (target, ch, sh, (ct - st) / MS))
+        if cr < ss:
+            errs.append("%s %s->%s: the client's RECV of the response %.3f ms before the server's SEND"
+                        % (target, ch, sh, (ss - cr) / MS))
+    for (a, b), (x, y) in sorted(worst.items()):
+        notes.append("%s->%s: least request send->receive %+.3f ms, response %+.3f ms (one clock)"
+                     % (a, b, x / MS, y / MS))
+    if not worst:
+        errs.append("no HTTP exchange found in %s" % d)
+    return errs, notes
 
 
 # ---------------------------------------------------------------- flow trees
@@ -725,7 +791,7 @@ def cmd_selftest(args):
 
 
 def main():
-    cmds = {"gt": cmd_gt, "info": cmd_info, "labels": cmd_labels, "tree": cmd_tree, "causal": cmd_causal,
+    cmds = {"gt": cmd_gt, "info": cmd_info, "labels": cmd_labels, "order": cmd_order, "tree": cmd_tree, "causal": cmd_causal,
             "stitch": cmd_stitch, "hosts": cmd_hosts, "selftest": cmd_selftest}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         sys.exit(__doc__)

@@ -294,17 +294,21 @@ t_host_identity() {
 }
 
 # labels SCENARIO: every recorded host's NET_LABEL and NET_CONN events (as
-# perf script prints them) are exactly those of its spans in the ground truth
+# perf script prints them) are exactly those of its spans in the ground
+# truth, and on this one clock no message is received before it was sent
 labels() {
 	local s=$1 h r
 	command -v perf >/dev/null || fail "perf not installed (apt-get install linux-perf)"
 	for h in "${RECORDED[@]}"; do
 		r=0
-		timeout -k 5 120 perf script -F tid,event,trace -i "$(files "$s" "$h")" \
+		timeout -k 5 120 perf script --ns -F tid,time,event,trace -i "$(files "$s" "$h")" \
 			>"$d/perf-$h.out" 2>"$d/perf-$h.err" || r=$?
 		[ $r = 0 ] || { show "$d/perf-$h.err"; fail "perf script of $h.plw exited $r"; }
 		check "$h.plw: network events differ from the ground truth" labels "$T/scen-$s/gt" "$h" "$d/perf-$h.out"
 	done
+	# all hosts share this machine's monotonic clock: the labels' own times
+	# must already be causal (stitch's clock offsets rely on it)
+	check "$s: a message received before it was sent" order "$d"
 }
 
 # the checks themselves: an ideal perf script and flow built from the ground
