@@ -304,6 +304,52 @@ static const struct plw_node *graft_of(const struct plw_node *n)
 	return r && r->peer >= 0 ? cur_net->span_tree[r->peer] : NULL;
 }
 
+/* a node's own time: a joined call's is the part its server span does
+ * not explain (the network, queues) */
+static uint64_t own_ns(const struct plw_node *n)
+{
+	const struct plw_node *g = graft_of(n);
+
+	if (!g)
+		return n->self_ns;
+	return n->dur_ns > g->dur_ns ? n->dur_ns - g->dur_ns : 0;
+}
+
+/* plw_tree_bottleneck over the tree with the joined server spans in it:
+ * the slowest path goes on into the server that answered the call */
+static const struct plw_node *bottleneck(const struct plw_node *root)
+{
+	const struct plw_node *best = root;
+	int hops = 0;
+
+	if (!cur_net)
+		return plw_tree_bottleneck(root);
+	if (!root || (!root->child && !graft_of(root)))
+		return NULL;
+	for (const struct plw_node *n = root; n && hops < PLW_TREE_DEPTH_MAX; hops++) {
+		const struct plw_node *slow = graft_of(n);
+
+		if (own_ns(n) > own_ns(best))
+			best = n;
+		for (const struct plw_node *c = n->child; c; c = c->next) {
+			if (!slow || c->dur_ns > slow->dur_ns)
+				slow = c;
+			if (c->site->kind == PLW_KIND_PYTHON || c->site->kind == PLW_KIND_SPAN)
+				continue;
+			if (own_ns(c) > own_ns(best))
+				best = c;
+			for (const struct plw_node *g = c->child; g; g = g->next)
+				if (g->self_ns > own_ns(best))
+					best = g;
+		}
+		n = slow;
+	}
+	if (best->site->kind == PLW_KIND_OFFCPU && best->parent &&
+	    best->parent->site->kind == PLW_KIND_SYSCALL)
+		best = best->parent;
+	return best;
+}
+
 static void node_line(FILE *out, const struct plw_node *n)
 {
 	char where[512], fl[64];
@@ -424,7 +470,7 @@ static int text_tree(const struct flow *f, const struct kept *t)
 	struct prefix p = { 0 };
 	int err;
 
-	cur_bottleneck = plw_tree_bottleneck(r);
+	cur_bottleneck = bottleneck(r);
 	node_line(o->out, r);
 	if (f->net) {
 		/* a request span's line names its host already */
@@ -599,7 +645,7 @@ int report_flow(const struct report_opts *o, struct report_result *res)
 		jw_key(&j, "roots");
 		jw_arr(&j);
 		for (size_t i = 0; i < f.len; i++) {
-			cur_bottleneck = plw_tree_bottleneck(f.trees[i]->root);
+			cur_bottleneck = bottleneck(f.trees[i]->root);
 			json_node(o, &j, f.trees[i]->root, 0);
 		}
 		jw_arr_end(&j);

@@ -544,6 +544,65 @@ static bool is_tcp(const struct net_conn *c)
 	       c->lport && c->rport;
 }
 
+/* server ends (ACCEPT, and LISTEN for the address index) sorted by
+ * (family, local port, local address, remote port, remote address) */
+static int cmp_end(const struct net_conn *x, uint16_t family, uint16_t lport,
+		   const uint8_t *laddr, uint16_t rport, const uint8_t *raddr, bool full)
+{
+	int c;
+
+	if (x->family != family)
+		return x->family < family ? -1 : 1;
+	if (x->lport != lport)
+		return x->lport < lport ? -1 : 1;
+	if ((c = memcmp(x->laddr, laddr, 16)))
+		return c;
+	if (!full)
+		return 0;
+	if (x->rport != rport)
+		return x->rport < rport ? -1 : 1;
+	return memcmp(x->raddr, raddr, 16);
+}
+
+static int cmp_srv_end(const void *a, const void *b)
+{
+	const struct net_conn *x = &sort_net->c[*(const uint32_t *)a];
+	const struct net_conn *y = &sort_net->c[*(const uint32_t *)b];
+
+	return cmp_end(x, y->family, y->lport, y->laddr, y->rport, y->raddr, true);
+}
+
+static int index_ends(struct net *n)
+{
+	n->ends = malloc((n->nr_c + 1) * sizeof(*n->ends));
+	if (!n->ends)
+		return -ENOMEM;
+	n->nr_ends = 0;
+	for (size_t j = 0; j < n->nr_c; j++)
+		if (n->c[j].op == PLW_NET_ACCEPT || n->c[j].op == PLW_NET_LISTEN)
+			n->ends[n->nr_ends++] = (uint32_t)j;
+	sort_net = n;
+	qsort(n->ends, n->nr_ends, sizeof(*n->ends), cmp_srv_end);
+	return 0;
+}
+
+/* first server end >= the key (FULL: the whole 4-tuple, else the address) */
+static size_t ends_lower(const struct net *n, uint16_t family, uint16_t lport,
+			 const uint8_t *laddr, uint16_t rport, const uint8_t *raddr, bool full)
+{
+	size_t lo = 0, hi = n->nr_ends;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (cmp_end(&n->c[n->ends[mid]], family, lport, laddr, rport, raddr, full) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* the server end of client connection C: mirrored 4-tuple, nearest in time */
 static int32_t tcp_peer(const struct net *n, const struct net_conn *c)
 {
@@ -551,12 +610,13 @@ static int32_t tcp_peer(const struct net *n, const struct net_conn *c)
 	int64_t best_d = INT64_MAX;
 	int64_t t = wall(n, c->input, c->ts);
 
-	for (size_t j = 0; j < n->nr_c; j++) {
-		const struct net_conn *s = &n->c[j];
+	for (size_t k = ends_lower(n, c->family, c->rport, c->raddr, c->lport, c->laddr, true);
+	     k < n->nr_ends; k++) {
+		const struct net_conn *s = &n->c[n->ends[k]];
 
-		if (s->op != PLW_NET_ACCEPT || !is_tcp(s) || s->family != c->family ||
-		    s->lport != c->rport || s->rport != c->lport ||
-		    memcmp(s->laddr, c->raddr, 16) || memcmp(s->raddr, c->laddr, 16))
+		if (cmp_end(s, c->family, c->rport, c->raddr, c->lport, c->laddr, true))
+			break;
+		if (s->op != PLW_NET_ACCEPT || !is_tcp(s))
 			continue;
 		int64_t d = wall(n, s->input, s->ts) - t;
 
@@ -564,7 +624,7 @@ static int32_t tcp_peer(const struct net *n, const struct net_conn *c)
 			d = -d;
 		if (d < best_d) {
 			best_d = d;
-			best = (int32_t)j;
+			best = (int32_t)n->ends[k];
 		}
 	}
 	return best;
@@ -709,19 +769,15 @@ const char *rnet_peer_text(const struct net *n, const struct net_req *r, char *b
 bool rnet_peer_recorded(const struct net *n, const struct net_req *r)
 {
 	const struct net_conn *c = r->ci >= 0 ? &n->c[r->ci] : NULL;
+	size_t k;
 
-	if (!c || c->op == UINT32_MAX)
+	if (!c || c->op == UINT32_MAX || !n->ends)
 		return false;
-	for (size_t j = 0; j < n->nr_c; j++) {
-		const struct net_conn *s = &n->c[j];
-
-		/* a wildcard listen says nothing of the host's addresses */
-		if ((s->op == PLW_NET_ACCEPT || s->op == PLW_NET_LISTEN) &&
-		    s->family == c->family && s->lport == c->rport &&
-		    !memcmp(s->laddr, c->raddr, 16))
-			return true;
-	}
-	return false;
+	/* an input accepted (or listened) on exactly that address; a
+	 * wildcard listen says nothing of the host's addresses */
+	k = ends_lower(n, c->family, c->rport, c->raddr, 0, NULL, false);
+	return k < n->nr_ends &&
+	       !cmp_end(&n->c[n->ends[k]], c->family, c->rport, c->raddr, 0, NULL, false);
 }
 
 static int labels(struct net *n)
@@ -770,6 +826,7 @@ void rnet_free(struct net *n)
 	}
 	free(n->span_tree);
 	free(n->srv);
+	free(n->ends);
 	free(n->in);
 	free(n->hosts);
 	free(n->r);
@@ -798,7 +855,8 @@ int rnet_prepare(struct net *n, const struct report_opts *o, struct source *s,
 	free(sc.open_srv);
 	if (err)
 		return err;
-	if ((err = join_traceparent(n)) || (join_tcp(n), err = hosts_and_skew(n)) ||
+	if ((err = join_traceparent(n)) || (err = index_ends(n)) ||
+	    (join_tcp(n), err = hosts_and_skew(n)) ||
 	    (err = labels(n))) {
 		if (err == -E2BIG)
 			res_err(res, err, "too many hosts (%u): at most %d", n->nr_hosts,
@@ -909,12 +967,15 @@ bool rnet_root_spans_joined(const struct net *n, const struct plw_node *root)
 	uint64_t end = root->start_ns + root->dur_ns;
 	bool any = false;
 
-	/* the thread's first span */
+	/* the thread's first span starting in the root; spans not reached
+	 * by the second pass yet (tstart 0) are the last of their thread */
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 		const struct net_req *r = &n->r[n->srv[mid]];
 
-		if (r->input < root->input || (r->input == root->input && r->tid < root->tid))
+		if (r->input < root->input || (r->input == root->input && r->tid < root->tid) ||
+		    (r->input == root->input && r->tid == root->tid && r->tstart &&
+		     r->tstart < root->start_ns))
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -924,8 +985,8 @@ bool rnet_root_spans_joined(const struct net *n, const struct plw_node *root)
 
 		if (r->input != root->input || r->tid != root->tid)
 			break;
-		if (r->tstart < root->start_ns || r->tstart > end)
-			continue;
+		if (!r->tstart || r->tstart > end)
+			break;
 		if (r->peer < 0)
 			return false;
 		any = true;

@@ -50,6 +50,10 @@ static const struct sub subs[] = {
 	  "same parent are grouped: 'f ×3  15.000 ms' is three calls taking 15 ms in all.\n"
 	  "Flags: [cut at start] began before the recording, [cut at end] still\n"
 	  "running at its end, [incomplete] events were lost or did not match.\n"
+	  "Network calls (record -e net) are leaves: '[GET svc-b/x]  40 ms'.  With one\n"
+	  "file per host, a call's server side on the other host is drawn below it\n"
+	  "('request GET /x ... @svc-b (joined by traceparent)'), times on one clock\n"
+	  "(see 'report hosts'; 'report stitch' lists the requests).\n"
 	  "\n"
 	  "Options:\n"
 	  "  --top N       the N slowest root calls, slowest first (default: 10)\n"
@@ -66,7 +70,8 @@ static const struct sub subs[] = {
 	  "  pylow report flow trace.plw                 # the 10 slowest requests\n"
 	  "  pylow report flow --top 3 --min-ms 1 trace.plw\n"
 	  "  pylow report flow --last --depth 2 trace.plw\n"
-	  "  pylow report flow --all --json trace.plw > flows.json\n" },
+	  "  pylow report flow --all --json trace.plw > flows.json\n"
+	  "  pylow report flow api.plw worker.plw db.plw    # one file per host\n" },
 	{ "timeline", report_timeline, "every call and return in time order, indented by depth",
 	  "usage: pylow report timeline [--json] [--threshold MS] [--pid P] [--tid T] FILE...\n"
 	  "\n"
@@ -303,6 +308,7 @@ static void usage(FILE *f)
 		"  pylow report graph trace.plw\n"
 		"  pylow report slow --threshold 100 trace.plw\n"
 		"  pylow report diff v1.2.plw v1.3.plw\n"
+		"  pylow report stitch api.plw worker.plw     # requests across hosts\n"
 		"\n'pylow report SUBCOMMAND --help' for its options.\n");
 }
 
