@@ -302,8 +302,7 @@ static int add_link(struct net *n, struct manifest *m, const char *name, struct 
 int net_attach(struct net *n, struct manifest *m, const int *pids, int nr, char *err, size_t len)
 {
 	struct { const char *name; struct bpf_program *p; } tab[] = {
-		{ "tp_btf:sys_enter(read,write,readv,writev,send*,recv*,close)",
-		  n->skel ? n->skel->progs.net_sys_enter : NULL },
+		{ "tp_btf:sys_enter(close)", n->skel ? n->skel->progs.net_sys_enter : NULL },
 		{ "tp_btf:sys_exit(connect,accept,listen,close)", n->skel ? n->skel->progs.net_sys_exit : NULL },
 		{ "tp_btf:inet_sock_set_state", n->skel ? n->skel->progs.net_set_state : NULL },
 		{ "tp_btf:sock_send_length", n->skel ? n->skel->progs.net_send_length : NULL },
