@@ -111,6 +111,15 @@ struct {
 	__type(value, struct ssl_call);
 } ssl_calls SEC(".maps");
 
+/* streams the recorder gave up on (no protocol it knows): no more copies;
+ * key: cookie ^ dir << 63 */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} muted SEC(".maps");
+
 /* SSL object -> socket cookie, learnt from the kernel I/O inside an SSL call */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -475,6 +484,12 @@ static __always_inline int on_length(struct sock *sk, int ret, __u32 dir)
 	}
 	if (!labels)
 		return 0;
+	{
+		__u64 key = cookie ^ ((__u64)dir << 63);
+
+		if (bpf_map_lookup_elem(&muted, &key))
+			return 0;
+	}
 	/* the syscall this runs in, from the thread's saved user registers
 	 * (also for a call that began before the recording did) */
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
@@ -550,8 +565,11 @@ static __always_inline int ssl_exit(long ret, bool ex)
 		n = ret;
 	}
 	if (n && running && labels) {
+		/* no socket I/O seen inside an SSL call of this object yet (a
+		 * memory BIO, as asyncio's): its address keys its stream */
 		cookie = bpf_map_lookup_elem(&ssl_conn, &c->ssl);
-		emit_data(pid_tgid, cookie ? *cookie : 0, -1, c->dir, PLW_LABEL_TLS, c->buf, n, n);
+		emit_data(pid_tgid, cookie ? *cookie : c->ssl, -1, c->dir,
+			  cookie ? PLW_LABEL_TLS : PLW_LABEL_TLS | PLW_NET_DATA_SSL_KEY, c->buf, n, n);
 	}
 	bpf_map_delete_elem(&ssl_calls, &pid_tgid);
 	return 0;
