@@ -440,6 +440,18 @@ void lbl_close(struct lbl *l, uint64_t id)
 	}
 }
 
+int lbl_ignored(const struct lbl *l, uint64_t id, unsigned dir, unsigned flags)
+{
+	uint8_t tls = !!(flags & PLW_LABEL_TLS);
+
+	if (dir > 1)
+		return 0;
+	for (const struct conn *c = l->b[hash(id, tls)]; c; c = c->next)
+		if (c->id == id && c->tls == tls)
+			return c->s[dir].proto == P_NONE;
+	return 0;
+}
+
 size_t lbl_nr_conns(const struct lbl *l)
 {
 	return l->nr;

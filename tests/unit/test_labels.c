@@ -375,6 +375,14 @@ static void test_garbage(void **st)
 	}
 	assert_int_equal(g.n, 0);
 	assert_int_equal(lbl_bytes_held(l), 0);
+	/* given up on: the recorder stops the copies */
+	assert_true(lbl_ignored(l, 1000, 0, 0));
+	assert_true(lbl_ignored(l, 1199, 1, 0));
+	assert_false(lbl_ignored(l, 1000, 0, PLW_LABEL_TLS));
+	feeds(l, 2000, PLW_DIR_SEND, req2, &g);
+	assert_false(lbl_ignored(l, 2000, PLW_DIR_SEND, 0));
+	assert_int_equal(g.n, 1);
+	g.n = 0;
 	/* near misses */
 	feeds(l, 1, PLW_DIR_SEND, "GETX\r\n\r\n", &g);
 	feeds(l, 2, PLW_DIR_RECV, "HTTP/1.1 abc\r\n\r\n", &g);
