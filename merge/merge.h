@@ -13,7 +13,7 @@
  * recordings: one pending event per input, and each reader's window (up to
  * 4 MiB of the file mapped, dropped behind the read position, and one
  * decompressed chunk, 256 KiB by default): about 5 MiB per input.  32 files
- * of 1,000,000 events each merge through `report flow` in 7.0 s at 164 MB
+ * of 1,000,000 events each merge through `report flow` in 6.6 s at 165 MB
  * peak RSS on a 2-vCPU VM (bench/merge32.sh; README.md "Several hosts").
  */
 #ifndef PYLOW_MERGE_H

@@ -192,6 +192,24 @@ int plw_skew_solve(uint32_t n, uint32_t ref, const struct plw_skew_exchange *ex,
 		add_edge(d, n, ref, v, x);
 		add_edge(d, n, v, ref, -x);
 	}
+	/* hosts exchanging among themselves but not with the reference: the
+	 * first of each such group keeps its clock (offset 0), the others are
+	 * placed relative to it; their intervals stay open */
+	for (uint32_t u = 0; u < n; u++) {
+		if (out[u].bounded || !out[u].matched || cnt[u * n + u])
+			continue;
+		for (uint32_t v = u + 1; v < n; v++) {
+			if (out[v].bounded || d[u * n + v] >= INF || d[v * n + u] >= INF ||
+			    cnt[v * n + v])
+				continue;
+			int64_t x = mid(-d[v * n + u], d[u * n + v]);
+
+			out[v].offset_ns = x;
+			cnt[v * n + v] = 1;	/* placed (the diagonal is free) */
+			add_edge(d, n, u, v, x);
+			add_edge(d, n, v, u, -x);
+		}
+	}
 done:
 	free(w);
 	free(d);

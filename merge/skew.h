@@ -28,8 +28,10 @@
  * are reported: a crossing pair is narrowed to the middle of its crossed
  * bounds, and when the system still has no solution the offsets come from
  * the pairs along a spanning tree from the reference (most exchanges
- * first).  Hosts not connected to the reference by exchanges keep offset 0
- * with an unbounded interval.
+ * first).  Hosts not connected to the reference by exchanges have an unbounded
+ * interval; among a group of them that exchanged with each other, the
+ * first keeps offset 0 (its wall clock taken as right) and the others are
+ * placed relative to it, so the group stays causal.
  *
  * Library code: never prints, never exits.
  */

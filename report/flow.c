@@ -585,8 +585,14 @@ int report_flow(const struct report_opts *o, struct report_result *res)
 	if (err)
 		return err;
 	memset(&net, 0, sizeof(net));
-	if (rnet_wanted(&src)) {
-		/* requests, joins across files, one timeline */
+	if (src.net) {
+		/* several hosts: source_open joined them already; taken over */
+		net = *src.net;
+		free(src.net);
+		src.net = NULL;
+		f.net = &net;
+	} else if (rnet_wanted(&src)) {
+		/* one host: its requests (and joins between its files) */
 		err = rnet_prepare(&net, o, &src, res);
 		if (err)
 			goto out;

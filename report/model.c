@@ -353,6 +353,7 @@ struct span_view {
 struct thread {
 	uint32_t input, pid, tid;
 	uint32_t depth, cap;
+	uint32_t low;			/* lowest depth since plw_model_mark */
 	struct frame *stack;
 	struct plw_tree *tree;		/* open root tree */
 	struct plw_arena *arena;	/* arena of the open (or next) tree */
@@ -710,6 +711,9 @@ static int push(struct plw_model *m, struct thread *t, const struct plw_site *si
 			node->site = site;
 			t->tree->root = node;
 			t->tree->arena = t->arena;
+			/* a root entered inside a request span: the view has it */
+			if (t->sv && !t->sv->ended)
+				node->flags |= PLW_NODE_SPANS;
 		} else if (t->depth >= PLW_TREE_DEPTH_MAX || !t->stack[t->depth - 1].node) {
 			/* too deep to draw (or print recursively): counted in the
 			 * deepest node's time, which is flagged */
@@ -766,6 +770,9 @@ static void span_emit(struct plw_model *m, struct thread *t, uint32_t flags);
 static void pop(struct plw_model *m, struct thread *t, uint64_t ts, uint32_t flags)
 {
 	struct frame *f = &t->stack[--t->depth];
+
+	if (t->depth < t->low)
+		t->low = t->depth;
 	uint64_t dur = ts > f->start ? ts - f->start : 0;
 	uint64_t self = dur > f->child_ns ? dur - f->child_ns : 0;
 
@@ -967,6 +974,69 @@ static int view_leaf(struct thread *t, const struct plw_site *site, uint64_t sta
 			n->fd1 = (uint32_t)li->fd + 1;
 		else if (n->fd1 != (li->fd >= 0 ? (uint32_t)li->fd + 1 : 0))
 			n->fd1 = PLW_FD_MIXED;
+	}
+	return 0;
+}
+
+void plw_model_mark(struct plw_model *m, uint32_t input, uint32_t pid, uint32_t tid)
+{
+	struct thread *t = get_thread(m, input, pid, tid);
+
+	if (t)
+		t->low = t->depth;
+}
+
+int plw_model_leaf_marked(struct plw_model *m, uint32_t input, uint32_t pid, uint32_t tid,
+			  const struct plw_site *site, uint64_t start, uint64_t dur)
+{
+	struct thread *t = get_thread(m, input, pid, tid);
+	uint32_t at;
+
+	if (!t)
+		return -ENOMEM;
+	at = t->low < t->depth ? t->low : t->depth;
+	if (!at || !m->o.trees) {
+		/* no frame was open throughout: a root of its own */
+		int err;
+		uint32_t depth = t->depth;
+
+		if (depth)
+			return plw_model_leaf(m, input, pid, tid, site, start, dur);
+		err = push(m, t, site, start);
+		if (err)
+			return err;
+		pop(m, t, start + dur, 0);
+		return 0;
+	}
+	struct frame *f = &t->stack[at - 1];
+	struct plw_node *parents[2] = { f->node, NULL };
+
+	f->child_ns += dur;
+
+	/* in the span view too: under the frame's view node, or the span's
+	 * root when the frame began before the span */
+	if (t->sv)
+		parents[1] = f->snode ? f->snode : !t->sv->ended ? t->sv->tree->root : NULL;
+	for (int i = 0; i < 2; i++) {
+		struct plw_arena *a = i ? (t->sv ? t->sv->arena : NULL) : t->arena;
+
+		if (!parents[i] || !a)
+			continue;
+		struct plw_node *n = plw_node_get(a, parents[i], site);
+
+		if (!n)
+			return -ENOMEM;
+		if (!n->count) {
+			n->input = input;
+			n->pid = pid;
+			n->tid = tid;
+			n->start_ns = start;
+		}
+		n->count++;
+		n->dur_ns += dur;
+		n->self_ns += dur;
+		if (dur > n->max_ns)
+			n->max_ns = dur;
 	}
 	return 0;
 }

@@ -209,6 +209,17 @@ const struct plw_site *plw_model_site_named_id(struct plw_model *m, enum plw_kin
 const struct plw_site *plw_model_site_unique(struct plw_model *m, enum plw_kind kind,
 					     const char *name, uint32_t input, uint32_t id);
 
+/* An interval on a thread that may span frames (a network call: sent in one
+ * frame, answered in another).  plw_model_mark at its start; then
+ * plw_model_leaf_marked puts the leaf under the innermost frame open all
+ * along since the mark (the calling frame; a root of its own when none
+ * was), its time taken from that frame's self time like a kernel leaf's,
+ * and in the span view too.  One mark per thread: a later mark restarts
+ * it.  0 or -ENOMEM. */
+void plw_model_mark(struct plw_model *m, uint32_t input, uint32_t pid, uint32_t tid);
+int plw_model_leaf_marked(struct plw_model *m, uint32_t input, uint32_t pid, uint32_t tid,
+			  const struct plw_site *site, uint64_t start, uint64_t dur);
+
 /*
  * Span views (server request spans, report/net.c).  A span begins on a
  * thread at START (e.g. a request read) and ends at END (its response

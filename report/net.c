@@ -131,20 +131,10 @@ static int add_act(struct net_input *in, uint32_t req, uint32_t act)
 
 static int add_clock(struct net_input *in, uint64_t mono, uint64_t tod)
 {
-	size_t cap = in->nr_clk;
-
 	if (!mono && !tod)
 		return 0;
-	/* capacity: powers of two from 8 */
-	if (!in->nr_clk || (in->nr_clk >= 8 && !(in->nr_clk & (in->nr_clk - 1)))) {
-		size_t ncap = in->nr_clk ? in->nr_clk * 2 : 8;
-		struct plw_merge_clock *nc = realloc(in->clk, ncap * sizeof(*nc));
-
-		if (!nc)
-			return -ENOMEM;
-		in->clk = nc;
-	}
-	(void)cap;
+	if (grow((void **)&in->clk, &in->cap_clk, in->nr_clk + 1, sizeof(*in->clk)))
+		return -ENOMEM;
 	in->clk[in->nr_clk].mono_ns = mono;
 	in->clk[in->nr_clk].off_ns = (int64_t)(tod - mono);
 	in->nr_clk++;
@@ -319,6 +309,22 @@ static int on_label(struct scan *sc, uint32_t input, const struct plw_event *ev)
 	return add_act(in, (uint32_t)q, ACT_SEND);
 }
 
+static bool v4mapped(const uint8_t *a)
+{
+	static const uint8_t pre[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return !memcmp(a, pre, 12);
+}
+
+static void unmap(uint8_t *a)
+{
+	if (v4mapped(a))
+		memmove(a, a + 12, 4);
+	else
+		memset(a, 0, 4);
+	memset(a + 4, 0, 12);
+}
+
 static int on_conn(struct scan *sc, uint32_t input, const struct plw_event *ev)
 {
 	const struct plw_net_conn *e = &ev->u.conn;
@@ -358,6 +364,14 @@ static int on_conn(struct scan *sc, uint32_t input, const struct plw_event *ev)
 	memcpy(c->laddr, e->laddr, 16);
 	memcpy(c->raddr, e->raddr, 16);
 	c->ts = ev->ts;
+	/* an IPv4 peer of a dual-stack socket (::ffff:a.b.c.d) is the same
+	 * endpoint as the other side's AF_INET one */
+	if (c->family == AF_INET6 && v4mapped(c->laddr) && (v4mapped(c->raddr) ||
+	    c->op == PLW_NET_LISTEN)) {
+		c->family = AF_INET;
+		unmap(c->laddr);
+		unmap(c->raddr);
+	}
 	return 0;
 }
 
@@ -378,7 +392,16 @@ static int scan_input(struct scan *sc, uint32_t i, const char *path, unsigned fl
 	int ret = plw_reader_open(&r, path, flags);
 
 	if (ret) {
-		res_err(res, ret, "%s: %s", path, r ? plw_reader_error(r) : strerror(-ret));
+		const char *e = r ? plw_reader_error(r) : NULL;
+
+		/* as source_open says it */
+		if (ret == -ENOENT || ret == -EACCES || ret == -EPERM || ret == -EISDIR ||
+		    ret == -ENOTDIR || ret == -ELOOP || !e || !*e)
+			res_err(res, ret, "cannot open %s: %s", path, strerror(-ret));
+		else if (strstr(e, path))
+			res_err(res, ret, "%s", e);
+		else
+			res_err(res, ret, "%s: %s", path, e);
 		plw_reader_free(r);
 		return ret;
 	}
@@ -402,6 +425,8 @@ static int scan_input(struct scan *sc, uint32_t i, const char *path, unsigned fl
 				err = add_clock(in, mono, tod);
 			else if (!strcmp(k, "hostname") && !in->hostname && *v)
 				err = (in->hostname = strdup(v)) ? 0 : -ENOMEM;
+			else if (!strcmp(k, "boot_id") && !in->boot_id && *v)
+				err = (in->boot_id = strdup(v)) ? 0 : -ENOMEM;
 			break;
 		}
 		default:
@@ -429,6 +454,8 @@ static int scan_input(struct scan *sc, uint32_t i, const char *path, unsigned fl
 		in->hostname = strdup(meta->hostname);
 	if (!in->hostname)
 		in->hostname = strdup(path);
+	if (!in->boot_id && meta->boot_id && *meta->boot_id && !(in->boot_id = strdup(meta->boot_id)))
+		ret = -ENOMEM;
 	if ((meta->tod_ns || meta->mono_ns) && add_clock(in, meta->mono_ns, meta->tod_ns))
 		ret = -ENOMEM;
 	plw_reader_free(r);
@@ -437,7 +464,8 @@ static int scan_input(struct scan *sc, uint32_t i, const char *path, unsigned fl
 		return -ENOMEM;
 	}
 	/* sorted, one reference per time */
-	qsort(in->clk, in->nr_clk, sizeof(*in->clk), cmp_clk);
+	if (in->nr_clk > 1)
+		qsort(in->clk, in->nr_clk, sizeof(*in->clk), cmp_clk);
 	size_t k = 0;
 
 	for (size_t j = 0; j < in->nr_clk; j++)
@@ -663,16 +691,39 @@ static int hosts_and_skew(struct net *n)
 	n->hosts = calloc(n->nr_in, sizeof(*n->hosts));
 	if (!n->hosts)
 		return -ENOMEM;
+	/* one host per hostname and boot (files of one boot share its
+	 * monotonic clock) */
 	for (size_t i = 0; i < n->nr_in; i++) {
 		uint32_t h;
 
-		for (h = 0; h < n->nr_hosts; h++)
-			if (!strcmp(n->hosts[h].name, n->in[i].hostname))
+		for (h = 0; h < n->nr_hosts; h++) {
+			const struct net_input *f = &n->in[n->hosts[h].first];
+
+			if (!strcmp(f->hostname, n->in[i].hostname) &&
+			    (!f->boot_id || !n->in[i].boot_id || !strcmp(f->boot_id, n->in[i].boot_id)))
 				break;
-		if (h == n->nr_hosts)
-			n->hosts[n->nr_hosts++].name = n->in[i].hostname;
+		}
+		if (h == n->nr_hosts) {
+			n->hosts[n->nr_hosts].name = n->in[i].hostname;
+			n->hosts[n->nr_hosts++].first = (uint32_t)i;
+		}
 		n->hosts[h].nr_inputs++;
 		n->in[i].host = h;
+	}
+	for (uint32_t h = 0; h < n->nr_hosts; h++) {
+		const struct net_input *f = &n->in[n->hosts[h].first];
+		bool shared = false;
+
+		for (uint32_t k = 0; k < n->nr_hosts; k++)
+			shared |= k != h && !strcmp(n->in[n->hosts[k].first].hostname, f->hostname);
+		if (!shared || !f->boot_id)
+			continue;
+		size_t len = strlen(f->hostname) + 16;
+
+		if (!(n->hosts[h].own_name = malloc(len)))
+			return -ENOMEM;
+		snprintf(n->hosts[h].own_name, len, "%s/boot:%.8s", f->hostname, f->boot_id);
+		n->hosts[h].name = n->hosts[h].own_name;
 	}
 	if (n->nr_hosts > PLW_SKEW_HOSTS_MAX)
 		return -E2BIG;
@@ -813,6 +864,7 @@ void rnet_free(struct net *n)
 		return;
 	for (size_t i = 0; i < n->nr_in; i++) {
 		free((char *)n->in[i].hostname);
+		free(n->in[i].boot_id);
 		free(n->in[i].clk);
 		free(n->in[i].acts);
 	}
@@ -824,6 +876,8 @@ void rnet_free(struct net *n)
 		if (n->span_tree)
 			free(n->span_tree[i]);
 	}
+	for (uint32_t h = 0; n->hosts && h < n->nr_hosts; h++)
+		free(n->hosts[h].own_name);
 	free(n->span_tree);
 	free(n->srv);
 	free(n->ends);
@@ -880,8 +934,13 @@ int rnet_prepare(struct net *n, const struct report_opts *o, struct source *s,
 			n->srv[n->nr_srv++] = (uint32_t)i;
 	sort_net = n;
 	qsort(n->srv, n->nr_srv, sizeof(*n->srv), cmp_srv);
-	/* files of one host share its clock: left as they are */
-	if (n->nr_hosts > 1 && s) {
+	/* files of one host share its clock: left as they are; so are files
+	 * of which one has no clock reference (no common clock to put them on) */
+	bool clocks = true;
+
+	for (size_t i = 0; i < n->nr_in; i++)
+		clocks = clocks && n->in[i].nr_clk;
+	if (n->nr_hosts > 1 && clocks && s) {
 		n->timeline = true;
 		for (size_t i = 0; i < n->nr_in; i++) {
 			plw_merge_set_clock(s->m, i, n->in[i].clk, n->in[i].nr_clk);
@@ -911,8 +970,10 @@ static int on_label2(struct net *n, struct plw_model *m, uint32_t input,
 	case ACT_CSTART:
 	case ACT_SSTART:
 		r->tstart = ev->ts;
-		if ((a & 7) == ACT_CSTART)
+		if ((a & 7) == ACT_CSTART) {
+			plw_model_mark(m, input, ev->pid, ev->tid);
 			return 0;
+		}
 		r->site = plw_model_site_unique(m, PLW_KIND_SPAN, r->label, input, id);
 		if (!r->site)
 			return -ENOMEM;
@@ -927,8 +988,8 @@ static int on_label2(struct net *n, struct plw_model *m, uint32_t input,
 			r->site = plw_model_site_named_id(m, PLW_KIND_NET, r->label, id);
 		if (!r->site)
 			return -ENOMEM;
-		return plw_model_leaf(m, input, ev->pid, ev->tid, r->site, r->tstart,
-				      r->tend - r->tstart);
+		return plw_model_leaf_marked(m, input, ev->pid, ev->tid, r->site, r->tstart,
+					     r->tend - r->tstart);
 	case ACT_SEND:
 		r->tend = ev->ts > r->tstart ? ev->ts : r->tstart;
 		return plw_model_span_end(m, input, ev->pid, ev->tid, ev->ts);
@@ -980,6 +1041,14 @@ bool rnet_root_spans_joined(const struct net *n, const struct plw_node *root)
 		else
 			hi = mid;
 	}
+	/* and the one before, when the root began inside it */
+	if (lo > 0) {
+		const struct net_req *p = &n->r[n->srv[lo - 1]];
+
+		if (p->input == root->input && p->tid == root->tid && p->tstart &&
+		    (!p->tend || p->tend >= root->start_ns))
+			lo--;
+	}
 	for (; lo < n->nr_srv; lo++) {
 		const struct net_req *r = &n->r[n->srv[lo]];
 
@@ -1006,7 +1075,9 @@ struct net_req *rnet_node_req(const struct net *n, const struct plw_node *node)
 
 const char *rnet_host_of(const struct net *n, uint32_t input)
 {
-	return n && input < n->nr_in ? n->in[input].hostname : "?";
+	if (!n || input >= n->nr_in)
+		return "?";
+	return n->hosts ? n->hosts[n->in[input].host].name : n->in[input].hostname;
 }
 
 const char *rnet_link_name(uint8_t link)

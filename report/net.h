@@ -68,7 +68,10 @@ struct net_req {
 };
 
 struct net_host {
-	const char *name;
+	const char *name;		/* hostname, or "hostname/boot:xxxxxxxx" when two
+					 * boots share it */
+	char *own_name;
+	uint32_t first;			/* its first input */
 	struct plw_skew_host sk;
 	uint32_t nr_inputs;
 };
@@ -76,8 +79,9 @@ struct net_host {
 struct net_input {
 	uint32_t host;
 	const char *hostname;		/* META hostname, or the file's path */
+	char *boot_id;			/* META boot_id, or NULL */
 	struct plw_merge_clock *clk;	/* clock references, sorted */
-	size_t nr_clk;
+	size_t nr_clk, cap_clk;
 	uint32_t *acts;			/* per NET_LABEL and NET_CONN event (in file
 					 * order): (request + 1) << 3 | action */
 	size_t nr_acts, cap_acts, next_act;
@@ -130,6 +134,9 @@ void rnet_jw_req(struct jw *j, const struct net *n, const struct net_req *r);
  * request spans served in it joined to a recorded caller (and so drawn
  * there)?  false when it served none. */
 bool rnet_root_spans_joined(const struct net *n, const struct plw_node *root);
+/* do S's inputs come from several hosts (META hostname, else the path),
+ * each with a clock reference in its header */
+bool rnet_hosts_differ(const struct source *s);
 /* should flow look at requests: several files, or one with network events
  * (or one cut short, whose counts are not known) */
 bool rnet_wanted(const struct source *s);

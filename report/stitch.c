@@ -11,6 +11,30 @@
 
 #include "net.h"
 
+bool rnet_hosts_differ(const struct source *s)
+{
+	const char *first = NULL, *first_boot = NULL;
+	bool differ = false;
+
+	for (size_t i = 0; i < s->n; i++) {
+		const struct plw_meta *m = plw_reader_meta(plw_merge_reader(s->m, i));
+		const char *h = m->hostname, *b = m->boot_id && *m->boot_id ? m->boot_id : NULL;
+
+		/* without a clock reference there is no timeline to put it on */
+		if (!m->tod_ns && !m->mono_ns)
+			return false;
+		if (!h || !*h)
+			h = s->paths[i];
+		if (!first) {
+			first = h;
+			first_boot = b;
+		} else if (strcmp(first, h) || (first_boot && b && strcmp(first_boot, b))) {
+			differ = true;
+		}
+	}
+	return differ;
+}
+
 bool rnet_wanted(const struct source *s)
 {
 	if (s->n > 1)
@@ -170,7 +194,7 @@ int report_hosts(const struct report_opts *o, struct report_result *res)
 	fputs_safe(n.hosts[ref].name, o->out);
 	fputs("'s (the first file's host),\nfrom the clock references in the files and the causality of matched exchanges\n\n",
 	      o->out);
-	fprintf(o->out, "  %-*s  %14s  %-34s  %9s  %s\n", (int)w, "HOST", "OFFSET", "INTERVAL",
+	fprintf(o->out, "  %-*s  %14s  %-44s  %9s  %s\n", (int)w, "HOST", "OFFSET", "INTERVAL",
 		"EXCHANGES", "FILES");
 	for (uint32_t h = 0; h < n.nr_hosts; h++) {
 		const struct plw_skew_host *k = &n.hosts[h].sk;
@@ -180,6 +204,9 @@ int report_hosts(const struct report_opts *o, struct report_result *res)
 		fmt_ms(off, sizeof(off), k->offset_ns, h != ref && k->offset_ns);
 		if (h == ref) {
 			snprintf(iv, sizeof(iv), "reference");
+		} else if (!k->bounded && k->matched) {
+			snprintf(iv, sizeof(iv), "unbounded (no exchange path to %s)",
+				 n.hosts[ref].name);
 		} else if (!k->bounded) {
 			snprintf(iv, sizeof(iv), "unbounded (no exchanges with them)");
 		} else {
@@ -189,7 +216,7 @@ int report_hosts(const struct report_opts *o, struct report_result *res)
 		}
 		fputs("  ", o->out);
 		fputs_safe(n.hosts[h].name, o->out);
-		fprintf(o->out, "%*s  %14s  %-34s  %9" PRIu64 "  ", (int)(w - strlen(n.hosts[h].name)),
+		fprintf(o->out, "%*s  %14s  %-44s  %9" PRIu64 "  ", (int)(w - strlen(n.hosts[h].name)),
 			"", off, iv, k->matched);
 		bool first = true;
 
@@ -569,9 +596,14 @@ int report_stitch(const struct report_opts *o, struct report_result *res)
 
 	if (err)
 		return err;
-	err = rnet_prepare(&s.n, o, &s.src, res);
-	if (err)
+	if (s.src.net) {
+		/* several hosts: source_open joined them already; taken over */
+		s.n = *s.src.net;
+		free(s.src.net);
+		s.src.net = NULL;
+	} else if ((err = rnet_prepare(&s.n, o, &s.src, res))) {
 		goto out;
+	}
 	struct plw_model_opts mo = {
 		.trees = true, .on_root = st_on_root, .resolve = st_resolve, .ctx = &s,
 	};
@@ -593,7 +625,8 @@ int report_stitch(const struct report_opts *o, struct report_result *res)
 		goto out;
 	}
 	source_damage(&s.src, res);
-	qsort(gs.v, gs.nr, sizeof(*gs.v), cmp_group_start);
+	if (gs.nr > 1)
+		qsort(gs.v, gs.nr, sizeof(*gs.v), cmp_group_start);
 	for (uint32_t h = 0; h < s.n.nr_hosts; h++)
 		if (strlen(s.n.hosts[h].name) > s.w)
 			s.w = strlen(s.n.hosts[h].name);

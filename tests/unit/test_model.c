@@ -588,6 +588,39 @@ static void test_span_view(void **state)
 	assert_int_equal(v->site->loc, 8);
 }
 
+/* a call sent in one frame and answered in another goes under the frame
+ * open all along (the caller), its time taken from that frame */
+static void test_leaf_marked(void **state)
+{
+	struct fx *fx = *state;
+	const struct plw_site *net = plw_model_site_named(fx->m, PLW_KIND_NET, "GET b/x");
+
+	locs(fx);
+	IN(fx, 1, 100, 1);
+	IN(fx, 1, 110, 2);		/* work: the caller */
+	IN(fx, 1, 120, 3);		/* leaf: sends */
+	plw_model_mark(fx->m, 0, 1, 1);
+	OUT(fx, 1, 125, 3);
+	IN(fx, 1, 130, 4);		/* other: reads the reply */
+	assert_int_equal(plw_model_leaf_marked(fx->m, 0, 1, 1, net, 121, 39), 0);
+	OUT(fx, 1, 165, 4);
+	OUT(fx, 1, 170, 2);
+	/* sent and answered with no frame open all along: a root */
+	IN(fx, 1, 180, 3);
+	plw_model_mark(fx->m, 0, 1, 1);
+	OUT(fx, 1, 185, 3);
+	OUT(fx, 1, 190, 1);
+	assert_int_equal(plw_model_leaf_marked(fx->m, 0, 1, 1, net, 184, 10), 0);
+	assert_int_equal(fx->nr_trees, 2);
+	const struct plw_node *w = child(fx->trees[0]->root, 0);
+
+	/* work: 60 ns, children leaf 5 + other 35 + the call 39 (clamped) */
+	expect(w, "work", 110, 60, 0, 1, 0, 3);
+	expect(child(w, 2), "GET b/x", 121, 39, 39, 1, 0, 0);
+	assert_int_equal(child(w, 2)->max_ns, 39);
+	expect(fx->trees[1]->root, "GET b/x", 184, 10, 10, 1, 0, 0);
+}
+
 static void test_no_growth(void **state)
 {
 	/* a long stream of short roots reuses one arena */
@@ -633,6 +666,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_offcpu_in_syscall, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_return_by_identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_span_view, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leaf_marked, setup, teardown),
 		cmocka_unit_test(test_no_growth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -142,6 +142,26 @@ static void no_exchanges(void **state)
 	assert_false(h[2].bounded);
 }
 
+static void separate_groups(void **state)
+{
+	/* 0-1 exchange, 2-3 exchange (their link to 0 and 1 not recorded) */
+	int64_t off[4] = { 0, 7 * MS, 40 * MS, 100 * MS };
+	struct plw_skew_exchange e[2];
+	struct plw_skew_host h[4];
+
+	e[0] = ex_at(0, 1, off, 0, 1 * MS, 1 * MS, 1 * MS);
+	e[1] = ex_at(2, 3, off, 0, 2 * MS, 1 * MS, 2 * MS);
+	assert_int_equal(plw_skew_solve(4, 0, e, 2, h), 0);
+	assert_int_equal(h[1].offset_ns, 7 * MS);
+	assert_false(h[2].bounded);
+	assert_false(h[3].bounded);
+	/* 2 keeps its clock; 3 placed relative to it: 100 - 40 ms */
+	assert_int_equal(h[2].offset_ns, 0);
+	assert_int_equal(h[3].offset_ns, 60 * MS);
+	assert_true(h[3].lo_ns == PLW_SKEW_UNBOUNDED_LO);
+	assert_int_equal(h[3].matched, 1);
+}
+
 static void cycle_inconsistent(void **state)
 {
 	/* each pair consistent on its own, the cycle A->B->C->A is not */
@@ -182,6 +202,7 @@ int main(void)
 		cmocka_unit_test(inconsistent),
 		cmocka_unit_test(chained),
 		cmocka_unit_test(no_exchanges),
+		cmocka_unit_test(separate_groups),
 		cmocka_unit_test(cycle_inconsistent),
 		cmocka_unit_test(bad_args),
 	};
