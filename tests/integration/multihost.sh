@@ -165,12 +165,23 @@ report() {	# report DIR OUT ARGS...: pylow report ARGS > OUT; fails the case on 
 	timeout -k 5 120 "$PYLOW" report "$@" >"$out" 2>"$d/report.err" || r=$?
 	[ $r = 0 ] || { show "$d/report.err"; fail "pylow report $* exited $r"; }
 }
-check() {	# check WHAT CHECKER-ARGS...
+# check WHAT CHECKER-ARGS...: multihost.py CHECKER-ARGS; on a mismatch the
+# case goes on (so that one run shows every check's result) and fails at
+# its end (settle, run by the runner); must_check fails at once
+failed_checks=()
+check() {
+	local what=$1; shift
+	local out
+	out=$($CHECK "$@") || { echo "$out" | sed 's/^/    /'; echo "    FAIL: $what"; failed_checks+=("$what"); return 0; }
+	echo "$out" | sed 's/^/    /'
+}
+must_check() {
 	local what=$1; shift
 	local out
 	out=$($CHECK "$@") || { echo "$out" | sed 's/^/    /'; fail "$what"; }
 	echo "$out" | sed 's/^/    /'
 }
+settle() { [ ${#failed_checks[@]} = 0 ] || fail "${#failed_checks[@]} check(s) failed (above)"; }
 
 # started DIR NAME: the service's stdout says READY (or it died: fail)
 started() {
@@ -270,7 +281,7 @@ scenario() {
 	for h in front api stock; do stopped "$(cat "$d/$h.pid")" 20; done
 	stopped "$rpid" 20
 	# the ground truth itself must be complete and consistent first
-	check "scenario $name: the services' ground truth is inconsistent" \
+	must_check "scenario $name: the services' ground truth is inconsistent" \
 		gt "$d/gt" "$M" "${gtopt[@]}"
 	rm -f "$d/failed"
 	touch "$d/done"
@@ -433,7 +444,7 @@ for c in "${CASES[@]}"; do
 	echo "--- $c"
 	t0=$(date +%s.%N)
 	# in the background, so that a signal to the runner is handled at once
-	( trap 'kill_ours >/dev/null' EXIT; "t_$c" "$d" ) &
+	( trap 'kill_ours >/dev/null' EXIT; "t_$c" "$d" && settle ) &
 	cpid=$!
 	r=0
 	wait "$cpid" || r=$?
