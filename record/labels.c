@@ -1115,7 +1115,9 @@ static void detect(struct conn *c, unsigned dir, struct stream *s, const unsigne
 	} else if (first && pg_startup(d, n)) {
 		s->proto = P_PG;
 		s->st = G_STARTUP_HDR;
-	} else if (first && pg_start(d, n)) {
+	} else if (pg_start(d, n)) {
+		/* 'Q' and 'P' are frontend messages only: either direction (a
+		 * recording that began with the server's reply) */
 		s->proto = P_PG;
 		s->st = G_HDR;
 	} else if (first && redis_inline_start(d, n)) {
