@@ -19,11 +19,13 @@
  *                 conn 0 when it had no data yet.
  *   NET_DATA      (ring buffer only, labels on) the first PLW_NET_HEAD_MAX
  *                 bytes moved by each read/write/send/recv/readv/writev/
- *                 sendmsg/recvmsg of a target's stream socket: the syscall's
- *                 buffer (first iovec segment) is noted at sys_enter, and
- *                 copied when the socket layer reports the bytes moved
- *                 (tp_btf/sock_send_length, sock_recv_length, inside the
- *                 call).  The recorder parses them into NET_LABEL events
+ *                 sendmsg/recvmsg of a target's stream socket: when the
+ *                 socket layer reports the bytes moved (tp_btf/
+ *                 sock_send_length, sock_recv_length, inside the call), the
+ *                 syscall's number and buffer (first iovec segment) are read
+ *                 from the thread's saved user registers (bpf_task_pt_regs:
+ *                 also right for a call that blocked before the recording
+ *                 began) and its head copied.  The recorder parses them into NET_LABEL events
  *                 (record/labels.c) and drops the bytes.
  *   TLS           uprobes on libssl's SSL_write/SSL_read(_ex): the
  *                 plaintext's head, flagged PLW_LABEL_TLS.  The SSL object
@@ -108,6 +110,15 @@ struct {
 	__type(key, __u64);		/* pid_tgid */
 	__type(value, struct ssl_call);
 } ssl_calls SEC(".maps");
+
+/* streams the recorder gave up on (no protocol it knows): no more copies;
+ * key: cookie ^ dir << 63 */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} muted SEC(".maps");
 
 /* SSL object -> socket cookie, learnt from the kernel I/O inside an SSL call */
 struct {
@@ -275,13 +286,14 @@ static __always_inline long syscall_nr(struct pt_regs *regs)
 #endif
 }
 
+/* close(): is it the socket's last reference?  Known only before the call */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(net_sys_enter, struct pt_regs *regs, long id)
 {
 	struct sys_args *a;
 	bool close = id == nr_close;
 
-	if (!close && !data_nr(id))
+	if (!close)
 		return 0;
 	if (!is_target(bpf_get_current_pid_tgid() >> 32))
 		return 0;
@@ -335,7 +347,7 @@ int BPF_PROG(net_sys_exit, struct pt_regs *regs, long ret)
 	__u32 op;
 	__s32 fd;
 
-	if (nr == nr_close || data_nr(nr)) {
+	if (nr == nr_close) {
 		a = bpf_task_storage_get(&args_map, bpf_get_current_task_btf(), NULL, 0);
 		if (!a || a->nr != nr)
 			return 0;
@@ -442,9 +454,11 @@ static __always_inline int on_length(struct sock *sk, int ret, __u32 dir)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct bytes *b, nb = {};
-	struct sys_args *a;
 	struct ssl_call *sc;
-	__u64 cookie, base = 0, seglen = 0;
+	struct pt_regs *regs;
+	__u64 cookie, base = 0, seglen = 0, a1, a2;
+	long nr;
+	__s32 fd;
 
 	if (ret <= 0 || !sk || !is_target(pid_tgid >> 32))
 		return 0;
@@ -470,23 +484,35 @@ static __always_inline int on_length(struct sock *sk, int ret, __u32 dir)
 	}
 	if (!labels)
 		return 0;
-	a = bpf_task_storage_get(&args_map, bpf_get_current_task_btf(), NULL, 0);
-	if (!a || !data_nr(a->nr))
-		return 0;
-	if (a->nr == nr_read || a->nr == nr_write || a->nr == nr_sendto || a->nr == nr_recvfrom) {
-		base = a->a1;
-		seglen = a->a2;
+	{
+		__u64 key = cookie ^ ((__u64)dir << 63);
+
+		if (bpf_map_lookup_elem(&muted, &key))
+			return 0;
+	}
+	/* the syscall this runs in, from the thread's saved user registers
+	 * (also for a call that began before the recording did) */
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	nr = syscall_nr(regs);
+	if (!data_nr(nr))
+		return 0;	/* sendfile, splice, io_uring, sendmmsg...: not copied */
+	fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	a1 = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	a2 = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	if (nr == nr_read || nr == nr_write || nr == nr_sendto || nr == nr_recvfrom) {
+		base = a1;
+		seglen = a2;
 	} else {
 		struct iovec_u v = {};
-		__u64 iov = a->a1;
+		__u64 iov = a1;
 
-		if (a->nr == nr_sendmsg || a->nr == nr_recvmsg) {
+		if (nr == nr_sendmsg || nr == nr_recvmsg) {
 			struct msghdr_u m = {};
 
-			if (bpf_probe_read_user(&m, sizeof(m), (const void *)a->a1) || !m.iovlen)
+			if (bpf_probe_read_user(&m, sizeof(m), (const void *)a1) || !m.iovlen)
 				return 0;
 			iov = m.iov;
-		} else if (!a->a2) {
+		} else if (!a2) {
 			return 0;
 		}
 		if (bpf_probe_read_user(&v, sizeof(v), (const void *)iov))
@@ -494,10 +520,8 @@ static __always_inline int on_length(struct sock *sk, int ret, __u32 dir)
 		base = v.base;
 		seglen = v.len;
 	}
-	/* one syscall, one socket call: a second one (sendmmsg) is not copied */
-	a->nr = -1;
 	if (base)
-		emit_data(pid_tgid, cookie, a->fd, dir, 0, base, ret, seglen);
+		emit_data(pid_tgid, cookie, fd, dir, 0, base, ret, seglen);
 	return 0;
 }
 
@@ -541,8 +565,11 @@ static __always_inline int ssl_exit(long ret, bool ex)
 		n = ret;
 	}
 	if (n && running && labels) {
+		/* no socket I/O seen inside an SSL call of this object yet (a
+		 * memory BIO, as asyncio's): its address keys its stream */
 		cookie = bpf_map_lookup_elem(&ssl_conn, &c->ssl);
-		emit_data(pid_tgid, cookie ? *cookie : 0, -1, c->dir, PLW_LABEL_TLS, c->buf, n, n);
+		emit_data(pid_tgid, cookie ? *cookie : c->ssl, -1, c->dir,
+			  cookie ? PLW_LABEL_TLS : PLW_LABEL_TLS | PLW_NET_DATA_SSL_KEY, c->buf, n, n);
 	}
 	bpf_map_delete_elem(&ssl_calls, &pid_tgid);
 	return 0;

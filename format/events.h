@@ -404,6 +404,8 @@ struct plw_rb_comm {
  * bytes; `data` holds the first `caplen` of them (caplen <= len,
  * PLW_NET_HEAD_MAX at most).  The record's size is the header + caplen. */
 #define PLW_NET_HEAD_MAX	512
+#define PLW_NET_DATA_SSL_KEY	0x8000	/* flags: conn is the SSL object's address,
+					 * its socket not known yet */
 struct plw_rb_net_data {
 	__u64 conn;			/* socket cookie; 0 unknown (TLS before any I/O) */
 	__u32 len;			/* bytes the call moved */

@@ -440,6 +440,18 @@ void lbl_close(struct lbl *l, uint64_t id)
 	}
 }
 
+int lbl_ignored(const struct lbl *l, uint64_t id, unsigned dir, unsigned flags)
+{
+	uint8_t tls = !!(flags & PLW_LABEL_TLS);
+
+	if (dir > 1)
+		return 0;
+	for (const struct conn *c = l->b[hash(id, tls)]; c; c = c->next)
+		if (c->id == id && c->tls == tls)
+			return c->s[dir].proto == P_NONE;
+	return 0;
+}
+
 size_t lbl_nr_conns(const struct lbl *l)
 {
 	return l->nr;
@@ -1103,7 +1115,9 @@ static void detect(struct conn *c, unsigned dir, struct stream *s, const unsigne
 	} else if (first && pg_startup(d, n)) {
 		s->proto = P_PG;
 		s->st = G_STARTUP_HDR;
-	} else if (first && pg_start(d, n)) {
+	} else if (pg_start(d, n)) {
+		/* 'Q' and 'P' are frontend messages only: either direction (a
+		 * recording that began with the server's reply) */
 		s->proto = P_PG;
 		s->st = G_HDR;
 	} else if (first && redis_inline_start(d, n)) {

@@ -60,6 +60,10 @@ int lbl_feed(struct lbl *l, uint64_t conn, unsigned dir, unsigned flags,
 /* the socket closed: forget its state (both the plain and the TLS stream) */
 void lbl_close(struct lbl *l, uint64_t conn);
 
+/* 1 if the stream of CONN in DIR (FLAGS: its TLS bit) carries no protocol
+ * the parser knows (given up after a few calls): its data can be dropped */
+int lbl_ignored(const struct lbl *l, uint64_t conn, unsigned dir, unsigned flags);
+
 /* connections with state, bytes of head buffers held (for tests) */
 size_t lbl_nr_conns(const struct lbl *l);
 size_t lbl_bytes_held(const struct lbl *l);

@@ -45,7 +45,9 @@ struct net {
 	struct plw_writer *w;
 	const struct plw_rb_hdr *h;
 	int32_t fd;
+	bool ssl_key;			/* the record's conn is an SSL object */
 	uint64_t nr_labels;
+	uint64_t nr_muted;		/* streams given up on */
 };
 
 /* ------------------------------------------------------------ conn -> fd */
@@ -124,8 +126,8 @@ static int on_label(const struct lbl_out *o, void *ctx)
 {
 	struct net *n = ctx;
 	struct plw_net_label l = {
-		.conn = o->conn,
-		.fd = n->fd >= 0 ? n->fd : fd_of(n, o->conn),
+		.conn = n->ssl_key ? 0 : o->conn,
+		.fd = n->fd >= 0 ? n->fd : n->ssl_key ? -1 : fd_of(n, o->conn),
 		.dir = o->dir,
 		.proto = o->proto,
 		.status = o->status,
@@ -177,6 +179,7 @@ int net_record(struct net *n, struct plw_writer *w, const struct plw_rb_hdr *h,
 	}
 	if (h->type == PLW_RB_NET_DATA && n && n->lbl) {
 		struct plw_rb_net_data d;
+		int err;
 		size_t hdr = offsetof(struct plw_rb_net_data, data);
 
 		if (h->size < hdr)
@@ -187,8 +190,19 @@ int net_record(struct net *n, struct plw_writer *w, const struct plw_rb_hdr *h,
 		n->w = w;
 		n->h = h;
 		n->fd = d.fd;
-		return lbl_feed(n->lbl, d.conn, d.dir, d.flags, (const unsigned char *)payload + hdr,
-				d.caplen, d.len, on_label, n);
+		n->ssl_key = d.flags & PLW_NET_DATA_SSL_KEY;
+		err = lbl_feed(n->lbl, d.conn, d.dir, d.flags & PLW_LABEL_TLS,
+			       (const unsigned char *)payload + hdr, d.caplen, d.len, on_label, n);
+		/* a stream of no known protocol: BPF stops copying it */
+		if (!err && !(d.flags & PLW_LABEL_TLS) && d.conn &&
+		    lbl_ignored(n->lbl, d.conn, d.dir, 0)) {
+			uint64_t key = d.conn ^ ((uint64_t)d.dir << 63);
+			uint8_t one = 1;
+
+			bpf_map_update_elem(bpf_map__fd(n->skel->maps.muted), &key, &one, BPF_ANY);
+			n->nr_muted++;
+		}
+		return err;
 	}
 	return 0;
 }
@@ -302,8 +316,7 @@ static int add_link(struct net *n, struct manifest *m, const char *name, struct 
 int net_attach(struct net *n, struct manifest *m, const int *pids, int nr, char *err, size_t len)
 {
 	struct { const char *name; struct bpf_program *p; } tab[] = {
-		{ "tp_btf:sys_enter(read,write,readv,writev,send*,recv*,close)",
-		  n->skel ? n->skel->progs.net_sys_enter : NULL },
+		{ "tp_btf:sys_enter(close)", n->skel ? n->skel->progs.net_sys_enter : NULL },
 		{ "tp_btf:sys_exit(connect,accept,listen,close)", n->skel ? n->skel->progs.net_sys_exit : NULL },
 		{ "tp_btf:inet_sock_set_state", n->skel ? n->skel->progs.net_set_state : NULL },
 		{ "tp_btf:sock_send_length", n->skel ? n->skel->progs.net_send_length : NULL },

@@ -12,6 +12,14 @@ usage: netcheck.py CHECK ARGS...   (exit 0: pass; 1: mismatch, explained)
                        labels flagged (and plain ones not) as GT says
   redis GT TIMELINE    tests/py/net_redis.py: the commands and first keys,
                        in order, on the client's connection
+  pg GT TIMELINE       tests/py/net_pg.py: the (keyword, table) of each Q and
+                       P message, sent by the client and received by the
+                       server thread, on their fds; Unix socket lifecycle
+  attach SGT CGT TL    net_server.py recorded with -p on [::1], its client not:
+                       requests after the attach on a connection accepted
+                       before it, and on a new one, labelled in order with
+                       their traceparents and statuses; one ACCEPT (IPv6,
+                       the client's port), both connections closed
   nolabels TIMELINE    no net_label at all, and net_conn events present"""
 import json
 import sys
@@ -106,6 +114,61 @@ def check_redis(gt, tl):
     return errs
 
 
+def check_pg(gt, tl):
+    g, errs = load(gt), []
+    labels = [e for e in events(tl, "net_label") if e["proto"] == "pg"]
+    sent = [e for e in labels if e["dir"] == "send" and e["tid"] == g["client_tid"]]
+    got = [e for e in labels if e["dir"] == "recv" and e["tid"] == g["server_tid"]]
+    print("pg labels: sent %s; received %s" % (" ".join("%s:%s" % (e["method"], e["target"]) for e in sent),
+                                              " ".join("%s:%s" % (e["method"], e["target"]) for e in got)))
+    expect(len(labels) == 2 * len(g["queries"]), "%d pg labels, want %d" % (len(labels), 2 * len(g["queries"])), errs)
+    expect([[e["method"], e["target"]] for e in sent] == g["queries"], "client's queries differ", errs)
+    expect([[e["method"], e["target"]] for e in got] == g["queries"], "server's queries differ", errs)
+    expect(all(e["fd"] == g["client_fd"] for e in sent) and all(e["fd"] == g["server_fd"] for e in got),
+           "fds wrong", errs)
+    conns = events(tl, "net_conn")
+    ops = {(e["op"], e["fd"], e["family"]) for e in conns}
+    expect(("connect", g["client_fd"], "unix") in ops and ("accept", g["server_fd"], "unix") in ops and
+           ("listen", 3, "unix") in ops, "unix listen/connect/accept missing: %s" % sorted(ops), errs)
+    cl = [e for e in conns if e["op"] == "close" and e["family"] == "unix" and e["fd"] in (g["client_fd"], g["server_fd"])]
+    expect(len(cl) == 2, "want two closes of the connection's ends", errs)
+    if len(cl) == 2:
+        a, b = cl
+        print("bytes: %d/%d and %d/%d" % (a["bytes_tx"], a["bytes_rx"], b["bytes_tx"], b["bytes_rx"]))
+        expect(a["bytes_tx"] == b["bytes_rx"] > 0 and a["bytes_rx"] == b["bytes_tx"] > 0, "bytes do not match", errs)
+        expect({a["conn"], b["conn"]} == {sent[0]["conn"] if sent else -1, got[0]["conn"] if got else -1},
+               "close conns differ from the labels' conns", errs)
+    return errs
+
+
+def check_attach(sgt, cgt, tl):
+    s, c, errs = load(sgt), load(cgt), []
+    labels, conns = events(tl, "net_label"), events(tl, "net_conn")
+    reqs = [e for e in labels if e["proto"] == "http_req" and e["dir"] == "recv"]
+    resps = [e for e in labels if e["proto"] == "http_resp" and e["dir"] == "send"]
+    n, m = c["n"], c["m"]
+    print("attach: %d requests received, %d responses sent (want %d each)" % (len(reqs), len(resps), n + m))
+    expect(len(labels) == 2 * (n + m), "%d labels, want %d" % (len(labels), 2 * (n + m)), errs)
+    expect([e["traceparent"] for e in reqs] == c["traceparents"], "traceparents differ", errs)
+    expect([e["status"] for e in resps] == c["statuses"], "statuses differ", errs)
+    expect(all(e["target"].startswith("/conn") and "?" not in e["target"] for e in reqs), "paths wrong", errs)
+    acc = [e for e in conns if e["op"] == "accept"]
+    expect(len(acc) == 1, "%d accepts, want 1 (the first connection was accepted before the attach)" % len(acc), errs)
+    if len(acc) == 1:
+        a = acc[0]
+        print("accept: %s %s <- %s fd %d" % (a["family"], a["local"], a["peer"], a["fd"]))
+        expect(a["family"] == "ipv6" and a["peer"] == "[::1]:%d" % c["ports"][1] and
+               a["local"] == "[::1]:%d" % s["port"], "accept addresses wrong", errs)
+        expect(all(e["conn"] == a["conn"] for e in reqs[n:] + resps[n:]), "second connection's labels not on its conn", errs)
+        expect(all(e["conn"] != a["conn"] and e["conn"] == reqs[0]["conn"] for e in reqs[:n] + resps[:n]),
+               "first connection's labels not on one other conn", errs)
+    fds = [x["fd"] for x in s["served"][1:]]
+    expect([e["fd"] for e in reqs] == fds, "label fds differ from the server's", errs)
+    closes = {e["conn"] for e in conns if e["op"] == "close"}
+    expect(reqs and {reqs[0]["conn"], reqs[-1]["conn"]} <= closes, "connections not closed", errs)
+    return errs
+
+
 def check_nolabels(tl):
     errs = []
     n, c = len(events(tl, "net_label")), len(events(tl, "net_conn"))
@@ -121,6 +184,10 @@ def main():
         errs = check_http(sys.argv[2], sys.argv[3])
     elif what == "redis":
         errs = check_redis(sys.argv[2], sys.argv[3])
+    elif what == "pg":
+        errs = check_pg(sys.argv[2], sys.argv[3])
+    elif what == "attach":
+        errs = check_attach(sys.argv[2], sys.argv[3], sys.argv[4])
     elif what == "nolabels":
         errs = check_nolabels(sys.argv[2])
     else:

@@ -1595,6 +1595,44 @@ t_net_redis() {
 	no_secret "$d" "$d/x.plw" $(secrets_of "$d/gt.json")
 }
 
+# PostgreSQL over a Unix socket (libpq's default): Q and P messages labelled
+# with keyword and table on both ends, sendmsg/recvmsg too; literals and
+# bound parameters (the secret) nowhere
+t_net_pg() {
+	local d=$1
+	rec "$d" record -q --python=usdt -o "$d/x.plw" -- "$PY" "$PYDIR/net_pg.py" "$d/gt.json" "$d"
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	report "$d" "$d/tl.json" timeline --json "$d/x.plw"
+	netcheck "PostgreSQL labels wrong" pg "$d/gt.json" "$d/tl.json"
+	# shellcheck disable=SC2046
+	no_secret "$d" "$d/x.plw" $(secrets_of "$d/gt.json")
+}
+
+# record -p of a server on [::1] whose client is not recorded: a keep-alive
+# connection accepted before the attach is labelled from the next request
+# on; a new one gets its ACCEPT (IPv6)
+t_net_attach() {
+	local d=$1 port cpid
+	start_target "$d" "$PYDIR/net_server.py" "$d/sgt.json" 2
+	wait_for 10 "the server's port" grep -qs '^PORT ' "$d/target.out"
+	port=$(awk '/^PORT/ {print $2}' "$d/target.out")
+	PYLOW_GATE=$d/cgate "$PY" "$PYDIR/net_client.py" "$d/cgt.json" "$port" 5 3 >"$d/client.out" 2>&1 &
+	cpid=$!
+	wait_for 20 "the client's first request" grep -qs '^READY' "$d/client.out"
+	attach "$d" -p "$tpid" -o "$d/x.plw"
+	touch "$d/cgate"
+	stopped "$cpid" 30
+	[ $rc = 0 ] || { cat "$d/client.out"; fail "client exited $rc"; }
+	stopped "$tpid" 30
+	[ $rc = 0 ] || fail "server exited $rc"
+	stopped "$rpid" 30
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	report "$d" "$d/tl.json" timeline --json "$d/x.plw"
+	netcheck "labels of an attached server wrong" attach "$d/sgt.json" "$d/cgt.json" "$d/tl.json"
+}
+
 # --labels=off: sockets still recorded, no label, no libssl uprobes
 t_net_labels_off() {
 	local d=$1
@@ -1765,7 +1803,7 @@ CASES=(launch_counts attach_counts sleep_durations children threads deep_stack p
        kgroups_missing
        probes probes_errors stacks
        native native_agent native_mem_scope
-       net_http net_tls net_redis net_labels_off net_host_clock net_stitch_local)
+       net_http net_tls net_redis net_pg net_attach net_labels_off net_host_clock net_stitch_local)
 [ $# -gt 0 ] && CASES=("$@")
 
 echo "integration: $PYLOW, target $PY ($("$PY" --version 2>&1)), kernel $(uname -r), temp $T"

@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -375,6 +376,14 @@ static void test_garbage(void **st)
 	}
 	assert_int_equal(g.n, 0);
 	assert_int_equal(lbl_bytes_held(l), 0);
+	/* given up on: the recorder stops the copies */
+	assert_true(lbl_ignored(l, 1000, 0, 0));
+	assert_true(lbl_ignored(l, 1199, 1, 0));
+	assert_false(lbl_ignored(l, 1000, 0, PLW_LABEL_TLS));
+	feeds(l, 2000, PLW_DIR_SEND, req2, &g);
+	assert_false(lbl_ignored(l, 2000, PLW_DIR_SEND, 0));
+	assert_int_equal(g.n, 1);
+	g.n = 0;
 	/* near misses */
 	feeds(l, 1, PLW_DIR_SEND, "GETX\r\n\r\n", &g);
 	feeds(l, 2, PLW_DIR_RECV, "HTTP/1.1 abc\r\n\r\n", &g);
@@ -583,6 +592,22 @@ static void test_pg_split_gap_midstream(void **st)
 		}
 		lbl_free(l);
 	}
+	/* mid-connection, the server's reply seen first: the next query is
+	 * still recognised */
+	{
+		struct lbl *l = mk();
+		struct got g = { 0 };
+
+		n = pgmsg(b, 'C', "SELECT 1\0", 9, NULL, 0);
+		n += pgmsg(b + n, 'Z', "I", 1, NULL, 0);
+		feed(l, 33, PLW_DIR_RECV, b, n, 0, &g);
+		n = pgq(b, "select * from t");
+		feed(l, 33, PLW_DIR_SEND, b, n, 0, &g);
+		assert_int_equal(g.n, 1);
+		assert_string_equal(g.l[0].method, "SELECT");
+		assert_string_equal(g.l[0].target, "t");
+		lbl_free(l);
+	}
 	/* a long query: its head captured, the rest counted */
 	struct lbl *l = mk();
 	struct got g = { 0 };
@@ -696,6 +721,77 @@ static void test_emit_error(void **st)
 	lbl_free(l);
 }
 
+/* random call boundaries and captures over a mix of every protocol: never
+ * more labels than messages, exactly as many when everything is captured,
+ * memory bounded (run under ASan by 'make check') */
+static void test_random(void **st)
+{
+	char stream[16384];
+	size_t n = 0, msgs = 0;
+	uint32_t x = 777;
+
+	for (int i = 0; i < 20; i++) {
+		n += snprintf(stream + n, sizeof(stream) - n, "%s%s", req1, req2);
+		msgs += 2;
+	}
+	for (int round = 0; round < 400; round++) {
+		struct lbl *l;
+		struct got g = { 0 };
+		bool full = round % 2 == 0;
+
+		assert_int_equal(lbl_new(&l, 8), 0);
+		for (size_t off = 0; off < n;) {
+			size_t len, cap;
+
+			x = x * 1103515245 + 12345;
+			len = 1 + (x >> 16) % 700;
+			if (len > n - off)
+				len = n - off;
+			x = x * 1103515245 + 12345;
+			cap = full ? len : 1 + (x >> 16) % len;
+			assert_int_equal(lbl_feed(l, round % 3, PLW_DIR_SEND, 0, stream + off, cap, len,
+						  collect, &g), 0);
+			assert_true(lbl_bytes_held(l) <= 8 * 2 * LBL_HEAD_MAX);
+			off += len;
+		}
+		assert_true(g.n <= msgs);
+		if (full) {
+			assert_int_equal(g.n, msgs);
+			for (size_t i = 0; i < msgs && i < MAXL; i++) {
+				if (i % 2)
+					check_req2(&g.l[i]);
+				else
+					check_req1(&g.l[i]);
+			}
+		}
+		lbl_free(l);
+	}
+	/* RESP and PG the same way */
+	n = 0;
+	for (int i = 0; i < 30; i++) {
+		n += resp(stream + n, sizeof(stream) - n, 3, "SET", "k", "SECRET-v");
+	}
+	for (int round = 0; round < 200; round++) {
+		struct lbl *l = mk();
+		struct got g = { 0 };
+
+		for (size_t off = 0; off < n;) {
+			size_t len;
+
+			x = x * 1103515245 + 12345;
+			len = 1 + (x >> 16) % 100;
+			if (len > n - off)
+				len = n - off;
+			feed(l, 50, PLW_DIR_SEND, stream + off, len, round % 2 ? 1 + len / 2 : 0, &g);
+			off += len;
+		}
+		assert_true(g.n <= 30);
+		if (round % 2 == 0)
+			assert_int_equal(g.n, 30);
+		lbl_free(l);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -717,6 +813,7 @@ int main(void)
 		cmocka_unit_test(test_close_and_bounds),
 		cmocka_unit_test(test_tls_stream),
 		cmocka_unit_test(test_emit_error),
+		cmocka_unit_test(test_random),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
