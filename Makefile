@@ -63,7 +63,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean deps check test test-unit test-golden test-integration test-agent agent demo bench fuzz fuzz-smoke install
+.PHONY: all clean deps check test test-unit test-golden test-integration test-multihost test-agent agent demo bench fuzz fuzz-smoke install
 
 ifeq ($(NO_BPF),1)
 all: $(O)/pylow
@@ -137,6 +137,12 @@ $(O)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) -lcmocka $(LDLIBS)
 
+# the label parser is recorder code, tested on its own (no BPF needed)
+$(O)/tests/test_labels: tests/unit/test_labels.c $(O)/record/labels.o $(LIB_OBJS)
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/record/labels.o $(LIB_OBJS) -lcmocka $(LDLIBS)
+
 test-unit: $(UNIT_BINS)
 	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
@@ -154,10 +160,14 @@ test-golden: $(O)/pylow $(O)/tests/plwgen
 test-integration: $(O)/pylow
 	$(Q)PYLOW=$(O)/pylow tests/integration/run.sh
 
+# several hosts in network namespaces, one recording each, stitched (issue #8)
+test-multihost: $(O)/pylow
+	$(Q)PYLOW=$(O)/pylow tests/integration/multihost.sh
+
 test-agent: agent
 	$(Q)agent/test/run.sh
 
-test: test-unit test-golden test-agent test-integration
+test: test-unit test-golden test-agent test-integration test-multihost
 
 # 'make check' installs what it needs, then runs every test, then the unit
 # tests again under ASan+UBSan, then a short fuzz smoke.

@@ -360,6 +360,9 @@ enum plw_rb {
 					 * tracepoint:SYS:NAME): payload = the entry,
 					 * common header first; written as a sample of
 					 * that tracepoint's own attr */
+	PLW_RB_NET_DATA = 105,		/* struct plw_rb_net_data: head of a socket read/write
+					 * (group net, labels on); parsed by the recorder into
+					 * NET_LABEL events, never written to the file */
 };
 
 /* kernel tracepoints of -e tracepoint:SYS:NAME in one recording (extra attrs) */
@@ -396,6 +399,23 @@ struct plw_rb_comm {
 	char comm[PLW_COMM_MAX];
 };
 
+/* PLW_RB_NET_DATA: a read/write of a target's stream socket (or, with
+ * PLW_LABEL_TLS, the plaintext of an SSL_read/SSL_write) that moved `len`
+ * bytes; `data` holds the first `caplen` of them (caplen <= len,
+ * PLW_NET_HEAD_MAX at most).  The record's size is the header + caplen. */
+#define PLW_NET_HEAD_MAX	512
+#define PLW_NET_DATA_SSL_KEY	0x8000	/* flags: conn is the SSL object's address,
+					 * its socket not known yet */
+struct plw_rb_net_data {
+	__u64 conn;			/* socket cookie; 0 unknown (TLS before any I/O) */
+	__u32 len;			/* bytes the call moved */
+	__u32 caplen;			/* bytes of data[] */
+	__u16 dir;			/* PLW_DIR_* */
+	__u16 flags;			/* PLW_LABEL_* */
+	__s32 fd;			/* the syscall's fd; -1 unknown (TLS) */
+	__u8 data[PLW_NET_HEAD_MAX];
+};
+
 /* Per-CPU counters kept by BPF in an array map, read by the recorder. */
 enum plw_counter {
 	PLW_CNT_EVENTS = 0,		/* records submitted */
@@ -428,6 +448,7 @@ _Static_assert((8 + sizeof(struct plw_stack)) % 8 == 4, "stack");
 _Static_assert(sizeof(struct plw_stack_def) == 16, "stack_def header");
 _Static_assert((8 + sizeof(struct plw_net_conn)) % 8 == 4 && sizeof(struct plw_net_conn) == 76, "net_conn");
 _Static_assert(sizeof(struct plw_net_label) == 40, "net_label header is 48; strings padded by writer");
+_Static_assert(sizeof(struct plw_rb_net_data) == 24 + PLW_NET_HEAD_MAX, "rb net_data");
 #endif
 
 #endif /* PYLOW_EVENTS_H */

@@ -148,7 +148,9 @@ int plw_priv_write(struct plw_buf *b, const struct plw_meta *m)
 	if ((err = tlv_str(b, "hostname", m->hostname)) ||
 	    (err = tlv_str(b, "osrelease", m->osrelease)) ||
 	    (err = tlv_str(b, "arch", m->arch)) ||
-	    (err = tlv_str(b, "cmdline", m->cmdline)))
+	    (err = tlv_str(b, "cmdline", m->cmdline)) ||
+	    (err = tlv_str(b, "machine_id", m->machine_id)) ||
+	    (err = tlv_str(b, "boot_id", m->boot_id)))
 		return err;
 	for (size_t i = 0; i < m->nr_locs; i++) {
 		const struct plw_loc *l = &m->locs[i];
@@ -364,6 +366,10 @@ int plw_priv_parse(struct plw_meta_store *st, const unsigned char *p,
 				m->arch = v;
 			else if (!strcmp(k, "cmdline"))
 				m->cmdline = v;
+			else if (!strcmp(k, "machine_id"))
+				m->machine_id = v;
+			else if (!strcmp(k, "boot_id"))
+				m->boot_id = v;
 			break;
 		}
 		case PLW_TAG_LOC: {

@@ -84,6 +84,9 @@ struct plw_meta {
 	uint64_t lost_total;
 	bool finished;			/* false: written by a recorder that did not finish */
 	bool truncated;			/* finished, then cut short (a copy, a full disk) */
+	/* host identity (in-stream META and private section); NULL unknown */
+	const char *machine_id;		/* /etc/machine-id */
+	const char *boot_id;		/* /proc/sys/kernel/random/boot_id */
 };
 
 /* ---------------------------------------------------------------- writer */

@@ -277,6 +277,8 @@ static void meta_kv(struct plw_reader *r, const char *k, const char *v)
 	else if (!strcmp(k, "osrelease")) slot = &m->osrelease;
 	else if (!strcmp(k, "arch")) slot = &m->arch;
 	else if (!strcmp(k, "cmdline")) slot = &m->cmdline;
+	else if (!strcmp(k, "machine_id")) slot = &m->machine_id;
+	else if (!strcmp(k, "boot_id")) slot = &m->boot_id;
 	else if (!strcmp(k, "tod_ns")) num = &m->tod_ns;
 	else if (!strcmp(k, "mono_ns")) num = &m->mono_ns;
 	else if (!strcmp(k, "nr_cpus_online")) num32 = &m->nr_cpus_online;

@@ -654,6 +654,10 @@ int plw_writer_meta_all(struct plw_writer *w, uint64_t ts,
 		return err;
 	if (m->cmdline && (err = plw_writer_meta(w, ts, "cmdline", m->cmdline)))
 		return err;
+	if (m->machine_id && (err = plw_writer_meta(w, ts, "machine_id", m->machine_id)))
+		return err;
+	if (m->boot_id && (err = plw_writer_meta(w, ts, "boot_id", m->boot_id)))
+		return err;
 #define NUM(field) \
 	if (m->field) { \
 		snprintf(num, sizeof(num), "%llu", (unsigned long long)m->field); \

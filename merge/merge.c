@@ -18,6 +18,8 @@ struct merge_input {
 	struct plw_reader *r;
 	const char *path;
 	int64_t offset;
+	const struct plw_merge_clock *clk;
+	size_t nr_clk;
 	struct plw_event ev;		/* pending */
 	bool done;
 };
@@ -91,6 +93,52 @@ void plw_merge_set_offset(struct plw_merge *m, size_t input, int64_t offset_ns)
 		m->in[input].offset = offset_ns;
 }
 
+int64_t plw_merge_clock_map(const struct plw_merge_clock *p, size_t n, uint64_t ts)
+{
+	size_t lo = 0, hi = n;
+
+	if (!n)
+		return (int64_t)ts;
+	if (ts <= p[0].mono_ns)
+		return (int64_t)ts + p[0].off_ns;
+	if (ts >= p[n - 1].mono_ns)
+		return (int64_t)ts + p[n - 1].off_ns;
+	/* the last reference at or before TS */
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+
+		if (p[mid].mono_ns <= ts)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	const struct plw_merge_clock *a = &p[lo], *b = &p[lo + 1];
+	__int128 d = (__int128)(b->off_ns - a->off_ns) * (int64_t)(ts - a->mono_ns);
+
+	return (int64_t)ts + a->off_ns + (int64_t)(d / (int64_t)(b->mono_ns - a->mono_ns));
+}
+
+void plw_merge_set_clock(struct plw_merge *m, size_t input, const struct plw_merge_clock *pts,
+			 size_t n)
+{
+	if (input < m->n) {
+		m->in[input].clk = n ? pts : NULL;
+		m->in[input].nr_clk = n;
+	}
+}
+
+static inline uint64_t map_ts(const struct merge_input *in, uint64_t ts)
+{
+	int64_t t = in->clk ? plw_merge_clock_map(in->clk, in->nr_clk, ts) : (int64_t)ts;
+
+	return (uint64_t)(t + in->offset);
+}
+
+uint64_t plw_merge_map(const struct plw_merge *m, size_t input, uint64_t ts)
+{
+	return input < m->n ? map_ts(&m->in[input], ts) : ts;
+}
+
 static inline bool before(const struct plw_merge *m, uint32_t a, uint32_t b)
 {
 	uint64_t ta = m->in[a].ev.ts, tb = m->in[b].ev.ts;
@@ -136,7 +184,8 @@ static int read_err(struct plw_merge *m, uint32_t i, int ret);
 
 struct plw_reader *plw_merge_single(const struct plw_merge *m)
 {
-	return m->n == 1 && !m->in[0].offset && !m->in[0].done ? m->in[0].r : NULL;
+	return m->n == 1 && !m->in[0].offset && !m->in[0].clk && !m->in[0].done ? m->in[0].r
+										      : NULL;
 }
 
 int plw_merge_read_error(struct plw_merge *m, uint32_t input, int ret)
@@ -168,8 +217,8 @@ static int fill(struct plw_merge *m, uint32_t i)
 		in->done = true;
 		return 0;
 	}
-	if (in->offset)
-		in->ev.ts = (uint64_t)((int64_t)in->ev.ts + in->offset);
+	if (in->offset || in->clk)
+		in->ev.ts = map_ts(in, in->ev.ts);
 	return 1;
 }
 
@@ -190,8 +239,8 @@ int plw_merge_next(struct plw_merge *m, struct plw_merge_event *ev)
 			in->done = true;
 			return 0;
 		}
-		if (in->offset)
-			ev->ev.ts = (uint64_t)((int64_t)ev->ev.ts + in->offset);
+		if (in->offset || in->clk)
+			ev->ev.ts = map_ts(in, ev->ev.ts);
 		ev->input = 0;
 		return 1;
 	}

@@ -27,6 +27,7 @@ static const struct {
 	{ "python", KGROUP_PYTHON, "Python calls and returns (CPython USDT)" },
 	{ "syscalls", KGROUP_SYSCALLS, "system calls of target threads, with duration, fd, bytes" },
 	{ "sched", KGROUP_SCHED, "off-CPU intervals (blocked, preempted) and runqueue waits" },
+	{ "net", KGROUP_NET, "sockets: connect, accept, listen, close; protocol labels" },
 	{ "faults", KGROUP_FAULTS, "user page faults of target threads (exceptions:page_fault_user)" },
 	{ "io", KGROUP_IO, "block requests of target threads, issue to completion" },
 	{ "mem", KGROUP_MEM, "libc malloc/calloc/realloc/free (uprobes; costly)" },
@@ -64,7 +65,7 @@ int kern_parse_groups(const char *arg, unsigned *mask, char *err, size_t len)
 			if (!strcmp(tok, groups[i].name))
 				break;
 		if (i == sizeof(groups) / sizeof(groups[0])) {
-			snprintf(err, len, "unknown event group '%s'; groups: python, syscalls, sched, faults, io, "
+			snprintf(err, len, "unknown event group '%s'; groups: python, syscalls, sched, net, faults, io, "
 				 "mem, gil, exceptions, irq, tlb; "
 				 "probes: usdt:BIN:PROVIDER:NAME, uprobe:BIN:SYMBOL, uretprobe:BIN:SYMBOL, "
 				 "tracepoint:SYSTEM:NAME", tok);

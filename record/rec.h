@@ -114,7 +114,6 @@ int pyusdt_attach(struct pylow_bpf *skel, const char *path, struct py_attach *pa
 #define KGROUP_SYSCALLS		0x2
 #define KGROUP_SCHED		0x4
 #define KGROUP_PROBES		0x8000	/* generic probes given (record/probes.c) */
-#define KGROUP_DEFAULT		(KGROUP_PYTHON | KGROUP_SYSCALLS | KGROUP_SCHED)
 /* bits in the order of kernel.c's groups table */
 #define KGROUP_FAULTS		0x8
 #define KGROUP_IO		0x10
@@ -124,6 +123,8 @@ int pyusdt_attach(struct pylow_bpf *skel, const char *path, struct py_attach *pa
 #define KGROUP_IRQ		0x100
 #define KGROUP_TLB		0x200
 #define KGROUP_KG		(KGROUP_FAULTS | KGROUP_IO | KGROUP_IRQ | KGROUP_TLB)
+#define KGROUP_NET		0x800	/* net.c */
+#define KGROUP_DEFAULT		(KGROUP_PYTHON | KGROUP_SYSCALLS | KGROUP_SCHED | KGROUP_NET)
 
 struct kern;
 
@@ -246,6 +247,27 @@ void native_set_running(struct native *n, int on);
 void native_detach(struct native *n);
 void native_free(struct native *n);
 
+/* ---------------------------------------------------------- net.c */
+
+struct net;
+struct plw_rb_hdr;
+
+/* opens and loads bpf/net.bpf.c on PY's ring buffer, targets and counters
+ * when ON; LABELS: copy payload heads and parse them; *N is set even on
+ * failure (net_free it) */
+int net_load(struct net **n, struct pylow_bpf *py, bool on, bool labels);
+/* attaches the socket hooks, and libssl's SSL_read/SSL_write (of PIDS'
+ * maps and the system's) when labels are on; manifest lines */
+int net_attach(struct net *n, struct manifest *m, const int *pids, int nr, char *err, size_t len);
+void net_set_running(struct net *n, int on);
+void net_detach(struct net *n);
+void net_free(struct net *n);
+/* a NET_CONN or NET_DATA ring buffer record (sink.c): NET_CONN written,
+ * NET_DATA parsed into NET_LABEL events; N may be NULL */
+int net_record(struct net *n, struct plw_writer *w, const struct plw_rb_hdr *h,
+	       const void *payload);
+uint64_t net_labels(const struct net *n);
+
 /* ---------------------------------------------------------- sink.c */
 
 struct sink;
@@ -278,6 +300,10 @@ int sink_feed(struct sink *s, const struct plw_rb_hdr *h, const void *payload);
 int sink_flush(struct sink *s, bool final);
 /* LOST records for LOST events dropped outside BPF (the agent's rings) */
 int sink_lost(struct sink *s, uint64_t now, uint64_t lost);
+/* NET_CONN / NET_DATA records go to N (net.c) */
+void sink_set_net(struct sink *s, struct net *n);
+/* a META "KEY" = "VALUE" at time TS, written in time order with the rest */
+int sink_meta_kv(struct sink *s, uint64_t ts, const char *key, const char *value);
 /* the source of the task table's processes ("usdt" unless told) */
 void sink_set_default_source(struct sink *s, const char *src);
 /* PID was fed by SRC (a static string); PYTHON its version if known */

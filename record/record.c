@@ -40,6 +40,9 @@
 #define MAX_GLOBS		16
 #define MAX_PIDS		64
 #define MAX_PY			16	/* Python binaries attached at once */
+/* META clock_ref: promised at least every 10 s; written every 5 s so that a
+ * loaded machine's late loop still keeps the promise */
+#define CLOCK_REF_EVERY_NS	(5 * 1000000000ull)
 
 static int verbose;
 static volatile sig_atomic_t stop_sig;
@@ -96,6 +99,12 @@ struct rec {
 	unsigned groups;		/* KGROUP_* of -e (0: the default) */
 	struct kern *kern;
 	struct native *native;		/* -e mem,gil,exceptions */
+	struct net *net;		/* group net (net.c) */
+	bool labels_off;		/* --labels=off */
+	bool net_default;		/* net on by default (no -e): a failure only warns */
+	const char *host;		/* --host NAME */
+	int64_t tod_shift;		/* PYLOW_TOD_SHIFT_NS (test hook) */
+	char machine_id[64], boot_id[64];
 };
 
 static const char usage_text[] =
@@ -131,12 +140,15 @@ static const char usage_text[] =
 "\n"
 "Events:\n"
 "  -e, --event GROUP[,GROUP...]  event groups to record (repeatable); default\n"
-"                          python,syscalls,sched:\n"
+"                          python,syscalls,sched,net:\n"
 "                            python    Python calls and returns (CPython USDT)\n"
 "                            syscalls  system calls of the targets' threads:\n"
 "                                      duration, fd, bytes (raw_syscalls)\n"
 "                            sched     off-CPU intervals (blocked, preempted) and\n"
 "                                      runqueue waits (sched_switch, sched_wakeup)\n"
+"                            net       sockets of the targets: connect, accept,\n"
+"                                      listen, close with addresses, ports, bytes;\n"
+"                                      protocol labels of their messages (below)\n"
 "                            faults    user page faults of the targets' threads\n"
 "                                      (exceptions:page_fault_user; x86)\n"
 "                            io        block requests the targets' threads issue:\n"
@@ -199,6 +211,25 @@ static const char usage_text[] =
 "                          user stacks follow frame pointers (without them:\n"
 "                          the innermost frames only)\n"
 "\n"
+"Network (group net):\n"
+"      --labels=on|off     on (default): the first bytes of each read/write of\n"
+"                          a target's TCP or Unix stream socket (and the\n"
+"                          plaintext of libssl's SSL_read/SSL_write, for\n"
+"                          TLS) are parsed while recording into labels:\n"
+"                          HTTP/1.x method, path (no query), Host,\n"
+"                          traceparent, status; Redis command and first key;\n"
+"                          PostgreSQL first keyword and table.  Only those\n"
+"                          fields reach the file, never the payload.  off:\n"
+"                          no payload is copied at all, no labels\n"
+"      --host NAME         the host name written into the file (default: this\n"
+"                          machine's); reports across files show and join by it\n"
+"  The file also holds the machine id and boot id, and a wall-clock\n"
+"  reference (META clock_ref \"MONO_NS TOD_NS\") at the start, every 5 s and\n"
+"  at the end.\n"
+"  Test hook: the environment variable PYLOW_TOD_SHIFT_NS (signed ns) is added\n"
+"  to every wall-clock value written (CLOCK_DATA, clock_tod_ns, clock_ref),\n"
+"  to simulate a host whose clock is off.\n"
+"\n"
 "Filters (applied in the kernel, at the first sight of each code location):\n"
 "  -F, --func FUNC         only functions named exactly FUNC (repeatable, max %d)\n"
 "  -f, --file GLOB         only functions in files matching GLOB ('*', '?');\n"
@@ -248,6 +279,8 @@ static const char usage_text[] =
 "  pylow report malloc trace.plw                       # top allocators, leaks\n"
 "  pylow record -e python,faults,mem --stacks -p 4821 -d 5   # + where in C\n"
 "  pylow report faults trace.plw                       # user stacks per Python stack\n"
+"  pylow record -p 4821 --host web1 -o web1.plw       # a service, named web1\n"
+"  pylow record --labels=off -p 4821                   # sockets without labels\n"
 "  pylow report flow trace.plw                         # then look at it\n";
 
 static void usage(FILE *f)
@@ -569,6 +602,21 @@ static int load_bpf(struct rec *r)
 		pr("cannot load the native event programs (bpf/native.bpf.c): %s (run with -vvv "
 		   "for the verifier's log, or leave out -e mem,gil,exceptions)", strerror(-err));
 		return -1;
+	}
+	if ((err = net_load(&r->net, skel, !!(r->groups & KGROUP_NET), !r->labels_off))) {
+		if (!r->net_default) {
+			pr("cannot load the network programs (bpf/net.bpf.c): %s (run with -vvv for the "
+			   "verifier's log, or choose groups without net, e.g. -e python,syscalls,sched)",
+			   strerror(-err));
+			return -1;
+		}
+		/* on by default: record the rest */
+		pr("warning: no network events: cannot load bpf/net.bpf.c: %s (-vvv shows why; "
+		   "-e python,syscalls,sched silences this)", strerror(-err));
+		net_free(r->net);
+		r->groups &= ~KGROUP_NET;
+		if ((err = net_load(&r->net, skel, false, false)))
+			return -1;
 	}
 	return 0;
 }
@@ -914,18 +962,47 @@ static uint64_t clock_ns(clockid_t c)
 	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+/* the first line of FILE, trimmed, into OUT ("" if unreadable) */
+static void read_id(const char *file, char *out, size_t len)
+{
+	FILE *f = fopen(file, "r");
+
+	out[0] = 0;
+	if (!f)
+		return;
+	if (!fgets(out, len, f))
+		out[0] = 0;
+	out[strcspn(out, " \t\r\n")] = 0;
+	fclose(f);
+}
+
 static void fill_meta(struct rec *r, struct plw_meta *m, struct utsname *u)
 {
 	memset(m, 0, sizeof(*m));
 	uname(u);
-	m->hostname = u->nodename;
+	m->hostname = r->host ? r->host : u->nodename;
+	read_id("/etc/machine-id", r->machine_id, sizeof(r->machine_id));
+	if (!r->machine_id[0])
+		read_id("/var/lib/dbus/machine-id", r->machine_id, sizeof(r->machine_id));
+	read_id("/proc/sys/kernel/random/boot_id", r->boot_id, sizeof(r->boot_id));
+	m->machine_id = r->machine_id[0] ? r->machine_id : NULL;
+	m->boot_id = r->boot_id[0] ? r->boot_id : NULL;
 	m->osrelease = u->release;
 	m->arch = u->machine;
 	m->cmdline = r->cmdline;
 	m->nr_cpus_online = sysconf(_SC_NPROCESSORS_ONLN);
 	m->nr_cpus_avail = sysconf(_SC_NPROCESSORS_CONF);
-	m->tod_ns = clock_ns(CLOCK_REALTIME);
+	m->tod_ns = clock_ns(CLOCK_REALTIME) + r->tod_shift;
 	m->mono_ns = clock_ns(CLOCK_MONOTONIC);
+}
+
+/* "MONO_NS TOD_NS" read back to back; *MONO gets MONO_NS */
+static void clock_ref(struct rec *r, char *buf, size_t len, uint64_t *mono)
+{
+	uint64_t t = clock_ns(CLOCK_REALTIME) + r->tod_shift;
+
+	*mono = clock_ns(CLOCK_MONOTONIC);
+	snprintf(buf, len, "%llu %llu", (unsigned long long)*mono, (unsigned long long)t);
 }
 
 static int write_start_meta(struct rec *r, struct plw_meta *m, uint64_t ts)
@@ -941,6 +1018,13 @@ static int write_start_meta(struct rec *r, struct plw_meta *m, uint64_t ts)
 		return err;
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)m->mono_ns);
 	if ((err = plw_writer_meta(r->w, ts, "clock_mono_ns", num)))
+		return err;
+	snprintf(buf, sizeof(buf), "%llu %llu", (unsigned long long)m->mono_ns,
+		 (unsigned long long)m->tod_ns);
+	if ((err = plw_writer_meta(r->w, ts, "clock_ref", buf)))
+		return err;
+	if ((r->groups & KGROUP_NET) &&
+	    (err = plw_writer_meta(r->w, ts, "labels", r->labels_off ? "off" : "on")))
 		return err;
 	buf[0] = 0;
 	for (int i = 0; i < r->nr_pids && n < sizeof(buf) - 16; i++)
@@ -1009,7 +1093,7 @@ static int parse_pids(struct rec *r, const char *arg)
 
 static int parse_args(struct rec *r, int argc, char **argv)
 {
-	enum { OPT_BUFFER = 256, OPT_PYTHON, OPT_STACKS };
+	enum { OPT_BUFFER = 256, OPT_PYTHON, OPT_STACKS, OPT_LABELS, OPT_HOST };
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "output", required_argument, NULL, 'o' },
@@ -1023,6 +1107,8 @@ static int parse_args(struct rec *r, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "event", required_argument, NULL, 'e' },
 		{ "stacks", no_argument, NULL, OPT_STACKS },
+		{ "labels", required_argument, NULL, OPT_LABELS },
+		{ "host", required_argument, NULL, OPT_HOST },
 		{ 0 },
 	};
 	int c;
@@ -1109,6 +1195,23 @@ static int parse_args(struct rec *r, int argc, char **argv)
 				return -1;
 			}
 			break;
+		case OPT_LABELS:
+			if (!strcmp(optarg, "on"))
+				r->labels_off = false;
+			else if (!strcmp(optarg, "off"))
+				r->labels_off = true;
+			else {
+				pr("invalid --labels '%s': on or off", optarg);
+				return -1;
+			}
+			break;
+		case OPT_HOST:
+			if (!optarg[0] || strlen(optarg) > 255) {
+				pr("invalid --host '%s': a name of 1 to 255 characters", optarg);
+				return -1;
+			}
+			r->host = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -1119,8 +1222,23 @@ static int parse_args(struct rec *r, int argc, char **argv)
 	}
 	if (optind < argc)
 		r->cmd = argv + optind;
-	if (!(r->groups & ~KGROUP_PROBES))
-		r->groups |= KGROUP_DEFAULT;	/* probes alone: with the default groups */
+	{
+		const char *e = getenv("PYLOW_TOD_SHIFT_NS");
+		char *end;
+
+		if (e && e[0]) {
+			errno = 0;
+			r->tod_shift = strtoll(e, &end, 10);
+			if (*end || errno) {
+				pr("invalid PYLOW_TOD_SHIFT_NS '%s': signed nanoseconds, e.g. -2500000000", e);
+				return -1;
+			}
+		}
+	}
+	if (!(r->groups & ~KGROUP_PROBES)) {
+		r->groups |= KGROUP_DEFAULT;	/* none, or probes alone: the default groups */
+		r->net_default = true;
+	}
 	if (!r->nr_pids && !r->cmd) {
 		pr("nothing to record: give -p PID or -- CMD; see 'pylow record --help'");
 		return -1;
@@ -1215,6 +1333,7 @@ static void detach_all(struct rec *r)
 	}
 	kern_detach(r->kern);
 	native_detach(r->native);
+	net_detach(r->net);
 }
 
 static void cleanup(struct rec *r)
@@ -1226,6 +1345,8 @@ static void cleanup(struct rec *r)
 	r->kern = NULL;
 	native_free(r->native);
 	r->native = NULL;
+	net_free(r->net);
+	r->net = NULL;
 	pylow_bpf__destroy(r->skel);
 	manifest_free(&r->man);
 	free(r->cmdline);
@@ -1258,7 +1379,7 @@ int cmd_record(int argc, char **argv)
 	struct plw_meta meta;
 	struct utsname uts;
 	bool tty = isatty(2);
-	uint64_t t0, start, last_sec, deadline = 0;
+	uint64_t t0, start, last_sec, last_ref, deadline = 0;
 	int err, ret = 1;
 
 	if (parse_args(r, argc, argv))
@@ -1361,9 +1482,24 @@ int cmd_record(int argc, char **argv)
 	{
 		char why[256];
 
+		int pids[MAX_PIDS + 1], nr = 0;
+
 		if (kern_attach(r->kern, &r->man, why, sizeof(why))) {
 			pr("%s", why);
 			goto fail;
+		}
+		for (int i = 0; i < r->nr_pids; i++)
+			pids[nr++] = r->pids[i];
+		if (r->child > 0)
+			pids[nr++] = r->child;
+		if (net_attach(r->net, &r->man, pids, nr, why, sizeof(why))) {
+			if (!r->net_default) {
+				pr("%s", why);
+				goto fail;
+			}
+			pr("warning: no network events: %s", why);
+			net_detach(r->net);
+			r->groups &= ~KGROUP_NET;
 		}
 	}
 	if (r->groups & (KGROUP_MEM | KGROUP_GIL | KGROUP_EXCEPTIONS)) {
@@ -1427,6 +1563,7 @@ int cmd_record(int argc, char **argv)
 		pr("cannot set up --stacks: %s", strerror(-err));
 		goto fail;
 	}
+	sink_set_net(r->sink, r->net);
 	if (r->use_agent)
 		sink_set_default_source(r->sink, NULL);
 	for (int i = 0; i < r->nr_pyusdt; i++)
@@ -1475,12 +1612,14 @@ int cmd_record(int argc, char **argv)
 	r->skel->bss->running = 1;
 	kern_set_running(r->kern, 1);
 	native_set_running(r->native, 1);
+	net_set_running(r->net, 1);
 	release_child(r);
 	if (r->duration)
 		deadline = start + (uint64_t)(r->duration * 1e9);
 
 	/* the loop: ~100 ms polls, counters each poll, flush/status each second */
 	last_sec = start;
+	last_ref = start;
 	for (;;) {
 		struct sink_stats st;
 		uint64_t now;
@@ -1503,6 +1642,18 @@ int cmd_record(int argc, char **argv)
 			goto fail_mid;
 		}
 		reap_child(r, false);
+		/* a wall-clock reference pair every CLOCK_REF_EVERY_NS */
+		if (now - last_ref >= CLOCK_REF_EVERY_NS) {
+			char ref[64];
+			uint64_t mono;
+
+			clock_ref(r, ref, sizeof(ref), &mono);
+			last_ref = now;
+			if ((err = sink_meta_kv(r->sink, mono, "clock_ref", ref))) {
+				pr("recording failed: %s", strerror(-err));
+				goto fail_mid;
+			}
+		}
 		if (now - last_sec >= 1000000000ull) {
 			last_sec = now;
 			if ((err = plw_writer_flush(r->w))) {
@@ -1531,6 +1682,7 @@ int cmd_record(int argc, char **argv)
 	r->skel->bss->running = 0;
 	kern_set_running(r->kern, 0);
 	native_set_running(r->native, 0);
+	net_set_running(r->net, 0);
 	detach_all(r);
 	if ((err = agent_drain(r, true))) {
 		pr("recording failed while draining: %s", sink_error(r->sink));
@@ -1564,6 +1716,16 @@ int cmd_record(int argc, char **argv)
 		}
 	}
 
+	{
+		char ref[64];
+		uint64_t mono;
+
+		clock_ref(r, ref, sizeof(ref), &mono);
+		if ((err = plw_writer_meta(r->w, mono, "clock_ref", ref))) {
+			pr_write_failed(r, err, plw_writer_error(r->w));
+			goto fail_mid;
+		}
+	}
 	meta.probes = r->man.p;
 	meta.nr_probes = r->man.nr;
 	meta.finished = true;

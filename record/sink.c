@@ -67,6 +67,7 @@ struct sink {
 	size_t nsrcs, capsrcs;
 	const char *default_src;
 	struct stacks *stk;		/* --stacks */
+	struct net *net;
 	struct sink_stats st;
 	char err[256];
 };
@@ -411,6 +412,36 @@ int sink_feed(struct sink *s, const struct plw_rb_hdr *h, const void *payload)
 	return add_rec(s, h, payload);
 }
 
+void sink_set_net(struct sink *s, struct net *n)
+{
+	s->net = n;
+}
+
+int sink_meta_kv(struct sink *s, uint64_t ts, const char *key, const char *value)
+{
+	size_t kl = strlen(key) + 1, vl = strlen(value) + 1;
+	size_t size = sizeof(struct plw_meta_ev) + kl + vl;
+	struct plw_rb_hdr h = { .ts = ts, .type = PLW_EV_META, .size = size };
+	unsigned char *p = calloc(1, size);
+	struct plw_meta_ev m;
+	int err;
+
+	if (!p || kl > 0xffff || vl > 0xffff) {
+		free(p);
+		return -ENOMEM;
+	}
+	/* data_loc offsets count the 8-byte common header */
+	m.key = PLW_DATA_LOC(8 + sizeof(m), kl);
+	m.value = PLW_DATA_LOC(8 + sizeof(m) + kl, vl);
+	m.pad = 0;
+	memcpy(p, &m, sizeof(m));
+	memcpy(p + sizeof(m), key, kl);
+	memcpy(p + sizeof(m) + kl, value, vl);
+	err = add_rec(s, &h, p);
+	free(p);
+	return err == BATCH_FULL ? 0 : err;	/* added; the next poll writes the batch */
+}
+
 static int brec_cmp(const void *a, const void *b)
 {
 	const struct brec *x = a, *y = b;
@@ -500,6 +531,19 @@ static int write_one(struct sink *s, const unsigned char *rec)
 		err = plw_writer_import(s->w, h.pid, h.tid, h.ts, h.cpu,
 					h.type == PLW_EV_PY_IMPORT_DONE,
 					dl_str(p, h.size, im.module), im.found);
+		break;
+	}
+	case PLW_EV_NET_CONN:
+	case PLW_RB_NET_DATA:
+		err = net_record(s->net, s->w, &h, p);
+		break;
+	case PLW_EV_META: {
+		struct plw_meta_ev m;
+
+		if (h.size < sizeof(m))
+			return 0;
+		memcpy(&m, p, sizeof(m));
+		err = plw_writer_meta(s->w, h.ts, dl_str(p, h.size, m.key), dl_str(p, h.size, m.value));
 		break;
 	}
 	case PLW_RB_FORK: {

@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "net.h"
 #include "report_int.h"
 
 void res_err(struct report_result *res, int err, const char *fmt, ...)
@@ -44,6 +46,16 @@ int source_open(struct source *s, const struct report_opts *o, struct report_res
 		return err;
 	}
 	s->n = plw_merge_inputs(s->m);
+	if (s->n > 1 && rnet_hosts_differ(s)) {
+		s->net = calloc(1, sizeof(*s->net));
+		err = s->net ? rnet_prepare(s->net, o, s, res) : -ENOMEM;
+		if (err) {
+			if (!s->net)
+				res_err(res, err, "out of memory");
+			source_close(s);
+			return err;
+		}
+	}
 	return 0;
 }
 
@@ -82,6 +94,11 @@ void source_damage(struct source *s, struct report_result *res)
 
 void source_close(struct source *s)
 {
+	if (s->net) {
+		rnet_free(s->net);
+		free(s->net);
+		s->net = NULL;
+	}
 	plw_merge_free(s->m);
 	s->m = NULL;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net.h"
 #include "report_int.h"
 
 /* a root call kept for printing: a compact copy of its tree */
@@ -32,6 +33,8 @@ struct flow {
 	size_t nr_cut_sites;
 	bool cut_more;			/* more names than cut_sites holds */
 	bool oom;
+	struct net *net;		/* requests and joins (report/net.c), or NULL */
+	uint64_t span_roots;		/* roots shown as their request spans */
 };
 
 /* ordering for "slowest first": longer first, then earlier start, then seq */
@@ -109,6 +112,25 @@ static bool flow_on_root(void *ctx, struct plw_tree *tree)
 	struct flow *f = ctx;
 	struct kept probe = { .root = tree->root, .seq = tree->seq };
 
+	if (f->net) {
+		struct net_req *r = rnet_node_req(f->net, tree->root);
+
+		if (r && r->server) {
+			/* a joined request span is drawn under its client call;
+			 * the others are in their thread's root call */
+			if (r->peer >= 0 && !f->net->span_tree[r - f->net->r] &&
+			    !(f->net->span_tree[r - f->net->r] = plw_node_clone(tree->root)))
+				f->oom = true;
+			return false;
+		}
+		if ((tree->root->flags & PLW_NODE_SPANS) &&
+		    rnet_root_spans_joined(f->net, tree->root)) {
+			/* a server thread's root whose requests are all drawn
+			 * under their callers */
+			f->span_roots++;
+			return false;
+		}
+	}
 	f->roots++;
 	if (tree->root->dur_ns < f->o->min_ns || f->oom)
 		return false;
@@ -303,12 +325,71 @@ void kernel_label(const struct plw_node *n, char *out, size_t len)
 }
 
 static const struct plw_node *cur_bottleneck;
+static const struct net *cur_net;
+
+/* a joined call's server span (kept), or NULL */
+static const struct plw_node *graft_of(const struct plw_node *n)
+{
+	const struct net_req *r = n->site->kind == PLW_KIND_NET ? rnet_node_req(cur_net, n) : NULL;
+
+	return r && r->peer >= 0 ? cur_net->span_tree[r->peer] : NULL;
+}
+
+/* a node's own time: a joined call's is the part its server span does
+ * not explain (the network, queues) */
+static uint64_t own_ns(const struct plw_node *n)
+{
+	const struct plw_node *g = graft_of(n);
+
+	if (!g)
+		return n->self_ns;
+	return n->dur_ns > g->dur_ns ? n->dur_ns - g->dur_ns : 0;
+}
+
+/* plw_tree_bottleneck over the tree with the joined server spans in it:
+ * the slowest path goes on into the server that answered the call */
+static const struct plw_node *bottleneck(const struct plw_node *root)
+{
+	const struct plw_node *best = root;
+	int hops = 0;
+
+	if (!cur_net)
+		return plw_tree_bottleneck(root);
+	if (!root || (!root->child && !graft_of(root)))
+		return NULL;
+	for (const struct plw_node *n = root; n && hops < PLW_TREE_DEPTH_MAX; hops++) {
+		const struct plw_node *slow = graft_of(n);
+
+		if (own_ns(n) > own_ns(best))
+			best = n;
+		for (const struct plw_node *c = n->child; c; c = c->next) {
+			if (!slow || c->dur_ns > slow->dur_ns)
+				slow = c;
+			if (c->site->kind == PLW_KIND_PYTHON || c->site->kind == PLW_KIND_SPAN)
+				continue;
+			if (own_ns(c) > own_ns(best))
+				best = c;
+			for (const struct plw_node *g = c->child; g; g = g->next)
+				if (g->self_ns > own_ns(best))
+					best = g;
+		}
+		n = slow;
+	}
+	if (best->site->kind == PLW_KIND_OFFCPU && best->parent &&
+	    best->parent->site->kind == PLW_KIND_SYSCALL)
+		best = best->parent;
+	return best;
+}
 
 static void node_line(FILE *out, const struct plw_node *n)
 {
 	char where[512], fl[64];
+	const struct net_req *r = rnet_node_req(cur_net, n);
 
-	if (n->site->kind != PLW_KIND_PYTHON) {
+	if (r && n->site->kind == PLW_KIND_SPAN) {
+		fputs("request ", out);
+		fputs_safe(n->site->name, out);
+	} else if (n->site->kind != PLW_KIND_PYTHON) {
 		char lab[256];
 
 		kernel_label(n, lab, sizeof(lab));
@@ -330,6 +411,31 @@ static void node_line(FILE *out, const struct plw_node *n)
 		fputs_safe(where, out);
 	}
 	fputs(flags_text(n->flags, fl, sizeof(fl)), out);
+	if (r && n->site->kind == PLW_KIND_SPAN) {
+		fputs("  @", out);
+		fputs_safe(rnet_host_of(cur_net, n->input), out);
+		if (r->status)
+			fprintf(out, "  %u", r->status);
+		if (r->link) {
+			fputs("  (joined by ", out);
+			fputs(r->link == NET_LINK_TCP ? "tcp connection" : "traceparent", out);
+			putc(')', out);
+		}
+	}
+	if (r && r->no_reply)
+		fputs(n->site->kind == PLW_KIND_SPAN ? "  (no response: connection closed)"
+						      : "  (no reply: connection closed)", out);
+	if (r && n->site->kind == PLW_KIND_NET && r->peer < 0 && n->count == 1) {
+		char peer[80];
+
+		rnet_peer_text(cur_net, r, peer, sizeof(peer));
+		if (peer[0] && !rnet_peer_recorded(cur_net, r))
+			fprintf(out, "  (no recording of %s)", peer);
+		else if (peer[0])
+			fprintf(out, "  (not joined: no matching request on %s)", peer);
+	} else if (r && n->site->kind == PLW_KIND_NET && r->peer >= 0 && !graft_of(n)) {
+		fputs("  (server span not kept)", out);
+	}
 	if (n == cur_bottleneck)
 		fputs("  ← bottleneck", out);
 }
@@ -367,6 +473,21 @@ static int text_children(const struct report_opts *o, const struct plw_node *n, 
 		p->len = save;
 		p->buf[save] = 0;
 	}
+	const struct plw_node *g = graft_of(n);
+
+	if (g && !too_deep && shown(o, g) && depth < PLW_TREE_DEPTH_MAX) {
+		/* the server's side of a call: its request span on its host */
+		size_t save = p->len;
+
+		fputs(p->buf, out);
+		fputs("└── ", out);
+		node_line(out, g);
+		putc('\n', out);
+		if (prefix_push(p, "    ") || text_children(o, g, depth + 1, p))
+			return -ENOMEM;
+		p->len = save;
+		p->buf[save] = 0;
+	}
 	if (hidden_calls) {
 		fputs(p->buf, out);
 		fprintf(out, "└── … %" PRIu64 " more call%s, ", hidden_calls,
@@ -384,9 +505,17 @@ static int text_tree(const struct flow *f, const struct kept *t)
 	struct prefix p = { 0 };
 	int err;
 
-	cur_bottleneck = plw_tree_bottleneck(r);
+	cur_bottleneck = bottleneck(r);
 	node_line(o->out, r);
-	if (f->src->n > 1) {
+	if (f->net) {
+		/* a request span's line names its host already */
+		if (r->site->kind != PLW_KIND_SPAN) {
+			fputs("  @", o->out);
+			fputs_safe(rnet_host_of(f->net, r->input), o->out);
+		}
+		fprintf(o->out, "%s[pid %u tid %u]\n", r->site->kind == PLW_KIND_SPAN ? "  " : " ",
+			r->pid, r->tid);
+	} else if (f->src->n > 1) {
 		fputs("  [", o->out);
 		fputs_safe(source_name(f->src, o, r->input), o->out);
 		fprintf(o->out, " pid %u tid %u]\n", r->pid, r->tid);
@@ -410,6 +539,14 @@ static void json_node(const struct report_opts *o, struct jw *j, const struct pl
 
 	jw_obj(j);
 	jw_node_site(j, n);
+	if (cur_net) {
+		const struct net_req *r = rnet_node_req(cur_net, n);
+
+		jw_key(j, "host");
+		jw_str(j, rnet_host_of(cur_net, n->input));
+		if (r)
+			rnet_jw_req(j, cur_net, r);
+	}
 	jw_key(j, "pid");
 	jw_u64(j, n->pid);
 	jw_key(j, "tid");
@@ -455,6 +592,10 @@ static void json_node(const struct report_opts *o, struct jw *j, const struct pl
 		}
 		json_node(o, j, c, depth + 1);
 	}
+	const struct plw_node *g = graft_of(n);
+
+	if (g && !too_deep && shown(o, g) && depth < PLW_TREE_DEPTH_MAX)
+		json_node(o, j, g, depth + 1);
 	jw_arr_end(j);
 	if (hidden_calls) {
 		jw_key(j, "hidden");
@@ -476,11 +617,27 @@ static const char *mode_name(const struct report_opts *o)
 int report_flow(const struct report_opts *o, struct report_result *res)
 {
 	struct source src;
+	struct net net;
 	struct flow f = { .o = o, .src = &src };
 	int err = source_open(&src, o, res);
 
 	if (err)
 		return err;
+	memset(&net, 0, sizeof(net));
+	if (src.net) {
+		/* several hosts: source_open joined them already; taken over */
+		net = *src.net;
+		free(src.net);
+		src.net = NULL;
+		f.net = &net;
+	} else if (rnet_wanted(&src)) {
+		/* one host: its requests (and joins between its files) */
+		err = rnet_prepare(&net, o, &src, res);
+		if (err)
+			goto out;
+		f.net = net.labels || net.nr_hosts > 1 ? &net : NULL;
+	}
+	cur_net = f.net;
 	f.cap = o->mode == FLOW_TOP ? (o->top ? o->top : 1) : o->mode == FLOW_LAST ? 1 : 1024;
 	f.trees = calloc(f.cap, sizeof(*f.trees));
 	struct plw_model_opts mo = {
@@ -491,7 +648,7 @@ int report_flow(const struct report_opts *o, struct report_result *res)
 		err = -ENOMEM;
 		goto out;
 	}
-	err = source_run_model(&src, f.m, res);
+	err = f.net ? rnet_run_model(f.net, &src, f.m, res) : source_run_model(&src, f.m, res);
 	if (err)
 		goto out;
 	if (f.oom) {
@@ -527,11 +684,13 @@ int report_flow(const struct report_opts *o, struct report_result *res)
 			jw_key(&j, "cut_start_roots");
 			jw_u64(&j, f.cut_roots);
 		}
+		if (f.net)
+			rnet_jw_summary(&j, f.net, f.span_roots);
 		jw_damage(&j, res);
 		jw_key(&j, "roots");
 		jw_arr(&j);
 		for (size_t i = 0; i < f.len; i++) {
-			cur_bottleneck = plw_tree_bottleneck(f.trees[i]->root);
+			cur_bottleneck = bottleneck(f.trees[i]->root);
 			json_node(o, &j, f.trees[i]->root, 0);
 		}
 		jw_arr_end(&j);
@@ -582,11 +741,15 @@ int report_flow(const struct report_opts *o, struct report_result *res)
 	if (st->lost)
 		fprintf(o->out, "\n%" PRIu64 " events were lost while recording: trees open then are marked [incomplete]\n",
 			st->lost);
+	if (f.net)
+		rnet_text_summary(o->out, f.net, f.span_roots);
 out:
 	for (size_t i = 0; i < f.len; i++)
 		drop(f.trees[i]);
 	free(f.trees);
 	plw_model_free(f.m);
+	rnet_free(&net);
+	cur_net = NULL;
 	source_close(&src);
 	return err;
 }

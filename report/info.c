@@ -180,6 +180,13 @@ static void text_info(FILE *out, const char *path, const struct plw_meta *meta,
 		fprintf(out, "  %u cpus online, %u available", meta->nr_cpus_online,
 			meta->nr_cpus_avail);
 	fputc('\n', out);
+	if (meta->machine_id || meta->boot_id) {
+		fprintf(out, "host id:    machine ");
+		fputs_safe(s_or(meta->machine_id, "?"), out);
+		fprintf(out, "  boot ");
+		fputs_safe(s_or(meta->boot_id, "?"), out);
+		fputc('\n', out);
+	}
 	if (meta->cmdline) {
 		fprintf(out, "recorder:   ");
 		fputs_safe(meta->cmdline, out);
@@ -292,6 +299,10 @@ static void json_info(struct jw *j, const char *path, const struct plw_meta *met
 	jw_str(j, path);
 	jw_key(j, "host");
 	jw_str(j, s_or(meta->hostname, ""));
+	jw_key(j, "machine_id");
+	jw_str(j, s_or(meta->machine_id, ""));
+	jw_key(j, "boot_id");
+	jw_str(j, s_or(meta->boot_id, ""));
 	jw_key(j, "kernel");
 	jw_str(j, s_or(meta->osrelease, ""));
 	jw_key(j, "arch");

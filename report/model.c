@@ -322,7 +322,8 @@ static const char *const kind_names[PLW_KIND_MAX] = {
 	[PLW_KIND_IO] = "io",		[PLW_KIND_MEM] = "mem",
 	[PLW_KIND_GIL] = "gil",		[PLW_KIND_EXCEPTION] = "exception",
 	[PLW_KIND_IRQ] = "irq",		[PLW_KIND_TLB] = "tlb",
-	[PLW_KIND_PROBE] = "probe",
+	[PLW_KIND_PROBE] = "probe",	[PLW_KIND_NET] = "net",
+	[PLW_KIND_SPAN] = "span",
 };
 
 const char *plw_kind_name(enum plw_kind kind)
@@ -338,11 +339,22 @@ struct frame {
 	struct plw_node *node;		/* NULL without trees */
 	uint64_t start, child_ns;
 	uint32_t flags;
+	struct plw_node *snode;		/* its node in the thread's span view, or NULL */
+};
+
+/* a server request span's view of a thread's calls (plw_model_span_begin) */
+struct span_view {
+	struct plw_tree *tree;
+	struct plw_arena *arena;
+	uint64_t start, end;
+	bool ended;
+	uint32_t open;			/* frames on the stack with a node in the view */
 };
 
 struct thread {
 	uint32_t input, pid, tid;
 	uint32_t depth, cap;
+	uint32_t low;			/* lowest depth since plw_model_mark */
 	struct frame *stack;
 	struct plw_tree *tree;		/* open root tree */
 	struct plw_arena *arena;	/* arena of the open (or next) tree */
@@ -365,6 +377,7 @@ struct thread {
 	 * the last syscall: a syscall that contains it takes it out of its
 	 * own self time (the off-CPU leaf under the frame has it) */
 	uint64_t off_acc, off_first;
+	struct span_view *sv;		/* open or held span view, or NULL */
 };
 
 #define LOC_DIRECT_MAX	(1u << 22)	/* loc ids below: direct index */
@@ -707,6 +720,9 @@ static int push(struct plw_model *m, struct thread *t, const struct plw_site *si
 			node->site = site;
 			t->tree->root = node;
 			t->tree->arena = t->arena;
+			/* a root entered inside a request span: the view has it */
+			if (t->sv && !t->sv->ended)
+				node->flags |= PLW_NODE_SPANS;
 		} else if (t->depth >= PLW_TREE_DEPTH_MAX || !t->stack[t->depth - 1].node) {
 			/* too deep to draw (or print recursively): counted in the
 			 * deepest node's time, which is flagged */
@@ -730,14 +746,42 @@ static int push(struct plw_model *m, struct thread *t, const struct plw_site *si
 	f->start = start;
 	f->child_ns = 0;
 	f->flags = 0;
+	f->snode = NULL;
+	if (t->sv && m->o.trees) {
+		/* calls entered while the span is open, and everything below
+		 * them, are in its view too */
+		struct plw_node *ps = t->depth ? t->stack[t->depth - 1].snode : NULL;
+
+		if (ps || !t->sv->ended) {
+			bool created;
+			struct plw_node *sn = node_get(t->sv->arena, ps ? ps : t->sv->tree->root,
+						       site, &created);
+
+			if (!sn)
+				return -ENOMEM;
+			if (created) {
+				sn->input = t->input;
+				sn->pid = t->pid;
+				sn->tid = t->tid;
+				sn->start_ns = start;
+			}
+			f->snode = sn;
+			t->sv->open++;
+		}
+	}
 	t->depth++;
 	return 0;
 }
+
+static void span_emit(struct plw_model *m, struct thread *t, uint32_t flags);
 
 /* Closes the top frame at TS with FLAGS added. */
 static void pop(struct plw_model *m, struct thread *t, uint64_t ts, uint32_t flags)
 {
 	struct frame *f = &t->stack[--t->depth];
+
+	if (t->depth < t->low)
+		t->low = t->depth;
 	uint64_t dur = ts > f->start ? ts - f->start : 0;
 	uint64_t self = dur > f->child_ns ? dur - f->child_ns : 0;
 
@@ -755,6 +799,15 @@ static void pop(struct plw_model *m, struct thread *t, uint64_t ts, uint32_t fla
 		f->node->self_ns += self;
 		f->node->count++;
 		f->node->flags |= flags;
+	}
+	if (f->snode) {
+		f->snode->dur_ns += dur;
+		f->snode->self_ns += self;
+		f->snode->count++;
+		f->snode->flags |= flags;
+		f->snode = NULL;
+		if (t->sv && !--t->sv->open && t->sv->ended)
+			span_emit(m, t, 0);
 	}
 	if (m->o.on_exit) {
 		struct plw_call_info ci = {
@@ -898,6 +951,105 @@ const struct plw_site *plw_model_site_named(struct plw_model *m, enum plw_kind k
 	return s;
 }
 
+/* a leaf in T's span view: under the top frame's view node, or the span's
+ * root while it is open; LI (may be NULL) for the syscall details */
+static int view_leaf(struct thread *t, const struct plw_site *site, uint64_t start,
+		     uint64_t dur, uint64_t self, const struct plw_leaf_info *li)
+{
+	struct plw_node *parent = t->depth ? t->stack[t->depth - 1].snode : NULL;
+
+	if (!parent && t->sv && !t->sv->ended)
+		parent = t->sv->tree->root;
+	if (!parent)
+		return 0;
+	struct plw_node *n = plw_node_get(t->sv->arena, parent, site);
+
+	if (!n)
+		return -ENOMEM;
+	if (!n->count) {
+		n->input = t->input;
+		n->pid = t->pid;
+		n->tid = t->tid;
+		n->start_ns = start;
+	}
+	n->count++;
+	n->dur_ns += dur;
+	n->self_ns += self;
+	if (dur > n->max_ns)
+		n->max_ns = dur;
+	if (li) {
+		n->bytes += li->bytes;
+		if (li->fd >= 0 && n->count == 1)
+			n->fd1 = (uint32_t)li->fd + 1;
+		else if (n->fd1 != (li->fd >= 0 ? (uint32_t)li->fd + 1 : 0))
+			n->fd1 = PLW_FD_MIXED;
+	}
+	return 0;
+}
+
+void plw_model_mark(struct plw_model *m, uint32_t input, uint32_t pid, uint32_t tid)
+{
+	struct thread *t = get_thread(m, input, pid, tid);
+
+	if (t)
+		t->low = t->depth;
+}
+
+int plw_model_leaf_marked(struct plw_model *m, uint32_t input, uint32_t pid, uint32_t tid,
+			  const struct plw_site *site, uint64_t start, uint64_t dur)
+{
+	struct thread *t = get_thread(m, input, pid, tid);
+	uint32_t at;
+
+	if (!t)
+		return -ENOMEM;
+	at = t->low < t->depth ? t->low : t->depth;
+	if (!at || !m->o.trees) {
+		/* no frame was open throughout: a root of its own */
+		int err;
+		uint32_t depth = t->depth;
+
+		if (depth)
+			return plw_model_leaf(m, input, pid, tid, site, start, dur);
+		err = push(m, t, site, start);
+		if (err)
+			return err;
+		pop(m, t, start + dur, 0);
+		return 0;
+	}
+	struct frame *f = &t->stack[at - 1];
+	struct plw_node *parents[2] = { f->node, NULL };
+
+	f->child_ns += dur;
+
+	/* in the span view too: under the frame's view node, or the span's
+	 * root when the frame began before the span */
+	if (t->sv)
+		parents[1] = f->snode ? f->snode : !t->sv->ended ? t->sv->tree->root : NULL;
+	for (int i = 0; i < 2; i++) {
+		struct plw_arena *a = i ? (t->sv ? t->sv->arena : NULL) : t->arena;
+
+		if (!parents[i] || !a)
+			continue;
+		struct plw_node *n = plw_node_get(a, parents[i], site);
+
+		if (!n)
+			return -ENOMEM;
+		if (!n->count) {
+			n->input = input;
+			n->pid = pid;
+			n->tid = tid;
+			n->start_ns = start;
+		}
+		n->count++;
+		n->dur_ns += dur;
+		n->self_ns += dur;
+		if (dur > n->max_ns)
+			n->max_ns = dur;
+	}
+	return 0;
+}
+
 int plw_model_leaf(struct plw_model *m, uint32_t input, uint32_t pid, uint32_t tid,
 		   const struct plw_site *site, uint64_t start, uint64_t dur)
 {
@@ -906,6 +1058,9 @@ int plw_model_leaf(struct plw_model *m, uint32_t input, uint32_t pid, uint32_t t
 
 	if (!t)
 		return -ENOMEM;
+	if (t->sv && m->o.trees && t->depth &&
+	    (err = view_leaf(t, site, start, dur, dur, NULL)))
+		return err;
 	if (!t->depth || !m->o.trees) {
 		/* no open frame: a root (or, without trees, a call) of its own */
 		err = push(m, t, site, start);
@@ -932,6 +1087,120 @@ int plw_model_leaf(struct plw_model *m, uint32_t input, uint32_t pid, uint32_t t
 	n->count++;
 	n->dur_ns += dur;
 	n->self_ns += dur;
+	return 0;
+}
+
+const struct plw_site *plw_model_site_named_id(struct plw_model *m, enum plw_kind kind,
+					       const char *name, uint32_t id)
+{
+	struct plw_site *s = (struct plw_site *)plw_model_site_named(m, kind, name);
+
+	if (s && !s->loc)
+		s->loc = id;
+	return s;
+}
+
+const struct plw_site *plw_model_site_unique(struct plw_model *m, enum plw_kind kind,
+					     const char *name, uint32_t input, uint32_t id)
+{
+	struct plw_site *s = plw_arena_alloc(m->sites, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->kind = (uint16_t)kind;
+	s->input = input;
+	s->loc = id;
+	s->name = arena_strdup(m->sites, name);
+	s->file = arena_strdup(m->sites, "");
+	s->ident = s;
+	return s->name && s->file ? s : NULL;
+}
+
+/* ------------------------------------------------------------ span views */
+
+/* hands T's span view to on_root (or recycles it); frames still holding
+ * nodes in it are detached */
+static void span_emit(struct plw_model *m, struct thread *t, uint32_t flags)
+{
+	struct span_view *sv = t->sv;
+	struct plw_node *root = sv->tree->root;
+	uint64_t child = 0;
+
+	t->sv = NULL;
+	for (uint32_t i = 0; i < t->depth; i++)
+		t->stack[i].snode = NULL;
+	if (!sv->ended) {
+		uint64_t last = m->st.last_ts > sv->start ? m->st.last_ts : sv->start;
+
+		sv->end = last;
+		flags |= PLW_NODE_CUT_END;
+	}
+	root->dur_ns = sv->end - sv->start;
+	for (const struct plw_node *c = root->child; c; c = c->next)
+		child += c->dur_ns;
+	root->self_ns = root->dur_ns > child ? root->dur_ns - child : 0;
+	root->count = 1;
+	root->flags |= flags | (sv->open ? PLW_NODE_INCOMPLETE : 0);
+	sv->tree->seq = m->st.roots + m->st.spans++;
+	if (m->o.on_root && m->o.on_root(m->o.ctx, sv->tree))
+		sv->arena = NULL;	/* kept by the callback */
+	else
+		plw_model_tree_free(m, sv->tree);
+	free(sv);
+}
+
+int plw_model_span_begin(struct plw_model *m, uint32_t input, uint32_t pid, uint32_t tid,
+			 const struct plw_site *site, uint64_t start)
+{
+	struct thread *t = get_thread(m, input, pid, tid);
+
+	if (!t)
+		return -ENOMEM;
+	if (!m->o.trees)
+		return 0;
+	if (t->sv)
+		span_emit(m, t, PLW_NODE_INCOMPLETE);
+	if (t->depth && t->stack[0].node)
+		t->stack[0].node->flags |= PLW_NODE_SPANS;
+	struct span_view *sv = calloc(1, sizeof(*sv));
+
+	if (!sv)
+		return -ENOMEM;
+	sv->arena = arena_get(m);
+	sv->tree = sv->arena ? plw_arena_alloc(sv->arena, sizeof(*sv->tree)) : NULL;
+	struct plw_node *root = sv->tree ? plw_arena_alloc(sv->arena, sizeof(*root)) : NULL;
+
+	if (!root) {
+		if (sv->arena)
+			plw_arena_free(sv->arena);
+		free(sv);
+		return -ENOMEM;
+	}
+	root->site = site;
+	root->input = input;
+	root->pid = pid;
+	root->tid = tid;
+	root->start_ns = start;
+	sv->tree->root = root;
+	sv->tree->arena = sv->arena;
+	sv->start = start;
+	t->sv = sv;
+	return 0;
+}
+
+int plw_model_span_end(struct plw_model *m, uint32_t input, uint32_t pid, uint32_t tid,
+		       uint64_t end)
+{
+	struct thread *t = get_thread(m, input, pid, tid);
+
+	if (!t)
+		return -ENOMEM;
+	if (!t->sv || t->sv->ended)
+		return 0;
+	t->sv->ended = true;
+	t->sv->end = end > t->sv->start ? end : t->sv->start;
+	if (!t->sv->open)
+		span_emit(m, t, 0);
 	return 0;
 }
 
@@ -1053,6 +1322,13 @@ static int kernel_leaf(struct plw_model *m, struct thread *t, uint64_t ts,
 	}
 	if (!m->o.kernel_leaves)
 		return 0;
+	if (t->sv && m->o.trees && !nested) {
+		const struct plw_site *vs = plw_model_site_named(m, li->kind, li->name);
+		int err = vs ? view_leaf(t, vs, start, dur, self, li) : -ENOMEM;
+
+		if (err)
+			return err;
+	}
 	if (!t->depth || !m->o.trees) {
 		if (t->depth)
 			t->stack[t->depth - 1].child_ns += frame_ns;
@@ -1440,6 +1716,8 @@ static void close_thread(struct plw_model *m, struct thread *t, uint64_t ts)
 {
 	while (t->depth)
 		pop(m, t, ts, PLW_NODE_CUT_END);
+	if (t->sv)
+		span_emit(m, t, 0);
 }
 
 static void on_lost(struct plw_model *m, uint32_t input, const struct plw_event *ev)
@@ -1554,6 +1832,10 @@ void plw_model_free(struct plw_model *m)
 
 		free(t->stack);
 		plw_arena_free(t->arena);
+		if (t->sv) {
+			plw_arena_free(t->sv->arena);
+			free(t->sv);
+		}
 		free(t);
 		t = next;
 	}

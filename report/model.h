@@ -49,6 +49,8 @@ enum plw_kind {
 	PLW_KIND_IRQ,
 	PLW_KIND_TLB,
 	PLW_KIND_PROBE,
+	PLW_KIND_NET,			/* a client's request to another service (report/net.c) */
+	PLW_KIND_SPAN,			/* a server's request span: root of a span view */
 	PLW_KIND_MAX
 };
 const char *plw_kind_name(enum plw_kind kind);
@@ -57,6 +59,7 @@ const char *plw_kind_name(enum plw_kind kind);
 #define PLW_NODE_CUT_START	0x1	/* its call began before what was recorded */
 #define PLW_NODE_CUT_END	0x2	/* still running when the recording (or thread) ended */
 #define PLW_NODE_INCOMPLETE	0x4	/* events may be missing (lost, mismatched return) */
+#define PLW_NODE_SPANS		0x8	/* a root in which span views were taken */
 
 /* A site: what nodes are grouped by.  Interned by the model, so two nodes
  * are the same call site exactly when their site pointers are equal. */
@@ -195,6 +198,7 @@ struct plw_model_stats {
 	uint64_t lost;			/* samples lost (sum of LOST records) */
 	uint64_t cut_start, cut_end, incomplete;	/* calls closed so flagged */
 	uint64_t first_ts, last_ts;	/* over all events fed (0 if none) */
+	uint64_t spans;			/* span views completed (not counted in roots) */
 };
 
 struct plw_model;
@@ -222,6 +226,45 @@ const struct plw_site *plw_model_site_named(struct plw_model *m, enum plw_kind k
  * frame is open.  DUR may be 0 (count-only events).  0 or -ENOMEM. */
 int plw_model_leaf(struct plw_model *m, uint32_t input, uint32_t pid, uint32_t tid,
 		   const struct plw_site *site, uint64_t start, uint64_t dur);
+
+/* Like plw_model_site_named, but on creation the site's loc is set to ID
+ * (the caller's own identifier; later calls do not change it). */
+const struct plw_site *plw_model_site_named_id(struct plw_model *m, enum plw_kind kind,
+					       const char *name, uint32_t id);
+/* A site of its own (not interned, never grouped with another): KIND, NAME,
+ * INPUT, loc = ID.  NULL on ENOMEM. */
+const struct plw_site *plw_model_site_unique(struct plw_model *m, enum plw_kind kind,
+					     const char *name, uint32_t input, uint32_t id);
+
+/* An interval on a thread that may span frames (a network call: sent in one
+ * frame, answered in another).  plw_model_mark at its start; then
+ * plw_model_leaf_marked puts the leaf under the innermost frame open all
+ * along since the mark (the calling frame; a root of its own when none
+ * was), its time taken from that frame's self time like a kernel leaf's,
+ * and in the span view too.  One mark per thread: a later mark restarts
+ * it.  0 or -ENOMEM. */
+void plw_model_mark(struct plw_model *m, uint32_t input, uint32_t pid, uint32_t tid);
+int plw_model_leaf_marked(struct plw_model *m, uint32_t input, uint32_t pid, uint32_t tid,
+			  const struct plw_site *site, uint64_t start, uint64_t dur);
+
+/*
+ * Span views (server request spans, report/net.c).  A span begins on a
+ * thread at START (e.g. a request read) and ends at END (its response
+ * written).  Its tree is a second view of the thread's calls: a root node
+ * for SITE (kind PLW_KIND_SPAN, dur_ns = END - START) whose children are the
+ * calls entered on the thread while the span was open, with everything below
+ * them, and the leaves (kernel events, plw_model_leaf) that fell directly in
+ * the span.  The calls stay in the thread's own tree as well.  The view is
+ * handed to on_root once the span ended and the calls it holds returned
+ * (counted in stats.spans, not in roots).  A span begun while the thread's
+ * previous one is still held hands the previous over flagged INCOMPLETE; one
+ * never ended is handed over at the thread's end flagged CUT_END.
+ * 0 or -ENOMEM.
+ */
+int plw_model_span_begin(struct plw_model *m, uint32_t input, uint32_t pid, uint32_t tid,
+			 const struct plw_site *site, uint64_t start);
+int plw_model_span_end(struct plw_model *m, uint32_t input, uint32_t pid, uint32_t tid,
+		       uint64_t end);
 
 /* Name of syscall NR of INPUT, from the file's META "syscall_names" (fed
  * through plw_model_feed); "syscall_NR" in BUF when the file has none. */

@@ -50,6 +50,10 @@ static const struct sub subs[] = {
 	  "same parent are grouped: 'f ×3  15.000 ms' is three calls taking 15 ms in all.\n"
 	  "Flags: [cut at start] began before the recording, [cut at end] still\n"
 	  "running at its end, [incomplete] events were lost or did not match.\n"
+	  "Network calls (record -e net) are leaves: '[GET svc-b/x]  40 ms'.  With one\n"
+	  "file per host, a call's server side on the other host is drawn below it\n"
+	  "('request GET /x ... @svc-b (joined by traceparent)'), times on one clock\n"
+	  "(see 'report hosts'; 'report stitch' lists the requests).\n"
 	  "\n"
 	  "Options:\n"
 	  "  --top N       the N slowest root calls, slowest first (default: 10)\n"
@@ -66,7 +70,8 @@ static const struct sub subs[] = {
 	  "  pylow report flow trace.plw                 # the 10 slowest requests\n"
 	  "  pylow report flow --top 3 --min-ms 1 trace.plw\n"
 	  "  pylow report flow --last --depth 2 trace.plw\n"
-	  "  pylow report flow --all --json trace.plw > flows.json\n" },
+	  "  pylow report flow --all --json trace.plw > flows.json\n"
+	  "  pylow report flow api.plw worker.plw db.plw    # one file per host\n" },
 	{ "timeline", report_timeline, "every call and return in time order, indented by depth",
 	  "usage: pylow report timeline [--json] [--threshold MS] [--pid P] [--tid T] FILE...\n"
 	  "\n"
@@ -393,6 +398,52 @@ static const struct sub subs[] = {
 	  "Examples:\n"
 	  "  pylow record -e python,exceptions -- python3 app.py\n"
 	  "  pylow report exceptions trace.plw\n" },
+	{ "stitch", report_stitch, "requests across hosts: each request with its per-host spans",
+	  "usage: pylow report stitch [--json] [--trace ID] [--services HOST,...] FILE...\n"
+	  "\n"
+	  "One recording per host (pylow record on each), copied together: every\n"
+	  "request with the spans it made on each host.  A client call (HTTP request,\n"
+	  "Redis command, SQL query: sent until its reply) is joined to the server's\n"
+	  "request span on the other host by its W3C traceparent header, else by the\n"
+	  "TCP connection (the client's 4-tuple mirrored on the server, accepted\n"
+	  "nearest in time; requests paired in order).  Calls whose server was not\n"
+	  "recorded say so: '(no recording of 10.0.0.3:8000)'.  Hosts are named by the\n"
+	  "recordings' hostname (record --host NAME).  Times are put on the first\n"
+	  "file's host's wall clock, corrected by causality (see 'report hosts').\n"
+	  "\n"
+	  "Options:\n"
+	  "  --trace ID         only the request with this trace id (or prefix)\n"
+	  "  --services A,B     only requests touching one of these hosts\n"
+	  "  --json             one JSON document on stdout (errors too)\n"
+	  "  --strict           fail on a damaged file instead of reporting what is intact\n"
+	  "  -h, --help         this help\n"
+	  "\n"
+	  "Examples:\n"
+	  "  pylow report stitch api.plw worker.plw ml.plw\n"
+	  "  pylow report stitch --services api,worker *.plw\n"
+	  "  pylow report stitch --trace 4bf92f3577b34da6 --json *.plw\n"
+	  "  pylow report flow api.plw worker.plw ml.plw   # with the Python frames\n" },
+	{ "hosts", report_hosts, "each host's clock offset, its interval, and the exchanges that bound it",
+	  "usage: pylow report hosts [--json] FILE...\n"
+	  "\n"
+	  "Per host (recordings' hostname): how far its wall clock is ahead of the\n"
+	  "first file's host (OFFSET), the interval the offset must lie in, and how\n"
+	  "many matched exchanges bound it.  Each file's times are first put on its\n"
+	  "wall clock from its clock references (the nearest ones); then every joined\n"
+	  "request bounds the two hosts' offsets (the server cannot receive before\n"
+	  "the client sends, nor the client receive the reply before the server sends\n"
+	  "it); the offset is a point inside all the bounds.  A host with no exchange\n"
+	  "with the others keeps offset 0, unbounded.  flow and stitch apply these\n"
+	  "offsets.\n"
+	  "\n"
+	  "Options:\n"
+	  "  --json        one JSON document on stdout (errors too)\n"
+	  "  --strict      fail on a damaged file instead of reporting what is intact\n"
+	  "  -h, --help    this help\n"
+	  "\n"
+	  "Examples:\n"
+	  "  pylow report hosts a.plw b.plw c.plw\n"
+	  "  pylow report hosts --json *.plw | jq '.hosts[] | {host, offset_ns}'\n" },
 };
 #define NR_SUBS (sizeof(subs) / sizeof(subs[0]))
 
@@ -412,12 +463,13 @@ static void usage(FILE *f)
 		"  pylow report graph trace.plw\n"
 		"  pylow report slow --threshold 100 trace.plw\n"
 		"  pylow report diff v1.2.plw v1.3.plw\n"
+		"  pylow report stitch api.plw worker.plw     # requests across hosts\n"
 		"\n'pylow report SUBCOMMAND --help' for its options.\n");
 }
 
 enum { OPT_JSON = 256, OPT_STRICT, OPT_TOP, OPT_ALL, OPT_LAST, OPT_MIN_MS, OPT_DEPTH,
        OPT_THRESHOLD, OPT_PID, OPT_TID, OPT_BEFORE, OPT_AFTER, OPT_BASELINE, OPT_MIN,
-       OPT_NTH, OPT_SLOWEST };
+       OPT_NTH, OPT_SLOWEST, OPT_TRACE, OPT_SERVICES };
 
 static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -436,6 +488,8 @@ static const struct option long_opts[] = {
 	{ "min", required_argument, NULL, OPT_MIN },
 	{ "nth", required_argument, NULL, OPT_NTH },
 	{ "slowest", no_argument, NULL, OPT_SLOWEST },
+	{ "trace", required_argument, NULL, OPT_TRACE },
+	{ "services", required_argument, NULL, OPT_SERVICES },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
 };
@@ -470,6 +524,8 @@ static bool takes(const struct sub *s, int opt)
 		return s->fn == report_nplus1;
 	case OPT_NTH: case OPT_SLOWEST:
 		return s->fn == report_single;
+	case OPT_TRACE: case OPT_SERVICES:
+		return s->fn == report_stitch;
 	}
 	return false;
 }
@@ -563,7 +619,7 @@ int cmd_report(int argc, char **argv)
 			break;
 	}
 	if (!s)
-		return usage_err(NULL, "unknown subcommand '%s' (info, flow, timeline, graph, slow, diff, anomaly, nplus1, single, syscalls, offcpu, sched, faults, io, irq, tlb, threads, malloc, gil, exceptions)", argv[1]);
+		return usage_err(NULL, "unknown subcommand '%s' (info, flow, timeline, graph, slow, diff, anomaly, nplus1, single, syscalls, offcpu, sched, faults, io, irq, tlb, threads, malloc, gil, exceptions, stitch, hosts)", argv[1]);
 	for (int i = 0; i < 3; i++) {
 		free(lists[i]);
 		if (!(lists[i] = calloc((size_t)argc, sizeof(*lists[i])))) {
@@ -641,6 +697,12 @@ int cmd_report(int argc, char **argv)
 			break;
 		case OPT_SLOWEST:
 			o.nth = 0;
+			break;
+		case OPT_TRACE:
+			o.trace = optarg;
+			break;
+		case OPT_SERVICES:
+			o.services = optarg;
 			break;
 		case OPT_PID:
 			if (!parse_u32(optarg, &o.pid))

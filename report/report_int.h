@@ -41,6 +41,8 @@ struct report_opts {
 	uint32_t min_count;		/* nplus1 --min */
 	uint32_t nth;			/* single --nth (0: --slowest) */
 	const char *func;		/* single */
+	const char *trace;		/* stitch --trace */
+	const char *services;		/* stitch --services a,b */
 };
 
 #define REPORT_MAX_WARN	8
@@ -72,18 +74,27 @@ int report_threads(const struct report_opts *o, struct report_result *res);
 int report_malloc(const struct report_opts *o, struct report_result *res);
 int report_gil(const struct report_opts *o, struct report_result *res);
 int report_exceptions(const struct report_opts *o, struct report_result *res);
+int report_hosts(const struct report_opts *o, struct report_result *res);	/* stitch.c */
+int report_stitch(const struct report_opts *o, struct report_result *res);
 
 /* ---------------------------------------------------------------- source */
 
+struct net;
+
 struct source {
 	struct plw_merge *m;
+	/* several hosts: their requests, joins and clocks (report/net.h); the
+	 * inputs are on one timeline (each host's wall clock, corrected) */
+	struct net *net;
 	const char *const *paths;
 	size_t n;
 	uint64_t events;
 	uint64_t first_ts, last_ts;
 };
 
-/* Opens the inputs (salvaging unless o->strict); on failure fills RES. */
+/* Opens the inputs (salvaging unless o->strict); on failure fills RES.
+ * Inputs from several hosts (META hostname) are put on one timeline
+ * (report/net.c: a first pass over every file). */
 int source_open(struct source *s, const struct report_opts *o, struct report_result *res);
 /* Next event (1), end (0), or -errno with RES filled. */
 int source_next(struct source *s, struct plw_merge_event *ev, struct report_result *res);

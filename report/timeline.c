@@ -7,6 +7,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include "report_int.h"
 #include "probes.h"
@@ -552,6 +554,160 @@ static void tl_lost(struct timeline *t, uint32_t input, const struct plw_event *
 	emit(t, &l);
 }
 
+/* "127.0.0.1:80", "[::1]:80", "unix" */
+static void net_addr(unsigned family, const uint8_t *a, unsigned port, char *out, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (family == AF_INET) {
+		inet_ntop(AF_INET, a, ip, sizeof(ip));
+		snprintf(out, len, "%s:%u", ip, port);
+	} else if (family == AF_INET6) {
+		inet_ntop(AF_INET6, a, ip, sizeof(ip));
+		snprintf(out, len, "[%s]:%u", ip, port);
+	} else {
+		snprintf(out, len, "%s", family == AF_UNIX ? "unix" : "?");
+	}
+}
+
+static const char *const net_ops[] = { "connect", "accept", "close", "listen" };
+static const char *const net_protos[] = { "?", "http_req", "http_resp", "redis", "pg" };
+
+/* a NET_CONN or NET_LABEL event, one line (no frame: they are not leaves here) */
+static void tl_net(struct timeline *t, uint32_t input, const struct plw_event *ev)
+{
+	uint64_t rel = ev->ts > t->base ? ev->ts - t->base : 0;
+	bool conn = ev->type == PLW_EV_NET_CONN;
+	char la[80], ra[80];
+
+	if ((t->o->has_pid && ev->pid != t->o->pid) || (t->o->has_tid && ev->tid != t->o->tid))
+		return;
+	t->lines++;
+	if (conn) {
+		const struct plw_net_conn *c = &ev->u.conn;
+
+		net_addr(c->family, c->laddr, c->lport, la, sizeof(la));
+		net_addr(c->family, c->raddr, c->rport, ra, sizeof(ra));
+	}
+	if (t->o->json) {
+		struct jw *j = &t->j;
+
+		jw_obj(j);
+		jw_key(j, "event");
+		jw_str(j, conn ? "net_conn" : "net_label");
+		jw_key(j, "t_ns");
+		jw_u64(j, rel);
+		jw_key(j, "ts");
+		jw_u64(j, ev->ts);
+		jw_key(j, "input");
+		jw_u64(j, input);
+		jw_key(j, "pid");
+		jw_u64(j, ev->pid);
+		jw_key(j, "tid");
+		jw_u64(j, ev->tid);
+		if (conn) {
+			const struct plw_net_conn *c = &ev->u.conn;
+
+			jw_key(j, "op");
+			jw_str(j, c->op < 4 ? net_ops[c->op] : "?");
+			jw_key(j, "fd");
+			jw_i64(j, c->fd);
+			jw_key(j, "family");
+			jw_str(j, c->family == AF_INET ? "ipv4" : c->family == AF_INET6 ? "ipv6" :
+				  c->family == AF_UNIX ? "unix" : "?");
+			jw_key(j, "local");
+			jw_str(j, la);
+			jw_key(j, "peer");
+			jw_str(j, ra);
+			jw_key(j, "lport");
+			jw_u64(j, c->lport);
+			jw_key(j, "rport");
+			jw_u64(j, c->rport);
+			jw_key(j, "conn");
+			jw_u64(j, c->conn);
+			jw_key(j, "bytes_tx");
+			jw_u64(j, c->bytes_tx);
+			jw_key(j, "bytes_rx");
+			jw_u64(j, c->bytes_rx);
+		} else {
+			jw_key(j, "dir");
+			jw_str(j, ev->u.label.dir == PLW_DIR_SEND ? "send" : "recv");
+			jw_key(j, "proto");
+			jw_str(j, ev->u.label.proto < 5 ? net_protos[ev->u.label.proto] : "?");
+			jw_key(j, "tls");
+			jw_bool(j, ev->u.label.flags & PLW_LABEL_TLS);
+			jw_key(j, "fd");
+			jw_i64(j, ev->u.label.fd);
+			jw_key(j, "conn");
+			jw_u64(j, ev->u.label.conn);
+			jw_key(j, "method");
+			jw_str(j, ev->u.label.method);
+			jw_key(j, "target");
+			jw_str(j, ev->u.label.target);
+			jw_key(j, "host");
+			jw_str(j, ev->u.label.host);
+			jw_key(j, "status");
+			jw_u64(j, ev->u.label.status);
+			jw_key(j, "traceparent");
+			jw_str(j, ev->u.label.traceparent);
+		}
+		jw_obj_end(j);
+		return;
+	}
+	struct line l;
+	char num[48];
+
+	l.len = 0;
+	put(&l, "[");
+	put_ms(&l, rel, 12);
+	put(&l, "ms]");
+	if (t->src->n > 1)
+		put_u64(&l, input, 3);
+	put_u64(&l, ev->pid, 8);
+	put_u64(&l, ev->tid, 8);
+	put(&l, "  ⇄ ");
+	if (conn) {
+		const struct plw_net_conn *c = &ev->u.conn;
+
+		put(&l, c->op < 4 ? net_ops[c->op] : "?");
+		snprintf(num, sizeof(num), " fd=%d ", c->fd);
+		put(&l, num);
+		put(&l, la);
+		if (c->op != PLW_NET_LISTEN && c->family != AF_UNIX && c->rport) {
+			put(&l, c->op == PLW_NET_ACCEPT ? " ← " : " → ");
+			put(&l, ra);
+		}
+		if (c->op == PLW_NET_CLOSE) {
+			snprintf(num, sizeof(num), "  sent %" PRIu64 " B, received %" PRIu64 " B",
+				 (uint64_t)c->bytes_tx, (uint64_t)c->bytes_rx);
+			put(&l, num);
+		}
+	} else {
+		const char *proto = ev->u.label.proto == PLW_PROTO_REDIS ? "redis" :
+				    ev->u.label.proto == PLW_PROTO_PG ? "sql" :
+				    ev->u.label.flags & PLW_LABEL_TLS ? "https" : "http";
+
+		put(&l, proto);
+		put(&l, ev->u.label.dir == PLW_DIR_SEND ? " send " : " recv ");
+		if (ev->u.label.proto == PLW_PROTO_HTTP_RESP) {
+			put_u64(&l, ev->u.label.status, 0);
+		} else {
+			put_safe(&l, ev->u.label.method);
+			put(&l, " ");
+			if (ev->u.label.proto == PLW_PROTO_HTTP_REQ)
+				put_safe(&l, ev->u.label.host);
+			put_safe(&l, ev->u.label.target);
+		}
+		if (ev->u.label.traceparent[0]) {
+			put(&l, "  traceparent=");
+			put_safe(&l, ev->u.label.traceparent);
+		}
+		snprintf(num, sizeof(num), "  fd=%d", ev->u.label.fd);
+		put(&l, num);
+	}
+	emit(t, &l);
+}
+
 int report_timeline(const struct report_opts *o, struct report_result *res)
 {
 	struct source src;
@@ -592,6 +748,8 @@ int report_timeline(const struct report_opts *o, struct report_result *res)
 		}
 		if (ev.ev.type == PLW_REC_LOST)
 			tl_lost(&t, ev.input, &ev.ev);
+		else if (ev.ev.type == PLW_EV_NET_CONN || ev.ev.type == PLW_EV_NET_LABEL)
+			tl_net(&t, ev.input, &ev.ev);
 		ret = plw_model_feed(m, ev.input, &ev.ev);
 		if (ret) {
 			res_err(res, ret, "out of memory");

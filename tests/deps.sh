@@ -4,7 +4,8 @@
 set -euo pipefail
 pkgs=(make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev libdw-dev
       libzstd-dev libtraceevent-dev libtracefs-dev libcmocka-dev zlib1g-dev
-      linux-perf python3.11 python3.11-dev systemtap-sdt-dev zstd)
+      linux-perf python3.11 python3.11-dev systemtap-sdt-dev zstd
+      iproute2 util-linux redis-server openssl)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

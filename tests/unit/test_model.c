@@ -699,6 +699,97 @@ static bool drop_root(void *ctx, struct plw_tree *tree)
 	return false;
 }
 
+/* a server request span read inside main/work (entered before it), handled
+ * by leaf and other, its response written inside other; a second span on
+ * the same thread forces nothing early */
+static void test_span_view(void **state)
+{
+	struct fx *fx = *state;
+	const struct plw_site *sp = plw_model_site_unique(fx->m, PLW_KIND_SPAN, "GET /x", 0, 7);
+	const struct plw_site *sp2 = plw_model_site_unique(fx->m, PLW_KIND_SPAN, "GET /x", 0, 8);
+	const struct plw_site *net = plw_model_site_named_id(fx->m, PLW_KIND_NET, "redis GET k", 3);
+
+	assert_non_null(sp);
+	assert_ptr_not_equal(sp, sp2);	/* unique: never grouped */
+	assert_int_equal(sp->loc, 7);
+	assert_int_equal(net->loc, 3);
+	/* interned: the id of the first call stays */
+	assert_ptr_equal(plw_model_site_named_id(fx->m, PLW_KIND_NET, "redis GET k", 9), net);
+	assert_int_equal(net->loc, 3);
+	locs(fx);
+	IN(fx, 1, 100, 1);
+	IN(fx, 1, 110, 2);		/* the read: begun before the span */
+	assert_int_equal(plw_model_span_begin(fx->m, 0, 1, 1, sp, 120), 0);
+	OUT(fx, 1, 125, 2);		/* not in the view */
+	IN(fx, 1, 130, 3);
+	assert_int_equal(plw_model_leaf(fx->m, 0, 1, 1, net, 135, 5), 0);
+	OUT(fx, 1, 150, 3);
+	IN(fx, 1, 160, 4);
+	assert_int_equal(plw_model_span_end(fx->m, 0, 1, 1, 170), 0);
+	assert_int_equal(fx->nr_trees, 0);	/* other still running */
+	OUT(fx, 1, 175, 4);
+	assert_int_equal(fx->nr_trees, 1);
+	const struct plw_node *v = fx->trees[0]->root;
+
+	assert_int_equal(v->site->kind, PLW_KIND_SPAN);
+	/* 50 ns span; children leaf 20 + other 15 */
+	expect(v, "GET /x", 120, 50, 15, 1, 0, 2);
+	expect(child(v, 0), "leaf", 130, 20, 15, 1, 0, 1);
+	expect(child(child(v, 0), 0), "redis GET k", 135, 5, 5, 1, 0, 0);
+	expect(child(v, 1), "other", 160, 15, 15, 1, 0, 0);
+	assert_int_equal(plw_model_stats(fx->m)->spans, 1);
+	assert_int_equal(plw_model_stats(fx->m)->roots, 0);
+	/* a span begun and never ended: handed over at the thread's end */
+	assert_int_equal(plw_model_span_begin(fx->m, 0, 1, 1, sp2, 180), 0);
+	IN(fx, 1, 185, 3);
+	OUT(fx, 1, 190, 3);
+	OUT(fx, 1, 200, 1);
+	assert_int_equal(fx->nr_trees, 2);
+	/* the thread's own tree has every call, and says spans were taken */
+	const struct plw_node *r = fx->trees[1]->root;
+
+	assert_true(r->flags & PLW_NODE_SPANS);
+	expect(child(r, 1), "leaf", 130, 25, 20, 2, 0, 1);
+	assert_int_equal(plw_model_finish(fx->m, 0), 0);
+	assert_int_equal(fx->nr_trees, 3);
+	v = fx->trees[2]->root;
+	expect(v, "GET /x", 180, 20, 15, 1, PLW_NODE_CUT_END, 1);
+	assert_int_equal(v->site->loc, 8);
+}
+
+/* a call sent in one frame and answered in another goes under the frame
+ * open all along (the caller), its time taken from that frame */
+static void test_leaf_marked(void **state)
+{
+	struct fx *fx = *state;
+	const struct plw_site *net = plw_model_site_named(fx->m, PLW_KIND_NET, "GET b/x");
+
+	locs(fx);
+	IN(fx, 1, 100, 1);
+	IN(fx, 1, 110, 2);		/* work: the caller */
+	IN(fx, 1, 120, 3);		/* leaf: sends */
+	plw_model_mark(fx->m, 0, 1, 1);
+	OUT(fx, 1, 125, 3);
+	IN(fx, 1, 130, 4);		/* other: reads the reply */
+	assert_int_equal(plw_model_leaf_marked(fx->m, 0, 1, 1, net, 121, 39), 0);
+	OUT(fx, 1, 165, 4);
+	OUT(fx, 1, 170, 2);
+	/* sent and answered with no frame open all along: a root */
+	IN(fx, 1, 180, 3);
+	plw_model_mark(fx->m, 0, 1, 1);
+	OUT(fx, 1, 185, 3);
+	OUT(fx, 1, 190, 1);
+	assert_int_equal(plw_model_leaf_marked(fx->m, 0, 1, 1, net, 184, 10), 0);
+	assert_int_equal(fx->nr_trees, 2);
+	const struct plw_node *w = child(fx->trees[0]->root, 0);
+
+	/* work: 60 ns, children leaf 5 + other 35 + the call 39 (clamped) */
+	expect(w, "work", 110, 60, 0, 1, 0, 3);
+	expect(child(w, 2), "GET b/x", 121, 39, 39, 1, 0, 0);
+	assert_int_equal(child(w, 2)->max_ns, 39);
+	expect(fx->trees[1]->root, "GET b/x", 184, 10, 10, 1, 0, 0);
+}
+
 static void test_no_growth(void **state)
 {
 	/* a long stream of short roots reuses one arena */
@@ -745,6 +836,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kgroup_leaves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_native_leaves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_return_by_identity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_span_view, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leaf_marked, setup, teardown),
 		cmocka_unit_test(test_no_growth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

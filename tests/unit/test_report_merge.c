@@ -124,6 +124,41 @@ static void test_offset(void **state)
 	plw_merge_free(m);
 }
 
+static void test_clock(void **state)
+{
+	/* references: at 0 the wall clock read 1000, at 100 it read 1110
+	 * (the clock ran 10% fast in between), then no more */
+	static const struct plw_merge_clock ref[] = { { 0, 1000 }, { 100, 1010 } };
+	const char *names[] = { "a.plw", "b.plw" };
+	struct plw_merge *m = open_paths(names, 2, 0);
+	struct plw_merge_event ev;
+	static const uint64_t want[][2] = {
+		{ 10, 0 }, { 20, 0 }, { 30, 0 }, { 30, 0 }, { 70, 0 },
+		/* b: 5 -> 1005 + 0.5, 25 -> 1027 (1025 + 2.5), 30 -> 1033, 100 -> 1110 */
+		{ 1005, 1 }, { 1027, 1 }, { 1033, 1 }, { 1110, 1 },
+	};
+
+	assert_int_equal(plw_merge_clock_map(NULL, 0, 42), 42);
+	assert_int_equal(plw_merge_clock_map(ref, 2, 0), 1000);
+	assert_int_equal(plw_merge_clock_map(ref, 2, 50), 1055);
+	assert_int_equal(plw_merge_clock_map(ref, 2, 100), 1110);
+	assert_int_equal(plw_merge_clock_map(ref, 2, 200), 1210);	/* nearest: the last */
+	assert_int_equal(plw_merge_clock_map(ref, 1, 200), 1200);
+	plw_merge_set_clock(m, 1, ref, 2);
+	assert_int_equal(plw_merge_map(m, 1, 50), 1055);
+	plw_merge_set_offset(m, 1, -1);
+	assert_int_equal(plw_merge_map(m, 1, 50), 1054);
+	plw_merge_set_offset(m, 1, 0);
+	assert_null(plw_merge_single(m));
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		assert_int_equal(next_entry(m, &ev), 1);
+		assert_int_equal(ev.ev.ts, want[i][0]);
+		assert_int_equal(ev.input, want[i][1]);
+	}
+	assert_int_equal(next_entry(m, &ev), 0);
+	plw_merge_free(m);
+}
+
 static void test_single(void **state)
 {
 	const char *names[] = { "b.plw" };
@@ -170,6 +205,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_order),
 		cmocka_unit_test(test_offset),
+		cmocka_unit_test(test_clock),
 		cmocka_unit_test(test_single),
 		cmocka_unit_test(test_errors_name_the_file),
 	};

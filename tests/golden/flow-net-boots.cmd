@@ -1,0 +1,1 @@
+flow --last boot-a.plw boot-b.plw

@@ -1,0 +1,1 @@
+flow --last --json net-a.plw net-b.plw

@@ -1,0 +1,1 @@
+flow --last net-a.plw net-b.plw

@@ -1,0 +1,1 @@
+flow --all net-b.plw net-c.plw

@@ -1,0 +1,1 @@
+flow --all --json net-odd.plw

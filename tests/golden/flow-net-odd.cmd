@@ -1,0 +1,1 @@
+flow --all net-odd.plw

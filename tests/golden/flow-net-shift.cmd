@@ -1,0 +1,1 @@
+flow --top 1 net-a.plw netshift-b.plw net-c.plw

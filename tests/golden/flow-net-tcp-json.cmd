@@ -1,0 +1,1 @@
+flow --last --json notp-a.plw notp-b.plw notp-c.plw

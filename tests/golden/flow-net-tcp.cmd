@@ -1,0 +1,1 @@
+flow --last notp-a.plw notp-b.plw notp-c.plw

@@ -1,0 +1,1 @@
+flow --all --json net-a.plw net-b.plw net-c.plw

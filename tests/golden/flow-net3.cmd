@@ -1,0 +1,1 @@
+flow --all net-a.plw net-b.plw net-c.plw

@@ -1,0 +1,1 @@
+hosts boot-a.plw boot-b.plw

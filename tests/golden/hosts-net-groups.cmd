@@ -1,0 +1,1 @@
+hosts basic.plw netshift-b.plw net-c.plw

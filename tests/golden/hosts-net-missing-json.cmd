@@ -1,0 +1,1 @@
+hosts --json net-b.plw net-a.plw basic.plw

@@ -1,0 +1,1 @@
+hosts net-a.plw net-b.plw basic.plw

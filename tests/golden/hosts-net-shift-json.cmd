@@ -1,0 +1,1 @@
+hosts --json net-a.plw netshift-b.plw net-c.plw

@@ -1,0 +1,1 @@
+hosts net-a.plw netshift-b.plw net-c.plw

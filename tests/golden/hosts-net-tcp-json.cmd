@@ -1,0 +1,1 @@
+hosts --json notp-a.plw notp-b.plw notp-c.plw

@@ -1,0 +1,1 @@
+hosts --json net-a.plw net-b.plw net-c.plw

@@ -1,0 +1,1 @@
+hosts --json net-a.plw nope.plw

@@ -1,0 +1,1 @@
+stitch --top 3 net-a.plw

@@ -1,0 +1,1 @@
+stitch --json net-a.plw net-b.plw

@@ -1,0 +1,1 @@
+stitch --trace 0000 net-a.plw net-b.plw

@@ -1,0 +1,1 @@
+stitch --services svc-x,svc-c net-b.plw net-c.plw

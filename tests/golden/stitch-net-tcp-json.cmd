@@ -1,0 +1,1 @@
+stitch --json notp-a.plw notp-b.plw notp-c.plw

@@ -1,0 +1,1 @@
+stitch notp-a.plw notp-b.plw notp-c.plw

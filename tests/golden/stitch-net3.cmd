@@ -1,0 +1,1 @@
+stitch net-a.plw net-b.plw net-c.plw

@@ -1,0 +1,1 @@
+timeline net-a.plw netshift-b.plw net-c.plw
