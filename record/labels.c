@@ -807,8 +807,9 @@ static void redis_emit(struct lbl *l, struct conn *c, unsigned dir, struct strea
 
 	memset(&o, 0, sizeof(o));
 	o.proto = PLW_PROTO_REDIS;
-	for (uint32_t i = 0; i < s->ncmd && i + 1 < sizeof(o.method); i++)
-		o.method[i] = toupper((unsigned char)s->cmd[i]);
+	copy_field(o.method, sizeof(o.method), s->cmd, s->ncmd);
+	for (char *m = o.method; *m; m++)
+		*m = toupper((unsigned char)*m);
 	copy_field(o.target, sizeof(o.target), s->key, s->nkey);
 	s->emitted = 1;
 	emit(l, c, dir, &o);
@@ -831,20 +832,19 @@ static void redis_arg_done(struct lbl *l, struct conn *c, unsigned dir, struct s
 /* a RESP inline command: "GET key\r\n" */
 static void redis_inline_done(struct lbl *l, struct conn *c, unsigned dir, struct stream *s)
 {
-	const char *p = s->buf, *e = s->buf + s->n, *w;
+	const char *p = s->buf, *e = s->buf + s->n;
 
 	s->ncmd = s->nkey = 0;
 	while (p < e && *p == ' ')
 		p++;
-	for (w = p; p < e && *p != ' ' && *p != '\r'; p++)
+	for (; p < e && *p != ' ' && *p != '\r'; p++)
 		if (s->ncmd < sizeof(s->cmd))
 			s->cmd[s->ncmd++] = *p;
 	while (p < e && *p == ' ')
 		p++;
-	for (w = p; p < e && *p != ' ' && *p != '\r'; p++)
+	for (; p < e && *p != ' ' && *p != '\r'; p++)
 		if (s->nkey < sizeof(s->key))
 			s->key[s->nkey++] = *p;
-	(void)w;
 	if (s->ncmd && redis_inline_start((const unsigned char *)s->cmd, s->ncmd))
 		redis_emit(l, c, dir, s);
 	s->emitted = 0;
