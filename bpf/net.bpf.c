@@ -247,12 +247,11 @@ static __always_inline void read_bytes(struct plw_net_conn *c, struct sock *sk)
 	}
 }
 
-/* syscall arguments, noted at sys_enter for sys_exit and the data hooks */
+/* a close() in progress, noted at sys_enter for sys_exit */
 struct sys_args {
 	__s64 nr;			/* -1: none */
 	__s64 fd;
-	__u64 a1, a2;
-	struct plw_net_conn close;	/* close(): the socket, if its last reference */
+	struct plw_net_conn close;	/* the socket, if this drops its last reference */
 	__u32 close_valid;
 	__u32 pad;
 };
@@ -303,8 +302,6 @@ int BPF_PROG(net_sys_enter, struct pt_regs *regs, long id)
 		return 0;
 	a->nr = id;
 	a->fd = (int)PT_REGS_PARM1_CORE_SYSCALL(regs);
-	a->a1 = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	a->a2 = PT_REGS_PARM3_CORE_SYSCALL(regs);
 	a->close_valid = 0;
 	if (close) {
 		bool last = false;
