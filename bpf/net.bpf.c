@@ -97,6 +97,7 @@ struct {
 
 /* an SSL call in progress on a thread */
 struct ssl_call {
+	__u64 ts;			/* entry */
 	__u64 ssl;
 	__u64 buf;
 	__u64 outp;			/* _ex: size_t * of the bytes moved; 0 otherwise */
@@ -247,12 +248,12 @@ static __always_inline void read_bytes(struct plw_net_conn *c, struct sock *sk)
 	}
 }
 
-/* syscall arguments, noted at sys_enter for sys_exit and the data hooks */
+/* a close() or a send in progress, noted at sys_enter */
 struct sys_args {
 	__s64 nr;			/* -1: none */
 	__s64 fd;
-	__u64 a1, a2;
-	struct plw_net_conn close;	/* close(): the socket, if its last reference */
+	__u64 ts;			/* sends: the call's entry */
+	struct plw_net_conn close;	/* the socket, if this drops its last reference */
 	__u32 close_valid;
 	__u32 pad;
 };
@@ -268,6 +269,23 @@ struct {
 const volatile __s32 nr_read = -1, nr_write = -1, nr_readv = -1, nr_writev = -1;
 const volatile __s32 nr_sendto = -1, nr_recvfrom = -1, nr_sendmsg = -1, nr_recvmsg = -1;
 const volatile __s32 nr_close = -1;
+
+/* a SEND label carries the time its call began (the receiver may have the
+ * data before the sender's call returns), at most this much earlier than
+ * the record (the recorder's hold-back keeps the file in time order) */
+#define SEND_BACKDATE_MAX	(25 * 1000000ull)
+
+static __always_inline bool send_nr(long nr)
+{
+	return nr == nr_write || nr == nr_writev || nr == nr_sendto || nr == nr_sendmsg;
+}
+
+static __always_inline __u64 backdate(__u64 start, __u64 now)
+{
+	if (!start || start > now)
+		return now;
+	return now - start > SEND_BACKDATE_MAX ? now - SEND_BACKDATE_MAX : start;
+}
 
 static __always_inline bool data_nr(long nr)
 {
@@ -293,7 +311,7 @@ int BPF_PROG(net_sys_enter, struct pt_regs *regs, long id)
 	struct sys_args *a;
 	bool close = id == nr_close;
 
-	if (!close)
+	if (!close && !(labels && send_nr(id)))
 		return 0;
 	if (!is_target(bpf_get_current_pid_tgid() >> 32))
 		return 0;
@@ -302,9 +320,8 @@ int BPF_PROG(net_sys_enter, struct pt_regs *regs, long id)
 	if (!a)
 		return 0;
 	a->nr = id;
+	a->ts = bpf_ktime_get_ns();
 	a->fd = (int)PT_REGS_PARM1_CORE_SYSCALL(regs);
-	a->a1 = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	a->a2 = PT_REGS_PARM3_CORE_SYSCALL(regs);
 	a->close_valid = 0;
 	if (close) {
 		bool last = false;
@@ -347,7 +364,7 @@ int BPF_PROG(net_sys_exit, struct pt_regs *regs, long ret)
 	__u32 op;
 	__s32 fd;
 
-	if (nr == nr_close) {
+	if (nr == nr_close || (labels && send_nr(nr))) {
 		a = bpf_task_storage_get(&args_map, bpf_get_current_task_btf(), NULL, 0);
 		if (!a || a->nr != nr)
 			return 0;
@@ -404,8 +421,8 @@ int BPF_PROG(net_set_state, const struct sock *sk, const int oldstate, const int
 
 /* copies the first bytes of BASE (user memory, LEN moved, SEGLEN in the
  * first segment) into a NET_DATA record */
-static __always_inline void emit_data(__u64 pid_tgid, __u64 conn, __s32 fd, __u32 dir,
-				      __u32 flags, __u64 base, __u64 len, __u64 seglen)
+static __always_inline void emit_data(__u64 pid_tgid, __u64 ts, __u64 conn, __s32 fd,
+				      __u32 dir, __u32 flags, __u64 base, __u64 len, __u64 seglen)
 {
 	struct data_rec *r;
 	__u32 zero = 0;
@@ -421,7 +438,7 @@ static __always_inline void emit_data(__u64 pid_tgid, __u64 conn, __s32 fd, __u3
 	n &= 2 * PLW_NET_HEAD_MAX - 1;
 	if (n && bpf_probe_read_user(r->d.data, n, (const void *)base))
 		n = 0;
-	fill_hdr(&r->hdr, pid_tgid, bpf_ktime_get_ns(), PLW_RB_NET_DATA,
+	fill_hdr(&r->hdr, pid_tgid, ts, PLW_RB_NET_DATA,
 		 offsetof(struct plw_rb_net_data, data) + n);
 	r->d.conn = conn;
 	r->d.len = len > 0xffffffffu ? 0xffffffffu : len;
@@ -520,8 +537,18 @@ static __always_inline int on_length(struct sock *sk, int ret, __u32 dir)
 		base = v.base;
 		seglen = v.len;
 	}
-	if (base)
-		emit_data(pid_tgid, cookie, fd, dir, 0, base, ret, seglen);
+	if (base) {
+		__u64 now = bpf_ktime_get_ns(), ts = now;
+
+		if (dir == PLW_DIR_SEND) {
+			struct sys_args *a = bpf_task_storage_get(&args_map, bpf_get_current_task_btf(),
+								  NULL, 0);
+
+			if (a && a->nr == nr)
+				ts = backdate(a->ts, now);
+		}
+		emit_data(pid_tgid, ts, cookie, fd, dir, 0, base, ret, seglen);
+	}
 	return 0;
 }
 
@@ -542,7 +569,8 @@ int BPF_PROG(net_recv_length, struct sock *sk, int ret, int flags)
 static __always_inline int ssl_entry(__u64 ssl, __u64 buf, __u64 outp, __u32 dir)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct ssl_call c = { .ssl = ssl, .buf = buf, .outp = outp, .dir = dir };
+	struct ssl_call c = { .ts = bpf_ktime_get_ns(), .ssl = ssl, .buf = buf, .outp = outp,
+			      .dir = dir };
 
 	if (!is_target(pid_tgid >> 32))
 		return 0;
@@ -567,8 +595,11 @@ static __always_inline int ssl_exit(long ret, bool ex)
 	if (n && running && labels) {
 		/* no socket I/O seen inside an SSL call of this object yet (a
 		 * memory BIO, as asyncio's): its address keys its stream */
+		__u64 now = bpf_ktime_get_ns();
+
 		cookie = bpf_map_lookup_elem(&ssl_conn, &c->ssl);
-		emit_data(pid_tgid, cookie ? *cookie : c->ssl, -1, c->dir,
+		emit_data(pid_tgid, c->dir == PLW_DIR_SEND ? backdate(c->ts, now) : now,
+			  cookie ? *cookie : c->ssl, -1, c->dir,
 			  cookie ? PLW_LABEL_TLS : PLW_LABEL_TLS | PLW_NET_DATA_SSL_KEY, c->buf, n, n);
 	}
 	bpf_map_delete_elem(&ssl_calls, &pid_tgid);

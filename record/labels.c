@@ -23,14 +23,16 @@
 #define PENDING_MAX	32		/* HTTP requests awaiting their response */
 #define NBUCKETS	1024
 
-enum { P_DETECT, P_HTTP, P_REDIS, P_PG, P_NONE };
+enum { P_DETECT, P_HTTP, P_REDIS, P_PG, P_NONE, P_REDIS_REPLY, P_PG_REPLY };
 
 enum {
 	H_HEAD, H_HEAD_SKIP, H_BODY, H_CHUNK_SIZE, H_CHUNK_DATA, H_CHUNK_END,
 	H_TRAILER, H_UNTIL_CLOSE,
 };
 
-enum { R_START, R_ARRLEN, R_BULKLEN, R_BULK, R_INLINE, R_INLINE_SKIP };
+enum { R_START, R_ARRLEN, R_BULKLEN, R_BULK, R_INLINE, R_INLINE_SKIP, RR_LINE, RR_BULK };
+
+#define RESP_DEPTH	16		/* nesting of a RESP reply followed */
 
 enum { G_STARTUP_HDR, G_STARTUP, G_HDR, G_BODY };
 
@@ -50,6 +52,9 @@ struct stream {
 	char cmd[32];
 	char key[256];
 	uint32_t ncmd, nkey;
+	/* redis replies: children left at each open aggregate */
+	int64_t agg[RESP_DEPTH];
+	uint32_t depth;
 	/* postgres */
 	uint8_t pg_type;
 	uint8_t hdr[8];
@@ -185,6 +190,18 @@ static uint32_t be32(const unsigned char *p)
 static bool pg_type_ok(unsigned char t)
 {
 	return t && strchr("BCdcDEfFHPpQSX", t) != NULL;
+}
+
+/* a backend (server) message type */
+static bool pg_server_type_ok(unsigned char t)
+{
+	return t && strchr("RSKZTDCEINnst123AGHWdcVv", t) != NULL;
+}
+
+/* the first byte of a RESP2/RESP3 reply */
+static bool resp_reply_start(const unsigned char *d, size_t n)
+{
+	return n && strchr("+-:$*_,#!=(%~>|", d[0]) != NULL && d[0];
 }
 
 static bool pg_start(const unsigned char *d, size_t n)
@@ -807,8 +824,9 @@ static void redis_emit(struct lbl *l, struct conn *c, unsigned dir, struct strea
 
 	memset(&o, 0, sizeof(o));
 	o.proto = PLW_PROTO_REDIS;
-	for (uint32_t i = 0; i < s->ncmd && i + 1 < sizeof(o.method); i++)
-		o.method[i] = toupper((unsigned char)s->cmd[i]);
+	copy_field(o.method, sizeof(o.method), s->cmd, s->ncmd);
+	for (char *m = o.method; *m; m++)
+		*m = toupper((unsigned char)*m);
 	copy_field(o.target, sizeof(o.target), s->key, s->nkey);
 	s->emitted = 1;
 	emit(l, c, dir, &o);
@@ -831,20 +849,19 @@ static void redis_arg_done(struct lbl *l, struct conn *c, unsigned dir, struct s
 /* a RESP inline command: "GET key\r\n" */
 static void redis_inline_done(struct lbl *l, struct conn *c, unsigned dir, struct stream *s)
 {
-	const char *p = s->buf, *e = s->buf + s->n, *w;
+	const char *p = s->buf, *e = s->buf + s->n;
 
 	s->ncmd = s->nkey = 0;
 	while (p < e && *p == ' ')
 		p++;
-	for (w = p; p < e && *p != ' ' && *p != '\r'; p++)
+	for (; p < e && *p != ' ' && *p != '\r'; p++)
 		if (s->ncmd < sizeof(s->cmd))
 			s->cmd[s->ncmd++] = *p;
 	while (p < e && *p == ' ')
 		p++;
-	for (w = p; p < e && *p != ' ' && *p != '\r'; p++)
+	for (; p < e && *p != ' ' && *p != '\r'; p++)
 		if (s->nkey < sizeof(s->key))
 			s->key[s->nkey++] = *p;
-	(void)w;
 	if (s->ncmd && redis_inline_start((const unsigned char *)s->cmd, s->ncmd))
 		redis_emit(l, c, dir, s);
 	s->emitted = 0;
@@ -970,6 +987,96 @@ static int redis_feed(struct lbl *l, struct conn *c, unsigned dir, struct stream
 	return 0;
 }
 
+/* Redis replies: one label (no command, no key) per top-level reply, in
+ * the reply direction, so that a call's end is known.  RESP2 and RESP3. */
+static void reply_done(struct lbl *l, struct conn *c, unsigned dir, struct stream *s)
+{
+	while (s->depth) {
+		if (--s->agg[s->depth - 1] > 0)
+			return;
+		s->depth--;
+	}
+	struct lbl_out o;
+
+	memset(&o, 0, sizeof(o));
+	o.proto = PLW_PROTO_REDIS;
+	emit(l, c, dir, &o);
+}
+
+static int reply_feed(struct lbl *l, struct conn *c, unsigned dir, struct stream *s,
+		      const unsigned char *d, size_t cap, uint64_t len)
+{
+	size_t i = 0;
+	uint64_t gap = len - cap;
+
+	while (i < cap && !s->lost && !l->ret) {
+		unsigned char ch = d[i];
+
+		if (s->st == RR_BULK) {
+			uint64_t take = cap - i < s->rem ? cap - i : s->rem;
+
+			i += take;
+			s->rem -= take;
+			if (!s->rem) {
+				s->st = RR_LINE;
+				s->nline = 0;
+				reply_done(l, c, dir, s);
+			}
+			continue;
+		}
+		/* RR_LINE: a type byte and the rest of its line */
+		i++;
+		if (!s->nline && !strchr("+-:$*_,#!=(%~>|", ch)) {
+			lose(s);
+			break;
+		}
+		if (ch != '\n') {
+			if (s->nline < sizeof(s->line) - 1)
+				s->line[s->nline++] = ch;
+			continue;
+		}
+		s->line[s->nline] = 0;
+		s->nline = 0;
+		long long n = strtoll(s->line + 1, NULL, 10);
+
+		switch (s->line[0]) {
+		case '$': case '!': case '=':
+			if (n < 0) {
+				reply_done(l, c, dir, s);
+			} else {
+				s->st = RR_BULK;
+				s->rem = (uint64_t)n + 2;
+			}
+			break;
+		case '*': case '~': case '>': case '%': case '|':
+			if (s->line[0] == '%' || s->line[0] == '|')
+				n *= 2;
+			if (n <= 0) {
+				reply_done(l, c, dir, s);
+			} else if (s->depth == RESP_DEPTH) {
+				lose(s);
+			} else {
+				s->agg[s->depth++] = n;
+			}
+			break;
+		default:
+			reply_done(l, c, dir, s);
+		}
+	}
+	if (!gap || s->lost || l->ret)
+		return 0;
+	if (s->st == RR_BULK && gap <= s->rem) {
+		s->rem -= gap;
+		if (!s->rem) {
+			s->st = RR_LINE;
+			reply_done(l, c, dir, s);
+		}
+		return 0;
+	}
+	lose(s);
+	return 0;
+}
+
 /* --------------------------------------------------------- PostgreSQL */
 
 static void pg_done(struct lbl *l, struct conn *c, unsigned dir, struct stream *s)
@@ -978,7 +1085,14 @@ static void pg_done(struct lbl *l, struct conn *c, unsigned dir, struct stream *
 	const char *q = s->buf;
 	size_t n = s->n;
 
-	if ((s->pg_type == 'Q' || s->pg_type == 'P') && s->buf) {
+	if (s->proto == P_PG_REPLY) {
+		/* ReadyForQuery: the answer to a simple query or a Sync is complete */
+		if (s->pg_type == 'Z') {
+			memset(&o, 0, sizeof(o));
+			o.proto = PLW_PROTO_PG;
+			emit(l, c, dir, &o);
+		}
+	} else if ((s->pg_type == 'Q' || s->pg_type == 'P') && s->buf) {
 		if (s->pg_type == 'P') {
 			const char *z = memchr(q, 0, n);	/* the statement name */
 
@@ -1028,14 +1142,16 @@ static int pg_feed(struct lbl *l, struct conn *c, unsigned dir, struct stream *s
 			} else {
 				uint32_t n = be32(s->hdr + 1);
 
-				if (!pg_type_ok(s->hdr[0]) || n < 4 || n > (1u << 30)) {
+				if (!(s->proto == P_PG_REPLY ? pg_server_type_ok(s->hdr[0]) :
+				      pg_type_ok(s->hdr[0])) || n < 4 || n > (1u << 30)) {
 					lose(s);
 					break;
 				}
 				s->pg_type = s->hdr[0];
 				s->rem = n - 4;
 				s->st = G_BODY;
-				if ((s->pg_type == 'Q' || s->pg_type == 'P') && buf_need(s, LBL_SQL_MAX))
+				if (s->proto == P_PG &&
+				    (s->pg_type == 'Q' || s->pg_type == 'P') && buf_need(s, LBL_SQL_MAX))
 					return -ENOMEM;
 				s->n = 0;
 			}
@@ -1091,6 +1207,18 @@ static bool resync(struct conn *c, unsigned dir, struct stream *s, const unsigne
 		s->st = G_HDR;
 		s->nhdr = 0;
 		break;
+	case P_REDIS_REPLY:
+		if (!resp_reply_start(d, n))
+			return false;
+		s->st = RR_LINE;
+		s->depth = 0;
+		break;
+	case P_PG_REPLY:
+		if (n < 5 || !pg_server_type_ok(d[0]) || be32(d + 1) < 4)
+			return false;
+		s->st = G_HDR;
+		s->nhdr = 0;
+		break;
 	default:
 		return false;
 	}
@@ -1105,7 +1233,19 @@ static bool resync(struct conn *c, unsigned dir, struct stream *s, const unsigne
 static void detect(struct conn *c, unsigned dir, struct stream *s, const unsigned char *d, size_t n)
 {
 	bool first = c->first_dir == (int8_t)dir;
+	unsigned other = c->s[!dir].proto;
 
+	/* the answers on a connection whose requests are Redis / PostgreSQL */
+	if (!first && other == P_REDIS && resp_reply_start(d, n)) {
+		s->proto = P_REDIS_REPLY;
+		s->st = RR_LINE;
+		return;
+	}
+	if (!first && other == P_PG && n >= 1 && pg_server_type_ok(d[0])) {
+		s->proto = P_PG_REPLY;
+		s->st = G_HDR;
+		return;
+	}
 	if (http_start(d, n)) {
 		s->proto = P_HTTP;
 		s->st = H_HEAD;
@@ -1166,7 +1306,11 @@ int lbl_feed(struct lbl *l, uint64_t id, unsigned dir, unsigned flags,
 		err = redis_feed(l, c, dir, s, d, caplen, len);
 		break;
 	case P_PG:
+	case P_PG_REPLY:
 		err = pg_feed(l, c, dir, s, d, caplen, len);
+		break;
+	case P_REDIS_REPLY:
+		err = reply_feed(l, c, dir, s, d, caplen, len);
 		break;
 	}
 	return err ? err : l->ret;

@@ -103,10 +103,16 @@ def check_http(gt, tl):
 
 def check_redis(gt, tl):
     g, errs = load(gt), []
-    labels = [e for e in events(tl, "net_label") if e["proto"] == "redis"]
+    all_ = [e for e in events(tl, "net_label") if e["proto"] == "redis"]
+    labels = [e for e in all_ if e["method"]]
+    replies = [e for e in all_ if not e["method"]]
     got = [[e["method"], e["target"]] for e in labels]
-    print("redis labels: %s" % " ".join("%s:%s" % tuple(x) for x in got))
+    print("redis labels: %s; %d replies" % (" ".join("%s:%s" % tuple(x) for x in got), len(replies)))
     expect(got == g["commands"], "commands differ from %s" % g["commands"], errs)
+    # one reply label per command, received on the same conn, each after its command
+    expect(len(replies) == len(labels), "%d replies, want %d" % (len(replies), len(labels)), errs)
+    expect(all(r["dir"] == "recv" and not r["target"] and r["conn"] == c["conn"] and r["ts"] >= c["ts"]
+               for c, r in zip(labels, replies)), "replies not after their commands on the conn", errs)
     expect(all(e["dir"] == "send" and e["fd"] == g["fd"] for e in labels), "not SEND on the client's fd", errs)
     expect(len({e["conn"] for e in labels}) == 1, "not one conn", errs)
     conn = [e for e in events(tl, "net_conn") if e["op"] == "connect"]
@@ -116,9 +122,20 @@ def check_redis(gt, tl):
 
 def check_pg(gt, tl):
     g, errs = load(gt), []
-    labels = [e for e in events(tl, "net_label") if e["proto"] == "pg"]
+    all_ = [e for e in events(tl, "net_label") if e["proto"] == "pg"]
+    labels = [e for e in all_ if e["method"]]
     sent = [e for e in labels if e["dir"] == "send" and e["tid"] == g["client_tid"]]
     got = [e for e in labels if e["dir"] == "recv" and e["tid"] == g["server_tid"]]
+    # ReadyForQuery: after the startup and after each query, on both ends
+    ready_c = [e for e in all_ if not e["method"] and e["dir"] == "recv" and e["tid"] == g["client_tid"]]
+    ready_s = [e for e in all_ if not e["method"] and e["dir"] == "send" and e["tid"] == g["server_tid"]]
+    print("pg replies (ReadyForQuery): client received %d, server sent %d" % (len(ready_c), len(ready_s)))
+    # the server thread reads the startup message 4 bytes first (its length):
+    # PostgreSQL is recognised on its side only at the first query, after
+    # its answer to the startup; the client wrote the startup in one piece
+    expect(len(ready_c) == 1 + len(g["queries"]) and len(ready_s) == len(g["queries"]),
+           "want %d ReadyForQuery received, %d sent" % (1 + len(g["queries"]), len(g["queries"])), errs)
+    expect(all(q["ts"] <= r["ts"] for q, r in zip(sent, ready_c[1:])), "a query's answer before it", errs)
     print("pg labels: sent %s; received %s" % (" ".join("%s:%s" % (e["method"], e["target"]) for e in sent),
                                               " ".join("%s:%s" % (e["method"], e["target"]) for e in got)))
     expect(len(labels) == 2 * len(g["queries"]), "%d pg labels, want %d" % (len(labels), 2 * len(g["queries"])), errs)

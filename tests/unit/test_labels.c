@@ -425,10 +425,18 @@ static void test_redis(void **st)
 	assert_int_equal(g.l[0].proto, PLW_PROTO_REDIS);
 	assert_string_equal(g.l[0].method, "SET");
 	assert_string_equal(g.l[0].target, "session_id");
-	/* replies in the other direction are not commands */
+	/* replies in the other direction are not commands: one label each,
+	 * without command or key (the call's end) */
 	feeds(l, 20, PLW_DIR_RECV, "+OK\r\n", &g);
 	feeds(l, 20, PLW_DIR_RECV, "*2\r\n$6\r\nSECRET\r\n$3\r\nabc\r\n", &g);
-	assert_int_equal(g.n, 1);
+	assert_int_equal(g.n, 3);
+	for (int i = 1; i < 3; i++) {
+		assert_int_equal(g.l[i].proto, PLW_PROTO_REDIS);
+		assert_int_equal(g.l[i].dir, PLW_DIR_RECV);
+		assert_string_equal(g.l[i].method, "");
+		assert_string_equal(g.l[i].target, "");
+	}
+	g.n = 1;
 	/* pipelined, one without a key, a null bulk */
 	n = resp(b, sizeof(b), 2, "GET", "k1");
 	n += resp(b + n, sizeof(b) - n, 1, "PING");
@@ -450,6 +458,49 @@ static void test_redis(void **st)
 	assert_string_equal(g.l[5].method, "EXISTS");
 	assert_string_equal(g.l[5].target, "session_id");
 	assert_string_equal(g.l[6].method, "PING");
+	lbl_free(l);
+}
+
+/* replies of every RESP2/RESP3 type, nested, pipelined, split anywhere,
+ * a big one past the capture: one label per top-level reply */
+static void test_redis_replies(void **st)
+{
+	static const char r[] =
+		"+OK\r\n-ERR wrong SECRET\r\n:42\r\n$-1\r\n$6\r\nSECRET\r\n"
+		"*2\r\n*1\r\n$1\r\na\r\n:1\r\n*0\r\n*-1\r\n"
+		"%2\r\n+k1\r\n:1\r\n+k2\r\n*2\r\n,1.5\r\n#t\r\n_\r\n"
+		">2\r\n+push\r\n=9\r\ntxt:SECRE\r\n~1\r\n(123\r\n!3\r\nbad\r\n";
+	size_t n = strlen(r);
+	const size_t replies = 13;
+	char cmd[64];
+	size_t cn = resp(cmd, sizeof(cmd), 2, "GET", "k");
+
+	for (size_t k = 0; k < n; k++) {
+		struct lbl *l = mk();
+		struct got g = { 0 };
+
+		feed(l, 60, PLW_DIR_SEND, cmd, cn, 0, &g);
+		feed(l, 60, PLW_DIR_RECV, r, k, 0, &g);
+		feed(l, 60, PLW_DIR_RECV, r + k, n - k, 0, &g);
+		assert_int_equal(g.n, 1 + replies);
+		for (size_t i = 1; i < g.n; i++) {
+			assert_int_equal(g.l[i].dir, PLW_DIR_RECV);
+			assert_string_equal(g.l[i].method, "");
+		}
+		lbl_free(l);
+	}
+	/* a 6000-byte bulk reply, 512 captured, then the next */
+	struct lbl *l = mk();
+	struct got g = { 0 };
+	char big[7000];
+	int m = snprintf(big, sizeof(big), "$6000\r\n");
+
+	memset(big + m, 'S', 6000);
+	memcpy(big + m + 6000, "\r\n", 2);
+	feed(l, 61, PLW_DIR_SEND, cmd, cn, 0, &g);
+	feed(l, 61, PLW_DIR_RECV, big, m + 6002, 512, &g);
+	feeds(l, 61, PLW_DIR_RECV, ":7\r\n", &g);
+	assert_int_equal(g.n, 3);
 	lbl_free(l);
 }
 
@@ -562,10 +613,31 @@ static void test_pg(void **st)
 	assert_int_equal(g.n, 2);
 	assert_string_equal(g.l[1].method, "INSERT");
 	assert_string_equal(g.l[1].target, "orders");
-	/* server replies are not queries */
+	/* server replies are not queries; ReadyForQuery ends each answer */
 	n = pgmsg(b, 'T', "\0\x01id\0", 6, NULL, 0);
+	n += pgmsg(b + n, 'D', "\0\x01\0\0\0\x06SECRET", 12, NULL, 0);
+	n += pgmsg(b + n, 'C', "SELECT 1\0", 9, NULL, 0);
+	n += pgmsg(b + n, 'Z', "I", 1, NULL, 0);
+	n += pgmsg(b + n, '1', "", 0, NULL, 0);
+	n += pgmsg(b + n, 'Z', "I", 1, NULL, 0);
+	for (size_t k = 1; k < n; k++) {
+		struct lbl *l2 = mk();
+		struct got g2 = { 0 };
+		size_t q = pgq(b + 1024, "SELECT 1");
+
+		feed(l2, 34, PLW_DIR_SEND, b + 1024, q, 0, &g2);
+		feed(l2, 34, PLW_DIR_RECV, b, k, 0, &g2);
+		feed(l2, 34, PLW_DIR_RECV, b + k, n - k, 0, &g2);
+		assert_int_equal(g2.n, 3);
+		assert_int_equal(g2.l[1].dir, PLW_DIR_RECV);
+		assert_int_equal(g2.l[1].proto, PLW_PROTO_PG);
+		assert_string_equal(g2.l[1].method, "");
+		lbl_free(l2);
+	}
 	feed(l, 30, PLW_DIR_RECV, b, n, 0, &g);
-	assert_int_equal(g.n, 2);
+	assert_int_equal(g.n, 4);
+	assert_string_equal(g.l[2].method, "");
+	assert_string_equal(g.l[3].method, "");
 	lbl_free(l);
 }
 
@@ -806,6 +878,7 @@ int main(void)
 		cmocka_unit_test(test_traceparent),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_redis),
+		cmocka_unit_test(test_redis_replies),
 		cmocka_unit_test(test_redis_split_and_gaps),
 		cmocka_unit_test(test_pg),
 		cmocka_unit_test(test_pg_split_gap_midstream),
