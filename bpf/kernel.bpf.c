@@ -30,27 +30,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 /* set by the recorder: syscalls whose args[0] is a file descriptor */
 const volatile __u8 fd_arg[NR_SYSCALLS_MAX] = {};
 
-volatile __u32 running = 0;
-
-/* shared with pylow.bpf.c (same definitions; fds reused) */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u8);
-} targets SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 << 20);
-} rb SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, PLW_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
+#include "shared.bpf.h"
 
 #include "stacks.bpf.h"
 
@@ -95,19 +75,6 @@ struct off_rec {
 	struct plw_offcpu off;
 };
 
-static __always_inline void count(__u32 which)
-{
-	__u64 *c = bpf_map_lookup_elem(&counters, &which);
-
-	if (c)
-		*c += 1;
-}
-
-static __always_inline bool is_target(__u32 tgid)
-{
-	return running && bpf_map_lookup_elem(&targets, &tgid) != NULL;
-}
-
 static __always_inline void fill_hdr(struct plw_rb_hdr *h, __u32 pid, __u32 tid,
 				     __u64 ts, __u16 type, __u32 size)
 {
@@ -127,7 +94,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct sys_start *s;
 
-	if (!is_target(pid_tgid >> 32))
+	if (!target_running(pid_tgid >> 32))
 		return 0;
 	s = bpf_task_storage_get(&sys_in, bpf_get_current_task_btf(), NULL,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -187,7 +154,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
 	struct off_start *o;
 	__u64 now = bpf_ktime_get_ns();
 
-	if (prev_tid && is_target(prev_tgid)) {
+	if (prev_tid && target_running(prev_tgid)) {
 		o = bpf_task_storage_get(&off_in, prev, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (o) {
 			o->pid = prev_tgid;

@@ -42,42 +42,9 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
  * owned by the thread issuing them */
 const volatile bool own_at_issue = false;
 
-volatile __u32 running = 0;
-
-/* shared with pylow.bpf.c (same definitions; fds reused) */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u8);
-} targets SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 << 20);
-} rb SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, PLW_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
+#include "shared.bpf.h"
 
 #include "stacks.bpf.h"
-
-static __always_inline void count(__u32 which)
-{
-	__u64 *c = bpf_map_lookup_elem(&counters, &which);
-
-	if (c)
-		*c += 1;
-}
-
-static __always_inline bool is_target(__u32 tgid)
-{
-	return running && tgid && bpf_map_lookup_elem(&targets, &tgid) != NULL;
-}
 
 /* reserves a record of payload SIZE for PID/TID stamped TS, or NULL (lost) */
 static __always_inline void *reserve(__u32 size, __u32 pid, __u32 tid, __u64 ts, __u16 type)
@@ -118,7 +85,7 @@ int BPF_PROG(on_fault, unsigned long address, struct pt_regs *regs, unsigned lon
 	struct fault_rec *r;
 	__s32 ks, us;
 
-	if (!is_target(pid_tgid >> 32))
+	if (!target_running(pid_tgid >> 32))
 		return 0;
 	plw_stack_capture(ctx, &ks, &us);
 	ts = bpf_ktime_get_ns();
@@ -179,7 +146,7 @@ static __always_inline void io_own(void *ctx, struct request *rq)
 	__u64 key = (__u64)rq;
 	struct io_start s = {};
 
-	if (!is_target(pid_tgid >> 32))
+	if (!target_running(pid_tgid >> 32))
 		return;
 	s.pid = pid_tgid >> 32;
 	s.tid = (__u32)pid_tgid;
@@ -279,7 +246,7 @@ static __always_inline void irq_enter(__u32 kind, __u32 vec)
 	if (!s)
 		return;
 	s->ts = 0;
-	if (!is_target(pid_tgid >> 32))
+	if (!target_running(pid_tgid >> 32))
 		return;
 	s->pid = pid_tgid >> 32;
 	s->tid = (__u32)pid_tgid;
@@ -395,7 +362,7 @@ int BPF_PROG(on_tlb_flush, int reason, unsigned long pages)
 		pid = n->pid;
 		tid = n->tid;
 	}
-	if (!is_target(pid))
+	if (!target_running(pid))
 		return 0;
 	r = reserve(sizeof(r->tlb), pid, tid, bpf_ktime_get_ns(), PLW_EV_TLB);
 	if (!r)

@@ -38,27 +38,7 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-volatile __u32 running = 0;
-
-/* shared with pylow.bpf.c (same definitions; fds reused) */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u8);
-} targets SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 << 20);
-} rb SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, PLW_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
+#include "shared.bpf.h"
 
 /* internal op: posix_memalign returns an int and writes the pointer */
 #define OP_POSIX_MEMALIGN	100
@@ -114,19 +94,6 @@ struct exc_rec {
 
 #include "stacks.bpf.h"
 
-static __always_inline void count(__u32 which)
-{
-	__u64 *c = bpf_map_lookup_elem(&counters, &which);
-
-	if (c)
-		*c += 1;
-}
-
-static __always_inline bool is_target(__u32 tgid)
-{
-	return running && bpf_map_lookup_elem(&targets, &tgid) != NULL;
-}
-
 static __always_inline void fill_hdr(struct plw_rb_hdr *h, __u64 pid_tgid, __u64 ts,
 				     __u16 type, __u32 size)
 {
@@ -146,7 +113,7 @@ static __always_inline int mem_enter(void *ctx, __u32 op, __u64 size, __u64 old,
 	__u32 tid = (__u32)pid_tgid;
 	struct mem_in *s, zero = {};
 
-	if (!is_target(pid_tgid >> 32))
+	if (!target_running(pid_tgid >> 32))
 		return 0;
 	s = bpf_map_lookup_elem(&mem_in, &tid);
 	if (!s) {
@@ -235,7 +202,7 @@ int BPF_KRETPROBE(mem_ret, __u64 ret)
 		return 0;	/* entered before the recording started */
 	if (--s->depth)
 		return 0;	/* a call inside another allocator call */
-	if (!is_target(pid_tgid >> 32))
+	if (!target_running(pid_tgid >> 32))
 		return 0;
 	op = s->op;
 	if (op == OP_POSIX_MEMALIGN) {
@@ -256,7 +223,7 @@ int BPF_KPROBE(mem_free, __u64 ptr)
 	struct mem_in *s;
 	__s32 ks, us;
 
-	if (!ptr || !is_target(pid_tgid >> 32))
+	if (!ptr || !target_running(pid_tgid >> 32))
 		return 0;
 	s = bpf_map_lookup_elem(&mem_in, &tid);
 	if (s && s->depth)
@@ -277,7 +244,7 @@ int BPF_KPROBE(gil_take)
 	struct gil_in g = {};
 	__s32 ks;
 
-	if (!is_target(pid_tgid >> 32))
+	if (!target_running(pid_tgid >> 32))
 		return 0;
 	plw_stack_capture_user(ctx, &ks, &g.ustack);
 	g.nvcsw = BPF_CORE_READ(task, nvcsw);
@@ -300,7 +267,7 @@ int BPF_KRETPROBE(gil_taken)
 		return 0;
 	now = bpf_ktime_get_ns();
 	nv = BPF_CORE_READ(task, nvcsw);
-	if (nv != g->nvcsw && is_target(pid_tgid >> 32)) {
+	if (nv != g->nvcsw && target_running(pid_tgid >> 32)) {
 		r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
 		if (!r) {
 			count(PLW_CNT_LOST);
@@ -330,7 +297,7 @@ int BPF_KPROBE(exc_raise, __u64 a1, __u64 a2)
 	__u64 ts;
 	long n;
 
-	if (!type || !is_target(pid_tgid >> 32))
+	if (!type || !target_running(pid_tgid >> 32))
 		return 0;
 	plw_stack_capture_user(ctx, &ks, &us);
 	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);

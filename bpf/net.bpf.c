@@ -56,27 +56,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 const volatile __u8 labels = 1;		/* copy payload heads */
 const volatile __s32 nr_connect = -1, nr_accept = -1, nr_accept4 = -1, nr_listen = -1;
 
-volatile __u32 running = 0;
-
-/* shared with pylow.bpf.c (same definitions; fds reused) */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u8);
-} targets SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 << 20);
-} rb SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, PLW_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
+#include "shared.bpf.h"
 
 struct conn_rec {
 	struct plw_rb_hdr hdr;
@@ -141,19 +121,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct data_rec);
 } scratch SEC(".maps");
-
-static __always_inline void count(__u32 which)
-{
-	__u64 *c = bpf_map_lookup_elem(&counters, &which);
-
-	if (c)
-		*c += 1;
-}
-
-static __always_inline bool is_target(__u32 tgid)
-{
-	return running && bpf_map_lookup_elem(&targets, &tgid) != NULL;
-}
 
 static __always_inline void fill_hdr(struct plw_rb_hdr *h, __u64 pid_tgid, __u64 ts,
 				     __u16 type, __u32 size)
@@ -313,7 +280,7 @@ int BPF_PROG(net_sys_enter, struct pt_regs *regs, long id)
 
 	if (!close && !(labels && send_nr(id)))
 		return 0;
-	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+	if (!target_running(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	a = bpf_task_storage_get(&args_map, bpf_get_current_task_btf(), NULL,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -382,7 +349,7 @@ int BPF_PROG(net_sys_exit, struct pt_regs *regs, long ret)
 		op = PLW_NET_LISTEN;
 	else
 		return 0;
-	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+	if (!target_running(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	if (op == PLW_NET_ACCEPT) {
 		if (ret < 0)
@@ -477,7 +444,7 @@ static __always_inline int on_length(struct sock *sk, int ret, __u32 dir)
 	long nr;
 	__s32 fd;
 
-	if (ret <= 0 || !sk || !is_target(pid_tgid >> 32))
+	if (ret <= 0 || !sk || !target_running(pid_tgid >> 32))
 		return 0;
 	if (sk->sk_type != SOCK_STREAM)
 		return 0;
@@ -572,7 +539,7 @@ static __always_inline int ssl_entry(__u64 ssl, __u64 buf, __u64 outp, __u32 dir
 	struct ssl_call c = { .ts = bpf_ktime_get_ns(), .ssl = ssl, .buf = buf, .outp = outp,
 			      .dir = dir };
 
-	if (!is_target(pid_tgid >> 32))
+	if (!target_running(pid_tgid >> 32))
 		return 0;
 	bpf_map_update_elem(&ssl_calls, &pid_tgid, &c, BPF_ANY);
 	return 0;

@@ -30,27 +30,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 const volatile struct tp_cfg tp_cfg[PLW_TPS_MAX] = {};
 
-volatile __u32 running = 0;
-
-/* shared with pylow.bpf.c (same definitions; fds reused) */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u8);
-} targets SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 << 20);
-} rb SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, PLW_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
+#include "shared.bpf.h"
 
 struct raw_buf {
 	struct plw_rb_hdr hdr;
@@ -71,25 +51,12 @@ struct hit_rec {
 	struct plw_probe_hit hit;
 };
 
-static __always_inline void count(__u32 which)
-{
-	__u64 *c = bpf_map_lookup_elem(&counters, &which);
-
-	if (c)
-		*c += 1;
-}
-
-static __always_inline bool is_target(__u32 tgid)
-{
-	return running && bpf_map_lookup_elem(&targets, &tgid) != NULL;
-}
-
 static __always_inline struct hit_rec *hit_begin(__u32 probe, __u32 nr_args)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct hit_rec *r;
 
-	if (!is_target(pid_tgid >> 32))
+	if (!target_running(pid_tgid >> 32))
 		return NULL;
 	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
 	if (!r) {
@@ -191,7 +158,7 @@ int on_tp(void *ctx)
 	__u32 zero = 0, i = (__u32)bpf_get_attach_cookie(ctx), size, end;
 	struct raw_buf *b;
 
-	if (!is_target(pid_tgid >> 32) || i >= PLW_TPS_MAX)
+	if (!target_running(pid_tgid >> 32) || i >= PLW_TPS_MAX)
 		return 0;
 	b = bpf_map_lookup_elem(&scratch, &zero);
 	if (!b)

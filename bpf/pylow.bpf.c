@@ -39,31 +39,11 @@ const volatile __u8 file_filter_path[MAX_FILE_FILTERS] = {};
 const volatile __u8 follow = 1;
 
 __u32 next_loc = 0;
-/* set by the recorder once every probe is attached, cleared before it
- * detaches: Python events start and stop at one instant for all probes */
-volatile __u32 running = 0;
 /* bumped whenever a process leaves `targets`: invalidates the per-CPU
  * "is a target" cache (struct loc_cache) */
 volatile __u32 targets_gen = 0;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);		/* tgid */
-	__type(value, __u8);
-} targets SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 << 20);	/* resized by the recorder before load */
-} rb SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, PLW_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
+#include "shared.bpf.h"
 
 struct loc_key {
 	__u32 tgid;
@@ -144,14 +124,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
-
-static __always_inline void count(__u32 which)
-{
-	__u64 *c = bpf_map_lookup_elem(&counters, &which);
-
-	if (c)
-		*c += 1;
-}
 
 static __always_inline bool is_target(__u32 tgid)
 {
