@@ -75,17 +75,6 @@ struct off_rec {
 	struct plw_offcpu off;
 };
 
-static __always_inline void fill_hdr(struct plw_rb_hdr *h, __u32 pid, __u32 tid,
-				     __u64 ts, __u16 type, __u32 size)
-{
-	h->ts = ts;
-	h->pid = pid;
-	h->tid = tid;
-	h->type = type;
-	h->cpu = bpf_get_smp_processor_id();
-	h->size = size;
-}
-
 /* ------------------------------------------------------------ syscalls */
 
 SEC("tp_btf/sys_enter")
@@ -128,7 +117,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		if (!r) {
 			count(PLW_CNT_LOST);
 		} else {
-			fill_hdr(&r->hdr, pid_tgid >> 32, tid, now, PLW_EV_SYSCALL, sizeof(r->sc));
+			plw_hdr(&r->hdr, pid_tgid >> 32, tid, now, PLW_EV_SYSCALL, sizeof(r->sc));
 			r->sc.nr = s->nr;
 			r->sc.fd = s->fd;
 			r->sc.ret = ret;
@@ -178,7 +167,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
 		} else {
 			__u64 dur = now - o->out_ts;
 
-			fill_hdr(&r->hdr, o->pid, next_tid, now, PLW_EV_OFFCPU, sizeof(r->off));
+			plw_hdr(&r->hdr, o->pid, next_tid, now, PLW_EV_OFFCPU, sizeof(r->off));
 			r->off.dur_ns = dur;
 			if (o->reason == PLW_OFFCPU_PREEMPTED)
 				r->off.runq_ns = dur;

@@ -94,17 +94,6 @@ struct exc_rec {
 
 #include "stacks.bpf.h"
 
-static __always_inline void fill_hdr(struct plw_rb_hdr *h, __u64 pid_tgid, __u64 ts,
-				     __u16 type, __u32 size)
-{
-	h->ts = ts;
-	h->pid = pid_tgid >> 32;
-	h->tid = (__u32)pid_tgid;
-	h->type = type;
-	h->cpu = bpf_get_smp_processor_id();
-	h->size = size;
-}
-
 /* ------------------------------------------------------------------ mem */
 
 static __always_inline int mem_enter(void *ctx, __u32 op, __u64 size, __u64 old, __u64 memptr)

@@ -122,17 +122,6 @@ struct {
 	__type(value, struct data_rec);
 } scratch SEC(".maps");
 
-static __always_inline void fill_hdr(struct plw_rb_hdr *h, __u64 pid_tgid, __u64 ts,
-				     __u16 type, __u32 size)
-{
-	h->ts = ts;
-	h->pid = pid_tgid >> 32;
-	h->tid = (__u32)pid_tgid;
-	h->type = type;
-	h->cpu = bpf_get_smp_processor_id();
-	h->size = size;
-}
-
 /* ------------------------------------------------------------ sockets */
 
 #define S_IFMT		00170000

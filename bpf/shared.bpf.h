@@ -49,4 +49,23 @@ static __always_inline bool target_running(__u32 tgid)
 	return running && tgid && bpf_map_lookup_elem(&targets, &tgid) != NULL;
 }
 
+/* a ring buffer record's header: TYPE, SIZE bytes of payload after it */
+static __always_inline void plw_hdr(struct plw_rb_hdr *h, __u32 pid, __u32 tid, __u64 ts,
+				    __u16 type, __u32 size)
+{
+	h->ts = ts;
+	h->pid = pid;
+	h->tid = tid;
+	h->type = type;
+	h->cpu = bpf_get_smp_processor_id();
+	h->size = size;
+}
+
+/* the same for the current thread (bpf_get_current_pid_tgid()) */
+static __always_inline void fill_hdr(struct plw_rb_hdr *h, __u64 pid_tgid, __u64 ts,
+				     __u16 type, __u32 size)
+{
+	plw_hdr(h, pid_tgid >> 32, (__u32)pid_tgid, ts, type, size);
+}
+
 #endif /* PYLOW_SHARED_BPF_H */
