@@ -407,6 +407,48 @@ t_agent_filter_3_8() { agent_filter "$1" "$(echo $PYENV/3.8.*/bin/python3.8)"; }
 t_agent_filter_3_11() { agent_filter "$1" "$PYENV/3.11.7/bin/python3.11"; }
 t_agent_filter_3_12() { agent_filter "$1" "$(echo $PYENV/3.12.*/bin/python3.12)"; }
 t_agent_filter_3_13() { agent_filter "$1" "$(echo $PYENV/3.13.*/bin/python3.13)"; }
+t_agent_filter_3_6() { agent_filter "$1" "$(echo $PYENV/3.6.*/bin/python3.6)"; }
+t_agent_filter_3_7() { agent_filter "$1" "$(echo $PYENV/3.7.*/bin/python3.7)"; }
+t_agent_filter_3_9() { agent_filter "$1" "$(echo $PYENV/3.9.*/bin/python3.9)"; }
+t_agent_filter_3_10() { agent_filter "$1" "$(echo $PYENV/3.10.*/bin/python3.10)"; }
+# a fork child keeps the filters (it re-decides each code object in its own
+# ring): keep() 5+3 times in the parent, 7 in the child; drop() never
+t_agent_filter_fork() {
+	local d=$1 py v out
+	cat >"$d/fk.py" <<'PYEOF'
+import os
+def keep(): return 1
+def drop(): return 2
+for _ in range(5): keep(); drop()
+pid = os.fork()
+if pid == 0:
+    for _ in range(7): keep(); drop()
+    os._exit(0)
+os.waitpid(pid, 0)
+for _ in range(3): keep(); drop()
+PYEOF
+	for v in 3.8 3.12; do
+		py=$(echo $PYENV/$v.*/bin/python$v)
+		[ -x "$py" ] || { note "skipped: $py not installed"; continue; }
+		rec "$d" record --python=agent -F keep -o "$d/$v.plw" -- "$py" "$d/fk.py"
+		[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+		report "$d" "$d/$v.json" timeline --json "$d/$v.plw"
+		out=$($PY -c '
+import collections, json, sys
+c = collections.Counter()
+pids = []
+for e in json.load(open(sys.argv[1]))["events"]:
+    if e.get("kind") == "python":
+        if e["pid"] not in pids:
+            pids.append(e["pid"])
+        c[(pids.index(e["pid"]), e["event"], e["name"])] += 1
+want = {(0, "entry", "keep"): 8, (0, "return", "keep"): 8,
+        (1, "entry", "keep"): 7, (1, "return", "keep"): 7}
+print(sorted(c.items()))
+sys.exit(0 if dict(c) == want else 1)' "$d/$v.json") || { echo "    $out"; fail "$py: wrong events with -F keep across fork"; }
+		note "$v: $out"
+	done
+}
 # Debian's 3.11: the same filters through USDT (BPF) and the agent, each
 # exact, and the same Python events both ways
 t_agent_filter_debian_vs_usdt() {
@@ -2001,8 +2043,9 @@ CASES=(launch_counts attach_counts sleep_durations children threads deep_stack p
        refuse_capabilities
        structure_agent_3_6 structure_agent_3_7 structure_agent_3_8 structure_agent_3_9
        structure_agent_3_10 structure_agent_3_11 structure_agent_3_12 structure_agent_3_13
-       agent_filter_3_8 agent_filter_3_11 agent_filter_3_12 agent_filter_3_13
-       agent_filter_debian_vs_usdt
+       agent_filter_3_6 agent_filter_3_7 agent_filter_3_8 agent_filter_3_9
+       agent_filter_3_10 agent_filter_3_11 agent_filter_3_12 agent_filter_3_13
+       agent_filter_fork agent_filter_debian_vs_usdt
        structure_auto_shim structure_debian_usdt_vs_agent pyusdt_attach
        agent_missing_and_isolated
        stop_sigint stop_sigterm stop_sighup stop_duration stop_sigkill
