@@ -19,6 +19,11 @@
  * USDT probes.  Each code object gets a loc id once per process, kept in its
  * co_extra slot as (generation << 32 | id); a fork bumps the generation so
  * that the child defines its own ids in its own ring.
+ *
+ * `pylow record -F/-f` filters (agent/filter.h, from the environment) are
+ * decided in loc_define, once per code object: one left out keeps id 0 of
+ * the current generation in co_extra, so each of its later events costs one
+ * check and a count (ring header `filtered`), and writes nothing.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -34,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/filter.h"
 #include "agent/ring.h"
 
 #if PY_VERSION_HEX < 0x03060000
@@ -67,6 +73,8 @@ static uint32_t g_pid;
 static int g_source;
 static int g_atfork_done, g_atexit_done;
 static uint64_t g_fork_failures;
+static struct plw_agent_filter g_filter;	/* -F / -f, from the environment */
+static int g_filtering;
 #if PLW_MONITORING
 static int g_tool = -1;
 #endif
@@ -228,6 +236,30 @@ struct loc_rec {
 	char file[PLW_FILE_MAX];
 };
 
+/* the UTF-8 of S (or "?"), for the filters */
+static const char *utf8_of(PyObject *s, Py_ssize_t *n)
+{
+	const char *u = NULL;
+
+	if (s && PyUnicode_Check(s))
+		u = PyUnicode_AsUTF8AndSize(s, n);
+	if (!u) {
+		PyErr_Clear();
+		*n = 1;
+		return "?";
+	}
+	return u;
+}
+
+/* one event of a code object that -F/-f leave out.  Callbacks run with
+ * the GIL held: no other thread of this process counts at the same time */
+static inline void count_filtered(struct plw_agent_ring *r)
+{
+	__atomic_store_n(&r->hdr->filtered,
+			 __atomic_load_n(&r->hdr->filtered, __ATOMIC_RELAXED) + 1,
+			 __ATOMIC_RELAXED);
+}
+
 /* copies the UTF-8 of S into DST (at most MAX bytes with the NUL, cut on a
  * character boundary); returns the bytes written with the NUL */
 static uint32_t copy_str(char *dst, uint32_t max, PyObject *s)
@@ -263,6 +295,25 @@ static uint32_t loc_define(PyObject *code, uint64_t ts)
 
 	if (!PyCode_Check(code))
 		return 0;
+	if (g_filtering) {
+		const char *fu, *fi;
+		Py_ssize_t fun, fin;
+		bool pass;
+
+		PyErr_Fetch(&et, &ev, &tb);
+		fu = utf8_of(co->co_name, &fun);
+		fi = utf8_of(co->co_filename, &fin);
+		pass = plw_agent_filter_passes(&g_filter, fu, (size_t)fun, fi, (size_t)fin);
+		if (!pass) {
+			/* id 0 of this generation: "filtered out", cached */
+			if (code_set_extra(code, g_extra, (void *)((uintptr_t)g_gen << 32)) < 0)
+				PyErr_Clear();
+			count_filtered(r);
+		}
+		PyErr_Restore(et, ev, tb);
+		if (!pass)
+			return 0;
+	}
 	id = plw_agent_locs_next(&g_locs, g_dir);
 	if (!id)
 		return 0;
@@ -302,8 +353,11 @@ static inline uint32_t loc_of(PyObject *code, uint64_t ts)
 	if (likely(code_get_extra(code, g_extra, &extra) == 0)) {
 		uintptr_t v = (uintptr_t)extra;
 
-		if (likely(v && (uint32_t)(v >> 32) == g_gen))
+		if (likely(v && (uint32_t)(v >> 32) == g_gen)) {
+			if (unlikely(!(uint32_t)v))	/* filtered out */
+				count_filtered(g_ring);
 			return (uint32_t)v;
+		}
 	} else {
 		PyErr_Clear();
 		return 0;
@@ -538,6 +592,11 @@ static uint64_t ring_size_from_env(void)
 	return v ? v : PLW_AGENT_RING_DEFAULT;
 }
 
+static const char *getenv_const(const char *name)
+{
+	return getenv(name);
+}
+
 PyDoc_STRVAR(start_doc,
 "start(dir=None) -> ring path\n\n"
 "Start recording Python calls into a new ring in DIR (default: the\n"
@@ -578,6 +637,8 @@ static PyObject *agent_start(PyObject *self, PyObject *args)
 		copy_str(g_exe, sizeof(g_exe), exe);
 	}
 	g_ring_size = ring_size_from_env();
+	plw_agent_filter_from_env(&g_filter, getenv_const);
+	g_filtering = plw_agent_filter_active(&g_filter);
 	tsc_init();
 	g_source = PLW_MONITORING ? PLW_AGENT_SRC_MONITORING : PLW_AGENT_SRC_PROFILE;
 	g_pid = (uint32_t)getpid();
@@ -635,7 +696,8 @@ static PyObject *agent_stop(PyObject *self, PyObject *noargs)
 
 PyDoc_STRVAR(stats_doc,
 "stats() -> dict or None\n\n"
-"ring path, size, dropped records, locs defined, source, tool id.");
+"ring path, size, dropped records, locs defined, events filtered out\n"
+"by -F/-f, source, tool id.");
 
 static PyObject *agent_stats(PyObject *self, PyObject *noargs)
 {
@@ -643,11 +705,12 @@ static PyObject *agent_stats(PyObject *self, PyObject *noargs)
 
 	if (!r)
 		Py_RETURN_NONE;
-	return Py_BuildValue("{s:s,s:K,s:K,s:K,s:s,s:i,s:K,s:s}",
+	return Py_BuildValue("{s:s,s:K,s:K,s:K,s:K,s:s,s:i,s:K,s:s}",
 			     "ring", r->path,
 			     "size", (unsigned long long)r->size,
 			     "dropped", (unsigned long long)__atomic_load_n(&r->hdr->dropped, __ATOMIC_RELAXED),
 			     "locs", (unsigned long long)__atomic_load_n(&r->hdr->locs, __ATOMIC_RELAXED),
+			     "filtered", (unsigned long long)__atomic_load_n(&r->hdr->filtered, __ATOMIC_RELAXED),
 			     "source", PLW_MONITORING ? "sys.monitoring" : "profile",
 #if PLW_MONITORING
 			     "tool", g_tool,

@@ -70,6 +70,7 @@ struct plw_agent_ring_hdr {
 	uint64_t tail __attribute__((aligned(64)));	/* consumer: next byte to read (monotonic) */
 	uint64_t dropped __attribute__((aligned(64)));	/* records not written: ring full */
 	uint64_t locs;			/* PY_LOC records written */
+	uint64_t filtered;		/* events left out by -F/-f (agent/filter.h) */
 };
 
 _Static_assert(sizeof(struct plw_agent_ring_hdr) <= PLW_AGENT_RING_HDR_SIZE, "ring header");

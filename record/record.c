@@ -56,6 +56,7 @@ struct agent_ring {
 	char name[NAME_MAX + 1];
 	struct plw_agent_reader *rd;
 	uint64_t dropped;		/* already written as LOST */
+	uint64_t filtered;		/* already added to agent_filtered */
 };
 
 struct rec {
@@ -68,6 +69,7 @@ struct rec {
 	size_t nr_rings, cap_rings;
 	uint64_t agent_rings_seen;
 	uint64_t agent_drained;		/* records of the last drain */
+	uint64_t agent_filtered;	/* events the agents left out (-F/-f) */
 	double duration;
 	bool quiet;
 	unsigned buffer_mb;
@@ -230,7 +232,7 @@ static const char usage_text[] =
 "  to every wall-clock value written (CLOCK_DATA, clock_tod_ns, clock_ref),\n"
 "  to simulate a host whose clock is off.\n"
 "\n"
-"Filters (applied in the kernel, at the first sight of each code location):\n"
+"Filters (decided once per code location; USDT and the agent alike):\n"
 "  -F, --func FUNC         only functions named exactly FUNC (repeatable, max %d)\n"
 "  -f, --file GLOB         only functions in files matching GLOB ('*', '?');\n"
 "                          a GLOB with a '/' matches the whole file name, else\n"
@@ -737,6 +739,21 @@ static void agent_env(struct rec *r)
 	 * allocated as the ring is first written) */
 	snprintf(size, sizeof(size), "%uM", r->buffer_mb);
 	setenv("PYLOW_AGENT_RING_SIZE", size, 1);
+	/* -F / -f: PYLOW_AGENT_FUNC_<i>, PYLOW_AGENT_FILE_<i> (agent/filter.h) */
+	for (int i = 0; i < MAX_FUNCS || i < MAX_GLOBS; i++) {
+		char k[32];
+
+		snprintf(k, sizeof(k), "PYLOW_AGENT_FUNC_%d", i);
+		if (i < r->nr_funcs)
+			setenv(k, r->funcs[i], 1);
+		else
+			unsetenv(k);
+		snprintf(k, sizeof(k), "PYLOW_AGENT_FILE_%d", i);
+		if (i < r->nr_globs)
+			setenv(k, r->globs[i], 1);
+		else
+			unsetenv(k);
+	}
 	if (old && old[0] && asprintf(&pp, "%s:%s", r->agent_path, old) > 0)
 		setenv("PYTHONPATH", pp, 1);
 	else
@@ -800,6 +817,7 @@ static int agent_open_new(struct rec *r)
 		snprintf(r->rings[r->nr_rings].name, sizeof(r->rings[0].name), "%s", de->d_name);
 		r->rings[r->nr_rings].rd = rd;
 		r->rings[r->nr_rings].dropped = 0;
+		r->rings[r->nr_rings].filtered = 0;
 		r->nr_rings++;
 		r->agent_rings_seen++;
 		pr_v(1, "agent ring of pid %u (python %s, %s) opened", h->pid, ver,
@@ -849,6 +867,11 @@ static int agent_drain(struct rec *r, bool final)
 			if ((err = sink_lost(r->sink, mono_ns(), d - a->dropped)))
 				return err;
 			a->dropped = d;
+		}
+		d = __atomic_load_n(&plw_agent_reader_hdr(a->rd)->filtered, __ATOMIC_RELAXED);
+		if (d > a->filtered) {
+			r->agent_filtered += d - a->filtered;
+			a->filtered = d;
 		}
 		if (gone == 1) {
 			agent_close(r, i);
@@ -1253,11 +1276,6 @@ static int parse_args(struct rec *r, int argc, char **argv)
 		return -1;
 	}
 	r->use_agent = r->cmd && r->mode != PY_USDT;
-	if (r->use_agent && (r->nr_funcs || r->nr_globs)) {
-		pr("-F/-f filters are applied by the BPF probes: use them with --python=usdt "
-		   "(the agent records every function)");
-		return -1;
-	}
 	return 0;
 }
 
@@ -1750,7 +1768,7 @@ int cmd_record(int argc, char **argv)
 			   st.events ? (double)bytes / st.events : 0.0,
 			   (unsigned long long)st.lost,
 			   st.lost ? " (raise --buffer-size)" : "",
-			   (unsigned long long)st.filtered, r->output);
+			   (unsigned long long)(st.filtered + r->agent_filtered), r->output);
 	}
 	if (r->child > 0 && r->child_reaped) {
 		int s = r->child_status;

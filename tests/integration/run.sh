@@ -371,6 +371,98 @@ t_structure_debian_usdt_vs_agent() {
 	check "usdt and agent counts differ" same "$d/usdt/flow.json" "$d/agent/flow.json" structure.py known_calls.py
 }
 
+# -F/-f under the agent: exactly the kept functions' entries and returns, none
+# of the others, the left-out events counted (agent_filter.py); each Python
+# records known_calls.py with: -F (2 names), -f on the basename with '*',
+# -f on the whole path with '*' and '?', a '/' glob that cannot match an
+# absolute path or a '/'-less one matching only the directories, and -F with
+# -f (both must match)
+AF="$PY $here/agent_filter.py"
+AF_EXTRA='main=1,<module>=1,fib_calls=1,__init__=1,KCounter=1,<genexpr>=6'
+# agent_filter_one DIR PY MODE KEEP FILTER-ARGS...
+agent_filter_one() {
+	local d=$1 py=$2 mode=$3 keep=$4 out n; shift 4
+	mkdir -p "$d"
+	rec "$d" record --python="$mode" "$@" -o "$d/x.plw" -- "$py" "$PYDIR/known_calls.py" "$d/gt.json"
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record $* exited $rc"; }
+	finished "$d" "$d/x.plw"
+	[ -s "$d/gt.json" ] || { show "$d/rec.err"; fail "the target wrote no ground truth"; }
+	n=$(sed -n 's/.*lost 0, \([0-9]*\) filtered;.*/\1/p' "$d/rec.err")
+	[ -n "$n" ] || { show "$d/rec.err"; fail "record $*: no 'lost 0, N filtered' line"; }
+	report "$d" "$d/tl.json" timeline --json "$d/x.plw"
+	out=$($AF counts "$d/tl.json" "$d/gt.json" "$keep" "$n" "$AF_EXTRA") ||
+		{ echo "$out" | sed 's/^/    /'; fail "$py ($mode) $*: wrong events"; }
+	note "$mode $*: $out"
+}
+agent_filter() {
+	local d=$1 py=$2 mode=${3:-agent}
+	[ -x "$py" ] || { note "skipped: $py not installed"; return 0; }
+	agent_filter_one "$d/F" "$py" "$mode" kc_b,kc_fib -F kc_b -F kc_fib
+	agent_filter_one "$d/fbase" "$py" "$mode" '*' -f 'known_*.py'
+	agent_filter_one "$d/fpath" "$py" "$mode" '*' -f '/nonexistent/*' -f '*/tests/py/kn?wn_calls.py'
+	agent_filter_one "$d/fnone" "$py" "$mode" '' -f 'py/known_calls.py' -f '*tests*'
+	agent_filter_one "$d/Ff" "$py" "$mode" kc_a -F kc_a -F write_gt -f '*calls.py'
+}
+t_agent_filter_3_8() { agent_filter "$1" "$(echo $PYENV/3.8.*/bin/python3.8)"; }
+t_agent_filter_3_11() { agent_filter "$1" "$PYENV/3.11.7/bin/python3.11"; }
+t_agent_filter_3_12() { agent_filter "$1" "$(echo $PYENV/3.12.*/bin/python3.12)"; }
+t_agent_filter_3_13() { agent_filter "$1" "$(echo $PYENV/3.13.*/bin/python3.13)"; }
+t_agent_filter_3_6() { agent_filter "$1" "$(echo $PYENV/3.6.*/bin/python3.6)"; }
+t_agent_filter_3_7() { agent_filter "$1" "$(echo $PYENV/3.7.*/bin/python3.7)"; }
+t_agent_filter_3_9() { agent_filter "$1" "$(echo $PYENV/3.9.*/bin/python3.9)"; }
+t_agent_filter_3_10() { agent_filter "$1" "$(echo $PYENV/3.10.*/bin/python3.10)"; }
+# a fork child keeps the filters (it re-decides each code object in its own
+# ring): keep() 5+3 times in the parent, 7 in the child; drop() never
+t_agent_filter_fork() {
+	local d=$1 py v out
+	cat >"$d/fk.py" <<'PYEOF'
+import os
+def keep(): return 1
+def drop(): return 2
+for _ in range(5): keep(); drop()
+pid = os.fork()
+if pid == 0:
+    for _ in range(7): keep(); drop()
+    os._exit(0)
+os.waitpid(pid, 0)
+for _ in range(3): keep(); drop()
+PYEOF
+	for v in 3.8 3.12; do
+		py=$(echo $PYENV/$v.*/bin/python$v)
+		[ -x "$py" ] || { note "skipped: $py not installed"; continue; }
+		rec "$d" record --python=agent -F keep -o "$d/$v.plw" -- "$py" "$d/fk.py"
+		[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+		report "$d" "$d/$v.json" timeline --json "$d/$v.plw"
+		out=$($PY -c '
+import collections, json, sys
+c = collections.Counter()
+pids = []
+for e in json.load(open(sys.argv[1]))["events"]:
+    if e.get("kind") == "python":
+        if e["pid"] not in pids:
+            pids.append(e["pid"])
+        c[(pids.index(e["pid"]), e["event"], e["name"])] += 1
+want = {(0, "entry", "keep"): 8, (0, "return", "keep"): 8,
+        (1, "entry", "keep"): 7, (1, "return", "keep"): 7}
+print(sorted(c.items()))
+sys.exit(0 if dict(c) == want else 1)' "$d/$v.json") || { echo "    $out"; fail "$py: wrong events with -F keep across fork"; }
+		note "$v: $out"
+	done
+}
+# Debian's 3.11: the same filters through USDT (BPF) and the agent, each
+# exact, and the same Python events both ways
+t_agent_filter_debian_vs_usdt() {
+	local d=$1 s out
+	( agent_filter "$d/usdt" "$PY" usdt ) || exit 1
+	( agent_filter "$d/agent" "$PY" agent ) || exit 1
+	for s in F fbase fpath fnone Ff; do
+		grep -q 'agent' "$d/agent/$s/rec.err" || fail "$s: not recorded by the agent"
+		out=$($AF same "$d/usdt/$s/tl.json" "$d/agent/$s/tl.json") ||
+			{ echo "$out" | sed 's/^/    /'; fail "$s: usdt and agent differ"; }
+		note "$s: $out"
+	done
+}
+
 # -p of a pid that does not exist
 t_refuse_missing_pid() {
 	local d=$1 pid=999999
@@ -1951,6 +2043,9 @@ CASES=(launch_counts attach_counts sleep_durations children threads deep_stack p
        refuse_capabilities
        structure_agent_3_6 structure_agent_3_7 structure_agent_3_8 structure_agent_3_9
        structure_agent_3_10 structure_agent_3_11 structure_agent_3_12 structure_agent_3_13
+       agent_filter_3_6 agent_filter_3_7 agent_filter_3_8 agent_filter_3_9
+       agent_filter_3_10 agent_filter_3_11 agent_filter_3_12 agent_filter_3_13
+       agent_filter_fork agent_filter_debian_vs_usdt
        structure_auto_shim structure_debian_usdt_vs_agent pyusdt_attach
        agent_missing_and_isolated
        stop_sigint stop_sigterm stop_sighup stop_duration stop_sigkill
