@@ -37,23 +37,9 @@ M=${MH_REQUESTS:-8}			# requests per scenario
 SHIFT_NS=3000000000			# case shift: api's wall clock 3 s ahead
 NSP=mh$$				# namespace prefix of this run
 
-skip() {
-	if [ "${CI:-}" = true ]; then
-		echo "multihost: FAIL: cannot run under CI: $*" >&2
-		echo "0 passed, 1 failed"
-		exit 1
-	fi
-	echo "multihost: SKIP: $*"
-	echo "0 passed, 0 failed"
-	exit 0
-}
-
-[ "$(id -u)" = 0 ] || skip "needs root for BPF and network namespaces (run as root: sudo make test-multihost)"
-[ -r /sys/kernel/btf/vmlinux ] || skip "this kernel has no BTF (/sys/kernel/btf/vmlinux)"
-[ -x "$PYLOW" ] || { echo "multihost: $PYLOW not found; build with 'make'" >&2; echo "0 passed, 1 failed"; exit 1; }
-[ -x "$PY" ] || skip "$PY missing (apt-get install python3.11)"
-readelf -n "$PY" 2>/dev/null | grep -q stapsdt || skip "$PY has no USDT probes (.note.stapsdt)"
-"$PYLOW" record --help 2>&1 | grep -q NO_BPF && skip "$PYLOW was built with NO_BPF=1 (report only)"
+RUNNER=multihost
+. "$here/lib.sh"
+need_bpf_python "BPF and network namespaces (run as root: sudo make test-multihost)"
 for tool in ip nsenter unshare openssl "$REDIS"; do
 	command -v "$tool" >/dev/null || skip "$tool missing (apt-get install iproute2 util-linux openssl redis-server)"
 done
@@ -63,17 +49,6 @@ ip netns del "$NSP-probe"
 T=$(mktemp -d /tmp/pylow-mhtest.XXXXXX)
 export PYLOW_ITEST_TAG=$T		# every process we start carries it
 
-# pids whose environment carries our tag (as run.sh: bash builtins only)
-ours() {
-	local e p x v
-	for e in /proc/[0-9]*/environ; do
-		p=${e#/proc/}; p=${p%/environ}
-		{ mapfile -d '' -t v <"$e"; } 2>/dev/null || continue
-		for x in "${v[@]}"; do
-			[ "$x" = "PYLOW_ITEST_TAG=$T" ] && { echo "$p"; break; }
-		done
-	done
-}
 # redis-server rewrites its argv and environ area (its process title), so
 # its pid is also kept in $T/redis.pids
 kill_ours() {

@@ -23,43 +23,15 @@ NOPROBE_PY=${PYLOW_TEST_NOPROBE_PYTHON:-/root/.pyenv/versions/3.11.7/bin/python3
 HELPER="$PY $here/plwjson.py"
 REC_TIMEOUT=${REC_TIMEOUT:-60}
 
-skip() {
-	if [ "${CI:-}" = true ]; then
-		echo "integration: FAIL: cannot run under CI: $*" >&2
-		echo "0 passed, 1 failed"
-		exit 1
-	fi
-	echo "integration: SKIP: $*"
-	echo "0 passed, 0 failed"
-	exit 0
-}
-
-[ "$(id -u)" = 0 ] || skip "needs root for BPF and uprobes (run as root: sudo make test-integration)"
-[ -r /sys/kernel/btf/vmlinux ] || skip "this kernel has no BTF (/sys/kernel/btf/vmlinux)"
-[ -x "$PYLOW" ] || { echo "integration: $PYLOW not found; build with 'make'" >&2; echo "0 passed, 1 failed"; exit 1; }
-[ -x "$PY" ] || skip "$PY missing (apt-get install python3.11)"
-readelf -n "$PY" 2>/dev/null | grep -q stapsdt || skip "$PY has no USDT probes (.note.stapsdt)"
-if "$PYLOW" record --help 2>&1 | grep -q NO_BPF; then
-	skip "$PYLOW was built with NO_BPF=1 (report only)"
-fi
+RUNNER=integration
+. "$here/lib.sh"
+need_bpf_python "BPF and uprobes (run as root: sudo make test-integration)"
 
 T=$(mktemp -d /tmp/pylow-itest.XXXXXX)
 # every process the tests start carries this in its environment, so cleanup
 # can find (and kill, by pid) exactly those, including grandchildren
 export PYLOW_ITEST_TAG=$T
 
-# pids whose environment carries our tag; bash builtins only, so that no
-# process of the scan itself can match
-ours() {
-	local e p x v
-	for e in /proc/[0-9]*/environ; do
-		p=${e#/proc/}; p=${p%/environ}
-		{ mapfile -d '' -t v <"$e"; } 2>/dev/null || continue
-		for x in "${v[@]}"; do
-			[ "$x" = "PYLOW_ITEST_TAG=$T" ] && { echo "$p"; break; }
-		done
-	done
-}
 kill_ours() {
 	local p left
 	left=$(ours)
