@@ -63,10 +63,13 @@ void rnet_text_summary(FILE *f, const struct net *n, uint64_t span_roots)
 {
 	char b[64];
 
-	if (!n->nr_r && !n->timeline)
+	/* no call made from a recorded thread: nothing to say about joins */
+	bool calls = n->nr_r && (n->links_tp || n->links_tcp || n->unjoined);
+
+	if (!calls && !n->timeline && !span_roots)
 		return;
 	putc('\n', f);
-	if (n->nr_r)
+	if (calls)
 		fprintf(f, "joins: %" PRIu64 " by traceparent, %" PRIu64 " by tcp connection (4-tuple and timing); %" PRIu64 " call%s not joined\n",
 			n->links_tp, n->links_tcp, n->unjoined, n->unjoined == 1 ? "" : "s");
 	if (n->timeline) {
