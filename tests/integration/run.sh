@@ -1181,7 +1181,8 @@ PYEOF
 # sent while the other CPU runs another process); the spinning thread gets at
 # most one per IPI and at least one (an IPI reaching the CPU after it was
 # preempted, by the noise or another process, flushes nothing of ours: 9 of
-# 40 arrived once on a busy 2-CPU host), every one under spin
+# 40 arrived once on a busy 2-CPU host), all on the spinning thread, all but
+# at most 2 under spin
 t_kgroups_tlb() {
 	local d=$1
 	[ "$(nproc)" -ge 2 ] || { note "SKIP: needs 2 CPUs"; return 0; }
@@ -1193,10 +1194,13 @@ snd = sum(c["count"] for c in leaves("unmap_loop", "tlb", "remote send ipi"))
 expect(f"remote send ipi under unmap_loop (want {n // 2} .. {n})", n // 2 <= snd <= n, snd)
 rcv = [c for c in leaves("spin", "tlb", "remote shootdown")]
 every = [c for c in nodes(fl) if c["kind"] == "tlb" and c["name"] == "remote shootdown"]
-expect(f"remote shootdowns: all under spin, on the spinning thread (want 1 .. {snd})",
-       1 <= sum(c["count"] for c in rcv) <= snd and all(c["tid"] == gt["tids"]["spin"] for c in rcv)
-       and sum(c["count"] for c in rcv) == sum(c["count"] for c in every),
-       ([(c["count"], c["tid"]) for c in rcv], sum(c["count"] for c in every)))
+# every shootdown lands on the spinning thread; all but at most 2 under spin
+# (the main thread's own mapping changes while the spinner starts or ends,
+# outside unmap_loop, can flush it too: seen once, 39 of 40 under spin)
+nr, ne = sum(c["count"] for c in rcv), sum(c["count"] for c in every)
+expect(f"remote shootdowns: on the spinning thread, under spin 1 .. {snd}, at most 2 elsewhere",
+       1 <= nr <= snd and ne - nr <= 2 and all(c["tid"] == gt["tids"]["spin"] for c in every),
+       ([(c["count"], c["tid"]) for c in rcv], ne))
 th = {t["tid"]: t["count"] for t in load("tlb.json")["threads"]}
 expect("tlb report: both threads", th.get(gt["tids"]["spin"], 0) >= 1 and th.get(gt["tids"]["unmap_loop"], 0) >= snd, th)
 sys.exit(0 if ok else 1)
