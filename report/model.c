@@ -951,6 +951,32 @@ const struct plw_site *plw_model_site_named(struct plw_model *m, enum plw_kind k
 	return s;
 }
 
+
+/* one more event in leaf node N (of thread INPUT/PID/TID): the first gives
+ * its start, DUR and SELF add up, the longest is kept; LI (may be NULL)
+ * adds the bytes moved and the fd (PLW_FD_MIXED once they differ) */
+static void leaf_add(struct plw_node *n, uint32_t input, uint32_t pid, uint32_t tid,
+		     uint64_t start, uint64_t dur, uint64_t self, const struct plw_leaf_info *li)
+{
+	if (!n->count) {
+		n->input = input;
+		n->pid = pid;
+		n->tid = tid;
+		n->start_ns = start;
+	}
+	n->count++;
+	n->dur_ns += dur;
+	n->self_ns += self;
+	if (dur > n->max_ns)
+		n->max_ns = dur;
+	if (li) {
+		n->bytes += li->bytes;
+		if (li->fd >= 0 && n->count == 1)
+			n->fd1 = (uint32_t)li->fd + 1;
+		else if (n->fd1 != (li->fd >= 0 ? (uint32_t)li->fd + 1 : 0))
+			n->fd1 = PLW_FD_MIXED;
+	}
+}
 /* a leaf in T's span view: under the top frame's view node, or the span's
  * root while it is open; LI (may be NULL) for the syscall details */
 static int view_leaf(struct thread *t, const struct plw_site *site, uint64_t start,
@@ -966,24 +992,7 @@ static int view_leaf(struct thread *t, const struct plw_site *site, uint64_t sta
 
 	if (!n)
 		return -ENOMEM;
-	if (!n->count) {
-		n->input = t->input;
-		n->pid = t->pid;
-		n->tid = t->tid;
-		n->start_ns = start;
-	}
-	n->count++;
-	n->dur_ns += dur;
-	n->self_ns += self;
-	if (dur > n->max_ns)
-		n->max_ns = dur;
-	if (li) {
-		n->bytes += li->bytes;
-		if (li->fd >= 0 && n->count == 1)
-			n->fd1 = (uint32_t)li->fd + 1;
-		else if (n->fd1 != (li->fd >= 0 ? (uint32_t)li->fd + 1 : 0))
-			n->fd1 = PLW_FD_MIXED;
-	}
+	leaf_add(n, t->input, t->pid, t->tid, start, dur, self, li);
 	return 0;
 }
 
@@ -1035,17 +1044,7 @@ int plw_model_leaf_marked(struct plw_model *m, uint32_t input, uint32_t pid, uin
 
 		if (!n)
 			return -ENOMEM;
-		if (!n->count) {
-			n->input = input;
-			n->pid = pid;
-			n->tid = tid;
-			n->start_ns = start;
-		}
-		n->count++;
-		n->dur_ns += dur;
-		n->self_ns += dur;
-		if (dur > n->max_ns)
-			n->max_ns = dur;
+		leaf_add(n, input, pid, tid, start, dur, dur, NULL);
 	}
 	return 0;
 }
@@ -1348,22 +1347,7 @@ static int kernel_leaf(struct plw_model *m, struct thread *t, uint64_t ts,
 
 	if (!n)
 		return -ENOMEM;
-	if (!n->count) {
-		n->input = t->input;
-		n->pid = t->pid;
-		n->tid = t->tid;
-		n->start_ns = start;
-	}
-	n->count++;
-	n->dur_ns += dur;
-	n->self_ns += self;
-	n->bytes += li->bytes;
-	if (li->fd >= 0 && n->count == 1)
-		n->fd1 = (uint32_t)li->fd + 1;
-	else if (n->fd1 != (li->fd >= 0 ? (uint32_t)li->fd + 1 : 0))
-		n->fd1 = PLW_FD_MIXED;
-	if (dur > n->max_ns)
-		n->max_ns = dur;
+	leaf_add(n, t->input, t->pid, t->tid, start, dur, self, li);
 	if (node)
 		*node = n;
 	return 0;
