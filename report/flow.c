@@ -350,35 +350,9 @@ static uint64_t own_ns(const struct plw_node *n)
  * the slowest path goes on into the server that answered the call */
 static const struct plw_node *bottleneck(const struct plw_node *root)
 {
-	const struct plw_node *best = root;
-	int hops = 0;
+	static const struct plw_bottleneck_ops joined = { .graft = graft_of, .own = own_ns };
 
-	if (!cur_net)
-		return plw_tree_bottleneck(root);
-	if (!root || (!root->child && !graft_of(root)))
-		return NULL;
-	for (const struct plw_node *n = root; n && hops < PLW_TREE_DEPTH_MAX; hops++) {
-		const struct plw_node *slow = graft_of(n);
-
-		if (own_ns(n) > own_ns(best))
-			best = n;
-		for (const struct plw_node *c = n->child; c; c = c->next) {
-			if (!slow || c->dur_ns > slow->dur_ns)
-				slow = c;
-			if (c->site->kind == PLW_KIND_PYTHON || c->site->kind == PLW_KIND_SPAN)
-				continue;
-			if (own_ns(c) > own_ns(best))
-				best = c;
-			for (const struct plw_node *g = c->child; g; g = g->next)
-				if (g->self_ns > own_ns(best))
-					best = g;
-		}
-		n = slow;
-	}
-	if (best->site->kind == PLW_KIND_OFFCPU && best->parent &&
-	    best->parent->site->kind == PLW_KIND_SYSCALL)
-		best = best->parent;
-	return best;
+	return plw_tree_bottleneck_ops(root, cur_net ? &joined : NULL);
 }
 
 static void node_line(FILE *out, const struct plw_node *n)

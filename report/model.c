@@ -1662,28 +1662,44 @@ static int on_native(struct plw_model *m, uint32_t input, const struct plw_event
 	return kernel_leaf(m, t, ev->ts, &li, dur, dur, dur, false, NULL, NULL);
 }
 
-const struct plw_node *plw_tree_bottleneck(const struct plw_node *root)
+static uint64_t bn_own(const struct plw_bottleneck_ops *ops, const struct plw_node *n)
+{
+	return ops && ops->own ? ops->own(n) : n->self_ns;
+}
+
+static const struct plw_node *bn_graft(const struct plw_bottleneck_ops *ops,
+				       const struct plw_node *n)
+{
+	return ops && ops->graft ? ops->graft(n) : NULL;
+}
+
+const struct plw_node *plw_tree_bottleneck_ops(const struct plw_node *root,
+					       const struct plw_bottleneck_ops *ops)
 {
 	const struct plw_node *best = root;
+	/* grafts chain trees: bound the walk against a cycle */
+	bool bounded = ops && ops->graft;
+	int hops = 0;
 
-	if (!root || !root->child)
+	if (!root || (!root->child && !bn_graft(ops, root)))
 		return NULL;
-	for (const struct plw_node *n = root; n;) {
-		const struct plw_node *slow = NULL;
+	for (const struct plw_node *n = root; n && (!bounded || hops < PLW_TREE_DEPTH_MAX); hops++) {
+		const struct plw_node *slow = bn_graft(ops, n);
 
-		if (n->self_ns > best->self_ns)
+		if (bn_own(ops, n) > bn_own(ops, best))
 			best = n;
 		for (const struct plw_node *c = n->child; c; c = c->next) {
 			if (!slow || c->dur_ns > slow->dur_ns)
 				slow = c;
 			/* a kernel leaf beside the path, and the off-CPU
-			 * intervals nested in it, count as on it */
-			if (c->site->kind == PLW_KIND_PYTHON)
+			 * intervals nested in it, count as on it (a request
+			 * span, only in joined trees, is on no path) */
+			if (c->site->kind == PLW_KIND_PYTHON || c->site->kind == PLW_KIND_SPAN)
 				continue;
-			if (c->self_ns > best->self_ns)
+			if (bn_own(ops, c) > bn_own(ops, best))
 				best = c;
 			for (const struct plw_node *g = c->child; g; g = g->next)
-				if (g->self_ns > best->self_ns)
+				if (g->self_ns > bn_own(ops, best))
 					best = g;
 		}
 		n = slow;
@@ -1694,6 +1710,11 @@ const struct plw_node *plw_tree_bottleneck(const struct plw_node *root)
 	    best->parent->site->kind == PLW_KIND_SYSCALL)
 		best = best->parent;
 	return best;
+}
+
+const struct plw_node *plw_tree_bottleneck(const struct plw_node *root)
+{
+	return plw_tree_bottleneck_ops(root, NULL);
 }
 
 static void close_thread(struct plw_model *m, struct thread *t, uint64_t ts)

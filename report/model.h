@@ -283,6 +283,16 @@ bool plw_syscall_waits(const char *name);
  * off-CPU intervals nested in them); an off-CPU interval nested in a syscall
  * gives way to that syscall.  NULL when ROOT has no children. */
 const struct plw_node *plw_tree_bottleneck(const struct plw_node *root);
+/* The same over trees joined to others: GRAFT(n) (NULL: none) is where the
+ * slowest path may go on from N besides its children (a joined call's server
+ * span), OWN(n) N's own time instead of its self_ns (a joined call's: the
+ * part its server span does not explain).  OPS or either hook may be NULL. */
+struct plw_bottleneck_ops {
+	const struct plw_node *(*graft)(const struct plw_node *n);
+	uint64_t (*own)(const struct plw_node *n);
+};
+const struct plw_node *plw_tree_bottleneck_ops(const struct plw_node *root,
+					       const struct plw_bottleneck_ops *ops);
 
 /* record --stacks: frames of stack ID of INPUT ('\n'-separated,
  * innermost first, "symbol+0xoff (module)"), NULL if not defined; *KIND
