@@ -55,12 +55,7 @@ static __always_inline void *reserve(__u32 size, __u32 pid, __u32 tid, __u64 ts,
 		count(PLW_CNT_LOST);
 		return NULL;
 	}
-	h->ts = ts;
-	h->pid = pid;
-	h->tid = tid;
-	h->type = type;
-	h->cpu = bpf_get_smp_processor_id();
-	h->size = size;
+	plw_hdr(h, pid, tid, ts, type, size);
 	return h;
 }
 

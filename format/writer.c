@@ -387,6 +387,23 @@ static inline void note_ts(struct plw_writer *w, uint64_t ts)
 		w->last_ts = ts;
 }
 
+/* a PERF_RECORD_SAMPLE's header and fixed fields (IDENTIFIER, TID, TIME,
+ * CPU) and its RAW size, in P of SIZE bytes; the RAW data follows at p + 44 */
+static void put_sample_head(unsigned char *p, size_t size, uint64_t id, uint32_t pid,
+			    uint32_t tid, uint64_t ts, uint32_t cpu, uint32_t raw)
+{
+	uint32_t v[2] = { pid, tid };
+
+	put_hdr(p, PERF_RECORD_SAMPLE, PERF_RECORD_MISC_USER, size);
+	memcpy(p + 8, &id, 8);
+	memcpy(p + 16, v, 8);
+	memcpy(p + 24, &ts, 8);
+	v[0] = cpu;
+	v[1] = 0;
+	memcpy(p + 32, v, 8);
+	memcpy(p + 40, &raw, 4);
+}
+
 static int put_sample(struct plw_writer *w, unsigned ev, uint32_t pid,
 		      uint32_t tid, uint64_t ts, uint32_t cpu,
 		      const void *payload, uint32_t len)
@@ -395,7 +412,6 @@ static int put_sample(struct plw_writer *w, unsigned ev, uint32_t pid,
 	size_t size = SAMPLE_HDR + raw;
 	unsigned char *p = NULL;
 	uint64_t id = PLW_ATTR_ID0 + ev - 1;
-	uint32_t v[2];
 	struct plw_common c = {
 		.common_type = PLW_TP_ID_BASE + ev, .common_pid = tid,
 	};
@@ -405,16 +421,7 @@ static int put_sample(struct plw_writer *w, unsigned ev, uint32_t pid,
 		return werr(w, -E2BIG, "event of %u bytes is too big", len);
 	if ((err = reserve(w, size, &p)))
 		return err;
-	put_hdr(p, PERF_RECORD_SAMPLE, PERF_RECORD_MISC_USER, size);
-	memcpy(p + 8, &id, 8);
-	v[0] = pid;
-	v[1] = tid;
-	memcpy(p + 16, v, 8);
-	memcpy(p + 24, &ts, 8);
-	v[0] = cpu;
-	v[1] = 0;
-	memcpy(p + 32, v, 8);
-	memcpy(p + 40, &raw, 4);
+	put_sample_head(p, size, id, pid, tid, ts, cpu, raw);
 	memcpy(p + 44, &c, 8);
 	memcpy(p + 52, payload, len);
 	memset(p + 52 + len, 0, raw - 8 - len);
@@ -507,7 +514,6 @@ int plw_writer_tp_sample(struct plw_writer *w, uint32_t pid, uint32_t tid,
 	unsigned char *p = NULL;
 	uint16_t type;
 	uint64_t id;
-	uint32_t v[2];
 	int err;
 
 	if (len < 8)
@@ -522,16 +528,7 @@ int plw_writer_tp_sample(struct plw_writer *w, uint32_t pid, uint32_t tid,
 	if ((err = reserve(w, size, &p)))
 		return err;
 	id = PLW_ATTR_ID0 + PLW_NR_ATTRS + i;
-	put_hdr(p, PERF_RECORD_SAMPLE, PERF_RECORD_MISC_USER, size);
-	memcpy(p + 8, &id, 8);
-	v[0] = pid;
-	v[1] = tid;
-	memcpy(p + 16, v, 8);
-	memcpy(p + 24, &ts, 8);
-	v[0] = cpu;
-	v[1] = 0;
-	memcpy(p + 32, v, 8);
-	memcpy(p + 40, &rawsz, 4);
+	put_sample_head(p, size, id, pid, tid, ts, cpu, rawsz);
 	memcpy(p + 44, raw, len);
 	memset(p + 44 + len, 0, rawsz - len);
 	w->chunk_len += size;
