@@ -115,6 +115,25 @@ const char *source_name(const struct source *s, const struct report_opts *o, uin
 	return input < o->nr_paths ? o->paths[input] : "?";
 }
 
+int source_model_pass(struct source *s, const struct plw_model_opts *mo, struct plw_model **m,
+		      const int *cb_err, struct report_result *res)
+{
+	int err;
+
+	if (plw_model_new(m, mo)) {
+		res_err(res, -ENOMEM, "out of memory");
+		return -ENOMEM;
+	}
+	if ((err = source_run_model(s, *m, res)))
+		return err;
+	if (*cb_err) {
+		res_err(res, *cb_err, "out of memory");
+		return *cb_err;
+	}
+	source_damage(s, res);
+	return 0;
+}
+
 int source_run_model(struct source *s, struct plw_model *m, struct report_result *res)
 {
 	struct plw_merge_event ev;

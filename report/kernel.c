@@ -648,20 +648,9 @@ static int run(const struct report_opts *o, struct report_result *res, enum whic
 		return err;
 	struct plw_model_opts mo = { .on_leaf = kr_leaf, .resolve = kr_resolve, .ctx = &k };
 
-	if (plw_model_new(&m, &mo)) {
-		res_err(res, -ENOMEM, "out of memory");
-		err = -ENOMEM;
+	if ((err = source_model_pass(&src, &mo, &k.m, &k.err, res)))
 		goto out;
-	}
-	k.m = m;
-	if ((err = source_run_model(&src, m, res)))
-		goto out;
-	if (k.err) {
-		res_err(res, k.err, "out of memory");
-		err = k.err;
-		goto out;
-	}
-	source_damage(&src, res);
+	m = k.m;
 	if (o->json) {
 		jw_init(&j, o->out);
 		jw_obj(&j);
@@ -689,7 +678,7 @@ out:
 	free(k.sys);
 	free(k.off);
 	free(k.thr);
-	plw_model_free(m);
+	plw_model_free(k.m);
 	source_close(&src);
 	return err;
 }

@@ -509,20 +509,9 @@ static int run(const struct report_opts *o, struct report_result *res, const str
 	struct plw_model_opts mo = { .on_leaf = kev_leaf, .on_stack = kev_stack,
 				     .resolve = kev_resolve, .ctx = &k };
 
-	if (plw_model_new(&m, &mo)) {
-		res_err(res, -ENOMEM, "out of memory");
-		err = -ENOMEM;
+	if ((err = source_model_pass(&src, &mo, &k.m, &k.err, res)))
 		goto out;
-	}
-	k.m = m;
-	if ((err = source_run_model(&src, m, res)))
-		goto out;
-	if (k.err) {
-		res_err(res, k.err, "out of memory");
-		err = k.err;
-		goto out;
-	}
-	source_damage(&src, res);
+	m = k.m;
 	if (k.names.n)
 		qsort_r(k.names.v, k.names.n, sizeof(*k.names.v), cmp_row, (void *)d);
 	if (k.stacks.n)
@@ -548,7 +537,7 @@ out:
 	tab_free(&k.names);
 	tab_free(&k.stacks);
 	tab_free(&k.threads);
-	plw_model_free(m);
+	plw_model_free(k.m);
 	source_close(&src);
 	return err;
 }

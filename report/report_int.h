@@ -108,6 +108,12 @@ const char *source_name(const struct source *s, const struct report_opts *o, uin
 
 /* Feeds every event of S into M and finishes it; 0 or -errno with RES set. */
 int source_run_model(struct source *s, struct plw_model *m, struct report_result *res);
+/* A model with MO over all of S (source_run_model), then S's damage
+ * warnings.  *M is set before the first event (callbacks may use it; free it
+ * with plw_model_free whatever this returns); a callback that failed leaves
+ * its -errno in *CB_ERR.  0 or -errno with RES filled. */
+int source_model_pass(struct source *s, const struct plw_model_opts *mo, struct plw_model **m,
+		      const int *cb_err, struct report_result *res);
 
 /* ------------------------------------------------------------------ json */
 
