@@ -61,6 +61,7 @@ enum plw_ev {
 	PLW_EV_STACK_DEF = 20,	/* struct plw_stack_def + string: a symbolised stack */
 	PLW_EV_NET_CONN = 21,	/* struct plw_net_conn: socket connect/accept/listen/close */
 	PLW_EV_NET_LABEL = 22,	/* struct plw_net_label + strings: protocol fields of a message */
+	PLW_EV_PY_BATCH = 23,	/* struct plw_py_batch + columns: a thread's PY_ENTRY/PY_RETURN run */
 	PLW_EV_MAX		/* first unused; new kinds are appended */
 };
 
@@ -89,6 +90,21 @@ typedef __u32 plw_data_loc;
 /* PLW_EV_PY_ENTRY / PLW_EV_PY_RETURN: 4 bytes, the hot path */
 struct plw_py_call {
 	__u32 loc;			/* code location id, defined by an earlier PY_LOC */
+};
+
+/* PLW_EV_PY_BATCH: consecutive PY_ENTRY/PY_RETURN events of one thread,
+ * written by the recorder instead of one sample each (FORMAT.md "Python
+ * batches").  The sample's pid/tid/cpu are the events'; its time is the
+ * first event's.  After this header: ops_len bytes of ops, one LEB128
+ * varint per event, (loc << 1) | is_return; then ts_len bytes of LEB128
+ * varints, each event's time minus the previous one's (the first's minus
+ * the sample's time, i.e. 0); then zero padding.  Events are in time order
+ * and end no later than the next batch of the same thread begins.  Readers
+ * hand out the events one by one, merged by time with the other records. */
+struct plw_py_batch {
+	__u32 nr;			/* events */
+	__u32 ops_len;			/* bytes of the ops column */
+	__u32 ts_len;			/* bytes of the time-delta column */
 };
 
 /* PLW_EV_PY_LOC: a code location seen for the first time in a process.
@@ -430,6 +446,7 @@ enum plw_counter {
 #ifndef __bpf__
 _Static_assert(sizeof(struct plw_common) == 8, "common header");
 _Static_assert((8 + sizeof(struct plw_py_call)) % 8 == 4, "py_call padding");
+_Static_assert((8 + sizeof(struct plw_py_batch)) % 8 == 4, "py_batch header padding");
 _Static_assert((8 + sizeof(struct plw_py_loc)) % 8 == 0, "py_loc header is 16; strings padded by writer");
 _Static_assert((8 + sizeof(struct plw_py_gc_start)) % 8 == 4, "gc_start padding");
 _Static_assert((8 + sizeof(struct plw_py_gc_done)) % 8 == 4, "gc_done padding");

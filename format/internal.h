@@ -43,6 +43,42 @@ enum {
 #define PLW_CHUNK_MAX		(4u << 20)
 #define PLW_PRIV_MAGIC		"PYLOWMD"	/* + NUL: 8 bytes */
 
+/* LEB128 varints of PY_BATCH's columns (at most 10 bytes for a u64) */
+#define PLW_VARINT_MAX		10
+static inline size_t plw_varint_put(unsigned char *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (unsigned char)v;
+	return n;
+}
+
+/* decodes one varint from [*P, END); false if it runs past END or is too long */
+static inline bool plw_varint_get(const unsigned char **p, const unsigned char *end,
+				  uint64_t *v)
+{
+	const unsigned char *q = *p;
+	uint64_t x = 0;
+	unsigned shift = 0;
+
+	while (q < end && shift < 64) {
+		unsigned char b = *q++;
+
+		x |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*p = q;
+			*v = x;
+			return true;
+		}
+		shift += 7;
+	}
+	return false;
+}
+
 /* private section tags */
 enum {
 	PLW_TAG_COUNTS = 1,

@@ -151,6 +151,24 @@ int plw_writer_net_label(struct plw_writer *w, uint32_t pid, uint32_t tid,
 			 const char *method, const char *target, const char *host,
 			 const char *traceparent);
 
+/* One Python call or return given to plw_writer_py_batch(). */
+struct plw_py_ev {
+	uint64_t ts;
+	uint32_t loc;
+	uint32_t ret;			/* 0 PY_ENTRY, 1 PY_RETURN */
+};
+
+/*
+ * Writes EV[0..N) of thread TID as PY_BATCH samples (FORMAT.md "Python
+ * batches") at EV[0]'s time: as many events as one record holds, and
+ * never past an event whose time goes backwards.  *TAKEN = how many were
+ * written (>= 1 when N >= 1); the caller writes the rest later, at their
+ * own time.  Counted as N PY_ENTRY/PY_RETURN events.
+ */
+int plw_writer_py_batch(struct plw_writer *w, uint32_t pid, uint32_t tid,
+			uint32_t cpu, const struct plw_py_ev *ev, size_t n,
+			size_t *taken);
+
 /* A sample of a kernel tracepoint given in opts.tps: RAW is the trace
  * entry as the kernel wrote it (common header first; its common_type picks
  * the attr).  -ENOENT when no attr has that id. */

@@ -41,6 +41,18 @@ struct idmap {
 	uint32_t attr;
 };
 
+/* the rest of one PY_BATCH: its next event (the head) and the columns after it */
+struct prun {
+	uint64_t ts, seq;		/* head's time; order of arrival (ties) */
+	uint32_t pid, tid, cpu;
+	uint32_t loc, ret;		/* head */
+	uint32_t left;			/* events after the head */
+	const unsigned char *op, *op_end, *tp, *tp_end;
+	uint64_t off;			/* chunk of the batch, for damage reports */
+	unsigned char *buf;
+	size_t cap;
+};
+
 struct plw_reader {
 	const unsigned char *base;
 	size_t size;
@@ -80,6 +92,15 @@ struct plw_reader {
 	uint32_t hash_cap, hash_nr;
 	size_t cap_locs_list, cap_tasks;
 	char comm[PLW_COMM_MAX + 1];
+	/* PY_BATCH runs being handed out, merged by time with the records
+	 * that follow them (a min-heap on runs[0..nr_runs); slots past it keep
+	 * their buffers for reuse), and the record read ahead to compare */
+	struct prun *runs;
+	uint32_t nr_runs, cap_runs;
+	uint64_t run_seq;
+	struct plw_event ahead;
+	bool have_ahead, recs_done;
+	uint32_t run_loc;		/* payload of the event handed out from a run */
 	char err[384];
 };
 
@@ -525,6 +546,8 @@ static void cursor_reset(struct plw_reader *r)
 	r->damage[0] = 0;
 	r->damage_count = 0;
 	r->complete_until = r->max_ts = 0;
+	r->nr_runs = 0;
+	r->have_ahead = r->recs_done = false;
 	ZSTD_DCtx_reset(r->zd, ZSTD_reset_session_only);
 }
 
@@ -655,6 +678,11 @@ int plw_reader_open(struct plw_reader **rp, const char *path, unsigned flags)
 
 void plw_reader_free(struct plw_reader *r)
 {
+	if (r && r->runs) {
+		for (uint32_t i = 0; i < r->cap_runs; i++)
+			free(r->runs[i].buf);
+		free(r->runs);
+	}
 	if (!r)
 		return;
 	if (r->map)
@@ -771,6 +799,16 @@ static int pylow_payload(struct plw_reader *r, struct plw_event *ev, unsigned ty
 					      f, a, file, b, false)))
 				return err;
 		}
+		break;
+	}
+	case PLW_EV_PY_BATCH: {
+		uint64_t cols;
+
+		if (len < sizeof(struct plw_py_batch))
+			return -EBADMSG;
+		cols = (uint64_t)rd32(p + 4) + rd32(p + 8);
+		if (cols > len - sizeof(struct plw_py_batch) || rd32(p) > cols)
+			return -EBADMSG;
 		break;
 	}
 	case PLW_EV_PY_GC_START:
@@ -1191,7 +1229,8 @@ static uint64_t resync(const struct plw_reader *r, uint64_t from)
 	return r->end;
 }
 
-int plw_reader_next(struct plw_reader *r, struct plw_event *ev)
+/* the next record in file order (PY_BATCH samples as such) */
+static int next_record(struct plw_reader *r, struct plw_event *ev)
 {
 	for (;;) {
 		/* fast path: a pylow PY_ENTRY/PY_RETURN sample (56 bytes: header,
@@ -1359,5 +1398,195 @@ outer:
 				r->max_ts = ev->ts;
 			return 1;
 		}
+	}
+}
+
+/* ------------------------------------------------------------ PY_BATCH */
+
+static inline bool run_before(const struct prun *a, const struct prun *b)
+{
+	return a->ts < b->ts || (a->ts == b->ts && a->seq < b->seq);
+}
+
+static void run_sift_down(struct plw_reader *r, uint32_t i)
+{
+	struct prun *h = r->runs, t;
+
+	for (;;) {
+		uint32_t c = 2 * i + 1, m = i;
+
+		if (c < r->nr_runs && run_before(&h[c], &h[m]))
+			m = c;
+		if (c + 1 < r->nr_runs && run_before(&h[c + 1], &h[m]))
+			m = c + 1;
+		if (m == i)
+			return;
+		t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+/* decodes the head of U from its columns; false: malformed */
+static inline bool run_step(struct prun *u, uint64_t base)
+{
+	uint64_t op, d;
+
+	if (!plw_varint_get(&u->op, u->op_end, &op) ||
+	    !plw_varint_get(&u->tp, u->tp_end, &d) || op >> 33)
+		return false;
+	u->loc = (uint32_t)(op >> 1);
+	u->ret = op & 1;
+	u->ts = base + d;
+	return true;
+}
+
+/* a PY_BATCH record (validated by pylow_payload) becomes a run */
+static int run_add(struct plw_reader *r, const struct plw_event *ev)
+{
+	const unsigned char *p = ev->payload;
+	uint32_t nr = rd32(p), ops = rd32(p + 4), tsl = rd32(p + 8);
+	struct prun *u;
+
+	if (!nr)
+		return 0;
+	if (r->nr_runs == r->cap_runs) {
+		uint32_t cap = r->cap_runs ? 2 * r->cap_runs : 8;
+		struct prun *a = realloc(r->runs, cap * sizeof(*a));
+
+		if (!a)
+			return rerr(r, -ENOMEM, "out of memory");
+		memset(a + r->cap_runs, 0, (cap - r->cap_runs) * sizeof(*a));
+		r->runs = a;
+		r->cap_runs = cap;
+	}
+	u = &r->runs[r->nr_runs];
+	if (u->cap < (size_t)ops + tsl) {
+		unsigned char *b = realloc(u->buf, ops + tsl);
+
+		if (!b)
+			return rerr(r, -ENOMEM, "out of memory");
+		u->buf = b;
+		u->cap = ops + tsl;
+	}
+	memcpy(u->buf, p + sizeof(struct plw_py_batch), (size_t)ops + tsl);
+	u->op = u->buf;
+	u->op_end = u->tp = u->buf + ops;
+	u->tp_end = u->tp + tsl;
+	u->pid = ev->pid;
+	u->tid = ev->tid;
+	u->cpu = ev->cpu;
+	u->left = nr - 1;
+	u->seq = r->run_seq++;
+	u->off = r->chunk_off;
+	if (!run_step(u, ev->ts)) {
+		int ret = damage(r, u->off, false, "malformed py_batch of thread %u", ev->tid);
+
+		return ret < 0 ? ret : 0;
+	}
+	/* sift up */
+	for (uint32_t i = r->nr_runs++; i;) {
+		uint32_t up = (i - 1) / 2;
+		struct prun t;
+
+		if (!run_before(&r->runs[i], &r->runs[up]))
+			break;
+		t = r->runs[i];
+		r->runs[i] = r->runs[up];
+		r->runs[up] = t;
+		i = up;
+	}
+	return 0;
+}
+
+/* hands out the earliest run's head and advances that run */
+static int run_pop(struct plw_reader *r, struct plw_event *ev)
+{
+	struct prun *u = &r->runs[0];
+	int ret = 1;
+
+	ev->type = u->ret ? PLW_EV_PY_RETURN : PLW_EV_PY_ENTRY;
+	ev->cpu = u->cpu;
+	ev->pid = u->pid;
+	ev->tid = u->tid;
+	ev->ts = u->ts;
+	ev->u.py.loc = r->run_loc = u->loc;
+	ev->payload = &r->run_loc;
+	ev->len = 4;
+	if (ev->ts > r->max_ts)
+		r->max_ts = ev->ts;
+	if (!r->has_priv && !r->peeking) {
+		struct plw_meta *m = &r->st.m;
+
+		if (ev->ts > m->end_ns)
+			m->end_ns = ev->ts;
+		m->events_by_type[ev->type]++;
+	}
+	if (u->left && run_step(u, u->ts)) {
+		u->left--;
+		run_sift_down(r, 0);
+		return 1;
+	}
+	if (u->left || u->op != u->op_end || u->tp != u->tp_end) {
+		int d = damage(r, u->off, false, "malformed py_batch of thread %u", u->tid);
+
+		if (d < 0)
+			ret = d;
+	}
+	/* the run is done: the last active slot takes its place, its buffer
+	 * stays for the next run */
+	struct prun t = r->runs[0];
+
+	r->runs[0] = r->runs[--r->nr_runs];
+	r->runs[r->nr_runs] = t;
+	run_sift_down(r, 0);
+	return ret;
+}
+
+/* Records in file order, with each PY_BATCH's events handed out one by one,
+ * in time order with the records around them: a batch sample sits at its
+ * first event's time and the file is in time order, so a record read ahead
+ * is due once every run's head is later. */
+int plw_reader_next(struct plw_reader *r, struct plw_event *ev)
+{
+	int ret;
+
+	for (;;) {
+		if (!r->nr_runs && !r->have_ahead) {
+			/* nothing to merge with (every file without batches) */
+			if (r->recs_done)
+				return 0;
+			if ((ret = next_record(r, ev)) <= 0) {
+				r->recs_done = !ret;
+				return ret;
+			}
+			if (ev->type != PLW_EV_PY_BATCH)
+				return 1;
+			if ((ret = run_add(r, ev)) < 0)
+				return ret;
+			continue;
+		}
+		if (!r->have_ahead && !r->recs_done) {
+			if ((ret = next_record(r, &r->ahead)) < 0)
+				return ret;
+			if (!ret) {
+				r->recs_done = true;
+			} else if (r->ahead.type == PLW_EV_PY_BATCH) {
+				if ((ret = run_add(r, &r->ahead)) < 0)
+					return ret;
+				continue;
+			} else {
+				r->have_ahead = true;
+			}
+		}
+		if (r->nr_runs && (!r->have_ahead || r->runs[0].ts < r->ahead.ts))
+			return run_pop(r, ev);
+		if (r->have_ahead) {
+			*ev = r->ahead;
+			r->have_ahead = false;
+			return 1;
+		}
+		return 0;
 	}
 }

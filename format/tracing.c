@@ -41,6 +41,7 @@ static const char *const ev_names[PLW_EV_MAX] = {
 	[PLW_EV_STACK_DEF] = "stack_def",
 	[PLW_EV_NET_CONN] = "net_conn",
 	[PLW_EV_NET_LABEL] = "net_label",
+	[PLW_EV_PY_BATCH] = "py_batch",
 };
 
 /* fields after the common header; offsets count from the start of raw */
@@ -176,6 +177,11 @@ static const char *const ev_fields[PLW_EV_MAX] = {
 		"\tfield:__data_loc char[] host;\toffset:40;\tsize:4;\tsigned:1;\n"
 		"\tfield:__data_loc char[] traceparent;\toffset:44;\tsize:4;\tsigned:1;\n"
 		"\nprint fmt: \"conn=%llu dir=%s proto=%s method=%s target=%s host=%s status=%u traceparent=%s\", REC->conn, __print_symbolic(REC->dir, { 0, \"send\" }, { 1, \"recv\" }), __print_symbolic(REC->proto, { 1, \"http_req\" }, { 2, \"http_resp\" }, { 3, \"redis\" }, { 4, \"pg\" }), __get_str(method), __get_str(target), __get_str(host), REC->status, __get_str(traceparent)\n",
+	[PLW_EV_PY_BATCH] =
+		"\tfield:unsigned int nr;\toffset:8;\tsize:4;\tsigned:0;\n"
+		"\tfield:unsigned int ops_len;\toffset:12;\tsize:4;\tsigned:0;\n"
+		"\tfield:unsigned int ts_len;\toffset:16;\tsize:4;\tsigned:0;\n"
+		"\nprint fmt: \"nr=%u ops_len=%u ts_len=%u\", REC->nr, REC->ops_len, REC->ts_len\n",
 };
 
 static const char common_fields[] =

@@ -459,6 +459,7 @@ int plw_writer_event(struct plw_writer *w, enum plw_ev type, uint32_t pid,
 		[PLW_EV_STACK_DEF] = sizeof(struct plw_stack_def),
 		[PLW_EV_NET_CONN] = sizeof(struct plw_net_conn),
 		[PLW_EV_NET_LABEL] = sizeof(struct plw_net_label),
+		[PLW_EV_PY_BATCH] = sizeof(struct plw_py_batch),
 	};
 
 	if ((unsigned)type == 0 || (unsigned)type >= PLW_EV_MAX)
@@ -504,6 +505,72 @@ int plw_writer_event(struct plw_writer *w, enum plw_ev type, uint32_t pid,
 		}
 	}
 	return put_sample(w, type, pid, tid, ts, cpu, payload, len);
+}
+
+int plw_writer_py_batch(struct plw_writer *w, uint32_t pid, uint32_t tid,
+			uint32_t cpu, const struct plw_py_ev *ev, size_t n,
+			size_t *taken)
+{
+	/* columns are built in place: ops after the headers, time deltas in a
+	 * scratch buffer, then moved behind the ops */
+	enum { HEAD = SAMPLE_HDR + 8 + sizeof(struct plw_py_batch) };
+	size_t budget;
+	unsigned char tsb[PLW_MAX_RECORD];
+	struct plw_py_batch b = { 0 };
+	struct plw_common c = {
+		.common_type = PLW_TP_ID_BASE + PLW_EV_PY_BATCH, .common_pid = tid,
+	};
+	uint64_t prev, id = PLW_ATTR_ID0 + PLW_EV_PY_BATCH - 1;
+	unsigned char *p = NULL, *ops;
+	uint32_t raw;
+	size_t i, size, nent = 0;
+	int err;
+
+	*taken = 0;
+	if (!n)
+		return 0;
+	if (!ev)
+		return werr(w, -EINVAL, "py batch without events");
+	if (w->finished)
+		return werr(w, -EINVAL, "writer already finished");
+	/* fill what the chunk has left, unless that is little */
+	if (w->chunk_len && w->chunk_bytes - w->chunk_len < HEAD + 8 + 2048 &&
+	    (err = plw_writer_flush(w)))
+		return err;
+	budget = w->chunk_bytes - w->chunk_len;
+	if (budget > PLW_MAX_RECORD)
+		budget = PLW_MAX_RECORD;
+	budget -= HEAD + 8;
+	p = w->chunk + w->chunk_len;
+	ops = p + HEAD;
+	prev = ev[0].ts;
+	for (i = 0; i < n; i++) {
+		if (ev[i].ts < prev ||
+		    b.ops_len + b.ts_len + 2 * PLW_VARINT_MAX > budget)
+			break;
+		b.ops_len += plw_varint_put(ops + b.ops_len,
+					    (uint64_t)ev[i].loc << 1 | !!ev[i].ret);
+		b.ts_len += plw_varint_put(tsb + b.ts_len, ev[i].ts - prev);
+		prev = ev[i].ts;
+		nent += !ev[i].ret;
+	}
+	b.nr = i;
+	memcpy(ops + b.ops_len, tsb, b.ts_len);
+	raw = ((4 + 8 + sizeof(b) + b.ops_len + b.ts_len + 7) & ~7u) - 4;
+	size = SAMPLE_HDR + raw;
+	put_sample_head(p, size, id, pid, tid, ev[0].ts, cpu, raw);
+	memcpy(p + 44, &c, 8);
+	memcpy(p + 52, &b, sizeof(b));
+	memset(ops + b.ops_len + b.ts_len, 0, size - HEAD - b.ops_len - b.ts_len);
+	w->chunk_len += size;
+	w->events += b.nr;
+	w->events_by_type[PLW_EV_PY_ENTRY] += nent;
+	w->events_by_type[PLW_EV_PY_RETURN] += b.nr - nent;
+	w->events_by_type[PLW_EV_PY_BATCH]++;
+	note_ts(w, ev[0].ts);
+	note_ts(w, prev);
+	*taken = b.nr;
+	return 0;
 }
 
 int plw_writer_tp_sample(struct plw_writer *w, uint32_t pid, uint32_t tid,
