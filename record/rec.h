@@ -318,6 +318,8 @@ void sink_meta(struct sink *s, struct plw_meta *m);
 const char *sink_error(const struct sink *s);
 /* STACK records get their stacks defined through STK (not owned) */
 void sink_set_stacks(struct sink *s, struct stacks *stk);
+/* PY_BATCH samples for Python calls/returns (default) or one sample each */
+void sink_set_py_batch(struct sink *s, bool on);
 void sink_free(struct sink *s);
 
 uint64_t mono_ns(void);

@@ -103,6 +103,7 @@ struct rec {
 	struct native *native;		/* -e mem,gil,exceptions */
 	struct net *net;		/* group net (net.c) */
 	bool labels_off;		/* --labels=off */
+	bool no_batch;			/* --no-batch */
 	bool net_default;		/* net on by default (no -e): a failure only warns */
 	const char *host;		/* --host NAME */
 	int64_t tod_shift;		/* PYLOW_TOD_SHIFT_NS (test hook) */
@@ -139,6 +140,12 @@ static const char usage_text[] =
 "      --buffer-size MB    BPF ring buffer size in MiB, rounded up to a power of\n"
 "                          two (default %u); with the agent, the size of each\n"
 "                          process's ring too; raise it if events are lost\n"
+"      --no-batch          one perf sample per Python call and return (about\n"
+"                          4.4 bytes each on disk), so that `perf script`\n"
+"                          prints every call; by default a thread's calls and\n"
+"                          returns are stored as pylow:py_batch samples\n"
+"                          (about 1.3 bytes each), which pylow's reports\n"
+"                          expand and perf script prints as batches\n"
 "\n"
 "Events:\n"
 "  -e, --event GROUP[,GROUP...]  event groups to record (repeatable); default\n"
@@ -1116,7 +1123,7 @@ static int parse_pids(struct rec *r, const char *arg)
 
 static int parse_args(struct rec *r, int argc, char **argv)
 {
-	enum { OPT_BUFFER = 256, OPT_PYTHON, OPT_STACKS, OPT_LABELS, OPT_HOST };
+	enum { OPT_BUFFER = 256, OPT_PYTHON, OPT_STACKS, OPT_LABELS, OPT_HOST, OPT_NO_BATCH };
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "output", required_argument, NULL, 'o' },
@@ -1131,6 +1138,7 @@ static int parse_args(struct rec *r, int argc, char **argv)
 		{ "event", required_argument, NULL, 'e' },
 		{ "stacks", no_argument, NULL, OPT_STACKS },
 		{ "labels", required_argument, NULL, OPT_LABELS },
+		{ "no-batch", no_argument, NULL, OPT_NO_BATCH },
 		{ "host", required_argument, NULL, OPT_HOST },
 		{ 0 },
 	};
@@ -1217,6 +1225,9 @@ static int parse_args(struct rec *r, int argc, char **argv)
 				pr("invalid --python '%s': auto, agent or usdt", optarg);
 				return -1;
 			}
+			break;
+		case OPT_NO_BATCH:
+			r->no_batch = true;
 			break;
 		case OPT_LABELS:
 			if (!strcmp(optarg, "on"))
@@ -1582,6 +1593,7 @@ int cmd_record(int argc, char **argv)
 		goto fail;
 	}
 	sink_set_net(r->sink, r->net);
+	sink_set_py_batch(r->sink, !r->no_batch);
 	if (r->use_agent)
 		sink_set_default_source(r->sink, NULL);
 	for (int i = 0; i < r->nr_pyusdt; i++)

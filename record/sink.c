@@ -33,6 +33,12 @@ struct brec {
 	uint32_t off;			/* into batch bytes */
 };
 
+struct pythr {
+	uint32_t tid;
+	size_t first, n;		/* its events: pyev[first, first + n) */
+	size_t seen, done;		/* records met in the write pass; events written */
+};
+
 struct task_ent {
 	struct plw_task t;
 	bool exited;
@@ -68,6 +74,17 @@ struct sink {
 	const char *default_src;
 	struct stacks *stk;		/* --stacks */
 	struct net *net;
+	/* PY_BATCH (on unless --no-batch): per flush, each thread's Python
+	 * calls and returns, written as batches at their first event */
+	bool py_batch;
+	struct pythr *thr;		/* threads of this flush */
+	size_t nthr, capthr;
+	uint32_t *thr_hash;		/* tid hash: slot + 1, 0 free */
+	size_t cap_hash;
+	uint32_t *rslot;		/* per record: its thread's slot */
+	size_t cap_rslot;
+	struct plw_py_ev *pyev;
+	size_t cap_pyev;
 	struct sink_stats st;
 	char err[256];
 };
@@ -599,6 +616,150 @@ static int write_one(struct sink *s, const unsigned char *rec)
 	return 0;
 }
 
+static inline bool is_py_call(uint16_t type)
+{
+	return type == PLW_EV_PY_ENTRY || type == PLW_EV_PY_RETURN;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+	size_t c = *cap ? *cap : 64;
+	void *a;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need)
+		c *= 2;
+	if (!(a = realloc(*p, c * elem)))
+		return -ENOMEM;
+	*p = a;
+	*cap = c;
+	return 0;
+}
+
+/* the slot of thread TID in this flush's table, added if new; -1 no memory */
+static long thr_slot(struct sink *s, uint32_t tid)
+{
+	size_t mask = s->cap_hash - 1, h = (tid * 0x9e3779b1u) & mask;
+
+	for (;; h = (h + 1) & mask) {
+		uint32_t v = s->thr_hash[h];
+
+		if (!v)
+			break;
+		if (s->thr[v - 1].tid == tid)
+			return v - 1;
+	}
+	if (grow((void **)&s->thr, &s->capthr, s->nthr + 1, sizeof(*s->thr)))
+		return -1;
+	s->thr[s->nthr] = (struct pythr){ .tid = tid };
+	s->thr_hash[h] = ++s->nthr;
+	if (2 * s->nthr >= s->cap_hash) {
+		/* rehash into a table twice as big */
+		size_t cap = 2 * s->cap_hash;
+		uint32_t *a = calloc(cap, sizeof(*a));
+
+		if (!a)
+			return -1;
+		for (size_t t = 0; t < s->nthr; t++) {
+			size_t j = (s->thr[t].tid * 0x9e3779b1u) & (cap - 1);
+
+			while (a[j])
+				j = (j + 1) & (cap - 1);
+			a[j] = t + 1;
+		}
+		free(s->thr_hash);
+		s->thr_hash = a;
+		s->cap_hash = cap;
+	}
+	return s->nthr - 1;
+}
+
+/*
+ * Writes recs[0, n) with each thread's Python calls and returns as PY_BATCH
+ * samples: a batch goes where its first event was, and holds that thread's
+ * following ones of this flush (as many as a record takes), so the file stays
+ * in time order by sample time and a reader merges the batches back in.
+ */
+static int write_batched(struct sink *s, size_t n)
+{
+	struct plw_rb_hdr h;
+	size_t i, t, total = 0;
+	int err = 0;
+
+	if (!s->thr_hash) {
+		if (!(s->thr_hash = calloc(64, sizeof(*s->thr_hash))))
+			return serr(s, -ENOMEM, "out of memory");
+		s->cap_hash = 64;
+	}
+	if (grow((void **)&s->rslot, &s->cap_rslot, n + 1, sizeof(*s->rslot)))
+		return serr(s, -ENOMEM, "out of memory");
+	/* threads and their event counts */
+	for (i = 0; i < n; i++) {
+		long slot;
+
+		memcpy(&h, s->bytes + s->recs[i].off, sizeof(h));
+		if (!is_py_call(h.type) || h.size < sizeof(struct plw_py_call))
+			continue;
+		if ((slot = thr_slot(s, h.tid)) < 0)
+			return serr(s, -ENOMEM, "out of memory");
+		s->rslot[i] = slot;
+		s->thr[slot].n++;
+		total++;
+	}
+	if (grow((void **)&s->pyev, &s->cap_pyev, total + 1, sizeof(*s->pyev)))
+		return serr(s, -ENOMEM, "out of memory");
+	for (t = 0, total = 0; t < s->nthr; t++) {
+		s->thr[t].first = total;
+		total += s->thr[t].n;
+		s->thr[t].n = 0;
+	}
+	for (i = 0; i < n; i++) {
+		const unsigned char *rec = s->bytes + s->recs[i].off;
+		struct pythr *th;
+		uint32_t loc;
+
+		memcpy(&h, rec, sizeof(h));
+		if (!is_py_call(h.type) || h.size < sizeof(struct plw_py_call))
+			continue;
+		th = &s->thr[s->rslot[i]];
+		memcpy(&loc, rec + sizeof(h), sizeof(loc));
+		s->pyev[th->first + th->n++] = (struct plw_py_ev){
+			.ts = h.ts, .loc = loc, .ret = h.type == PLW_EV_PY_RETURN,
+		};
+	}
+	/* write: other records as they come, a thread's next batch at its first event */
+	for (i = 0; i < n && !err; i++) {
+		const unsigned char *rec = s->bytes + s->recs[i].off;
+		struct pythr *th;
+		size_t taken;
+
+		memcpy(&h, rec, sizeof(h));
+		if (!is_py_call(h.type) || h.size < sizeof(struct plw_py_call)) {
+			err = write_one(s, rec);
+			continue;
+		}
+		th = &s->thr[s->rslot[i]];
+		if (th->seen++ != th->done)
+			continue;	/* in a batch already written */
+		err = plw_writer_py_batch(s->w, h.pid, h.tid, h.cpu, s->pyev + th->first + th->done,
+					  th->n - th->done, &taken);
+		if (err)
+			err = serr(s, err, "cannot write to the file");
+		th->done += taken;
+	}
+	/* empty the thread table for the next flush */
+	for (t = 0; t < s->nthr; t++) {
+		size_t mask = s->cap_hash - 1, j = (s->thr[t].tid * 0x9e3779b1u) & mask;
+
+		while (s->thr_hash[j] != t + 1)
+			j = (j + 1) & mask;
+		s->thr_hash[j] = 0;
+	}
+	s->nthr = 0;
+	return err;
+}
+
 /*
  * Sorts the batch and writes the records up to CUTOFF; later ones are kept
  * for the next batch: a record whose timestamp was taken before the poll may
@@ -626,13 +787,17 @@ static int flush_batch(struct sink *s, uint64_t cutoff)
 		;
 	if (i < s->nrecs)
 		qsort(s->recs, s->nrecs, sizeof(*s->recs), brec_cmp);
-	for (i = 0; i < s->nrecs && !err && s->recs[i].ts <= cutoff; i++) {
-		err = write_one(s, s->bytes + s->recs[i].off);
-		if (s->recs[i].ts > s->last_ts)
-			s->last_ts = s->recs[i].ts;
-	}
+	for (i = 0; i < s->nrecs && s->recs[i].ts <= cutoff; i++)
+		;
+	if (s->py_batch)
+		err = write_batched(s, i);
+	else
+		for (k = 0; k < i && !err; k++)
+			err = write_one(s, s->bytes + s->recs[k].off);
 	if (err)
 		return err;
+	if (i && s->recs[i - 1].ts > s->last_ts)
+		s->last_ts = s->recs[i - 1].ts;
 	/* keep the rest, compacted, in the same order */
 	size_t nb = 0;
 	for (k = 0; i < s->nrecs; i++, k++) {
@@ -835,6 +1000,7 @@ int sink_new(struct sink **sp, struct plw_writer *w, int counters_fd,
 		return -ENOMEM;
 	s->w = w;
 	s->default_src = "usdt";
+	s->py_batch = true;
 	s->counters_fd = counters_fd;
 	s->exec_cb = exec_cb;
 	s->ctx = ctx;
@@ -879,5 +1045,14 @@ void sink_free(struct sink *s)
 	free(s->recs);
 	free(s->lost_prev);
 	free(s->losses);
+	free(s->thr);
+	free(s->thr_hash);
+	free(s->rslot);
+	free(s->pyev);
 	free(s);
+}
+
+void sink_set_py_batch(struct sink *s, bool on)
+{
+	s->py_batch = on;
 }
