@@ -244,8 +244,9 @@ def c_cut(info):
     return ok
 
 
-def c_entries(info):
-    print(sum(int((f.get("events_by_kind") or {}).get("py_entry", 0)) for f in info_files(load(info))))
+def c_entries(info, kind="py_entry"):
+    """prints the recording's count of KIND events (py_entry, py_return, ...)"""
+    print(sum(int((f.get("events_by_kind") or {}).get(kind, 0)) for f in info_files(load(info))))
     return True
 
 

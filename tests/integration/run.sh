@@ -214,24 +214,40 @@ t_deep_stack() {
 	check "flow --top 3 --json: not valid JSON or nesting lost" depth "$d/gt.json" "$d/top.json"
 }
 
-# perf script reads the file cleanly and sees as many entries as pylow
+# perf script reads the file cleanly: by default it sees pylow:py_batch
+# samples holding every call and return pylow counts, and with --no-batch
+# one pylow:py_entry line per entry; the reports agree with the ground truth
+# both ways
 t_perf_script() {
-	local d=$1
+	local d=$1 mode r perf_n pylow_n
 	command -v perf >/dev/null || fail "perf not installed (apt-get install linux-perf)"
-	rec "$d" record -q --python=usdt -o "$d/x.plw" -- "$PY" "$PYDIR/known_calls.py" "$d/gt.json"
-	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
-	finished "$d" "$d/x.plw"
-	local r=0
-	timeout -k 5 120 perf script -i "$d/x.plw" >"$d/perf.out" 2>"$d/perf.err" || r=$?
-	[ $r = 0 ] || { show "$d/perf.err"; fail "perf script exited $r"; }
-	[ ! -s "$d/perf.err" ] || { show "$d/perf.err"; fail "perf script wrote to stderr"; }
-	local perf_n pylow_n
-	perf_n=$(grep -c 'pylow:py_entry' "$d/perf.out")
-	report "$d" "$d/info.json" info --json "$d/x.plw"
-	pylow_n=$($HELPER entries "$d/info.json")
-	note "perf script: $perf_n pylow:py_entry lines; pylow report info: $pylow_n py_entry events"
-	[ "$perf_n" -gt 0 ] || fail "perf script shows no pylow:py_entry events"
-	[ "$perf_n" = "$pylow_n" ] || fail "perf script sees $perf_n entries, pylow reports $pylow_n"
+	for mode in batch no-batch; do
+		local opt=()
+		[ $mode = batch ] || opt=(--no-batch)
+		rec "$d" record -q --python=usdt "${opt[@]}" -o "$d/$mode.plw" -- "$PY" "$PYDIR/known_calls.py" "$d/gt-$mode.json"
+		[ $rc = 0 ] || { show "$d/rec.err"; fail "record $mode exited $rc"; }
+		finished "$d" "$d/$mode.plw"
+		r=0
+		timeout -k 5 120 perf script -i "$d/$mode.plw" >"$d/perf-$mode.out" 2>"$d/perf-$mode.err" || r=$?
+		[ $r = 0 ] || { show "$d/perf-$mode.err"; fail "perf script ($mode) exited $r"; }
+		[ ! -s "$d/perf-$mode.err" ] || { show "$d/perf-$mode.err"; fail "perf script ($mode) wrote to stderr"; }
+		report "$d" "$d/info-$mode.json" info --json "$d/$mode.plw"
+		report "$d" "$d/graph-$mode.json" graph --json "$d/$mode.plw"
+		check "graph --json ($mode): wrong counts" calls "$d/gt-$mode.json" "$d/graph-$mode.json" calls
+		if [ $mode = batch ]; then
+			perf_n=$(awk '/pylow:py_batch:/ { for (i = 1; i <= NF; i++) if ($i ~ /^nr=/) n += substr($i, 4) } END { print n + 0 }' "$d/perf-$mode.out")
+			pylow_n=$(( $($HELPER entries "$d/info-$mode.json" py_entry) + $($HELPER entries "$d/info-$mode.json" py_return) ))
+			[ "$(grep -c 'pylow:py_entry' "$d/perf-$mode.out")" = 0 ] || fail "batched file: perf script shows single py_entry samples"
+			note "perf script: pylow:py_batch samples hold $perf_n calls and returns; pylow report info: $pylow_n"
+		else
+			perf_n=$(grep -c 'pylow:py_entry' "$d/perf-$mode.out")
+			pylow_n=$($HELPER entries "$d/info-$mode.json" py_entry)
+			[ "$(grep -c 'pylow:py_batch' "$d/perf-$mode.out")" = 0 ] || fail "--no-batch: perf script shows py_batch samples"
+			note "--no-batch: perf script: $perf_n pylow:py_entry lines; pylow report info: $pylow_n py_entry events"
+		fi
+		[ "$perf_n" -gt 1000 ] || fail "$mode: perf script shows only $perf_n Python events"
+		[ "$perf_n" = "$pylow_n" ] || fail "$mode: perf script sees $perf_n, pylow reports $pylow_n"
+	done
 }
 
 # --python=usdt of a Python without USDT probes is refused plainly, nothing written
