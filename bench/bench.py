@@ -157,41 +157,43 @@ def pylow_summary(out):
 
 
 def pylow_counts(path, record_out=""):
-    """(entries, returns, lost, text) of a pylow recording.  Counts come from
-    `perf script -F event` (pylow files are perf.data files), else from
-    `pylow report info` (bounded by INFO_TIMEOUT); lost from the recorder's
-    summary, else from info."""
-    en = ret = lost = None
+    """(entries, returns, lost, text) of a pylow recording.  Entries and
+    returns come from `pylow report info` (bounded by INFO_TIMEOUT), lost
+    from the recorder's summary, else from info.  When perf is installed,
+    `perf script` (pylow files are perf.data files) must see the same number
+    of Python events: py_entry/py_return samples plus the `nr` of each
+    py_batch sample; a difference is an error."""
     total, lost = pylow_summary(record_out)
-    text = ""
-    if shutil.which("perf"):
-        p = subprocess.Popen(["perf", "script", "-i", path, "-F", "event"], stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL)
-        en = ret = 0
-        for line in p.stdout:
-            if b"py_entry:" in line:
-                en += 1
-            elif b"py_return:" in line:
-                ret += 1
-        if p.wait():
-            en = ret = None
-        text = "perf script -F event: py_entry %s, py_return %s" % (en, ret)
-    if en is None or lost is None:
-        try:
-            rc, out = run([PYLOW, "report", "info", path], timeout=INFO_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            raise RuntimeError("pylow report info took more than %d s" % INFO_TIMEOUT)
-        if rc:
-            raise RuntimeError("pylow report info failed:\n" + out[-2000:])
-        text = out
+    try:
+        rc, out = run([PYLOW, "report", "info", path], timeout=INFO_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError("pylow report info took more than %d s" % INFO_TIMEOUT)
+    if rc:
+        raise RuntimeError("pylow report info failed:\n" + out[-2000:])
+    text = out
 
-        def num(pat):
-            m = re.search(pat, out, re.M)
-            return int(m.group(1)) if m else None
-        if en is None:
-            en, ret = num(r"\bpy_entry (\d+)"), num(r"\bpy_return (\d+)")
-        if lost is None:
-            lost = num(r"^lost:\s+(\d+)")
+    def num(pat):
+        m = re.search(pat, out, re.M)
+        return int(m.group(1)) if m else None
+    en, ret = num(r"\bpy_entry (\d+)"), num(r"\bpy_return (\d+)")
+    if lost is None:
+        lost = num(r"^lost:\s+(\d+)")
+    if shutil.which("perf") and en is not None and ret is not None:
+        p = subprocess.Popen(["perf", "script", "-i", path, "-F", "event,trace"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        seen = batches = 0
+        for line in p.stdout:
+            if b"py_batch:" in line:
+                m = re.search(rb"\bnr=(\d+)", line)
+                seen += int(m.group(1)) if m else 0
+                batches += 1
+            elif b"py_entry:" in line or b"py_return:" in line:
+                seen += 1
+        if p.wait() == 0:
+            if seen != en + ret:
+                raise RuntimeError("perf script sees %d Python events, pylow report info %d"
+                                   % (seen, en + ret))
+            text += "\nperf script: %d Python events, %d py_batch samples" % (seen, batches)
     return en, ret, lost, text
 
 
