@@ -40,7 +40,7 @@ HALF_ARGS = E.get("HALF_ARGS", "20 0").split()
 REPORT_CPU = E.get("REPORT_CPU", "1")
 REPORT_TIMEOUT = int(E.get("REPORT_TIMEOUT", "60"))
 KHEADERS = E.get("BCC_KERNEL_SOURCE", os.path.join(BENCH, "build", "kheaders"))
-TRACERS = E.get("TRACERS", "floor,pylow,perf,perf+line,bpftrace,bpftrace+line,uflow,uflow+line").split(",")
+TRACERS = E.get("TRACERS", "floor-py,floor,pylow,perf,perf+line,bpftrace,bpftrace+line,uflow,uflow+line").split(",")
 SKIP = dict(x.split("=", 1) for x in E.get("BENCH_SKIPS", "").split(";") if "=" in x)
 QUIET_WAIT = int(E.get("QUIET_WAIT", "15"))
 PAIR_WAIT = int(E.get("PAIR_WAIT", "5"))
@@ -137,14 +137,27 @@ def t_native(cmd, tag):
     return {"elapsed": elapsed_of(out)}
 
 
-def t_floor(cmd, tag):
-    rc, out = run([FLOOR, "-x", PY, "--"] + cmd)
-    m = re.search(r"FLOOR entry=(\d+) return=(\d+)", out)
-    if rc or not m:
-        raise RuntimeError("floor failed (rc %d):\n%s" % (rc, out[-2000:]))
-    en, re_ = int(m.group(1)), int(m.group(2))
+def floor_cmd(tracer, cmd):
+    """floor: the probes of pylow's defaults; floor-py: function entry/return only"""
+    return [FLOOR, "-x", PY] + (["--python-only"] if tracer == "floor-py" else []) + ["--"] + cmd
+
+
+def floor_line(out):
+    """the floor's 'FLOOR entry=N return=N other=N KEY=N ...' line as a dict"""
+    m = re.search(r"^FLOOR (entry=\d+ return=\d+.*)$", out, re.M)
+    if not m:
+        return None
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(1))}
+
+
+def t_floor(cmd, tag, tracer="floor"):
+    rc, out = run(floor_cmd(tracer, cmd))
+    c = floor_line(out)
+    if rc or not c:
+        raise RuntimeError("%s failed (rc %d):\n%s" % (tracer, rc, out[-2000:]))
+    en, re_ = c["entry"], c["return"]
     return {"elapsed": elapsed_of(out), "entries": en, "returns": re_, "captured": en + re_,
-            "lost": 0}
+            "lost": 0, "floor_counts": c}
 
 
 INFO_TIMEOUT = int(E.get("INFO_TIMEOUT", "60"))
@@ -395,7 +408,10 @@ def t_uflow(cmd, tag, hold=False):
 
 
 TRACER_FNS = {
-    "floor": (t_floor, "count-only BPF, same probes, line semaphore held, tgid filter"),
+    "floor-py": (lambda c, t: t_floor(c, t, "floor-py"),
+                 "count-only BPF on function__entry/return only, line semaphore held, tgid filter"),
+    "floor": (t_floor, "count-only BPF on every probe of pylow's defaults (python, syscalls, "
+              "sched, net), line semaphore held, tgid filter, children followed"),
     "pylow": (t_pylow, "pylow record --python=usdt, default settings"),
     "pylow+agent": (lambda c, t: t_pylow(c, t, "agent"), "pylow record --python=agent (in-process agent, shared-memory rings)"),
     "perf": (lambda c, t: t_perf(c, t), "perf record -z on the sdt_python probes (no line semaphore)"),
@@ -469,11 +485,12 @@ def bench_workload(name, script, args, expected_calls):
             log("   round %d %-14s native %.3fs traced %.3fs captured %s lost %s" %
                 (r + 1, t, nat["elapsed"], tr["elapsed"], tr.get("captured"), tr.get("lost")))
     # expected events: W1 from its docstring formula; W2 from the floor's counts
+    fl_pairs = pairs.get("floor") or pairs.get("floor-py")
     if expected_calls is not None:
         expected = 2 * expected_calls
         res["expected_source"] = "workload formula: 2 * calls (entry + return)"
-    elif pairs.get("floor"):
-        expected = int(statistics.median(p["captured"] for p in pairs["floor"]))
+    elif fl_pairs:
+        expected = int(statistics.median(p["captured"] for p in fl_pairs))
         res["expected_source"] = "median entry+return count of the floor (it sees every event)"
     else:
         expected = None
@@ -519,14 +536,24 @@ def bench_workload(name, script, args, expected_calls):
             d["captured_vs_expected"] = d["captured"]["median"] / expected
         if t in skipped:
             d["partial"] = skipped[t]
+        fcs = [p["floor_counts"] for p in ps if p.get("floor_counts")]
+        if fcs:
+            # what the floor's programs counted, per probe (median per run)
+            d["floor_counts"] = {k: statistics.median(c.get(k, 0) for c in fcs) for k in fcs[0]}
         res["tracers"][t] = d
-    fl = res["tracers"].get("floor", {}).get("extra_ns_per_event")
-    if fl and fl["median"] > 0:
+    # cost_vs_floor: over the floor on pylow's default probes (the fair floor
+    # for pylow); cost_vs_floor_py: over the python-only floor (the peers
+    # observe only function__entry/return, and the numbers before the floor
+    # observed the kernel groups were this)
+    for ref, key in (("floor", "cost_vs_floor"), ("floor-py", "cost_vs_floor_py")):
+        fl = res["tracers"].get(ref, {}).get("extra_ns_per_event")
+        if not fl or fl["median"] <= 0:
+            continue
         for t, d in res["tracers"].items():
             if d.get("extra_ns_per_event"):
-                d["cost_vs_floor"] = d["extra_ns_per_event"]["median"] / fl["median"]
+                d[key] = d["extra_ns_per_event"]["median"] / fl["median"]
                 # paired per round: tracer's extra / floor's extra in the same round
-                fr = {p["round"]: p for p in res["tracers"]["floor"]["all_rounds"]}
+                fr = {p["round"]: p for p in res["tracers"][ref]["all_rounds"]}
                 per = []
                 for p in d["rounds"]:
                     f = fr.get(p["round"])
@@ -534,7 +561,7 @@ def bench_workload(name, script, args, expected_calls):
                         fe = f["elapsed"] - f["native"]
                         if fe > 0:
                             per.append((p["elapsed"] - p["native"]) / fe)
-                d["cost_vs_floor_per_round"] = med_range(per)
+                d[key + "_per_round"] = med_range(per)
     return res
 
 
@@ -750,8 +777,10 @@ def diag_one(tracer, cmd):
         raise Skip("bpftool missing")
     f = os.path.join(WORK, "diag.plw")
     rm(f)
-    full = ([FLOOR, "-x", PY, "--"] + cmd) if tracer == "floor" else \
-        ([PYLOW, "record", "-o", f, "--"] + cmd)
+    isfloor = tracer.startswith("floor")
+    # pylow as in its bench rows (t_pylow): USDT through BPF, not the agent
+    full = floor_cmd(tracer, cmd) if isfloor else \
+        ([PYLOW, "record", "--python=usdt", "-o", f, "--"] + cmd)
     before = set(bpf_progs())
     sysctl = "/proc/sys/kernel/bpf_stats_enabled"
     old = open(sysctl).read().strip()
@@ -763,7 +792,7 @@ def diag_one(tracer, cmd):
             own = own_prog_ids(p.pid)
             for i, pr in bpf_progs().items():
                 if i not in before and pr.get("run_cnt") and (i in own or i in progs) and \
-                        pr.get("name", "").startswith("floor_") == (tracer == "floor"):
+                        pr.get("name", "").startswith("floor_") == isfloor:
                     progs[i] = pr
             c = proc_cpu(p.pid)
             cpu = c if c is not None else cpu
@@ -773,9 +802,9 @@ def diag_one(tracer, cmd):
         open(sysctl, "w").write(old)
     if p.returncode:
         raise RuntimeError("%s exited %d: %s" % (full[0], p.returncode, out[-500:]))
-    if tracer == "floor":
-        m = re.search(r"FLOOR entry=(\d+) return=(\d+)", out)
-        events = int(m.group(1)) + int(m.group(2))
+    if isfloor:
+        c = floor_line(out)
+        events = c["entry"] + c["return"]
     else:
         en, ret, lost, info = pylow_counts(f, out)
         events = (en or 0) + (ret or 0)
@@ -795,7 +824,7 @@ def bench_diag():
     """where pylow's cost goes, next to the floor's (W1)"""
     res = {}
     cmd = wl_cmd("w1_cpu.py", W1_ARGS)
-    for t in ("floor", "pylow"):
+    for t in ("floor-py", "floor", "pylow"):
         if t == "pylow" and (not PYLOW or not os.access(PYLOW, os.X_OK)):
             res[t] = {"skipped": "no pylow binary"}
             continue
@@ -830,27 +859,31 @@ def table(res):
             lines.append("NOTE: %d of %d pairs were disturbed (other processes' uprobes on %s, or a "
                          "native run > 3x the fastest %.3f s); medians use the clean pairs where a "
                          "tracer has >= 2 (column 'pairs')" % (ndirty, nall, PY, w["native_min_s"]))
-        lines.append("%-14s %-22s %-26s %-14s %-20s %-12s %-10s %-9s %s" %
+        lines.append("%-14s %-22s %-26s %-11s %-14s %-20s %-12s %-10s %-9s %s" %
                      ("tracer", "time ratio [range]", "extra ns/event [range]", "cost/floor",
-                      "captured/expected", "lost(max)", "B/event", "native s", "pairs"))
+                      "cost/floor-py", "captured/expected", "lost(max)", "B/event", "native s", "pairs"))
         for t, d in w["tracers"].items():
             if "skipped" in d:
                 lines.append("%-14s skipped: %s" % (t, d["skipped"]))
                 continue
             cap = d.get("captured")
-            lines.append("%-14s %-22s %-26s %-14s %-20s %-12s %-10s %-9s %s" % (
+            lines.append("%-14s %-22s %-26s %-11s %-14s %-20s %-12s %-10s %-9s %s" % (
                 t, fmt(d["time_ratio"]), fmt(d.get("extra_ns_per_event"), "%.0f"),
-                fmt(d.get("cost_vs_floor"), "%.3f"),
+                fmt(d.get("cost_vs_floor"), "%.3f"), fmt(d.get("cost_vs_floor_py"), "%.3f"),
                 ("%d (%.3f)" % (cap["median"], d["captured_vs_expected"])) if cap and d.get("captured_vs_expected") else fmt(cap and cap["median"], "%d"),
                 fmt(d.get("lost_max"), "%d"), fmt(d.get("bytes_per_event") and d["bytes_per_event"]["median"], "%.2f"),
                 fmt(d["native_s"]["median"], "%.3f"), d["pairs_used"]))
+        for t, d in w["tracers"].items():
+            if d.get("floor_counts"):
+                lines.append("%s counted (median per run): %s" % (t, " ".join(
+                    "%s=%d" % (k, v) for k, v in d["floor_counts"].items() if k != "links")))
     lines.append("")
     lines.append("Where the time goes (W1, one run each, kernel.bpf_stats_enabled=1):")
     for t, d in res.get("diag", {}).items():
         if "skipped" in d:
-            lines.append("  %-6s skipped: %s" % (t, d["skipped"]))
+            lines.append("  %-8s skipped: %s" % (t, d["skipped"]))
             continue
-        lines.append("  %-6s %d events; in BPF programs %s ns/event; recorder process CPU %s ns/event; %s" % (
+        lines.append("  %-8s %d events; in BPF programs %s ns/event; recorder process CPU %s ns/event; %s" % (
             t, d["events"], fmt(d.get("bpf_ns_per_event"), "%.0f"),
             fmt(d.get("recorder_cpu_ns_per_event"), "%.0f"),
             ", ".join("%s %.0f ns x %d" % (k, v["avg_ns"], v["run_cnt"]) for k, v in d["progs"].items())))
