@@ -218,6 +218,21 @@ static void set_comm(struct task_ent *e, const char *comm)
 	e->t.comm[sizeof(e->t.comm) - 1] = 0;
 }
 
+static int inherit_sources(struct sink *s, uint32_t parent, uint32_t child)
+{
+	size_t n = s->nsrcs;
+
+	for (size_t i = 0; i < n; i++)
+		if (s->srcs[i].pid == parent) {
+			char py[sizeof(s->srcs[i].python)];
+
+			memcpy(py, s->srcs[i].python, sizeof(py));
+			if (sink_set_source(s, child, s->srcs[i].src, py))
+				return -ENOMEM;
+		}
+	return 0;
+}
+
 /*
  * The task table follows the process records as they are consumed (in ring
  * order), not after the hold-back: an exec'd process is read in /proc while
@@ -252,6 +267,10 @@ static int task_track(struct sink *s, const struct plw_rb_hdr *h,
 				e->t.python = strdup(pe->t.python);
 			if (pe && pe->t.cmdline)
 				e->t.cmdline = strdup(pe->t.cmdline);
+			/* the child runs what fed its parent (pyusdt's library,
+			 * the agent's hook) until it execs */
+			if (inherit_sources(s, f.parent_pid, f.child_pid))
+				return -ENOMEM;
 		}
 		break;
 	}
@@ -279,6 +298,11 @@ static int task_track(struct sink *s, const struct plw_rb_hdr *h,
 			if (!e->t.python && !usdt_python_version(file, ver, sizeof(ver)) && ver[0])
 				e->t.python = strdup(ver);
 		}
+		/* an exec drops the loaded pyusdt library (the agent, loaded
+		 * again by the new Python, registers itself again) */
+		for (size_t i = 0; i < s->nsrcs; i++)
+			if (s->srcs[i].pid == h->pid && !strcmp(s->srcs[i].src, "pyusdt"))
+				s->srcs[i--] = s->srcs[--s->nsrcs];
 		if (s->exec_cb)
 			s->exec_cb(h->pid, file, s->ctx);
 		break;

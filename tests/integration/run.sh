@@ -282,13 +282,15 @@ t_refuse_noprobe_attach() {
 }
 
 # -p of a probe-less Python that loaded a pyusdt library (tests/pyusdt/, built
-# for pyenv's 3.12): attached through pyusdt's probes, exact counts
+# for pyenv's 3.12): attached through pyusdt's probes, exact counts; its
+# forked child (the library is in its memory too) is fed by pyusdt as well:
+# its 40 calls counted, its process marked pyusdt
 PYUSDT_PY=${PYLOW_TEST_PYUSDT_PYTHON:-$(echo /root/.pyenv/versions/3.12.*/bin/python3.12)}
 t_pyusdt_attach() {
 	local d=$1
 	[ -x "$PYUSDT_PY" ] || { note "skipped: no Python 3.12 at $PYUSDT_PY"; return 0; }
 	"$top/tests/pyusdt/build.sh" "$d/lib" "$PYUSDT_PY" >"$d/build.out" 2>&1 || { show "$d/build.out"; fail "cannot build tests/pyusdt (apt-get install systemtap-sdt-dev)"; }
-	PYTHONPATH=$d/lib:$PYDIR PY_TARGET=$PYUSDT_PY start_target "$d" "$d/lib/run_known.py" "$d/gt.json"
+	PYTHONPATH=$d/lib:$PYDIR PY_TARGET=$PYUSDT_PY start_target "$d" "$d/lib/run_known.py" "$d/gt.json" 40
 	attach "$d" -p "$tpid" -o "$d/x.plw"
 	grep -q 'pyusdt' "$d/rec.err" || { show "$d/rec.err"; fail "recorder does not say it attached pyusdt"; }
 	touch "$d/gate"
@@ -302,6 +304,24 @@ t_pyusdt_attach() {
 	report "$d" "$d/info.json" info --json "$d/x.plw"
 	grep -q '"source":"pyusdt"' "$d/info.json" || fail "report info does not say the process was fed by pyusdt"
 	grep -q 'pyusdt:PY_START","attached":true' "$d/info.json" || fail "manifest lacks pyusdt:PY_START attached"
+	"$PY" - "$d/info.json" "$d/graph.json" "$tpid" <<'EOF' || fail "the forked child is not recorded through pyusdt"
+import json, sys
+info, graph, parent = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), int(sys.argv[3])
+procs = {t["pid"]: t.get("source") for f in info["files"] for t in f["threads"] if t["pid"] == t["tid"]}
+child = [p for p in procs if p != parent]
+print("    processes and sources:", procs)
+assert procs.get(parent) == "pyusdt" and len(child) == 1 and procs[child[0]] == "pyusdt", procs
+n = 0
+def walk(nodes):
+    global n
+    for x in nodes:
+        if x.get("name", x.get("func")) == "child_work":
+            n += x.get("calls", 0)
+        walk(x.get("children", []))
+walk(graph.get("roots", []))
+print("    child_work calls in graph:", n)
+assert n == 40, n
+EOF
 }
 
 # the agent: missing install refused (names 'make agent'); -I warned about
