@@ -143,6 +143,12 @@ $(O)/tests/test_labels: tests/unit/test_labels.c $(O)/record/labels.o $(LIB_OBJS
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/record/labels.o $(LIB_OBJS) -lcmocka $(LDLIBS)
 
+# the agent's ring (agent/ring.c, also linked into the recorder) on its own
+$(O)/tests/test_agent_ring: tests/unit/test_agent_ring.c $(O)/agent/ring.o $(LIB_OBJS)
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/agent/ring.o $(LIB_OBJS) -lcmocka $(LDLIBS)
+
 test-unit: $(UNIT_BINS)
 	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,91 @@ static uint64_t pow2_at_least(uint64_t v)
 	return p;
 }
 
+uint64_t plw_agent_ring_size(uint64_t size)
+{
+	size = pow2_at_least(size ? size : PLW_AGENT_RING_DEFAULT);
+	return size > 0x80000000ull ? 0x80000000ull : size;	/* u32 slot lengths, flag bit */
+}
+
+static int spare_path(char *p, size_t len, const char *dir, uint64_t size, unsigned k,
+		      bool tmp)
+{
+	int n = snprintf(p, len, tmp ? "%s/.spare.%llu.%u.tmp" : "%s/spare.%llu.%u", dir,
+			 (unsigned long long)size, k);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int plw_agent_spare_grow(const char *dir, uint64_t size, unsigned k, uint64_t step,
+			 int *ready)
+{
+	char path[4096], tmp[4096];
+	struct stat st;
+	uint64_t want;
+	int fd, err = 0;
+
+	*ready = 0;
+	size = plw_agent_ring_size(size);
+	want = PLW_AGENT_RING_HDR_SIZE + size;
+	if ((err = spare_path(path, sizeof(path), dir, size, k, false)) ||
+	    (err = spare_path(tmp, sizeof(tmp), dir, size, k, true)))
+		return err;
+	if (!access(path, F_OK)) {
+		*ready = 1;
+		return 0;
+	}
+	fd = open(tmp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		goto out;
+	}
+	if ((uint64_t)st.st_size < want) {
+		uint64_t n = want - (uint64_t)st.st_size;
+
+		if (n > step)
+			n = step;
+		/* tmpfs allocates (zeroed) pages and extends the size */
+		if (fallocate(fd, 0, st.st_size, (off_t)n) < 0) {
+			err = -errno;
+			goto out;
+		}
+		st.st_size += n;
+	}
+	if ((uint64_t)st.st_size >= want) {
+		if (rename(tmp, path) < 0)
+			err = -errno;
+		else
+			*ready = 1;
+	}
+out:
+	close(fd);
+	return err;
+}
+
+/* claims a spare ring of SIZE into TMP: its fd, or -1 when there is none */
+static int spare_claim(const char *dir, uint64_t size, const char *tmp)
+{
+	char path[4096];
+	struct stat st;
+
+	for (unsigned k = 0; k < PLW_AGENT_SPARES; k++) {
+		int fd;
+
+		if (spare_path(path, sizeof(path), dir, size, k, false) || rename(path, tmp) < 0)
+			continue;
+		fd = open(tmp, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode) &&
+		    (uint64_t)st.st_size == PLW_AGENT_RING_HDR_SIZE + size)
+			return fd;
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+	}
+	return -1;
+}
+
 int plw_agent_ring_create(struct plw_agent_ring **out, const char *dir,
 			  uint64_t size, uint32_t py_version, uint32_t source,
 			  const char *exe)
@@ -45,11 +131,10 @@ int plw_agent_ring_create(struct plw_agent_ring **out, const char *dir,
 	uint32_t pid = (uint32_t)getpid();
 	void *map;
 	int err, n;
+	bool spare;
 
 	*out = NULL;
-	size = pow2_at_least(size ? size : PLW_AGENT_RING_DEFAULT);
-	if (size > 0x80000000ull)	/* slot lengths are u32 with a flag bit */
-		size = 0x80000000ull;
+	size = plw_agent_ring_size(size);
 	n = snprintf(path, sizeof(path), "%s/ring.%u.%llu", dir, pid,
 		     (unsigned long long)start);
 	if (n < 0 || (size_t)n >= sizeof(path))
@@ -66,18 +151,24 @@ int plw_agent_ring_create(struct plw_agent_ring **out, const char *dir,
 		err = -ENOMEM;
 		goto fail;
 	}
-	r->fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* a spare the recorder allocated, else a new sparse file */
+	r->fd = spare_claim(dir, size, tmp);
+	spare = r->fd >= 0;
+	if (!spare)
+		r->fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (r->fd < 0) {
 		err = -errno;
 		goto fail;
 	}
 	r->map_len = PLW_AGENT_RING_HDR_SIZE + size;
-	if (ftruncate(r->fd, (off_t)r->map_len) < 0 ||
+	if ((!spare && ftruncate(r->fd, (off_t)r->map_len) < 0) ||
 	    flock(r->fd, LOCK_SH | LOCK_NB) < 0) {
 		err = -errno;
 		goto fail_unlink;
 	}
-	map = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+	/* a spare's pages exist: mapping them all now costs page tables only */
+	map = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | (spare ? MAP_POPULATE : 0), r->fd, 0);
 	if (map == MAP_FAILED) {
 		err = -errno;
 		goto fail_unlink;

@@ -106,6 +106,29 @@ int plw_agent_ring_create(struct plw_agent_ring **r, const char *dir,
 			  uint64_t size, uint32_t py_version, uint32_t source,
 			  const char *exe);
 
+/* Data bytes of a ring asked to hold SIZE (what plw_agent_ring_create uses). */
+uint64_t plw_agent_ring_size(uint64_t size);
+
+/*
+ * Spare rings.  Writing a fresh tmpfs ring faults in (allocates and zeroes)
+ * a page every 100 events, ~30 ns per event in this VM until the ring
+ * wraps.  So the recorder prepares DIR/spare.<size>.<k> (k <
+ * PLW_AGENT_SPARES): files of PLW_AGENT_RING_HDR_SIZE + size zero bytes whose
+ * pages it allocated (fallocate) on its own CPU.  plw_agent_ring_create()
+ * claims one by renaming it (atomic: one claimant) and maps it populated,
+ * which only builds page tables; without a spare of its size it makes its
+ * own ring, unpopulated, as before.
+ *
+ * plw_agent_spare_grow() allocates up to STEP more bytes of spare K of
+ * SIZE (rounded like the rings) through DIR/.spare.<size>.<k>.tmp and
+ * renames it into place once whole; *READY tells whether spare K exists
+ * (now or already).  Called from the recorder's loop, so that no call
+ * takes long.  0 or -errno.
+ */
+#define PLW_AGENT_SPARES	1
+int plw_agent_spare_grow(const char *dir, uint64_t size, unsigned k, uint64_t step,
+			 int *ready);
+
 /* Unmaps and closes; the file stays for the consumer.  NULL is fine. */
 void plw_agent_ring_free(struct plw_agent_ring *r);
 

@@ -267,7 +267,10 @@ static const char usage_text[] =
 "                 it only the in-stream records name them)\n"
 "  threads        262144 listed in the task table (past it still recorded,\n"
 "                 not listed); processes are always listed\n"
-"  under 300 MiB in all with the default 64 MiB ring buffer\n"
+"  agent rings    --buffer-size each, one per Python process, plus one spare\n"
+"                 kept ready (its pages allocated by the recorder)\n"
+"  under 300 MiB in all with the default 64 MiB ring buffer, without the\n"
+"                 agent's rings\n"
 "\n"
 "Exit status: 0 when a complete file was written, whatever the exit status of\n"
 "the launched command (it is printed on stderr); 1 when recording failed (no\n"
@@ -714,6 +717,25 @@ static void warn_no_site(struct rec *r)
 	}
 }
 
+/*
+ * Keeps PLW_AGENT_SPARES spare rings ready in the agent dir (agent/ring.h):
+ * their tmpfs pages are allocated here, on the recorder's CPU, instead of
+ * by page faults in the application as it first writes its ring.  At most
+ * STEP bytes per call, so that the drain loop never waits long (4 MiB take
+ * about 3 ms).  Failures only cost the spares: the agent then makes its own
+ * ring.
+ */
+static void agent_spares(struct rec *r, uint64_t step)
+{
+	for (unsigned k = 0; k < PLW_AGENT_SPARES && r->agent_dir[0]; k++) {
+		int ready = 0;
+
+		if (plw_agent_spare_grow(r->agent_dir, (uint64_t)r->buffer_mb << 20, k, step,
+					 &ready) < 0 || !ready)
+			return;
+	}
+}
+
 static int agent_setup(struct rec *r)
 {
 	struct statfs sf;
@@ -730,6 +752,8 @@ static int agent_setup(struct rec *r)
 	}
 	manifest_add(&r->man, "python", "agent:sys.monitoring (3.12+) / PyEval_SetProfile (3.6-3.11)",
 		     true, NULL);
+	/* the first Python's ring is ready before it starts */
+	agent_spares(r, UINT64_MAX);
 	return 0;
 }
 
@@ -1666,6 +1690,8 @@ int cmd_record(int argc, char **argv)
 			goto fail_mid;
 		}
 		native_poll(r->native, &r->man);	/* mem: children not probed yet */
+		if (r->use_agent)
+			agent_spares(r, 4u << 20);
 		now = mono_ns();
 		if ((err = sink_counters(r->sink, now))) {
 			pr("recording failed: %s", sink_error(r->sink));
