@@ -277,7 +277,10 @@ int plw_reader_open_mem(struct plw_reader **r, const void *buf, size_t size,
 const struct plw_meta *plw_reader_meta(const struct plw_reader *r);
 
 /*
- * Next event in file order.  Returns 1 with *EV filled, 0 at the end, or
+ * Next event in file order, except that the calls and returns of a PY_BATCH
+ * sample come one by one as PY_ENTRY/PY_RETURN events, each at its time
+ * among the records that follow the batch (FORMAT.md "Python batches");
+ * PY_BATCH itself never comes out.  Returns 1 with *EV filled, 0 at the end, or
  * -errno on damage (then plw_reader_error() says what and where; with
  * PLW_READ_SALVAGE the damage is remembered, 0 is returned, and
  * plw_reader_damage() describes it).

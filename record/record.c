@@ -1690,7 +1690,9 @@ int cmd_record(int argc, char **argv)
 			goto fail_mid;
 		}
 		native_poll(r->native, &r->man);	/* mem: children not probed yet */
-		if (r->use_agent)
+		/* not while a ring delivers much: allocating pages competes
+		 * with a busy application for memory bandwidth */
+		if (r->use_agent && r->agent_drained < 1024)
 			agent_spares(r, 4u << 20);
 		now = mono_ns();
 		if ((err = sink_counters(r->sink, now))) {
