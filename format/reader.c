@@ -1570,23 +1570,22 @@ int plw_reader_next(struct plw_reader *r, struct plw_event *ev)
 		if (!r->have_ahead && !r->recs_done) {
 			if ((ret = next_record(r, &r->ahead)) < 0)
 				return ret;
-			if (!ret) {
-				r->recs_done = true;
-			} else if (r->ahead.type == PLW_EV_PY_BATCH) {
-				if ((ret = run_add(r, &r->ahead)) < 0)
-					return ret;
-				continue;
-			} else {
-				r->have_ahead = true;
-			}
+			r->recs_done = !ret;
+			r->have_ahead = ret;
 		}
 		if (r->nr_runs && (!r->have_ahead || r->runs[0].ts < r->ahead.ts))
 			return run_pop(r, ev);
-		if (r->have_ahead) {
+		if (!r->have_ahead)
+			return 0;
+		r->have_ahead = false;
+		/* a batch joins the runs only when due: the runs pending at
+		 * once are those that overlap in time (about one per thread),
+		 * however many batches follow each other in the file */
+		if (r->ahead.type != PLW_EV_PY_BATCH) {
 			*ev = r->ahead;
-			r->have_ahead = false;
 			return 1;
 		}
-		return 0;
+		if ((ret = run_add(r, &r->ahead)) < 0)
+			return ret;
 	}
 }

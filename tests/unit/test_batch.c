@@ -10,6 +10,7 @@
  * batches hold every event.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -311,6 +312,51 @@ static void test_limits(void **state)
 	free(many);
 }
 
+/* batches that follow each other in the file (one thread, nothing else:
+ * the agent's stream) join the reader's runs only when due, so its memory
+ * does not grow with their number */
+static void test_memory(void **state)
+{
+	struct plw_writer_opts o = { .chunk_bytes = 256 << 10 };
+	struct plw_writer *w = NULL;
+	struct plw_reader *r = NULL;
+	struct plw_event e;
+	size_t n = 4000000, batches = 0, got = 0, base = 0, peak = 0;
+	struct plw_py_ev *ev = malloc(n * sizeof(*ev));
+	uint64_t ts = 1000;
+
+	(void)state;
+	for (size_t i = 0; i < n; i++) {
+		ts += 40 + i % 50;
+		ev[i] = (struct plw_py_ev){ ts, 3 + i % 4, i & 1 };
+	}
+	assert_int_equal(plw_writer_open(&w, path_of("mem.plw"), &o), 0);
+	for (size_t done = 0, taken; done < n; done += taken, batches++)
+		assert_int_equal(plw_writer_py_batch(w, 7, 7, 0, ev + done, n - done, &taken), 0);
+	assert_int_equal(plw_writer_finish(w, NULL), 0);
+	plw_writer_free(w);
+	assert_true(batches > 100);
+	assert_int_equal(plw_reader_open(&r, path_of("mem.plw"), 0), 0);
+	base = peak = mallinfo2().uordblks + mallinfo2().hblkhd;
+	while (plw_reader_next(r, &e) == 1) {
+		struct mallinfo2 mi;
+
+		if (e.type != PLW_EV_PY_ENTRY && e.type != PLW_EV_PY_RETURN)
+			continue;
+		assert_int_equal(e.ts, ev[got].ts);
+		mi = mallinfo2();
+		if (++got % 20000 == 0 && mi.uordblks + mi.hblkhd > peak)
+			peak = mi.uordblks + mi.hblkhd;
+	}
+	assert_int_equal(got, n);
+	print_message("%zu batches; reader heap grew by %zu KiB while reading\n", batches,
+		      (peak - base) >> 10);
+	/* the chunk buffer and a few runs; 123 runs at once would be ~8 MiB */
+	assert_true(peak < base + (3u << 20));
+	plw_reader_free(r);
+	free(ev);
+}
+
 /* a batch whose columns do not match its count is damage */
 static void test_malformed(void **state)
 {
@@ -388,6 +434,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_memory),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_perf_script),
 	};
