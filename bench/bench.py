@@ -50,7 +50,7 @@ AGENT_PYTHONS = [p for p in E.get("AGENT_PYTHONS", ":".join([
     "/usr/bin/python3.11", "/root/.pyenv/versions/3.11.7/bin/python3.11",
     "/root/.pyenv/versions/3.12.1/bin/python3.12"])).split(":") if p]
 AGENT_ROUNDS = int(E.get("AGENT_ROUNDS", str(ROUNDS)))
-ONLY = E.get("BENCH_ONLY", "")          # "agent": only the agent rows
+ONLY = E.get("BENCH_ONLY", "")          # "agent": only the agent rows; "report": only the report side
 
 PERF_EVENTS = ["sdt_python:function__entry", "sdt_python:function__return"]
 BT_PROG = r"""
@@ -672,10 +672,15 @@ def bench_report():
         res["skipped"] = "no pylow binary"
         return res
     recs = {}
-    for tag, args in (("long", LONG_ARGS), ("half", HALF_ARGS)):
+    # the default file (Python calls in py_batch samples), and the same
+    # workload recorded with --no-batch (one perf sample per call), on which
+    # perf script prints every call as pylow's readers see them
+    for tag, args, opt in (("long", LONG_ARGS, []), ("half", HALF_ARGS, []),
+                           ("long-nobatch", LONG_ARGS, ["--no-batch"]),
+                           ("half-nobatch", HALF_ARGS, ["--no-batch"])):
         f = os.path.join(WORK, "report-%s.plw" % tag)
         rm(f)
-        cmd = [PYLOW, "record", "-o", f, "--"] + wl_cmd("w1_cpu.py", args)
+        cmd = [PYLOW, "record"] + opt + ["-o", f, "--"] + wl_cmd("w1_cpu.py", args)
         log("== report side: recording %s: %s" % (tag, " ".join(cmd)))
         rc, out = run(cmd, timeout=1200)
         if rc:
@@ -690,20 +695,22 @@ def bench_report():
                                   "bytes_per_event": fsize(f) / events if events else None}
         log("   %s: %d events, %d bytes" % (tag, events, fsize(f)))
     helptext = report_subcommands()
-    readers = [("pylow report flow", [PYLOW, "report", "flow"]),
-               ("pylow report graph", [PYLOW, "report", "graph"]),
-               ("pylow report slow", [PYLOW, "report", "slow"]),
-               ("perf script", ["perf", "script", "-i"])]
-    for name, base in readers:
+    readers = [("pylow report flow", [PYLOW, "report", "flow"], ""),
+               ("pylow report graph", [PYLOW, "report", "graph"], ""),
+               ("pylow report slow", [PYLOW, "report", "slow"], ""),
+               ("perf script", ["perf", "script", "-i"], ""),
+               ("nobatch: pylow graph", [PYLOW, "report", "graph"], "-nobatch"),
+               ("nobatch: perf script", ["perf", "script", "-i"], "-nobatch")]
+    for name, base, variant in readers:
         if name == "pylow report slow" and not re.search(r"^\s*slow\b", helptext, re.M):
             res["readers"][name] = {"skipped": "`pylow report slow` does not exist in this build"}
             continue
-        if name == "perf script" and not shutil.which("perf"):
+        if name.startswith("perf script") and not shutil.which("perf"):
             res["readers"][name] = {"skipped": "perf not installed"}
             continue
         d = {}
         for tag in ("half", "long"):
-            f, events = recs[tag]
+            f, events = recs[tag + variant]
             if tag == "long" and d["half"]["rc"] == 124:
                 d["long"] = {"events": events, "wall_s": None, "events_per_s": None,
                              "peak_rss_kb": None, "rc": None,
@@ -966,14 +973,16 @@ def main():
         res["host"]["pylow_version"] = run([PYLOW, "--version"])[1].strip()
     try:
         reps, n = int(W1_ARGS[0]), int(W1_ARGS[1])
-        if ONLY != "agent":
+        if ONLY == "report":
+            res["report"] = bench_report()
+        elif ONLY != "agent":
             res["recording"].append(bench_workload("W1", "w1_cpu.py", W1_ARGS, reps * 242785 + 2 * n))
             res["recording"].append(bench_workload("W2", "w2_io.py", W2_ARGS, None))
             res["diag"] = bench_diag()
             res["report"] = {"skipped": "SKIP_REPORT=1"} if SKIP_REPORT else bench_report()
         else:
             res["report"] = {"skipped": "BENCH_ONLY=agent"}
-        res["agent"] = bench_agent()
+        res["agent"] = bench_agent() if ONLY != "report" else []
     finally:
         perf_cleanup()
     res["host"]["load_after"] = os.getloadavg()
