@@ -47,8 +47,10 @@ PAIR_WAIT = int(E.get("PAIR_WAIT", "5"))
 SKIP_REPORT = E.get("SKIP_REPORT", "0") == "1"
 # `pylow record --python=agent` on W1, per Python (paired with native runs of the same Python)
 AGENT_PYTHONS = [p for p in E.get("AGENT_PYTHONS", ":".join([
-    "/usr/bin/python3.11", "/root/.pyenv/versions/3.11.7/bin/python3.11",
-    "/root/.pyenv/versions/3.12.1/bin/python3.12"])).split(":") if p]
+    "/usr/bin/python3.11", "/root/.pyenv/versions/3.8.18/bin/python3.8",
+    "/root/.pyenv/versions/3.11.7/bin/python3.11",
+    "/root/.pyenv/versions/3.12.1/bin/python3.12",
+    "/root/.pyenv/versions/3.13.0/bin/python3.13"])).split(":") if p]
 AGENT_ROUNDS = int(E.get("AGENT_ROUNDS", str(ROUNDS)))
 ONLY = E.get("BENCH_ONLY", "")          # "agent": only the agent rows; "report": only the report side
 

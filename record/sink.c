@@ -57,8 +57,10 @@ struct sink {
 	size_t nbytes, capbytes;
 	uint64_t last_ts;		/* newest timestamp written */
 	uint64_t last_flush_ns;
-	struct brec *recs;
-	size_t nrecs, caprecs;
+	struct brec *recs, *tmp;	/* tmp: merge sort's other half */
+	size_t nrecs, caprecs, captmp;
+	size_t *runs;			/* starts of sorted runs in recs */
+	size_t capruns;
 	/* tasks */
 	struct task_ent *tasks;
 	size_t ntasks, captasks;
@@ -483,13 +485,74 @@ int sink_meta_kv(struct sink *s, uint64_t ts, const char *key, const char *value
 	return err == BATCH_FULL ? 0 : err;	/* added; the next poll writes the batch */
 }
 
-static int brec_cmp(const void *a, const void *b)
-{
-	const struct brec *x = a, *y = b;
+static int grow(void **p, size_t *cap, size_t need, size_t elem);
 
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
+static inline bool brec_before(const struct brec *x, const struct brec *y)
+{
+	return x->ts < y->ts || (x->ts == y->ts && x->seq < y->seq);
+}
+
+/*
+ * Sorts recs by (time, arrival).  The batch is a few sorted runs, not a
+ * random order: the BPF ring is nearly in time order and each agent ring's
+ * drain is in order, so this merges the natural runs, bottom up: O(n log
+ * runs), and nothing to do for one run.
+ */
+static int sort_recs(struct sink *s)
+{
+	size_t n = s->nrecs, nruns = 0, i;
+	struct brec *src = s->recs, *dst;
+
+	for (i = 0; i < n; i++) {
+		if (i && !brec_before(&src[i], &src[i - 1]))
+			continue;
+		if (grow((void **)&s->runs, &s->capruns, nruns + 2, sizeof(*s->runs)))
+			return -ENOMEM;
+		s->runs[nruns++] = i;
+	}
+	if (nruns <= 1)
+		return 0;
+	if (grow((void **)&s->tmp, &s->captmp, n, sizeof(*s->tmp)))
+		return -ENOMEM;
+	dst = s->tmp;
+	s->runs[nruns] = n;
+	while (nruns > 1) {
+		size_t r, out = 0;
+
+		for (r = 0; r < nruns; r += 2) {
+			size_t a = s->runs[r], am = s->runs[r + 1], b, bm, o = a;
+
+			if (r + 1 == nruns) {	/* the odd one out: copied */
+				memcpy(dst + a, src + a, (n - a) * sizeof(*src));
+				s->runs[out++] = a;
+				break;
+			}
+			b = am;
+			bm = s->runs[r + 2];	/* runs[nruns] == n */
+			while (a < am && b < bm)
+				dst[o++] = brec_before(&src[b], &src[a]) ? src[b++] : src[a++];
+			memcpy(dst + o, src + a, (am - a) * sizeof(*src));
+			o += am - a;
+			memcpy(dst + o, src + b, (bm - b) * sizeof(*src));
+			s->runs[out++] = s->runs[r];
+		}
+		nruns = out;
+		s->runs[nruns] = n;
+		struct brec *t = src;
+
+		src = dst;
+		dst = t;
+	}
+	if (src != s->recs) {
+		/* the sorted array is the other buffer: swap them */
+		s->tmp = s->recs;
+		s->recs = src;
+		size_t c = s->captmp;
+
+		s->captmp = s->caprecs;
+		s->caprecs = c;
+	}
+	return 0;
 }
 
 /* a NUL-terminated string at data_loc DL inside PAYLOAD of LEN bytes */
@@ -806,11 +869,8 @@ static int flush_batch(struct sink *s, uint64_t cutoff)
 			return 0;
 		s->last_flush_ns = now;
 	}
-	/* ring order is nearly time order: often nothing to sort */
-	for (i = 1; i < s->nrecs && s->recs[i - 1].ts <= s->recs[i].ts; i++)
-		;
-	if (i < s->nrecs)
-		qsort(s->recs, s->nrecs, sizeof(*s->recs), brec_cmp);
+	if ((err = sort_recs(s)))
+		return serr(s, err, "out of memory");
 	for (i = 0; i < s->nrecs && s->recs[i].ts <= cutoff; i++)
 		;
 	if (s->py_batch)
@@ -822,8 +882,11 @@ static int flush_batch(struct sink *s, uint64_t cutoff)
 		return err;
 	if (i && s->recs[i - 1].ts > s->last_ts)
 		s->last_ts = s->recs[i - 1].ts;
-	/* keep the rest, compacted, in the same order */
+	/* keep the rest, compacted into the other buffer (same capacity), in
+	 * the same order; then the buffers swap */
 	size_t nb = 0;
+	unsigned char *b;
+
 	for (k = 0; i < s->nrecs; i++, k++) {
 		const unsigned char *src = s->bytes + s->recs[i].off;
 		struct plw_rb_hdr h;
@@ -831,11 +894,13 @@ static int flush_batch(struct sink *s, uint64_t cutoff)
 
 		memcpy(&h, src, sizeof(h));
 		sz = (sizeof(h) + h.size + 7) & ~7ul;
-		memmove(s->held + nb, src, sz);
+		memcpy(s->held + nb, src, sz);
 		s->recs[k] = (struct brec){ .ts = h.ts, .seq = k, .off = nb };
 		nb += sz;
 	}
-	memcpy(s->bytes, s->held, nb);
+	b = s->bytes;
+	s->bytes = s->held;
+	s->held = b;
 	s->nrecs = k;
 	s->nbytes = nb;
 	return 0;
@@ -1067,6 +1132,8 @@ void sink_free(struct sink *s)
 	free(s->bytes);
 	free(s->held);
 	free(s->recs);
+	free(s->tmp);
+	free(s->runs);
 	free(s->lost_prev);
 	free(s->losses);
 	free(s->thr);
