@@ -96,7 +96,7 @@ struct plw_py_call {
  * written by the recorder instead of one sample each (FORMAT.md "Python
  * batches").  The sample's pid/tid/cpu are the events'; its time is the
  * first event's.  After this header: ops_len bytes of ops, one LEB128
- * varint per event, (loc << 1) | is_return; then ts_len bytes of LEB128
+ * varint per event, PLW_BATCH_OP(loc, is_return); then ts_len bytes of LEB128
  * varints, each event's time minus the previous one's (the first's minus
  * the sample's time, i.e. 0); then zero padding.  Events are in time order
  * and end no later than the next batch of the same thread begins.  Readers
@@ -106,6 +106,13 @@ struct plw_py_batch {
 	__u32 ops_len;			/* bytes of the ops column */
 	__u32 ts_len;			/* bytes of the time-delta column */
 };
+/* An op: the loc id's low 31 bits, then its top bit (set in the agent's ids,
+ * PLW_AGENT_LOC_BIT), then is_return, so that BPF's and the agent's ids
+ * alike take 1-2 varint bytes, not 5. */
+#define PLW_BATCH_OP(loc, ret)	((((__u64)(loc) & 0x7fffffff) << 2) | \
+				 (((__u64)(loc) >> 31) << 1) | !!(ret))
+#define PLW_BATCH_OP_LOC(op)	((__u32)(((op) >> 2) & 0x7fffffff) | \
+				 ((__u32)(((op) >> 1) & 1) << 31))
 
 /* PLW_EV_PY_LOC: a code location seen for the first time in a process.
  * Ids are unique within one recording (all processes). */

@@ -65,6 +65,19 @@ static inline bool plw_varint_get(const unsigned char **p, const unsigned char *
 	uint64_t x = 0;
 	unsigned shift = 0;
 
+	/* most ops and time deltas take one or two bytes */
+	if (end - q >= 2) {
+		if (!(q[0] & 0x80)) {
+			*v = q[0];
+			*p = q + 1;
+			return true;
+		}
+		if (!(q[1] & 0x80)) {
+			*v = (q[0] & 0x7f) | (uint64_t)q[1] << 7;
+			*p = q + 2;
+			return true;
+		}
+	}
 	while (q < end && shift < 64) {
 		unsigned char b = *q++;
 

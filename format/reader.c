@@ -1436,7 +1436,7 @@ static inline bool run_step(struct prun *u, uint64_t base)
 	if (!plw_varint_get(&u->op, u->op_end, &op) ||
 	    !plw_varint_get(&u->tp, u->tp_end, &d) || op >> 33)
 		return false;
-	u->loc = (uint32_t)(op >> 1);
+	u->loc = PLW_BATCH_OP_LOC(op);
 	u->ret = op & 1;
 	u->ts = base + d;
 	return true;

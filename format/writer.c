@@ -549,7 +549,7 @@ int plw_writer_py_batch(struct plw_writer *w, uint32_t pid, uint32_t tid,
 		    b.ops_len + b.ts_len + 2 * PLW_VARINT_MAX > budget)
 			break;
 		b.ops_len += plw_varint_put(ops + b.ops_len,
-					    (uint64_t)ev[i].loc << 1 | !!ev[i].ret);
+					    PLW_BATCH_OP(ev[i].loc, ev[i].ret));
 		b.ts_len += plw_varint_put(tsb + b.ts_len, ev[i].ts - prev);
 		prev = ev[i].ts;
 		nent += !ev[i].ret;

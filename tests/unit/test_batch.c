@@ -68,7 +68,7 @@ static struct gev *make_stream(size_t n, unsigned seed)
 {
 	struct gev *g = calloc(n + 64, sizeof(*g));
 	uint32_t stack[NTHR][128], depth[NTHR] = { 0 };
-	bool defined[4096] = { false };
+	bool defined[8192] = { false };
 	uint64_t ts = 1000000000ull;
 	size_t k = 0;
 	int prev_thr = -1;
@@ -102,17 +102,21 @@ static struct gev *make_stream(size_t n, unsigned seed)
 		if (depth[t] && (depth[t] >= 120 || r < 50)) {
 			g[k++] = (struct gev){ PLW_EV_PY_RETURN, tid, ts, stack[t][--depth[t]] };
 		} else {
-			/* small ids (1-byte ops), some big (up to 4 bytes) */
-			uint32_t loc = rand_r(&seed) % 10 ? 1 + rand_r(&seed) % 60 :
-				       1000 + rand_r(&seed) % 3000;
+			/* small ids (1-byte ops), some big, some the agent's
+			 * (top bit set) */
+			unsigned kind = rand_r(&seed) % 10;
+			uint32_t loc = kind < 7 ? 1 + (uint32_t)rand_r(&seed) % 60 :
+				       kind < 9 ? 1000 + (uint32_t)rand_r(&seed) % 3000 :
+				       0x80000000u | (1 + (uint32_t)rand_r(&seed) % 50);
+			unsigned di = (loc & 0xfff) | (loc >> 31) << 12;
 
-			if (!defined[loc % 4096]) {
+			if (!defined[di]) {
 				/* a record and a batched event at one time: the
 				 * reader hands out the record first (a PY_LOC
 				 * shares its entry's time, nothing else does) */
 				if (!gap)
 					ts += 1;
-				defined[loc % 4096] = true;
+				defined[di] = true;
 				g[k++] = (struct gev){ PLW_EV_PY_LOC, tid, ts, loc };
 			}
 			g[k++] = (struct gev){ PLW_EV_PY_ENTRY, tid, ts, loc };
