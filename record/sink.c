@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "format/grow.h"
 #include "rec.h"
 
 #define BATCH_MAX_BYTES	(32u << 20)	/* then write and come back */
@@ -485,8 +486,6 @@ int sink_meta_kv(struct sink *s, uint64_t ts, const char *key, const char *value
 	return err == BATCH_FULL ? 0 : err;	/* added; the next poll writes the batch */
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem);
-
 static inline bool brec_before(const struct brec *x, const struct brec *y)
 {
 	return x->ts < y->ts || (x->ts == y->ts && x->seq < y->seq);
@@ -506,13 +505,13 @@ static int sort_recs(struct sink *s)
 	for (i = 0; i < n; i++) {
 		if (i && !brec_before(&src[i], &src[i - 1]))
 			continue;
-		if (grow((void **)&s->runs, &s->capruns, nruns + 2, sizeof(*s->runs)))
+		if (plw_grow((void **)&s->runs, &s->capruns, nruns + 2, sizeof(*s->runs)))
 			return -ENOMEM;
 		s->runs[nruns++] = i;
 	}
 	if (nruns <= 1)
 		return 0;
-	if (grow((void **)&s->tmp, &s->captmp, n, sizeof(*s->tmp)))
+	if (plw_grow((void **)&s->tmp, &s->captmp, n, sizeof(*s->tmp)))
 		return -ENOMEM;
 	dst = s->tmp;
 	s->runs[nruns] = n;
@@ -708,22 +707,6 @@ static inline bool is_py_call(uint16_t type)
 	return type == PLW_EV_PY_ENTRY || type == PLW_EV_PY_RETURN;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	size_t c = *cap ? *cap : 64;
-	void *a;
-
-	if (need <= *cap)
-		return 0;
-	while (c < need)
-		c *= 2;
-	if (!(a = realloc(*p, c * elem)))
-		return -ENOMEM;
-	*p = a;
-	*cap = c;
-	return 0;
-}
-
 /* the slot of thread TID in this flush's table, added if new; -1 no memory */
 static long thr_slot(struct sink *s, uint32_t tid)
 {
@@ -737,7 +720,7 @@ static long thr_slot(struct sink *s, uint32_t tid)
 		if (s->thr[v - 1].tid == tid)
 			return v - 1;
 	}
-	if (grow((void **)&s->thr, &s->capthr, s->nthr + 1, sizeof(*s->thr)))
+	if (plw_grow((void **)&s->thr, &s->capthr, s->nthr + 1, sizeof(*s->thr)))
 		return -1;
 	s->thr[s->nthr] = (struct pythr){ .tid = tid };
 	s->thr_hash[h] = ++s->nthr;
@@ -779,7 +762,7 @@ static int write_batched(struct sink *s, size_t n)
 			return serr(s, -ENOMEM, "out of memory");
 		s->cap_hash = 64;
 	}
-	if (grow((void **)&s->rslot, &s->cap_rslot, n + 1, sizeof(*s->rslot)))
+	if (plw_grow((void **)&s->rslot, &s->cap_rslot, n + 1, sizeof(*s->rslot)))
 		return serr(s, -ENOMEM, "out of memory");
 	/* threads and their event counts */
 	for (i = 0; i < n; i++) {
@@ -794,7 +777,7 @@ static int write_batched(struct sink *s, size_t n)
 		s->thr[slot].n++;
 		total++;
 	}
-	if (grow((void **)&s->pyev, &s->cap_pyev, total + 1, sizeof(*s->pyev)))
+	if (plw_grow((void **)&s->pyev, &s->cap_pyev, total + 1, sizeof(*s->pyev)))
 		return serr(s, -ENOMEM, "out of memory");
 	for (t = 0, total = 0; t < s->nthr; t++) {
 		s->thr[t].first = total;

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include "format/grow.h"
 #include "net.h"
 
 enum { ACT_NONE, ACT_CSTART, ACT_CEND, ACT_SSTART, ACT_SEND };
@@ -43,24 +44,6 @@ static uint64_t key_hash(uint32_t input, uint64_t conn)
 	k *= 0xff51afd7ed558ccdULL;
 	k ^= k >> 33;
 	return k;
-}
-
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-	if (need <= *cap)
-		return 0;
-	size_t ncap = *cap ? *cap * 2 : 64;
-
-	while (ncap < need)
-		ncap *= 2;
-	void *np = realloc(*p, ncap * size);
-
-	if (!np)
-		return -ENOMEM;
-	memset((char *)np + *cap * size, 0, (ncap - *cap) * size);
-	*p = np;
-	*cap = ncap;
-	return 0;
 }
 
 /* the net_conn of (INPUT, CONN), created when missing (unless FIND_ONLY:
@@ -99,8 +82,8 @@ static int32_t conn_find(struct scan *sc, uint32_t input, uint64_t conn, bool fi
 	}
 	if (find_only)
 		return -2;
-	if (grow((void **)&n->c, &n->cap_c, n->nr_c + 1, sizeof(*n->c)) ||
-	    grow((void **)&sc->cs, &sc->cap_cs, n->nr_c + 1, sizeof(*sc->cs)))
+	if (plw_grow((void **)&n->c, &n->cap_c, n->nr_c + 1, sizeof(*n->c)) ||
+	    plw_grow((void **)&sc->cs, &sc->cap_cs, n->nr_c + 1, sizeof(*sc->cs)))
 		return -1;
 	struct net_conn *c = &n->c[n->nr_c];
 
@@ -123,7 +106,7 @@ static int32_t conn_get(struct scan *sc, uint32_t input, uint64_t conn)
 
 static int add_act(struct net_input *in, uint32_t req, uint32_t act)
 {
-	if (grow((void **)&in->acts, &in->cap_acts, in->nr_acts + 1, sizeof(*in->acts)))
+	if (plw_grow((void **)&in->acts, &in->cap_acts, in->nr_acts + 1, sizeof(*in->acts)))
 		return -ENOMEM;
 	in->acts[in->nr_acts++] = act ? (req + 1) << 3 | act : 0;
 	return 0;
@@ -133,7 +116,7 @@ static int add_clock(struct net_input *in, uint64_t mono, uint64_t tod)
 {
 	if (!mono && !tod)
 		return 0;
-	if (grow((void **)&in->clk, &in->cap_clk, in->nr_clk + 1, sizeof(*in->clk)))
+	if (plw_grow((void **)&in->clk, &in->cap_clk, in->nr_clk + 1, sizeof(*in->clk)))
 		return -ENOMEM;
 	in->clk[in->nr_clk].mono_ns = mono;
 	in->clk[in->nr_clk].off_ns = (int64_t)(tod - mono);
@@ -173,8 +156,8 @@ static int req_new(struct scan *sc, uint32_t input, int32_t ci, const struct plw
 {
 	struct net *n = sc->n;
 
-	if (grow((void **)&n->r, &n->cap_r, n->nr_r + 1, sizeof(*n->r)) ||
-	    grow((void **)&sc->qnext, &sc->cap_q, n->nr_r + 1, sizeof(*sc->qnext)))
+	if (plw_grow((void **)&n->r, &n->cap_r, n->nr_r + 1, sizeof(*n->r)) ||
+	    plw_grow((void **)&sc->qnext, &sc->cap_q, n->nr_r + 1, sizeof(*sc->qnext)))
 		return -ENOMEM;
 	struct net_req *r = &n->r[n->nr_r];
 
@@ -282,7 +265,7 @@ static int on_label(struct scan *sc, uint32_t input, const struct plw_event *ev)
 		if (ri < 0)
 			return ri;
 		q_push(sc, &cs->sq, &cs->sq_tail, (uint32_t)ri);
-		if (grow((void **)&sc->open_srv, &sc->cap_open, sc->nr_open + 1,
+		if (plw_grow((void **)&sc->open_srv, &sc->cap_open, sc->nr_open + 1,
 			 sizeof(*sc->open_srv)))
 			return -ENOMEM;
 		sc->open_srv[sc->nr_open++] = (uint32_t)ri;
