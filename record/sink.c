@@ -818,14 +818,9 @@ static int write_batched(struct sink *s, size_t n)
 			err = serr(s, err, "cannot write to the file");
 		th->done += taken;
 	}
-	/* empty the thread table for the next flush */
-	for (t = 0; t < s->nthr; t++) {
-		size_t mask = s->cap_hash - 1, j = (s->thr[t].tid * 0x9e3779b1u) & mask;
-
-		while (s->thr_hash[j] != t + 1)
-			j = (j + 1) & mask;
-		s->thr_hash[j] = 0;
-	}
+	/* empty the thread table for the next flush (sized by the most
+	 * threads one flush has had: 256 bytes for up to 31) */
+	memset(s->thr_hash, 0, s->cap_hash * sizeof(*s->thr_hash));
 	s->nthr = 0;
 	return err;
 }
