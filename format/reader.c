@@ -1229,6 +1229,27 @@ static uint64_t resync(const struct plw_reader *r, uint64_t from)
 	return r->end;
 }
 
+/*
+ * What the reader learns from each event it hands out: the newest time (for
+ * damage reports) and, when the file has no private section to tell it (cut
+ * short, or perf's own), the span and the counts by kind.
+ */
+static inline void note_event(struct plw_reader *r, const struct plw_event *ev)
+{
+	struct plw_meta *m = &r->st.m;
+
+	if (ev->ts > r->max_ts)
+		r->max_ts = ev->ts;
+	if (r->has_priv || r->peeking)
+		return;
+	if (ev->ts && (!m->start_ns || ev->ts < m->start_ns))
+		m->start_ns = ev->ts;
+	if (ev->ts > m->end_ns)
+		m->end_ns = ev->ts;
+	if (ev->type < PLW_EV_MAX)
+		m->events_by_type[ev->type]++;
+}
+
 /* the next record in file order (PY_BATCH samples as such) */
 static int next_record(struct plw_reader *r, struct plw_event *ev)
 {
@@ -1250,17 +1271,7 @@ static int next_record(struct plw_reader *r, struct plw_event *ev)
 				ev->payload = rec + 52;
 				ev->len = 4;
 				ev->u.py.loc = rd32(rec + 52);
-				if (ev->ts > r->max_ts)
-					r->max_ts = ev->ts;
-				if (!r->has_priv && !r->peeking) {
-					struct plw_meta *m = &r->st.m;
-
-					if (ev->ts && (!m->start_ns || ev->ts < m->start_ns))
-						m->start_ns = ev->ts;
-					if (ev->ts > m->end_ns)
-						m->end_ns = ev->ts;
-					m->events_by_type[ev->type]++;
-				}
+				note_event(r, ev);
 				return 1;
 			}
 		}
@@ -1305,18 +1316,7 @@ static int next_record(struct plw_reader *r, struct plw_event *ev)
 					return ret;
 				continue;
 			}
-			if (ev->ts > r->max_ts)
-				r->max_ts = ev->ts;
-			if (!r->has_priv && !r->peeking) {
-				struct plw_meta *m = &r->st.m;
-
-				if (ev->ts && (!m->start_ns || ev->ts < m->start_ns))
-					m->start_ns = ev->ts;
-				if (ev->ts > m->end_ns)
-					m->end_ns = ev->ts;
-				if (ev->type < PLW_EV_MAX)
-					m->events_by_type[ev->type]++;
-			}
+			note_event(r, ev);
 			return 1;
 		}
 outer:
@@ -1514,15 +1514,7 @@ static int run_pop(struct plw_reader *r, struct plw_event *ev)
 	ev->u.py.loc = r->run_loc = u->loc;
 	ev->payload = &r->run_loc;
 	ev->len = 4;
-	if (ev->ts > r->max_ts)
-		r->max_ts = ev->ts;
-	if (!r->has_priv && !r->peeking) {
-		struct plw_meta *m = &r->st.m;
-
-		if (ev->ts > m->end_ns)
-			m->end_ns = ev->ts;
-		m->events_by_type[ev->type]++;
-	}
+	note_event(r, ev);
 	if (u->left && run_step(u, u->ts)) {
 		u->left--;
 		run_sift_down(r, 0);
