@@ -511,19 +511,14 @@ int plw_writer_py_batch(struct plw_writer *w, uint32_t pid, uint32_t tid,
 			uint32_t cpu, const struct plw_py_ev *ev, size_t n,
 			size_t *taken)
 {
-	/* columns are built in place: ops after the headers, time deltas in a
-	 * scratch buffer, then moved behind the ops */
+	/* the payload: header, ops column, then the time deltas (built in a
+	 * scratch buffer and moved behind the ops) */
 	enum { HEAD = SAMPLE_HDR + 8 + sizeof(struct plw_py_batch) };
-	size_t budget;
-	unsigned char tsb[PLW_MAX_RECORD];
+	unsigned char pay[PLW_MAX_RECORD], tsb[PLW_MAX_RECORD];
+	unsigned char *ops = pay + sizeof(struct plw_py_batch);
 	struct plw_py_batch b = { 0 };
-	struct plw_common c = {
-		.common_type = PLW_TP_ID_BASE + PLW_EV_PY_BATCH, .common_pid = tid,
-	};
-	uint64_t prev, id = PLW_ATTR_ID0 + PLW_EV_PY_BATCH - 1;
-	unsigned char *p = NULL, *ops;
-	uint32_t raw;
-	size_t i, size, nent = 0;
+	size_t i, budget, nent = 0;
+	uint64_t prev;
 	int err;
 
 	*taken = 0;
@@ -541,8 +536,6 @@ int plw_writer_py_batch(struct plw_writer *w, uint32_t pid, uint32_t tid,
 	if (budget > PLW_MAX_RECORD)
 		budget = PLW_MAX_RECORD;
 	budget -= HEAD + 8;
-	p = w->chunk + w->chunk_len;
-	ops = p + HEAD;
 	prev = ev[0].ts;
 	for (i = 0; i < n; i++) {
 		if (ev[i].ts < prev ||
@@ -555,19 +548,16 @@ int plw_writer_py_batch(struct plw_writer *w, uint32_t pid, uint32_t tid,
 		nent += !ev[i].ret;
 	}
 	b.nr = i;
+	memcpy(pay, &b, sizeof(b));
 	memcpy(ops + b.ops_len, tsb, b.ts_len);
-	raw = ((4 + 8 + sizeof(b) + b.ops_len + b.ts_len + 7) & ~7u) - 4;
-	size = SAMPLE_HDR + raw;
-	put_sample_head(p, size, id, pid, tid, ev[0].ts, cpu, raw);
-	memcpy(p + 44, &c, 8);
-	memcpy(p + 52, &b, sizeof(b));
-	memset(ops + b.ops_len + b.ts_len, 0, size - HEAD - b.ops_len - b.ts_len);
-	w->chunk_len += size;
-	w->events += b.nr;
+	err = put_sample(w, PLW_EV_PY_BATCH, pid, tid, ev[0].ts, cpu, pay,
+			 sizeof(b) + b.ops_len + b.ts_len);
+	if (err)
+		return err;
+	/* counted as its events, besides the one batch put_sample counted */
+	w->events += b.nr - 1;
 	w->events_by_type[PLW_EV_PY_ENTRY] += nent;
 	w->events_by_type[PLW_EV_PY_RETURN] += b.nr - nent;
-	w->events_by_type[PLW_EV_PY_BATCH]++;
-	note_ts(w, ev[0].ts);
 	note_ts(w, prev);
 	*taken = b.nr;
 	return 0;
