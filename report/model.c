@@ -692,6 +692,13 @@ void plw_model_tree_free(struct plw_model *m, struct plw_tree *tree)
 	m->pool = a;
 }
 
+/* The identity whose open frames SITE's frames count in (NULL: none).  The
+ * model made every site, so it may write the count. */
+static inline struct plw_site *open_ident(const struct plw_site *site)
+{
+	return (struct plw_site *)site->ident;
+}
+
 /* Pushes a frame for SITE starting at START; opens a root tree at depth 0. */
 static int push(struct plw_model *m, struct thread *t, const struct plw_site *site, uint64_t start)
 {
@@ -742,6 +749,8 @@ static int push(struct plw_model *m, struct thread *t, const struct plw_site *si
 		}
 	}
 	f->site = site;
+	if (site->ident)
+		open_ident(site)->open++;
 	f->node = node;
 	f->start = start;
 	f->child_ns = 0;
@@ -780,6 +789,8 @@ static void pop(struct plw_model *m, struct thread *t, uint64_t ts, uint32_t fla
 {
 	struct frame *f = &t->stack[--t->depth];
 
+	if (f->site->ident)
+		open_ident(f->site)->open--;
 	if (t->depth < t->low)
 		t->low = t->depth;
 	uint64_t dur = ts > f->start ? ts - f->start : 0;
@@ -889,7 +900,10 @@ static int on_return(struct plw_model *m, uint32_t input, const struct plw_event
 		pop(m, t, ev->ts, 0);
 		return 0;
 	}
-	for (uint32_t i = t->depth; i-- > 0;) {
+	/* a frame of this identity further down?  Only scanned for when one
+	 * is open somewhere: unmatched returns (a corrupt or cut stream) stay
+	 * O(1) however deep the stack has grown */
+	for (uint32_t i = !site->ident || site->ident->open ? t->depth : 0; i-- > 0;) {
 		if (t->stack[i].site->ident != site->ident)
 			continue;
 		/* frames above I never returned: close them, flagged */

@@ -77,6 +77,10 @@ struct plw_site {
 	/* on an ident: the first site of that identity with a line (an
 	 * entry's), shown for calls cut at start; NULL if none yet */
 	const struct plw_site *entry;
+	/* on an ident, kept by the model: frames of that identity open on
+	 * any thread's stack.  A return whose identity has none is known
+	 * unmatched without scanning the stack (report/model.c on_return) */
+	uint32_t open;
 };
 
 struct plw_node {

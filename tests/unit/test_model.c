@@ -790,6 +790,52 @@ static void test_leaf_marked(void **state)
 	expect(fx->trees[1]->root, "GET b/x", 184, 10, 10, 1, 0, 0);
 }
 
+/*
+ * Returns that match nothing under a deep stack of entries that never
+ * return (a cut or corrupt stream).  Each is known unmatched without a scan
+ * of the stack (plw_site.open), which made this stream quadratic: 100000
+ * entries and returns took minutes.  What is matched must not change.
+ */
+static void test_unmatched_deep(void **state)
+{
+	struct plw_model *m;
+	struct fx fx = { 0 };
+	struct plw_model_opts o = { .on_exit = count_exit, .ctx = &fx };
+	const uint32_t n = 100000;
+
+	assert_int_equal(plw_model_new(&m, &o), 0);
+	fx.m = m;
+	locs(&fx);
+	for (uint32_t i = 0; i < n; i++)
+		IN(&fx, 1, 100 + i, 1);			/* main, never returns */
+	for (uint32_t i = 0; i < n; i++)
+		OUT(&fx, 1, 100 + n + i, 4);		/* other: never entered */
+	assert_int_equal(plw_model_stats(m)->cut_start, n);
+	assert_int_equal(fx.exits, n);
+	/* open on another thread only: unmatched here, matched there */
+	IN(&fx, 2, 300000, 3);
+	OUT(&fx, 1, 300001, 3);
+	assert_int_equal(plw_model_stats(m)->cut_start, n + 1);
+	OUT(&fx, 2, 300002, 3);
+	assert_int_equal(plw_model_stats(m)->cut_start, n + 1);
+	assert_int_equal(fx.exits, n + 2);
+	/* a frame deep down is still found: work under 50 mains, its return
+	 * closes them, flagged, and itself */
+	IN(&fx, 1, 300010, 2);
+	for (uint32_t i = 0; i < 50; i++)
+		IN(&fx, 1, 300020 + i, 1);
+	OUT(&fx, 1, 300100, 2);
+	assert_int_equal(fx.exits, n + 2 + 51);
+	assert_int_equal(plw_model_stats(m)->incomplete, 50);
+	/* every main still open is cut at the end; the root is flagged
+	 * incomplete too (a frame under it never returned) */
+	assert_int_equal(plw_model_finish(m, 0), 0);
+	assert_int_equal(plw_model_stats(m)->cut_end, n);
+	assert_int_equal(plw_model_stats(m)->incomplete, 51);
+	assert_int_equal(plw_model_stats(m)->cut_start, n + 1);
+	plw_model_free(m);
+}
+
 static void test_no_growth(void **state)
 {
 	/* a long stream of short roots reuses one arena */
@@ -838,6 +884,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_return_by_identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_span_view, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leaf_marked, setup, teardown),
+		cmocka_unit_test(test_unmatched_deep),
 		cmocka_unit_test(test_no_growth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
