@@ -29,6 +29,7 @@
 #include <Python.h>
 #include <frameobject.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -213,15 +214,51 @@ static inline uint32_t my_tid(void)
 	return t_tid;
 }
 
+/*
+ * The CPU this thread runs on.  glibc 2.35+ registers rseq for every thread
+ * and sched_getcpu() reads the kernel-kept cpu_id from that area; reading
+ * it here (thread pointer + __rseq_offset, found with dlsym so that an older
+ * glibc still loads the agent) saves the call on every event.
+ */
+static ptrdiff_t g_rseq_off;
+static int g_rseq;
+
+static void rseq_init(void)
+{
+	const ptrdiff_t *off = dlsym(RTLD_DEFAULT, "__rseq_offset");
+	const unsigned int *size = dlsym(RTLD_DEFAULT, "__rseq_size");
+
+	g_rseq = off && size && *size >= 8 && sched_getcpu() >= 0;
+	if (g_rseq)
+		g_rseq_off = *off;
+}
+
+static inline uint16_t my_cpu(void)
+{
+	int cpu;
+
+#if defined(__x86_64__) || defined(__aarch64__)
+	if (likely(g_rseq)) {
+		/* struct rseq: u32 cpu_id_start, then u32 cpu_id */
+		cpu = (int)__atomic_load_n((const uint32_t *)((char *)__builtin_thread_pointer() +
+							     g_rseq_off + 4), __ATOMIC_RELAXED);
+		if (likely(cpu >= 0))
+			return (uint16_t)cpu;
+	}
+#endif
+	cpu = sched_getcpu();
+	return cpu < 0 ? 0 : (uint16_t)cpu;
+}
+
 static inline void fill_hdr(struct plw_rb_hdr *h, uint64_t ts, uint16_t type, uint32_t size)
 {
-	int cpu = sched_getcpu();
+	uint16_t cpu = my_cpu();
 
 	h->ts = ts;
 	h->pid = g_pid;
 	h->tid = my_tid();
 	h->type = type;
-	h->cpu = cpu < 0 ? 0 : (uint16_t)cpu;
+	h->cpu = cpu;
 	h->size = size;
 }
 
@@ -369,7 +406,6 @@ static inline uint32_t loc_of(PyObject *code, uint64_t ts)
 static inline void on_event(PyObject *code, uint16_t type)
 {
 	struct plw_agent_ring *r = g_ring;
-	struct plw_rb_hdr *h;
 	uint64_t ts;
 	uint32_t loc;
 
@@ -379,12 +415,7 @@ static inline void on_event(PyObject *code, uint16_t type)
 	loc = loc_of(code, ts);
 	if (unlikely(!loc))
 		return;
-	h = plw_agent_ring_reserve(r, sizeof(*h) + sizeof(struct plw_py_call));
-	if (unlikely(!h))
-		return;
-	fill_hdr(h, ts, type, sizeof(struct plw_py_call));
-	((struct plw_py_call *)(h + 1))->loc = loc;
-	plw_agent_ring_commit(r, h);
+	plw_agent_ring_call(r, ts, my_tid(), my_cpu(), loc, type == PLW_EV_PY_RETURN);
 }
 
 /* ------------------------------------------------------------ sources */
@@ -640,6 +671,7 @@ static PyObject *agent_start(PyObject *self, PyObject *args)
 	plw_agent_filter_from_env(&g_filter, getenv_const);
 	g_filtering = plw_agent_filter_active(&g_filter);
 	tsc_init();
+	rseq_init();
 	g_source = PLW_MONITORING ? PLW_AGENT_SRC_MONITORING : PLW_AGENT_SRC_PROFILE;
 	g_pid = (uint32_t)getpid();
 	t_tid = 0;

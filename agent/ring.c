@@ -38,7 +38,8 @@ static uint64_t pow2_at_least(uint64_t v)
 uint64_t plw_agent_ring_size(uint64_t size)
 {
 	size = pow2_at_least(size ? size : PLW_AGENT_RING_DEFAULT);
-	return size > 0x80000000ull ? 0x80000000ull : size;	/* u32 slot lengths, flag bit */
+	/* slot lengths under the commit word's three flag bits */
+	return size > PLW_AGENT_RING_MAX ? PLW_AGENT_RING_MAX : size;
 }
 
 static int spare_path(char *p, size_t len, const char *dir, uint64_t size, unsigned k,
@@ -301,7 +302,7 @@ int plw_agent_reader_open(struct plw_agent_reader **out, const char *path)
 		goto fail;
 	}
 	if (h.version != PLW_AGENT_RING_VERSION || h.hdr_size != PLW_AGENT_RING_HDR_SIZE ||
-	    h.size < PLW_AGENT_RING_MIN || (h.size & (h.size - 1)) || h.size > 0x80000000ull ||
+	    h.size < PLW_AGENT_RING_MIN || (h.size & (h.size - 1)) || h.size > PLW_AGENT_RING_MAX ||
 	    (uint64_t)st.st_size < PLW_AGENT_RING_HDR_SIZE + h.size) {
 		err = -EPROTO;
 		goto fail;
@@ -351,17 +352,34 @@ long plw_agent_reader_drain(struct plw_agent_reader *r, plw_agent_rec_cb cb, voi
 		uint64_t off = tail & r->mask;
 		unsigned char *slot = r->data + off;
 		uint32_t w = __atomic_load_n((uint32_t *)slot, __ATOMIC_ACQUIRE);
-		uint32_t len = w & ~PLW_AGENT_SLOT_PAD;
+		uint32_t len = w & ~PLW_AGENT_SLOT_FLAGS;
 
 		if (!w)
 			break;		/* reserved, not committed yet */
 		if (len < PLW_AGENT_SLOT_HDR || (len & 7) || len > r->size - off ||
-		    len > head - tail) {
+		    len > head - tail ||
+		    ((w & PLW_AGENT_SLOT_PAD) && (w & (PLW_AGENT_SLOT_CALL | PLW_AGENT_SLOT_RET))) ||
+		    ((w & PLW_AGENT_SLOT_CALL) && len != sizeof(struct plw_agent_call)) ||
+		    (w & PLW_AGENT_SLOT_FLAGS) == PLW_AGENT_SLOT_RET) {
 			r->broken = 1;
 			ret = -EPROTO;
 			break;
 		}
-		if (!(w & PLW_AGENT_SLOT_PAD)) {
+		if (w & PLW_AGENT_SLOT_CALL) {
+			const struct plw_agent_call *c = (const void *)slot;
+			struct plw_rb_hdr rh = {
+				.ts = c->ts, .pid = h->pid, .tid = c->tid,
+				.type = w & PLW_AGENT_SLOT_RET ? PLW_EV_PY_RETURN : PLW_EV_PY_ENTRY,
+				.cpu = c->cpu, .size = sizeof(struct plw_py_call),
+			};
+			struct plw_py_call pc = { .loc = c->loc };
+
+			ret = cb(ctx, &rh, &pc);
+			if (ret < 0)
+				break;
+			ret = 0;
+			n++;
+		} else if (!(w & PLW_AGENT_SLOT_PAD)) {
 			const struct plw_rb_hdr *rh = (const void *)(slot + PLW_AGENT_SLOT_HDR);
 
 			if (len < PLW_AGENT_SLOT_HDR + sizeof(*rh) ||

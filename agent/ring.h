@@ -13,6 +13,12 @@
  * for the filler before a wrap), a u32 pad, then for real records exactly
  * what BPF submits: struct plw_rb_hdr + payload (format/events.h).
  *
+ * Python calls and returns, nearly every record, take a compact slot of
+ * 24 bytes instead of 40 (struct plw_agent_call): the commit word says
+ * PLW_AGENT_SLOT_CALL (| PLW_AGENT_SLOT_RET for a return), the pid is the
+ * ring's, and the reader rebuilds the struct plw_rb_hdr + struct
+ * plw_py_call that BPF would have submitted.
+ *
  * Producers (any thread, any number) reserve with a CAS on head, write the
  * record, then publish the commit word with a release store.  The consumer
  * reads commit words with acquire loads from tail, stops at a zero word
@@ -29,18 +35,34 @@
 #ifndef PYLOW_AGENT_RING_H
 #define PYLOW_AGENT_RING_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
 #include "format/events.h"
 
 #define PLW_AGENT_RING_MAGIC	0x474e495257414c50ull	/* "PLWARING" little-endian */
-#define PLW_AGENT_RING_VERSION	1
+#define PLW_AGENT_RING_VERSION	2
 #define PLW_AGENT_RING_HDR_SIZE	4096
 #define PLW_AGENT_RING_MIN	(64u << 10)
 #define PLW_AGENT_RING_DEFAULT	(64u << 20)
+#define PLW_AGENT_RING_MAX	(512ull << 20)	/* slot lengths stay under the flags */
 #define PLW_AGENT_SLOT_PAD	0x80000000u	/* commit word: filler, skip */
+#define PLW_AGENT_SLOT_CALL	0x40000000u	/* commit word: struct plw_agent_call */
+#define PLW_AGENT_SLOT_RET	0x20000000u	/* with SLOT_CALL: a PY_RETURN */
+#define PLW_AGENT_SLOT_FLAGS	0xe0000000u
 #define PLW_AGENT_SLOT_HDR	8
+
+/* a compact slot: one PY_ENTRY or PY_RETURN of the ring's process */
+struct plw_agent_call {
+	uint32_t commit;		/* sizeof(*this) | PLW_AGENT_SLOT_CALL [| _RET] */
+	uint16_t cpu;
+	uint16_t pad;
+	uint64_t ts;			/* CLOCK_MONOTONIC ns */
+	uint32_t tid;
+	uint32_t loc;			/* with PLW_AGENT_LOC_BIT */
+};
+_Static_assert(sizeof(struct plw_agent_call) == 24, "compact slot");
 
 /* plw_agent_ring_hdr.source */
 #define PLW_AGENT_SRC_PROFILE		1	/* PyEval_SetProfile C hook (3.6-3.11) */
@@ -136,15 +158,11 @@ void plw_agent_ring_free(struct plw_agent_ring *r);
  * close our copy of the fd so the parent's flock is the only one left). */
 void plw_agent_ring_forget(struct plw_agent_ring *r);
 
-/*
- * Reserves room for a record of LEN bytes (struct plw_rb_hdr + payload).
- * Returns where to write it, or NULL when the ring is full (counted in
- * dropped).  Must be followed by plw_agent_ring_commit(r, ptr).
- */
-static inline void *plw_agent_ring_reserve(struct plw_agent_ring *r, uint32_t len)
+/* Reserves a slot of NEED bytes (8-aligned, header included) and returns
+ * it, its commit word still 0; NULL when the ring is full (counted). */
+static inline unsigned char *plw_agent_ring_slot(struct plw_agent_ring *r, uint64_t need)
 {
 	struct plw_agent_ring_hdr *h = r->hdr;
-	uint64_t need = (PLW_AGENT_SLOT_HDR + (uint64_t)len + 7) & ~7ull;
 	uint64_t head = __atomic_load_n(&h->head, __ATOMIC_RELAXED);
 	uint64_t off, total, tail;
 
@@ -170,10 +188,24 @@ static inline void *plw_agent_ring_reserve(struct plw_agent_ring *r, uint32_t le
 		__atomic_store_n((uint32_t *)(r->data + off),
 				 (uint32_t)(r->size - off) | PLW_AGENT_SLOT_PAD,
 				 __ATOMIC_RELEASE);
-	off = (head + total - need) & r->mask;
+	return r->data + ((head + total - need) & r->mask);
+}
+
+/*
+ * Reserves room for a record of LEN bytes (struct plw_rb_hdr + payload).
+ * Returns where to write it, or NULL when the ring is full (counted in
+ * dropped).  Must be followed by plw_agent_ring_commit(r, ptr).
+ */
+static inline void *plw_agent_ring_reserve(struct plw_agent_ring *r, uint32_t len)
+{
+	uint64_t need = (PLW_AGENT_SLOT_HDR + (uint64_t)len + 7) & ~7ull;
+	unsigned char *slot = plw_agent_ring_slot(r, need);
+
+	if (!slot)
+		return NULL;
 	/* the commit word holds the slot length until the record is ready */
-	*(uint32_t *)(r->data + off + 4) = (uint32_t)need;
-	return r->data + off + PLW_AGENT_SLOT_HDR;
+	*(uint32_t *)(slot + 4) = (uint32_t)need;
+	return slot + PLW_AGENT_SLOT_HDR;
 }
 
 static inline void plw_agent_ring_commit(struct plw_agent_ring *r, void *rec)
@@ -181,6 +213,25 @@ static inline void plw_agent_ring_commit(struct plw_agent_ring *r, void *rec)
 	unsigned char *slot = (unsigned char *)rec - PLW_AGENT_SLOT_HDR;
 
 	__atomic_store_n((uint32_t *)slot, *(uint32_t *)(slot + 4), __ATOMIC_RELEASE);
+}
+
+/* One PY_ENTRY (RET 0) or PY_RETURN of this process in a compact slot;
+ * false when the ring is full (counted in dropped). */
+static inline bool plw_agent_ring_call(struct plw_agent_ring *r, uint64_t ts, uint32_t tid,
+				       uint16_t cpu, uint32_t loc, bool ret)
+{
+	struct plw_agent_call *c = (void *)plw_agent_ring_slot(r, sizeof(*c));
+
+	if (!c)
+		return false;
+	c->cpu = cpu;
+	c->pad = 0;
+	c->ts = ts;
+	c->tid = tid;
+	c->loc = loc;
+	__atomic_store_n(&c->commit, (uint32_t)sizeof(*c) | PLW_AGENT_SLOT_CALL |
+			 (ret ? PLW_AGENT_SLOT_RET : 0), __ATOMIC_RELEASE);
+	return true;
 }
 
 /* Next loc id from DIR/locs (created on first use), 0 when exhausted or on

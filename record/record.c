@@ -68,6 +68,7 @@ struct rec {
 	struct agent_ring *rings;
 	size_t nr_rings, cap_rings;
 	uint64_t agent_rings_seen;
+	uint64_t agent_rings_bad;		/* set aside: not a ring this pylow reads */
 	uint64_t agent_drained;		/* records of the last drain */
 	uint64_t agent_filtered;	/* events the agents left out (-F/-f) */
 	double duration;
@@ -267,8 +268,9 @@ static const char usage_text[] =
 "                 it only the in-stream records name them)\n"
 "  threads        262144 listed in the task table (past it still recorded,\n"
 "                 not listed); processes are always listed\n"
-"  agent rings    --buffer-size each, one per Python process, plus one spare\n"
-"                 kept ready (its pages allocated by the recorder)\n"
+"  agent rings    --buffer-size each (at most 512 MiB), one per Python\n"
+"                 process, plus one spare kept ready (its pages allocated\n"
+"                 by the recorder)\n"
 "  under 300 MiB in all with the default 64 MiB ring buffer, without the\n"
 "                 agent's rings\n"
 "\n"
@@ -825,8 +827,23 @@ static int agent_open_new(struct rec *r)
 		if (known)
 			continue;
 		snprintf(p, sizeof(p), "%s/%s", r->agent_dir, de->d_name);
-		if (plw_agent_reader_open(&rd, p))
-			continue;	/* not ready, or not a ring: next scan */
+		int err = plw_agent_reader_open(&rd, p);
+
+		if (err == -EPROTO) {
+			/* an agent of another pylow build (another ring
+			 * version): say so once, and set it aside */
+			char q[sizeof(p) + 4];
+
+			pr("agent ring %s is not one this pylow reads (an agent of another pylow "
+			   "build?): that process's Python calls are not recorded", de->d_name);
+			snprintf(q, sizeof(q), "%s/bad.%s", r->agent_dir, de->d_name);
+			if (rename(p, q))
+				unlink(p);
+			r->agent_rings_bad++;
+			continue;
+		}
+		if (err)
+			continue;	/* not ready: next scan */
 		if (r->nr_rings == r->cap_rings) {
 			size_t cap = r->cap_rings ? r->cap_rings * 2 : 16;
 			struct agent_ring *a = realloc(r->rings, cap * sizeof(*a));
