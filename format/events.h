@@ -386,6 +386,9 @@ enum plw_rb {
 	PLW_RB_NET_DATA = 105,		/* struct plw_rb_net_data: head of a socket read/write
 					 * (group net, labels on); parsed by the recorder into
 					 * NET_LABEL events, never written to the file */
+	PLW_RB_PY_STAGE = 106,		/* struct plw_rb_py_stage: Python calls and returns of
+					 * one process staged on one CPU (bpf/pylow.bpf.c);
+					 * split by the recorder into PY_ENTRY/PY_RETURN */
 };
 
 /* kernel tracepoints of -e tracepoint:SYS:NAME in one recording (extra attrs) */
@@ -437,6 +440,42 @@ struct plw_rb_net_data {
 	__u16 flags;			/* PLW_LABEL_* */
 	__s32 fd;			/* the syscall's fd; -1 unknown (TLS) */
 	__u8 data[PLW_NET_HEAD_MAX];
+};
+
+/*
+ * PLW_RB_PY_STAGE.  A ring buffer record per Python call costs the BPF
+ * program a reserve and a submit, about a quarter of its time; instead each
+ * CPU stages up to PLW_STAGE_MAX calls and returns of one process in a
+ * per-CPU map value, struct plw_py_stage, whose hdr + st + ev[0..nr) goes
+ * out as one record when it is full, when another process's call comes,
+ * when its first event is PLW_STAGE_NS old, and from a timer program on
+ * each CPU every PLW_STAGE_TICK_NS.  hdr: ts = first event's, pid, tid 0,
+ * the CPU.  An event's op is its loc id | PLW_STAGE_RET for a return (BPF
+ * loc ids never have the top bit).
+ */
+#define PLW_STAGE_MAX		64
+#define PLW_STAGE_RET		0x80000000u
+#define PLW_STAGE_NS		(4 * 1000000ull)
+#define PLW_STAGE_TICK_NS	(10 * 1000000ull)
+
+struct plw_rb_py_ev {
+	__u64 ts;
+	__u32 tid;
+	__u32 op;			/* loc | PLW_STAGE_RET */
+};
+
+struct plw_rb_py_stage {
+	__u32 nr;			/* events that follow */
+	__u32 pad;
+};
+
+/* the per-CPU map value (stage_map) */
+struct plw_py_stage {
+	__u32 busy;			/* 1: a program of this CPU is using it */
+	__u32 pad;
+	struct plw_rb_hdr hdr;		/* the record as it goes out: hdr, st, ev[0..nr) */
+	struct plw_rb_py_stage st;
+	struct plw_rb_py_ev ev[PLW_STAGE_MAX];
 };
 
 /* Per-CPU counters kept by BPF in an array map, read by the recorder. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rec.h - internals of `pylow record`: ELF/USDT notes (usdt.c), /proc
- * targets (target.c), BPF attach (attach.c), ring buffer -> file (sink.c).
+ * targets (target.c), BPF attach (attach.c), ring buffer -> file (sink.c),
+ * the flush of the per-CPU stages of Python calls (stage.c).
  * Everything here returns 0 or -errno and never prints; record.c is the only
  * layer that talks to the user.
  */
@@ -302,6 +303,25 @@ int sink_flush(struct sink *s, bool final);
 int sink_lost(struct sink *s, uint64_t now, uint64_t lost);
 /* NET_CONN / NET_DATA records go to N (net.c) */
 void sink_set_net(struct sink *s, struct net *n);
+
+/* ---------------------------------------------------------- stage.c */
+
+struct stage_ticks;
+struct bpf_program;
+
+/* A cpu-clock perf event every PLW_STAGE_TICK_NS on each online CPU; the
+ * error of the first CPU that has none (e.g. -EACCES, -ENOENT). */
+int stage_ticks_open(struct stage_ticks **t);
+/* Runs TICK (bpf/pylow.bpf.c's stage_tick) on them, and ON_SWITCH
+ * (stage_switch) on sched_switch. */
+int stage_ticks_attach(struct stage_ticks *t, struct bpf_program *tick,
+		       struct bpf_program *on_switch);
+/* Stops and closes the events (stage_ticks_free does too). */
+void stage_ticks_detach(struct stage_ticks *t);
+void stage_ticks_free(struct stage_ticks *t);
+/* Feeds to S what stage_map (MAP_FD) still holds on each CPU; only once
+ * every program that writes it is detached. */
+int stage_collect(int map_fd, struct sink *s);
 /* a META "KEY" = "VALUE" at time TS, written in time order with the rest */
 int sink_meta_kv(struct sink *s, uint64_t ts, const char *key, const char *value);
 /* the source of the task table's processes ("usdt" unless told) */

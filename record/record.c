@@ -67,6 +67,7 @@ struct rec {
 	char agent_dir[64];		/* private tmpfs dir of the rings */
 	struct agent_ring *rings;
 	size_t nr_rings, cap_rings;
+	struct stage_ticks *ticks;	/* the stage timer; NULL: calls not staged */
 	uint64_t agent_rings_seen;
 	uint64_t agent_rings_bad;		/* set aside: not a ring this pylow reads */
 	uint64_t agent_drained;		/* records of the last drain */
@@ -239,6 +240,8 @@ static const char usage_text[] =
 "  Test hook: the environment variable PYLOW_TOD_SHIFT_NS (signed ns) is added\n"
 "  to every wall-clock value written (CLOCK_DATA, clock_tod_ns, clock_ref),\n"
 "  to simulate a host whose clock is off.\n"
+"  PYLOW_STAGE=0: each USDT Python call goes through the ring buffer alone,\n"
+"  instead of up to 64 at a time staged per CPU (flushed within 10 ms).\n"
 "\n"
 "Filters (decided once per code location; USDT and the agent alike):\n"
 "  -F, --func FUNC         only functions named exactly FUNC (repeatable, max %d)\n"
@@ -602,11 +605,33 @@ static int load_bpf(struct rec *r)
 		strncpy((char *)skel->rodata->file_filters[i], r->globs[i], PLW_FILE_MAX - 1);
 		skel->rodata->file_filter_path[i] = strchr(r->globs[i], '/') != NULL;
 	}
+	/* Python calls staged per CPU (bpf/pylow.bpf.c) need a timer on every
+	 * CPU; without one each call is its own ring buffer record */
+	const char *stage_env = getenv("PYLOW_STAGE");
+
+	if (!stage_env || strcmp(stage_env, "0")) {
+		if ((err = stage_ticks_open(&r->ticks)))
+			pr_v(1, "Python calls not staged per CPU: no cpu-clock perf event: %s",
+			     strerror(-err));
+		else
+			skel->rodata->stage_on = 1;
+	}
 	if ((err = pylow_bpf__load(skel))) {
 		pr("cannot load the BPF programs: %s (run with -vvv for the verifier's log)",
 		   strerror(-err));
 		return -1;
 	}
+	if (r->ticks && (err = stage_ticks_attach(r->ticks, skel->progs.stage_tick,
+							  skel->progs.stage_switch))) {
+		pr("cannot start the timer that flushes staged Python calls: %s "
+		   "(PYLOW_STAGE=0 records without staging)", strerror(-err));
+		return -1;
+	}
+	if (r->ticks)
+		pr_v(1, "Python calls staged per CPU (flushed at least every %llu ms)",
+		     (unsigned long long)(PLW_STAGE_TICK_NS / 1000000));
+	else
+		pr_v(1, "Python calls not staged: one ring buffer record each");
 	if ((err = kern_load(&r->kern, skel, r->groups))) {
 		pr("cannot load the kernel event programs (bpf/kernel.bpf.c): %s (run with -vvv "
 		   "for the verifier's log, or leave kernel groups out of -e)", strerror(-err));
@@ -1409,6 +1434,8 @@ static void detach_all(struct rec *r)
 static void cleanup(struct rec *r)
 {
 	detach_all(r);
+	stage_ticks_free(r->ticks);
+	r->ticks = NULL;
 	agent_cleanup(r);
 	sink_free(r->sink);
 	kern_free(r->kern);
@@ -1759,6 +1786,12 @@ int cmd_record(int argc, char **argv)
 	native_set_running(r->native, 0);
 	net_set_running(r->net, 0);
 	detach_all(r);
+	/* no program writes the stages now: what they hold goes in too */
+	stage_ticks_detach(r->ticks);
+	if (r->ticks && (err = stage_collect(bpf_map__fd(r->skel->maps.stage_map), r->sink))) {
+		pr("recording failed while draining the staged Python calls: %s", strerror(-err));
+		goto fail_mid;
+	}
 	if ((err = agent_drain(r, true))) {
 		pr("recording failed while draining: %s", sink_error(r->sink));
 		goto fail_mid;

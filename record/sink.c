@@ -385,6 +385,39 @@ void sink_set_stacks(struct sink *s, struct stacks *stk)
 	s->stk = stk;
 }
 
+/* a PLW_RB_PY_STAGE record: its events, one PY_ENTRY/PY_RETURN record each */
+static int add_stage(struct sink *s, const struct plw_rb_hdr *hp, const void *payload)
+{
+	struct plw_rb_py_stage st;
+	const unsigned char *p = payload;
+	int err = 0, full = 0;
+
+	if (hp->size < sizeof(st))
+		return 0;
+	memcpy(&st, p, sizeof(st));
+	if (st.nr > (hp->size - sizeof(st)) / sizeof(struct plw_rb_py_ev))
+		st.nr = (hp->size - sizeof(st)) / sizeof(struct plw_rb_py_ev);
+	p += sizeof(st);
+	for (uint32_t i = 0; i < st.nr; i++, p += sizeof(struct plw_rb_py_ev)) {
+		struct plw_rb_py_ev e;
+		struct plw_py_call c;
+		struct plw_rb_hdr h = *hp;
+
+		memcpy(&e, p, sizeof(e));
+		h.ts = e.ts;
+		h.tid = e.tid;
+		h.type = e.op & PLW_STAGE_RET ? PLW_EV_PY_RETURN : PLW_EV_PY_ENTRY;
+		h.size = sizeof(c);
+		c.loc = e.op & ~PLW_STAGE_RET;
+		err = add_rec(s, &h, &c);
+		if (err == BATCH_FULL)
+			full = 1;
+		else if (err)
+			return err;
+	}
+	return full ? BATCH_FULL : 0;
+}
+
 /* one record into the batch: H then PAYLOAD (h.size bytes) */
 static int add_rec(struct sink *s, const struct plw_rb_hdr *hp, const void *payload)
 {
@@ -393,6 +426,8 @@ static int add_rec(struct sink *s, const struct plw_rb_hdr *hp, const void *payl
 	struct plw_stack st;
 	int err;
 
+	if (h.type == PLW_RB_PY_STAGE)
+		return add_stage(s, hp, payload);
 	if (h.type == PLW_EV_STACK && s->stk && h.size >= sizeof(st)) {
 		memcpy(&st, payload, sizeof(st));
 		struct sdef_ctx c = { s, h };
