@@ -56,6 +56,9 @@ struct seen {
 struct tally {
 	uint64_t by_kind[NR_KINDS];
 	uint64_t events, first, last;
+	/* events earlier than the timed event before them: 0 for a file
+	 * pylow wrote (its recorder sorts), not for perf record's */
+	uint64_t unordered, prev_ts;
 	struct seen *th;
 	size_t nr_th, cap_th;
 	size_t last_th;
@@ -98,6 +101,11 @@ static int tally_event(struct tally *t, const struct plw_event *ev)
 		t->first = ev->ts;
 	if (ev->ts > t->last)
 		t->last = ev->ts;
+	if (ev->ts) {
+		if (ev->ts < t->prev_ts)
+			t->unordered++;
+		t->prev_ts = ev->ts;
+	}
 	if (ev->type == PLW_REC_LOST || ev->type == PLW_EV_META || ev->type == PLW_EV_PY_LOC ||
 	    ev->type == PLW_REC_OTHER)
 		return 0;
@@ -225,6 +233,9 @@ static void text_info(FILE *out, const char *path, const struct plw_meta *meta,
 		st->calls, st->returns, st->cut_start, st->cut_end, st->incomplete);
 	uint64_t lost = meta->lost_total > st->lost ? meta->lost_total : st->lost;
 
+	if (t->unordered)
+		fprintf(out, "order:      %" PRIu64 " events earlier than the event before them "
+			"(not in time order)\n", t->unordered);
 	fprintf(out, "lost:       %" PRIu64 " events\n", lost);
 	for (size_t i = 0; i < meta->nr_losses; i++) {
 		const struct plw_loss *l = &meta->losses[i];
@@ -362,6 +373,8 @@ static void json_info(struct jw *j, const char *path, const struct plw_meta *met
 	jw_key(j, "incomplete");
 	jw_u64(j, st->incomplete);
 	jw_obj_end(j);
+	jw_key(j, "unordered_events");
+	jw_u64(j, t->unordered);
 	jw_key(j, "lost");
 	jw_obj(j);
 	jw_key(j, "total");

@@ -83,6 +83,11 @@ report() {
 finished() {
 	[ -s "$2" ] || { show "$1/rec.err"; fail "no recording $2"; }
 	[ ! -e "$2.partial" ] || fail "$2.partial left behind"
+	# pylow's recorder writes in time order (Python calls staged per CPU
+	# included: bpf/pylow.bpf.c): no event earlier than the one before it
+	local u
+	u=$("$PYLOW" report info --json "$2" 2>/dev/null | grep -o '"unordered_events":[0-9]*' | cut -d: -f2)
+	[ "$u" = 0 ] || fail "$2: ${u:-?} events out of time order (report info)"
 }
 check() {	# check WHAT HELPER-ARGS...
 	local what=$1; shift
@@ -247,6 +252,27 @@ t_perf_script() {
 		fi
 		[ "$perf_n" -gt 1000 ] || fail "$mode: perf script shows only $perf_n Python events"
 		[ "$perf_n" = "$pylow_n" ] || fail "$mode: perf script sees $perf_n, pylow reports $pylow_n"
+	done
+}
+
+# Python calls staged per CPU (default) and not (PYLOW_STAGE=0): the
+# recorder says which, both give the ground truth's exact counts, and
+# finished() checks the file is in time order
+t_stage() {
+	local d=$1 mode
+	for mode in staged unstaged; do
+		local stage=1
+		[ $mode = staged ] || stage=0
+		PYLOW_STAGE=$stage rec "$d" record -v --python=usdt -o "$d/$mode.plw" -- "$PY" "$PYDIR/known_calls.py" "$d/gt-$mode.json"
+		[ $rc = 0 ] || { show "$d/rec.err"; fail "record ($mode) exited $rc"; }
+		finished "$d" "$d/$mode.plw"
+		if [ $mode = staged ]; then
+			grep -q 'Python calls staged per CPU' "$d/rec.err" || { show "$d/rec.err"; fail "recorder does not say calls are staged"; }
+		else
+			grep -q 'Python calls not staged' "$d/rec.err" || { show "$d/rec.err"; fail "PYLOW_STAGE=0: recorder does not say calls are not staged"; }
+		fi
+		report "$d" "$d/graph-$mode.json" graph --json "$d/$mode.plw"
+		check "graph --json ($mode): wrong counts" calls "$d/gt-$mode.json" "$d/graph-$mode.json" calls
 	done
 }
 
@@ -2050,7 +2076,7 @@ sys.exit(1 if bad else 0)
 PYEOF
 }
 
-CASES=(launch_counts attach_counts sleep_durations children threads deep_stack perf_script
+CASES=(launch_counts attach_counts sleep_durations children threads deep_stack perf_script stage
        refuse_noprobe_python refuse_noprobe_attach refuse_missing_pid refuse_non_python
        refuse_capabilities
        structure_agent_3_6 structure_agent_3_7 structure_agent_3_8 structure_agent_3_9

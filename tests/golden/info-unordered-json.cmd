@@ -1,0 +1,1 @@
+info --json unordered.plw
