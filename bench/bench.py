@@ -52,6 +52,7 @@ AGENT_PYTHONS = [p for p in E.get("AGENT_PYTHONS", ":".join([
     "/root/.pyenv/versions/3.12.1/bin/python3.12",
     "/root/.pyenv/versions/3.13.0/bin/python3.13"])).split(":") if p]
 AGENT_ROUNDS = int(E.get("AGENT_ROUNDS", str(ROUNDS)))
+AGENT_WORKLOADS = E.get("AGENT_WORKLOADS", "W1,W2").split(",")   # agent rows on these
 ONLY = E.get("BENCH_ONLY", "")          # "agent": only the agent rows; "report": only the report side
 
 PERF_EVENTS = ["sdt_python:function__entry", "sdt_python:function__return"]
@@ -577,6 +578,8 @@ def bench_agent():
     rows = []
     for wl, script, args, expected in (("W1", "w1_cpu.py", W1_ARGS, 2 * (reps * 242785 + 2 * n)),
                                        ("W2", "w2_io.py", W2_ARGS, None)):
+        if wl not in AGENT_WORKLOADS:
+            continue
         for py in AGENT_PYTHONS:
             if not os.access(py, os.X_OK):
                 rows.append({"workload": wl, "python": py, "skipped": "not installed"})
