@@ -274,6 +274,10 @@ uint64_t net_labels(const struct net *n);
 struct sink;
 struct ring_buffer;
 
+/* records younger than this wait in the sink, for older ones still on
+ * their way into the ring buffer (or staged per CPU in BPF) */
+#define SINK_HOLD_NS	(50 * 1000000ull)
+
 struct sink_stats {
 	uint64_t records;		/* ring buffer records */
 	uint64_t events;		/* file events written */
@@ -281,6 +285,9 @@ struct sink_stats {
 	uint64_t filtered;
 	uint64_t locs;
 	uint64_t tasks_dropped;		/* threads past the task table cap */
+	/* records that came after a later one was written (more than the
+	 * hold-back late): in the file out of time order */
+	uint64_t late;
 	unsigned live_targets;		/* processes not yet exited */
 };
 

@@ -1859,6 +1859,11 @@ int cmd_record(int argc, char **argv)
 			   (unsigned long long)st.lost,
 			   st.lost ? " (raise --buffer-size)" : "",
 			   (unsigned long long)(st.filtered + r->agent_filtered), r->output);
+		if (st.late)
+			pr("warning: %llu events reached the recorder more than %llu ms late and are "
+			   "out of time order in the file (report info counts them); a machine too "
+			   "busy to run the recorder?", (unsigned long long)st.late,
+			   (unsigned long long)(SINK_HOLD_NS / 1000000));
 	}
 	if (r->child > 0 && r->child_reaped) {
 		int s = r->child_status;

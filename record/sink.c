@@ -25,7 +25,7 @@
 /* thread entries of the private task table; past it threads are still
  * recorded (COMM records, events), only not listed (processes always are) */
 #define TASKS_MAX	(1u << 18)
-#define HOLD_NS		(50 * 1000000ull)	/* records younger than this wait */
+#define HOLD_NS		SINK_HOLD_NS	/* records younger than this wait */
 #define FLUSH_EVERY_NS	(25 * 1000000ull)
 
 struct brec {
@@ -885,7 +885,8 @@ static int flush_batch(struct sink *s, uint64_t cutoff)
 	if ((err = sort_recs(s)))
 		return serr(s, err, "out of memory");
 	for (i = 0; i < s->nrecs && s->recs[i].ts <= cutoff; i++)
-		;
+		if (s->recs[i].ts < s->last_ts)
+			s->st.late++;
 	if (s->py_batch)
 		err = write_batched(s, i);
 	else
