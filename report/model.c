@@ -1091,15 +1091,7 @@ int plw_model_leaf(struct plw_model *m, uint32_t input, uint32_t pid, uint32_t t
 
 	if (!n)
 		return -ENOMEM;
-	if (!n->count) {
-		n->input = input;
-		n->pid = pid;
-		n->tid = tid;
-		n->start_ns = start;
-	}
-	n->count++;
-	n->dur_ns += dur;
-	n->self_ns += dur;
+	leaf_add(n, input, pid, tid, start, dur, dur, NULL);
 	return 0;
 }
 

@@ -390,6 +390,7 @@ static void test_kernel_leaves(void **state)
 
 	expect(r, "main", 100, 100, 65, 1, 0, 2);
 	expect(child(r, 0), "read", 110, 15, 15, 2, 0, 0);
+	assert_int_equal(child(r, 0)->max_ns, 10);	/* the longer of 10 and 5 */
 	assert_int_equal(child(r, 0)->site->kind, PLW_KIND_SYSCALL);
 	expect(child(r, 1), "read", 140, 20, 20, 1, 0, 0);
 	assert_int_equal(child(r, 1)->site->kind, PLW_KIND_OFFCPU);
