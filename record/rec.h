@@ -301,9 +301,18 @@ int sink_add_process(struct sink *s, int pid, uint64_t ts);
 /* polls the ring buffer for up to TIMEOUT_MS, sorts and writes (all of it
  * when FINAL, else what is older than a short hold-back window) */
 int sink_poll(struct sink *s, int timeout_ms, bool final);
-/* one record from another source (the agent's rings): 0, -ENOSPC when the
- * batch is full (sink_flush, then feed the same record again), -errno */
+/* one record from another source (the agent's rings, the stages): 0, or
+ * -ENOSPC when the batch is now full: the record WAS added, sink_flush()
+ * soon; -errno on error (not added) */
 int sink_feed(struct sink *s, const struct plw_rb_hdr *h, const void *payload);
+/* the batch is past its size: sink_flush() it (sink_feed said -ENOSPC) */
+bool sink_batch_full(const struct sink *s);
+/* Records of another source (the agent's rings) from before TS may still
+ * come: flushes write nothing younger than TS minus the hold-back.  Set to
+ * when its last complete drain began. */
+void sink_set_horizon(struct sink *s, uint64_t ts);
+/* the batch size that counts as full (default 32 MiB; a test hook) */
+void sink_set_batch_max(struct sink *s, size_t bytes);
 /* writes the batch (all of it when FINAL, else what is older than the hold-back) */
 int sink_flush(struct sink *s, bool final);
 /* LOST records for LOST events dropped outside BPF (the agent's rings) */

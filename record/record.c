@@ -239,7 +239,8 @@ static const char usage_text[] =
 "  at the end.\n"
 "  Test hook: the environment variable PYLOW_TOD_SHIFT_NS (signed ns) is added\n"
 "  to every wall-clock value written (CLOCK_DATA, clock_tod_ns, clock_ref),\n"
-"  to simulate a host whose clock is off.\n"
+"  to simulate a host whose clock is off.  PYLOW_TEST_BATCH_BYTES (bytes) makes\n"
+"  the recorder's sort batch that small, so that it fills often.\n"
 "  PYLOW_STAGE=0: each USDT Python call goes through the ring buffer alone,\n"
 "  instead of up to 64 at a time staged per CPU (flushed within 10 ms).\n"
 "\n"
@@ -818,9 +819,14 @@ static void agent_env(struct rec *r)
 		setenv("PYTHONPATH", r->agent_path, 1);
 }
 
+/* A record of a ring into the sink.  The sink adds it even when it says
+ * "batch full" (-ENOSPC): the drain must go on then, or the record would
+ * stay in the ring and be fed again; the batch is flushed after the drain. */
 static int feed_cb(void *ctx, const struct plw_rb_hdr *h, const void *payload)
 {
-	return sink_feed(ctx, h, payload);
+	int err = sink_feed(ctx, h, payload);
+
+	return err == -ENOSPC ? 0 : err;
 }
 
 static void agent_close(struct rec *r, size_t i)
@@ -907,6 +913,7 @@ static int agent_open_new(struct rec *r)
  */
 static int agent_drain(struct rec *r, bool final)
 {
+	uint64_t begin = mono_ns();
 	int err;
 
 	r->agent_drained = 0;
@@ -923,10 +930,11 @@ static int agent_drain(struct rec *r, bool final)
 		long n;
 		uint64_t d;
 
-		while ((n = plw_agent_reader_drain(a->rd, feed_cb, r->sink)) == -ENOSPC) {
-			if ((err = sink_flush(r->sink, true)))
-				return err;
-		}
+		n = plw_agent_reader_drain(a->rd, feed_cb, r->sink);
+		/* a full batch: write what is older than the hold-back (a
+		 * ring holds a bounded amount, so the batch is bounded too) */
+		if (sink_batch_full(r->sink) && (err = sink_flush(r->sink, false)))
+			return err;
 		if (n > 0)
 			r->agent_drained += n;
 		if (n < 0) {
@@ -952,6 +960,10 @@ static int agent_drain(struct rec *r, bool final)
 		}
 		i++;
 	}
+	/* what the agents committed before BEGIN is in the sink now; what
+	 * they write from now on waits in their rings for the next drain,
+	 * which may take longer than the hold-back when they are busy */
+	sink_set_horizon(r->sink, begin);
 	return 0;
 }
 
@@ -1662,6 +1674,13 @@ int cmd_record(int argc, char **argv)
 	}
 	sink_set_net(r->sink, r->net);
 	sink_set_py_batch(r->sink, !r->no_batch);
+	{
+		/* test hook: a small batch, so that "batch full" happens often */
+		const char *bb = getenv("PYLOW_TEST_BATCH_BYTES");
+
+		if (bb)
+			sink_set_batch_max(r->sink, strtoull(bb, NULL, 0));
+	}
 	if (r->use_agent)
 		sink_set_default_source(r->sink, NULL);
 	for (int i = 0; i < r->nr_pyusdt; i++)

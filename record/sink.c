@@ -56,6 +56,9 @@ struct sink {
 	/* batch */
 	unsigned char *bytes, *held;
 	size_t nbytes, capbytes;
+	size_t batch_max;		/* "full" past this (BATCH_MAX_BYTES) */
+	uint64_t horizon;		/* 0, or: records from before it may still come
+					 * from another source (sink_set_horizon) */
 	uint64_t last_ts;		/* newest timestamp written */
 	uint64_t last_flush_ns;
 	struct brec *recs, *tmp;	/* tmp: merge sort's other half */
@@ -471,7 +474,7 @@ static int add_rec(struct sink *s, const struct plw_rb_hdr *hp, const void *payl
 	memcpy(s->bytes + s->nbytes + sizeof(h), payload, h.size);
 	s->nbytes += (size + 7) & ~7ul;
 	s->st.records++;
-	return s->nbytes >= BATCH_MAX_BYTES ? BATCH_FULL : 0;
+	return s->nbytes >= s->batch_max ? BATCH_FULL : 0;
 }
 
 static int on_sample(void *ctx, void *data, size_t size)
@@ -489,6 +492,16 @@ static int on_sample(void *ctx, void *data, size_t size)
 int sink_feed(struct sink *s, const struct plw_rb_hdr *h, const void *payload)
 {
 	return add_rec(s, h, payload);
+}
+
+void sink_set_batch_max(struct sink *s, size_t bytes)
+{
+	s->batch_max = bytes ? bytes : BATCH_MAX_BYTES;
+}
+
+bool sink_batch_full(const struct sink *s)
+{
+	return s->nbytes >= s->batch_max;
 }
 
 void sink_set_net(struct sink *s, struct net *n)
@@ -875,7 +888,7 @@ static int flush_batch(struct sink *s, uint64_t cutoff)
 	/* every flush moves the held-back records to the front again: with polls
 	 * much shorter than the hold-back, flush at most every FLUSH_EVERY_NS
 	 * (unless final, or the batch is big) so a record is moved once or twice */
-	if (cutoff != UINT64_MAX && s->nbytes < BATCH_MAX_BYTES / 4) {
+	if (cutoff != UINT64_MAX && s->nbytes < s->batch_max / 4) {
 		uint64_t now = cutoff + HOLD_NS;
 
 		if (now - s->last_flush_ns < FLUSH_EVERY_NS)
@@ -920,12 +933,28 @@ static int flush_batch(struct sink *s, uint64_t cutoff)
 	return 0;
 }
 
+/* what a flush may write now: older than the hold-back, and than what
+ * the other sources may still deliver */
+static uint64_t cutoff_now(const struct sink *s)
+{
+	uint64_t c = mono_ns() - HOLD_NS;
+
+	if (s->horizon && s->horizon - HOLD_NS < c)
+		c = s->horizon > HOLD_NS ? s->horizon - HOLD_NS : 0;
+	return c;
+}
+
+void sink_set_horizon(struct sink *s, uint64_t ts)
+{
+	s->horizon = ts;
+}
+
 int sink_poll(struct sink *s, int timeout_ms, bool final)
 {
 	int n, err;
 
 	for (;;) {
-		uint64_t cutoff = final ? UINT64_MAX : mono_ns() - HOLD_NS;
+		uint64_t cutoff = final ? UINT64_MAX : cutoff_now(s);
 
 		/* the programs submit without wakeups: the poll's timeout paces
 		 * the loop, and consume() drains whatever is there */
@@ -944,7 +973,7 @@ int sink_poll(struct sink *s, int timeout_ms, bool final)
 
 int sink_flush(struct sink *s, bool final)
 {
-	return flush_batch(s, final ? UINT64_MAX : mono_ns() - HOLD_NS);
+	return flush_batch(s, final ? UINT64_MAX : cutoff_now(s));
 }
 
 static int add_loss(struct sink *s, uint32_t cpu, uint64_t now, uint64_t d)
@@ -1102,6 +1131,7 @@ int sink_new(struct sink **sp, struct plw_writer *w, int counters_fd,
 	if (!s)
 		return -ENOMEM;
 	s->w = w;
+	s->batch_max = BATCH_MAX_BYTES;
 	s->default_src = "usdt";
 	s->py_batch = true;
 	s->counters_fd = counters_fd;

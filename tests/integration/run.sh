@@ -276,6 +276,19 @@ t_stage() {
 	done
 }
 
+# the recorder's sort batch filling up while it drains the agent's rings
+# (PYLOW_TEST_BATCH_BYTES makes it 16 KiB): no record fed twice (exact
+# counts), none written early (finished() checks the time order)
+t_agent_batch_full() {
+	local d=$1
+	PYLOW_TEST_BATCH_BYTES=16384 rec "$d" record -q --python=agent -o "$d/x.plw" -- "$PY" "$PYDIR/known_calls.py" "$d/gt.json"
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	! grep -q 'late' "$d/rec.err" || { show "$d/rec.err"; fail "the recorder says events came late"; }
+	report "$d" "$d/graph.json" graph --json "$d/x.plw"
+	check "graph --json: wrong counts" calls "$d/gt.json" "$d/graph.json" calls
+}
+
 # --python=usdt of a Python without USDT probes is refused plainly, nothing written
 t_refuse_noprobe_python() {
 	local d=$1
@@ -2076,7 +2089,7 @@ sys.exit(1 if bad else 0)
 PYEOF
 }
 
-CASES=(launch_counts attach_counts sleep_durations children threads deep_stack perf_script stage
+CASES=(launch_counts attach_counts sleep_durations children threads deep_stack perf_script stage agent_batch_full
        refuse_noprobe_python refuse_noprobe_attach refuse_missing_pid refuse_non_python
        refuse_capabilities
        structure_agent_3_6 structure_agent_3_7 structure_agent_3_8 structure_agent_3_9
