@@ -527,12 +527,23 @@ static int site_set(struct plw_model *m, struct plw_site *s, const char *func,
 	char *f = arena_strdup(m->sites, func);
 	char *p = arena_strdup(m->sites, file);
 
+	const struct plw_site *was = s->ident;
+	int err;
+
 	if (!f || !p)
 		return -ENOMEM;
 	s->name = f;
 	s->file = p;
 	s->line = line;
-	return site_ident(m, s);
+	if ((err = site_ident(m, s)))
+		return err;
+	/* a placeholder (an event came before its PY_LOC) that now has a
+	 * name may join another identity: its open frames count there */
+	if (was == s && s->ident != s && s->open) {
+		((struct plw_site *)s->ident)->open += s->open;
+		s->open = 0;
+	}
+	return 0;
 }
 
 static struct plw_site *site_new(struct plw_model *m, uint32_t input, struct input *in,

@@ -837,6 +837,28 @@ static void test_unmatched_deep(void **state)
 	plw_model_free(m);
 }
 
+/* a call whose PY_LOC comes after it: a placeholder site first, then the
+ * identity of main; its open frame must count there, or main's return
+ * further up would not find it */
+static void test_placeholder_identity(void **state)
+{
+	struct fx *fx = *state;
+
+	locs(fx);
+	IN(fx, 1, 100, 7);		/* <loc 7> */
+	loc(fx, 7, "main", "app.py", 5);	/* now main, like loc 1 */
+	IN(fx, 1, 110, 1);
+	OUT(fx, 1, 115, 1);
+	IN(fx, 1, 120, 2);		/* work: never returns */
+	OUT(fx, 1, 130, 1);		/* main: closes work and the first frame */
+	assert_int_equal(plw_model_stats(fx->m)->cut_start, 0);
+	/* work, and the root it was left open under */
+	assert_int_equal(plw_model_stats(fx->m)->incomplete, 2);
+	assert_int_equal(fx->nr_trees, 1);
+	assert_string_equal(fx->trees[0]->root->site->name, "main");
+	assert_int_equal(fx->trees[0]->root->dur_ns, 30);
+}
+
 static void test_no_growth(void **state)
 {
 	/* a long stream of short roots reuses one arena */
@@ -886,6 +908,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_span_view, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leaf_marked, setup, teardown),
 		cmocka_unit_test(test_unmatched_deep),
+		cmocka_unit_test_setup_teardown(test_placeholder_identity, setup, teardown),
 		cmocka_unit_test(test_no_growth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
