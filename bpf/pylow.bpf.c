@@ -429,7 +429,7 @@ struct call_rec {
  * preemption, disabled) and the timer program interrupts them; whoever finds
  * it busy writes its event directly, or flushes at the next tick.
  */
-const volatile __u8 stage_on = 0;
+volatile __u32 stage_on = 0;		/* set once the timer runs on every CPU */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -466,7 +466,7 @@ static __always_inline void stage_flush(struct plw_py_stage *s)
 			       nr * sizeof(s->ev[0]), BPF_RB_NO_WAKEUP)) {
 		c = bpf_map_lookup_elem(&counters, &which);
 		if (c)
-			*c += nr;
+			__sync_fetch_and_add(c, nr);
 	}
 	s->st.nr = 0;
 }

@@ -606,6 +606,11 @@ static int load_bpf(struct rec *r)
 		strncpy((char *)skel->rodata->file_filters[i], r->globs[i], PLW_FILE_MAX - 1);
 		skel->rodata->file_filter_path[i] = strchr(r->globs[i], '/') != NULL;
 	}
+	if ((err = pylow_bpf__load(skel))) {
+		pr("cannot load the BPF programs: %s (run with -vvv for the verifier's log)",
+		   strerror(-err));
+		return -1;
+	}
 	/* Python calls staged per CPU (bpf/pylow.bpf.c) need a timer on every
 	 * CPU; without one each call is its own ring buffer record */
 	const char *stage_env = getenv("PYLOW_STAGE");
@@ -614,19 +619,17 @@ static int load_bpf(struct rec *r)
 		if ((err = stage_ticks_open(&r->ticks)))
 			pr_v(1, "Python calls not staged per CPU: no cpu-clock perf event: %s",
 			     strerror(-err));
-		else
-			skel->rodata->stage_on = 1;
-	}
-	if ((err = pylow_bpf__load(skel))) {
-		pr("cannot load the BPF programs: %s (run with -vvv for the verifier's log)",
-		   strerror(-err));
-		return -1;
-	}
-	if (r->ticks && (err = stage_ticks_attach(r->ticks, skel->progs.stage_tick,
-							  skel->progs.stage_switch))) {
-		pr("cannot start the timer that flushes staged Python calls: %s "
-		   "(PYLOW_STAGE=0 records without staging)", strerror(-err));
-		return -1;
+		else if ((err = stage_ticks_attach(r->ticks, skel->progs.stage_tick,
+						   skel->progs.stage_switch)))
+			pr("warning: Python calls not staged per CPU (each goes through the ring "
+			   "buffer alone): cannot attach the timer that flushes them: %s",
+			   strerror(-err));
+		if (err) {
+			stage_ticks_free(r->ticks);
+			r->ticks = NULL;
+		} else {
+			skel->bss->stage_on = 1;
+		}
 	}
 	if (r->ticks)
 		pr_v(1, "Python calls staged per CPU (flushed at least every %llu ms)",
@@ -1805,8 +1808,11 @@ int cmd_record(int argc, char **argv)
 	native_set_running(r->native, 0);
 	net_set_running(r->net, 0);
 	detach_all(r);
-	/* no program writes the stages now: what they hold goes in too */
+	/* no program writes the stages now (a flush that began before the
+	 * detach has long ended after 20 ms): what they hold goes in too */
 	stage_ticks_detach(r->ticks);
+	if (r->ticks)
+		usleep(20000);
 	if (r->ticks && (err = stage_collect(bpf_map__fd(r->skel->maps.stage_map), r->sink))) {
 		pr("recording failed while draining the staged Python calls: %s", strerror(-err));
 		goto fail_mid;

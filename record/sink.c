@@ -980,9 +980,18 @@ static int add_loss(struct sink *s, uint32_t cpu, uint64_t now, uint64_t d)
 {
 	int err;
 
+	uint64_t at = s->last_ts;
+
 	s->st.lost += d;
-	/* stamped after the newest event written: keeps the file in order */
-	if ((err = plw_writer_lost(s->w, cpu, s->last_ts ? s->last_ts : now, d)) < 0)
+	/* stamped after the newest event written: keeps the file in order;
+	 * before anything is written, before the oldest event held */
+	if (!at) {
+		at = now;
+		for (size_t i = 0; i < s->nrecs; i++)
+			if (s->recs[i].ts < at)
+				at = s->recs[i].ts;
+	}
+	if ((err = plw_writer_lost(s->w, cpu, at, d)) < 0)
 		return serr(s, err, "cannot write a LOST record");
 	if (s->nlosses == s->caplosses) {
 		size_t cap = s->caplosses ? s->caplosses * 2 : 64;

@@ -138,7 +138,8 @@ int stage_collect(int map_fd, struct sink *s)
 	for (int cpu = 0; cpu < nr && !err; cpu++) {
 		struct plw_py_stage *st = (void *)(vals + cpu * vsz);
 
-		if (!st->st.nr)
+		/* busy: a flush was under way (it reaches the ring buffer) */
+		if (!st->st.nr || st->busy)
 			continue;
 		if (st->st.nr > PLW_STAGE_MAX)
 			st->st.nr = PLW_STAGE_MAX;
