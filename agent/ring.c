@@ -365,30 +365,31 @@ long plw_agent_reader_drain(struct plw_agent_reader *r, plw_agent_rec_cb cb, voi
 			ret = -EPROTO;
 			break;
 		}
-		if (w & PLW_AGENT_SLOT_CALL) {
+		if (!(w & PLW_AGENT_SLOT_PAD)) {
+			/* a full record as it is, or a compact call slot as the
+			 * record BPF would have written */
 			const struct plw_agent_call *c = (const void *)slot;
-			struct plw_rb_hdr rh = {
-				.ts = c->ts, .pid = h->pid, .tid = c->tid,
-				.type = w & PLW_AGENT_SLOT_RET ? PLW_EV_PY_RETURN : PLW_EV_PY_ENTRY,
-				.cpu = c->cpu, .size = sizeof(struct plw_py_call),
-			};
-			struct plw_py_call pc = { .loc = c->loc };
-
-			ret = cb(ctx, &rh, &pc);
-			if (ret < 0)
-				break;
-			ret = 0;
-			n++;
-		} else if (!(w & PLW_AGENT_SLOT_PAD)) {
+			struct plw_rb_hdr call_h;
+			struct plw_py_call call;
 			const struct plw_rb_hdr *rh = (const void *)(slot + PLW_AGENT_SLOT_HDR);
+			const void *payload = rh + 1;
 
-			if (len < PLW_AGENT_SLOT_HDR + sizeof(*rh) ||
-			    rh->size > len - PLW_AGENT_SLOT_HDR - sizeof(*rh)) {
+			if (w & PLW_AGENT_SLOT_CALL) {
+				call_h = (struct plw_rb_hdr){
+					.ts = c->ts, .pid = h->pid, .tid = c->tid,
+					.type = w & PLW_AGENT_SLOT_RET ? PLW_EV_PY_RETURN : PLW_EV_PY_ENTRY,
+					.cpu = c->cpu, .size = sizeof(call),
+				};
+				call.loc = c->loc;
+				rh = &call_h;
+				payload = &call;
+			} else if (len < PLW_AGENT_SLOT_HDR + sizeof(*rh) ||
+				   rh->size > len - PLW_AGENT_SLOT_HDR - sizeof(*rh)) {
 				r->broken = 1;
 				ret = -EPROTO;
 				break;
 			}
-			ret = cb(ctx, rh, rh + 1);
+			ret = cb(ctx, rh, payload);
 			if (ret < 0)
 				break;
 			ret = 0;

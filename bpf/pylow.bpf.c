@@ -453,8 +453,7 @@ static __always_inline void stage_give(struct plw_py_stage *s)
 /* writes the staged events as one record (its owner: busy taken) */
 static __always_inline void stage_flush(struct plw_py_stage *s)
 {
-	__u32 nr = s->st.nr, which = PLW_CNT_LOST;
-	__u64 *c;
+	__u32 nr = s->st.nr;
 
 	if (!nr)
 		return;
@@ -463,11 +462,8 @@ static __always_inline void stage_flush(struct plw_py_stage *s)
 	s->st.nr = nr;
 	s->hdr.size = sizeof(s->st) + nr * sizeof(s->ev[0]);
 	if (bpf_ringbuf_output(&rb, &s->hdr, sizeof(s->hdr) + sizeof(s->st) +
-			       nr * sizeof(s->ev[0]), BPF_RB_NO_WAKEUP)) {
-		c = bpf_map_lookup_elem(&counters, &which);
-		if (c)
-			__sync_fetch_and_add(c, nr);
-	}
+			       nr * sizeof(s->ev[0]), BPF_RB_NO_WAKEUP))
+		count_n(PLW_CNT_LOST, nr);
 	s->st.nr = 0;
 }
 

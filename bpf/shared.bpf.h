@@ -35,14 +35,19 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-static __always_inline void count(__u32 which)
+/* atomic: the timer and sched_switch programs (pylow.bpf.c's stage
+ * flush) may interrupt a program in the middle of this on its CPU */
+static __always_inline void count_n(__u32 which, __u64 n)
 {
 	__u64 *c = bpf_map_lookup_elem(&counters, &which);
 
-	/* atomic: the timer and sched_switch programs (pylow.bpf.c's stage
-	 * flush) may interrupt a program in the middle of this on its CPU */
 	if (c)
-		__sync_fetch_and_add(c, 1);
+		__sync_fetch_and_add(c, n);
+}
+
+static __always_inline void count(__u32 which)
+{
+	count_n(which, 1);
 }
 
 /* recording, and TGID is one of the targets */

@@ -69,7 +69,6 @@ struct rec {
 	size_t nr_rings, cap_rings;
 	struct stage_ticks *ticks;	/* the stage timer; NULL: calls not staged */
 	uint64_t agent_rings_seen;
-	uint64_t agent_rings_bad;		/* set aside: not a ring this pylow reads */
 	uint64_t agent_drained;		/* records of the last drain */
 	uint64_t agent_filtered;	/* events the agents left out (-F/-f) */
 	double duration;
@@ -873,7 +872,6 @@ static int agent_open_new(struct rec *r)
 			snprintf(q, sizeof(q), "%s/bad.%s", r->agent_dir, de->d_name);
 			if (rename(p, q))
 				unlink(p);
-			r->agent_rings_bad++;
 			continue;
 		}
 		if (err)
@@ -1810,12 +1808,14 @@ int cmd_record(int argc, char **argv)
 	detach_all(r);
 	/* no program writes the stages now (a flush that began before the
 	 * detach has long ended after 20 ms): what they hold goes in too */
-	stage_ticks_detach(r->ticks);
-	if (r->ticks)
+	if (r->ticks) {
+		stage_ticks_detach(r->ticks);
 		usleep(20000);
-	if (r->ticks && (err = stage_collect(bpf_map__fd(r->skel->maps.stage_map), r->sink))) {
-		pr("recording failed while draining the staged Python calls: %s", strerror(-err));
-		goto fail_mid;
+		if ((err = stage_collect(bpf_map__fd(r->skel->maps.stage_map), r->sink))) {
+			pr("recording failed while draining the staged Python calls: %s",
+			   strerror(-err));
+			goto fail_mid;
+		}
 	}
 	if ((err = agent_drain(r, true))) {
 		pr("recording failed while draining: %s", sink_error(r->sink));

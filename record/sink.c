@@ -978,9 +978,8 @@ int sink_flush(struct sink *s, bool final)
 
 static int add_loss(struct sink *s, uint32_t cpu, uint64_t now, uint64_t d)
 {
-	int err;
-
 	uint64_t at = s->last_ts;
+	int err;
 
 	s->st.lost += d;
 	/* stamped after the newest event written: keeps the file in order;

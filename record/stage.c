@@ -2,7 +2,8 @@
 /*
  * stage.c - the timer that empties bpf/pylow.bpf.c's per-CPU stages of
  * Python calls (format/events.h "PLW_RB_PY_STAGE"): a cpu-clock perf event
- * on every online CPU runs stage_tick every PLW_STAGE_TICK_NS, and what the
+ * on every online CPU runs stage_tick every PLW_STAGE_TICK_NS, stage_switch
+ * runs at every context switch (an idle CPU may get no tick), and what the
  * stages still hold once every program is detached is read from the map.
  */
 #include <errno.h>
@@ -141,9 +142,8 @@ int stage_collect(int map_fd, struct sink *s)
 		/* busy: a flush was under way (it reaches the ring buffer) */
 		if (!st->st.nr || st->busy)
 			continue;
-		if (st->st.nr > PLW_STAGE_MAX)
-			st->st.nr = PLW_STAGE_MAX;
-		st->hdr.size = sizeof(st->st) + st->st.nr * sizeof(st->ev[0]);
+		/* the whole array: the sink takes nr events of it, at most all */
+		st->hdr.size = sizeof(st->st) + sizeof(st->ev);
 		err = sink_feed(s, &st->hdr, &st->st);
 		if (err == -ENOSPC)	/* added; the batch is full */
 			err = 0;

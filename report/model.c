@@ -521,6 +521,13 @@ static int site_ident(struct plw_model *m, struct plw_site *s)
 	}
 }
 
+/* The identity whose open frames SITE's frames count in (NULL: none).  The
+ * model made every site, so it may write the count. */
+static inline struct plw_site *open_ident(const struct plw_site *site)
+{
+	return (struct plw_site *)site->ident;
+}
+
 static int site_set(struct plw_model *m, struct plw_site *s, const char *func,
 		    const char *file, uint32_t line)
 {
@@ -540,7 +547,7 @@ static int site_set(struct plw_model *m, struct plw_site *s, const char *func,
 	/* a placeholder (an event came before its PY_LOC) that now has a
 	 * name may join another identity: its open frames count there */
 	if (was == s && s->ident != s && s->open) {
-		((struct plw_site *)s->ident)->open += s->open;
+		open_ident(s)->open += s->open;
 		s->open = 0;
 	}
 	return 0;
@@ -701,13 +708,6 @@ void plw_model_tree_free(struct plw_model *m, struct plw_tree *tree)
 	plw_arena_reset(a);
 	a->next_free = m->pool;
 	m->pool = a;
-}
-
-/* The identity whose open frames SITE's frames count in (NULL: none).  The
- * model made every site, so it may write the count. */
-static inline struct plw_site *open_ident(const struct plw_site *site)
-{
-	return (struct plw_site *)site->ident;
 }
 
 /* Pushes a frame for SITE starting at START; opens a root tree at depth 0. */
