@@ -72,6 +72,9 @@ static Py_ssize_t g_extra = -1;
 static uint32_t g_gen = 1;		/* bumped in each fork child */
 static uint32_t g_pid;
 static int g_source;
+/* sys.hexversion: the interpreter's own version (3.11.2), not the headers'
+ * this module was built with (PY_VERSION_HEX: 3.11.7) */
+static uint32_t g_py_version;
 static int g_atfork_done, g_atexit_done;
 static uint64_t g_fork_failures;
 static struct plw_agent_filter g_filter;	/* -F / -f, from the environment */
@@ -591,7 +594,7 @@ static void atfork_child(void)
 		return;
 	g_ring = NULL;
 	plw_agent_ring_forget(old);
-	err = plw_agent_ring_create(&g_ring, g_dir, g_ring_size, PY_VERSION_HEX,
+	err = plw_agent_ring_create(&g_ring, g_dir, g_ring_size, g_py_version,
 				    (uint32_t)g_source, g_exe);
 	if (err)
 		g_fork_failures++;	/* nothing recorded in this child */
@@ -662,6 +665,12 @@ static PyObject *agent_start(PyObject *self, PyObject *args)
 	g_dir = strdup(dir);
 	if (!g_dir)
 		return PyErr_NoMemory();
+	exe = PySys_GetObject("hexversion");	/* borrowed */
+	g_py_version = exe && PyLong_Check(exe) ? (uint32_t)PyLong_AsUnsignedLong(exe) : 0;
+	if (!g_py_version || PyErr_Occurred()) {
+		PyErr_Clear();
+		g_py_version = PY_VERSION_HEX;
+	}
 	exe = PySys_GetObject("executable");	/* borrowed */
 	g_exe[0] = 0;
 	if (exe && PyUnicode_Check(exe)) {
@@ -675,7 +684,7 @@ static PyObject *agent_start(PyObject *self, PyObject *args)
 	g_source = PLW_MONITORING ? PLW_AGENT_SRC_MONITORING : PLW_AGENT_SRC_PROFILE;
 	g_pid = (uint32_t)getpid();
 	t_tid = 0;
-	err = plw_agent_ring_create(&g_ring, g_dir, g_ring_size, PY_VERSION_HEX,
+	err = plw_agent_ring_create(&g_ring, g_dir, g_ring_size, g_py_version,
 				    (uint32_t)g_source, g_exe);
 	if (err) {
 		errno = -err;

@@ -380,6 +380,22 @@ t_agent_missing_and_isolated() {
 	grep -q 'launched commands only' "$d/rec.err" || { show "$d/rec.err"; fail "no reason given for --python=agent -p"; }
 }
 
+# the agent names the interpreter's own version (Debian's 3.11.2 loads an agent
+# built with pyenv 3.11.7's headers: the recording said 3.11.7)
+t_agent_version() {
+	local d=$1 py want got
+	for py in "$PY" "$PYENV/3.11.7/bin/python3.11" $(echo $PYENV/3.13.*/bin/python3.13); do
+		[ -x "$py" ] || { note "skipped: $py not installed"; continue; }
+		want=$("$py" -c 'import platform; print(platform.python_version())')
+		rec "$d" record -q --python=agent -o "$d/v.plw" -- "$py" -c pass
+		[ $rc = 0 ] || { show "$d/rec.err"; fail "$py: record exited $rc"; }
+		report "$d" "$d/v.json" info --json "$d/v.plw"
+		got=$($PY -c 'import json,sys; print(" ".join(sorted({t["python"] + " " + t["source"] for t in json.load(open(sys.argv[1]))["files"][0]["threads"]})))' "$d/v.json")
+		[ "$got" = "$want agent" ] || fail "$py: info says '$got', want '$want agent'"
+		note "$py: $got"
+	done
+}
+
 # structure PYTHON MODE SOURCE: tests/py/structure.py recorded with --python=MODE:
 # exact counts (its own and known_calls.py's), parent->child edges, threads,
 # asyncio, generators, exception unwinding, fork and exec children, sources
@@ -2098,7 +2114,7 @@ CASES=(launch_counts attach_counts sleep_durations children threads deep_stack p
        agent_filter_3_10 agent_filter_3_11 agent_filter_3_12 agent_filter_3_13
        agent_filter_fork agent_filter_debian_vs_usdt
        structure_auto_shim structure_debian_usdt_vs_agent pyusdt_attach
-       agent_missing_and_isolated
+       agent_missing_and_isolated agent_version
        stop_sigint stop_sigterm stop_sighup stop_duration stop_sigkill
        target_unharmed disk_full lost_marked truncated_anywhere
        storm_forks_threads storm_code_objects privacy symlink_mode
