@@ -92,7 +92,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	s->nr = (__u32)id;
 	s->fd = -1;
 	if (id >= 0 && id < NR_SYSCALLS_MAX && fd_arg[id])
-		s->fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+		s->fd = (__s32)plw_sys_arg1(regs);
 	s->ts = bpf_ktime_get_ns();
 	return 0;
 }

@@ -249,17 +249,6 @@ static __always_inline bool data_nr(long nr)
 	       nr == nr_sendto || nr == nr_recvfrom || nr == nr_sendmsg || nr == nr_recvmsg;
 }
 
-static __always_inline long syscall_nr(struct pt_regs *regs)
-{
-#if defined(__TARGET_ARCH_x86)
-	return BPF_CORE_READ(regs, orig_ax);
-#elif defined(__TARGET_ARCH_arm64)
-	return BPF_CORE_READ(regs, syscallno);
-#else
-	return -1;
-#endif
-}
-
 /* close(): is it the socket's last reference?  Known only before the call */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(net_sys_enter, struct pt_regs *regs, long id)
@@ -277,7 +266,7 @@ int BPF_PROG(net_sys_enter, struct pt_regs *regs, long id)
 		return 0;
 	a->nr = id;
 	a->ts = bpf_ktime_get_ns();
-	a->fd = (int)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	a->fd = (int)plw_sys_arg1(regs);
 	a->close_valid = 0;
 	if (close) {
 		bool last = false;
@@ -313,7 +302,7 @@ static __always_inline void emit_conn(struct plw_net_conn *c)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(net_sys_exit, struct pt_regs *regs, long ret)
 {
-	long nr = syscall_nr(regs);
+	long nr = plw_sys_nr(regs);
 	struct plw_net_conn c = {};
 	struct sys_args *a;
 	struct sock *sk;
@@ -348,7 +337,7 @@ int BPF_PROG(net_sys_exit, struct pt_regs *regs, long ret)
 		/* a non-blocking connect: the local port is bound before the SYN */
 		if (ret != 0 && !(op == PLW_NET_CONNECT && ret == -EINPROGRESS))
 			return 0;
-		fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+		fd = (__s32)plw_sys_arg1(regs);
 	}
 	sk = fd_sock(fd, NULL);
 	if (!sk)
@@ -466,7 +455,7 @@ static __always_inline int on_length(struct sock *sk, int ret, __u32 dir)
 	/* the syscall this runs in, from the thread's saved user registers
 	 * (also for a call that began before the recording did) */
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	nr = syscall_nr(regs);
+	nr = plw_sys_nr(regs);
 	if (!data_nr(nr))
 		return 0;	/* sendfile, splice, io_uring, sendmmsg...: not copied */
 	fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);

@@ -39,10 +39,6 @@ const volatile __u8 file_filter_path[MAX_FILE_FILTERS] = {};
 const volatile __u8 follow = 1;
 
 __u32 next_loc = 0;
-/* bumped whenever a process leaves `targets`: invalidates the per-CPU
- * "is a target" cache (struct loc_cache) */
-volatile __u32 targets_gen = 0;
-
 #include "shared.bpf.h"
 
 struct loc_key {
@@ -74,7 +70,7 @@ struct loc_cache_ent {
 };
 
 struct loc_cache {
-	__u32 tgid, gen;		/* last tgid found in `targets`, at targets_gen */
+	__u32 tgid, gen;		/* last tgid found in `targets`, at targets_gen_now() */
 	struct loc_cache_ent e[LOC_CACHE_SLOTS];
 };
 
@@ -540,7 +536,7 @@ static __always_inline int py_call(struct pt_regs *ctx, __u16 type, bool pyusdt)
 		return 0;
 	/* is_target() through the per-CPU cache of the last tgid found */
 	c = bpf_map_lookup_elem(&loc_cache_map, &zero);
-	gen = targets_gen;
+	gen = targets_gen_now();
 	if (!c || c->tgid != tgid || c->gen != gen) {
 		if (!is_target(tgid))
 			return 0;
@@ -748,8 +744,10 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 
 	if (!follow || !is_target(ptgid))
 		return 0;
-	if (ctgid != ptgid)
+	if (ctgid != ptgid) {
 		bpf_map_update_elem(&targets, &ctgid, &one, BPF_ANY);
+		targets_changed();
+	}
 	r = rb_reserve(sizeof(r->f));
 	if (!r)
 		return 0;
@@ -804,7 +802,7 @@ int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
 		return 0;
 	if (group_dead) {
 		bpf_map_delete_elem(&targets, &tgid);
-		__sync_fetch_and_add(&targets_gen, 1);
+		targets_changed();
 	}
 	r = rb_reserve(sizeof(r->x));
 	if (!r)

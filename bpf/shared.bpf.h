@@ -50,10 +50,65 @@ static __always_inline void count(__u32 which)
 	count_n(which, 1);
 }
 
-/* recording, and TGID is one of the targets */
+/* bumped (atomically) after every change of `targets` made while
+ * recording: a target's fork adds its child, its exit removes it; the
+ * recorder adds its pids before anything runs.  Shared like `targets` */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} targets_gen SEC(".maps");
+
+static __always_inline void targets_changed(void)
+{
+	__u32 zero = 0, *g = bpf_map_lookup_elem(&targets_gen, &zero);
+
+	if (g)
+		__sync_fetch_and_add(g, 1);
+}
+
+static __always_inline __u32 targets_gen_now(void)
+{
+	__u32 zero = 0, *g = bpf_map_lookup_elem(&targets_gen, &zero);
+
+	return g ? *(volatile __u32 *)g : 0;
+}
+
+/* each object's per-CPU memo of its last `targets` lookup: the tgid, the
+ * generation it was made at and the answer, in ONE 64-bit word (a program
+ * preempted on its CPU by another may not leave half of an entry):
+ * tgid << 32 | (gen << 1 & 0xfffffffe) | is-a-target */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} target_memo SEC(".maps");
+
+/* recording, and TGID is one of the targets.  The kernel tracepoints run
+ * this for every syscall and switch of the machine; a hash lookup was
+ * ~55 ns of it (W2), the memo answers repeats of the same tgid */
 static __always_inline bool target_running(__u32 tgid)
 {
-	return running && tgid && bpf_map_lookup_elem(&targets, &tgid) != NULL;
+	__u32 zero = 0;
+	__u64 *m, key;
+	bool yes;
+
+	if (!running || !tgid)
+		return false;
+	key = (__u64)tgid << 32 | ((__u64)targets_gen_now() << 1 & 0xfffffffeull);
+	m = bpf_map_lookup_elem(&target_memo, &zero);
+	if (m) {
+		__u64 v = *(volatile __u64 *)m;
+
+		if ((v & ~1ull) == key)
+			return v & 1;
+	}
+	yes = bpf_map_lookup_elem(&targets, &tgid) != NULL;
+	if (m)
+		*(volatile __u64 *)m = key | yes;
+	return yes;
 }
 
 /* a ring buffer record's header: TYPE, SIZE bytes of payload after it */
@@ -73,6 +128,34 @@ static __always_inline void fill_hdr(struct plw_rb_hdr *h, __u64 pid_tgid, __u64
 				     __u16 type, __u32 size)
 {
 	plw_hdr(h, pid_tgid >> 32, (__u32)pid_tgid, ts, type, size);
+}
+
+/*
+ * A syscall's number and first argument from its saved user registers, for
+ * the BTF pointers tp_btf programs get (and bpf_task_pt_regs returns): a
+ * direct load, not a bpf_probe_read_kernel() call (measured on W2's sys_enter,
+ * which runs for every syscall of the machine)
+ */
+static __always_inline long plw_sys_nr(struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	return regs->orig_ax;
+#elif defined(__TARGET_ARCH_arm64)
+	return regs->syscallno;
+#else
+	return -1;
+#endif
+}
+
+static __always_inline long plw_sys_arg1(struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	return regs->di;
+#elif defined(__TARGET_ARCH_arm64)
+	return regs->orig_x0;
+#else
+	return PT_REGS_PARM1_CORE_SYSCALL(regs);
+#endif
 }
 
 #endif /* PYLOW_SHARED_BPF_H */

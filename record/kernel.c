@@ -176,9 +176,7 @@ int kern_load(struct kern **out, struct pylow_bpf *py, unsigned mask)
 	k->skel = kernel_bpf__open();
 	if (!k->skel)
 		return -errno;
-	if ((err = bpf_map__reuse_fd(k->skel->maps.rb, bpf_map__fd(py->maps.rb))) ||
-	    (err = bpf_map__reuse_fd(k->skel->maps.targets, bpf_map__fd(py->maps.targets))) ||
-	    (err = bpf_map__reuse_fd(k->skel->maps.counters, bpf_map__fd(py->maps.counters))) ||
+	if ((err = share_maps(k->skel->obj, py)) ||
 	    (err = PLW_STACKS_SHARE(k->skel, k->stacks_fd)))
 		return err;
 	for (size_t i = 0; i < sizeof(fd_calls) / sizeof(fd_calls[0]); i++) {

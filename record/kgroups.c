@@ -137,9 +137,7 @@ int kg_load(struct kgroups **out, struct pylow_bpf *py, unsigned mask, int stack
 	k->skel = kgroups_bpf__open();
 	if (!k->skel)
 		return -errno;
-	if ((err = bpf_map__reuse_fd(k->skel->maps.rb, bpf_map__fd(py->maps.rb))) ||
-	    (err = bpf_map__reuse_fd(k->skel->maps.targets, bpf_map__fd(py->maps.targets))) ||
-	    (err = bpf_map__reuse_fd(k->skel->maps.counters, bpf_map__fd(py->maps.counters))) ||
+	if ((err = share_maps(k->skel->obj, py)) ||
 	    (err = PLW_STACKS_SHARE(k->skel, stacks_fd)))
 		return err;
 	for (size_t i = 0; i < NR_TPS; i++) {

@@ -322,9 +322,7 @@ int native_load(struct native **out, struct pylow_bpf *py, unsigned mask, int st
 	n->skel = native_bpf__open();
 	if (!n->skel)
 		return -errno;
-	if ((err = bpf_map__reuse_fd(n->skel->maps.rb, bpf_map__fd(py->maps.rb))) ||
-	    (err = bpf_map__reuse_fd(n->skel->maps.targets, bpf_map__fd(py->maps.targets))) ||
-	    (err = bpf_map__reuse_fd(n->skel->maps.counters, bpf_map__fd(py->maps.counters))) ||
+	if ((err = share_maps(n->skel->obj, py)) ||
 	    (err = PLW_STACKS_SHARE(n->skel, stacks_fd)))
 		return err;
 	return native_bpf__load(n->skel);

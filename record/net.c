@@ -230,9 +230,7 @@ int net_load(struct net **out, struct pylow_bpf *py, bool on, bool labels)
 	n->skel = net_bpf__open();
 	if (!n->skel)
 		return -errno;
-	if ((err = bpf_map__reuse_fd(n->skel->maps.rb, bpf_map__fd(py->maps.rb))) ||
-	    (err = bpf_map__reuse_fd(n->skel->maps.targets, bpf_map__fd(py->maps.targets))) ||
-	    (err = bpf_map__reuse_fd(n->skel->maps.counters, bpf_map__fd(py->maps.counters))))
+	if ((err = share_maps(n->skel->obj, py)))
 		return err;
 	n->skel->rodata->labels = labels;
 	n->skel->rodata->nr_connect = SYS_connect;

@@ -373,9 +373,7 @@ int probes_load(struct probes **out, struct pylow_bpf *py, int stacks_fd)
 	p->skel = probes_bpf__open();
 	if (!p->skel)
 		return -errno;
-	if ((err = bpf_map__reuse_fd(p->skel->maps.rb, bpf_map__fd(py->maps.rb))) ||
-	    (err = bpf_map__reuse_fd(p->skel->maps.targets, bpf_map__fd(py->maps.targets))) ||
-	    (err = bpf_map__reuse_fd(p->skel->maps.counters, bpf_map__fd(py->maps.counters))) ||
+	if ((err = share_maps(p->skel->obj, py)) ||
 	    (err = PLW_STACKS_SHARE(p->skel, stacks_fd)))
 		return err;
 	for (int i = 0; i < nr_tps; i++) {

@@ -70,6 +70,11 @@ int target_uid(int pid);
 /* ---------------------------------------------------------- attach.c */
 
 struct pylow_bpf;
+struct bpf_object;
+
+/* before OBJ loads: the maps it shares with pylow.bpf.c's (shared.bpf.h:
+ * rb, targets, targets_gen, counters) are made those of PY (loaded) */
+int share_maps(struct bpf_object *obj, struct pylow_bpf *py);
 
 /* One Python binary (or libpython) the probes are attached to. */
 struct py_attach {
