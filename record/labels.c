@@ -41,6 +41,7 @@ struct stream {
 	uint8_t eoh;			/* end-of-head matcher state */
 	uint8_t emitted;		/* this message's label is out */
 	uint8_t chunked, no_body;	/* HTTP: what follows the head being skipped */
+	uint8_t proven;			/* HTTP: a whole head was read on this stream */
 	uint64_t rem;			/* body / chunk / bulk / message bytes left */
 	uint64_t clen;			/* HTTP Content-Length of the head (or -1) */
 	char *buf;			/* head / inline line / SQL being assembled */
@@ -689,6 +690,12 @@ static void lose(struct stream *s)
 	s->emitted = 0;
 }
 
+/* a byte an HTTP/1.x head never holds (RFC 9110 5.5: no CTL but HTAB) */
+static bool http_ctl(unsigned char ch)
+{
+	return (ch < 0x20 && ch != '\t' && ch != '\r' && ch != '\n') || ch == 0x7f;
+}
+
 static int http_feed(struct lbl *l, struct conn *c, unsigned dir, struct stream *s,
 		     const unsigned char *d, size_t cap, uint64_t len)
 {
@@ -698,6 +705,19 @@ static int http_feed(struct lbl *l, struct conn *c, unsigned dir, struct stream 
 	while (i < cap && !s->lost && !l->ret) {
 		unsigned char ch = d[i];
 
+		if ((s->st == H_HEAD || s->st == H_HEAD_SKIP) && http_ctl(ch)) {
+			/* binary in a head: a stream that never had a whole
+			 * head only began like HTTP ("GET " of a framed
+			 * protocol): given up on, so BPF stops copying it;
+			 * one that had is resynchronised at a call boundary */
+			if (!s->proven) {
+				buf_drop(s);
+				s->proto = P_NONE;
+				return 0;
+			}
+			lose(s);
+			break;
+		}
 		switch (s->st) {
 		case H_HEAD:
 			if (!s->n && ch != '\r' && ch != '\n' && !s->buf && buf_need(s, LBL_HEAD_MAX))
@@ -713,6 +733,7 @@ static int http_feed(struct lbl *l, struct conn *c, unsigned dir, struct stream 
 					lose(s);
 					break;
 				}
+				s->proven = 1;
 				http_body(s);
 			} else if (s->n == LBL_HEAD_MAX) {
 				/* a huge head: label it from its first bytes, skip the rest */
@@ -734,8 +755,10 @@ static int http_feed(struct lbl *l, struct conn *c, unsigned dir, struct stream 
 				http_framing(s, s->line);
 				s->nline = 0;
 			}
-			if (eoh_step(s, ch))
+			if (eoh_step(s, ch)) {
+				s->proven = 1;
 				http_body(s);
+			}
 			break;
 		case H_BODY: {
 			uint64_t take = cap - i < s->rem ? cap - i : s->rem;

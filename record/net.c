@@ -48,6 +48,10 @@ struct net {
 	bool ssl_key;			/* the record's conn is an SSL object */
 	uint64_t nr_labels;
 	uint64_t nr_muted;		/* streams given up on */
+	/* keys told to BPF's `muted` lately: the records BPF copied before
+	 * it knew (up to the sink's hold-back of them) do not tell it again,
+	 * a map update each (W2: ~7,000 per run) */
+	uint64_t told[64];
 };
 
 /* ------------------------------------------------------------ conn -> fd */
@@ -197,10 +201,14 @@ int net_record(struct net *n, struct plw_writer *w, const struct plw_rb_hdr *h,
 		if (!err && !(d.flags & PLW_LABEL_TLS) && d.conn &&
 		    lbl_ignored(n->lbl, d.conn, d.dir, 0)) {
 			uint64_t key = d.conn ^ ((uint64_t)d.dir << 63);
+			uint64_t *t = &n->told[(key ^ key >> 63) % 64];
 			uint8_t one = 1;
 
-			bpf_map_update_elem(bpf_map__fd(n->skel->maps.muted), &key, &one, BPF_ANY);
-			n->nr_muted++;
+			if (*t != key) {
+				bpf_map_update_elem(bpf_map__fd(n->skel->maps.muted), &key, &one, BPF_ANY);
+				*t = key;
+				n->nr_muted++;
+			}
 		}
 		return err;
 	}

@@ -395,6 +395,36 @@ static void test_garbage(void **st)
 	lbl_free(l);
 }
 
+/* a framed binary protocol whose reader takes the 4-byte length first, then
+ * the message ("GET /item/0 HTTP/1.0", as W2's echo): it looks like an HTTP
+ * head until the next length's NUL bytes; given up on then, with no label.
+ * A stream that had a whole head is resynchronised instead */
+static void test_http_lookalike(void **st)
+{
+	static const char len4[4] = { 0, 0, 0, 20 };
+	struct lbl *l = mk();
+	struct got g = { 0 };
+
+	for (int i = 0; i < 3; i++) {
+		feed(l, 7, PLW_DIR_RECV, len4, sizeof(len4), 0, &g);
+		if (i == 0)
+			assert_false(lbl_ignored(l, 7, PLW_DIR_RECV, 0));
+		feeds(l, 7, PLW_DIR_RECV, "GET /item/0 HTTP/1.0", &g);
+	}
+	assert_true(lbl_ignored(l, 7, PLW_DIR_RECV, 0));
+	assert_int_equal(g.n, 0);
+	assert_int_equal(lbl_bytes_held(l), 0);
+	/* after a whole head, binary bytes lose sync but keep the stream */
+	feeds(l, 8, PLW_DIR_SEND, req2, &g);
+	feed(l, 8, PLW_DIR_SEND, len4, sizeof(len4), 0, &g);
+	assert_false(lbl_ignored(l, 8, PLW_DIR_SEND, 0));
+	feeds(l, 8, PLW_DIR_SEND, req2, &g);
+	assert_int_equal(g.n, 2);
+	check_req2(&g.l[0]);
+	check_req2(&g.l[1]);
+	lbl_free(l);
+}
+
 /* ---------------------------------------------------------------- Redis */
 
 static size_t resp(char *out, size_t cap, int n, ...)
@@ -877,6 +907,7 @@ int main(void)
 		cmocka_unit_test(test_http_absolute_and_odd),
 		cmocka_unit_test(test_traceparent),
 		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_http_lookalike),
 		cmocka_unit_test(test_redis),
 		cmocka_unit_test(test_redis_replies),
 		cmocka_unit_test(test_redis_split_and_gaps),
