@@ -124,7 +124,6 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 			r->sc.dur_ns = now - s->ts;
 			r->sc.pad = 0;
 			bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-			count(PLW_CNT_EVENTS);
 			plw_stack_emit(&rb, now, pid_tgid >> 32, tid, ks, us);
 		}
 	}
@@ -151,7 +150,6 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
 			o->reason = preempt || prev_state == 0 ? PLW_OFFCPU_PREEMPTED : PLW_OFFCPU_BLOCKED;
 			o->out_ts = now;
 			plw_stack_capture(ctx, &o->kstack, &o->ustack);
-			count(o->reason == PLW_OFFCPU_PREEMPTED ? PLW_CNT_SWITCH_INVOL : PLW_CNT_SWITCH_VOL);
 		}
 	}
 	if (!next_tid)
@@ -175,7 +173,6 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
 				r->off.runq_ns = o->wake_ts && o->wake_ts <= now ? now - o->wake_ts : 0;
 			r->off.reason = o->reason;
 			bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-			count(PLW_CNT_EVENTS);
 			plw_stack_emit(&rb, now, o->pid, next_tid, o->kstack, o->ustack);
 		}
 	}

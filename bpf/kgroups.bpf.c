@@ -62,7 +62,6 @@ static __always_inline void *reserve(__u32 size, __u32 pid, __u32 tid, __u64 ts,
 static __always_inline void submit(void *r)
 {
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-	count(PLW_CNT_EVENTS);
 }
 
 /* --------------------------------------------------------------- faults */

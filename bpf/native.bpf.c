@@ -142,7 +142,6 @@ static __always_inline void mem_submit(__u64 pid_tgid, __u32 op, __u64 addr, __u
 	r->mem.old_addr = old;
 	r->mem.op = op;
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-	count(PLW_CNT_EVENTS);
 	plw_stack_emit(&rb, ts, pid_tgid >> 32, (__u32)pid_tgid, -1, ustack);
 }
 
@@ -265,7 +264,6 @@ int BPF_KRETPROBE(gil_taken)
 			r->gil.wait_ns = now - g->ts;
 			r->gil.pad = 0;
 			bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-			count(PLW_CNT_EVENTS);
 			plw_stack_emit(&rb, now, pid_tgid >> 32, (__u32)pid_tgid, -1, g->ustack);
 		}
 	}
@@ -307,7 +305,6 @@ int BPF_KPROBE(exc_raise, __u64 a1, __u64 a2)
 	r->exc.flags = 0;
 	r->exc.type = PLW_DATA_LOC(sizeof(struct plw_common) + sizeof(r->exc), n);
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-	count(PLW_CNT_EVENTS);
 	plw_stack_emit(&rb, ts, pid_tgid >> 32, (__u32)pid_tgid, -1, us);
 	return 0;
 }

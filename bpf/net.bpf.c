@@ -296,7 +296,6 @@ static __always_inline void emit_conn(struct plw_net_conn *c)
 		 sizeof(r->c));
 	r->c = *c;
 	bpf_ringbuf_submit(r, 0);
-	count(PLW_CNT_EVENTS);
 }
 
 SEC("tp_btf/sys_exit")
@@ -394,8 +393,6 @@ static __always_inline void emit_data(__u64 pid_tgid, __u64 ts, __u64 conn, __s3
 	if (bpf_ringbuf_output(&rb, r, sizeof(struct plw_rb_hdr) +
 			       offsetof(struct plw_rb_net_data, data) + n, 0))
 		count(PLW_CNT_LOST);
-	else
-		count(PLW_CNT_EVENTS);
 }
 
 struct iovec_u {

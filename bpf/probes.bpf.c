@@ -83,7 +83,6 @@ static __always_inline void hit_end(void *ctx, struct hit_rec *r)
 	__s32 ks, us;
 
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-	count(PLW_CNT_EVENTS);
 	plw_stack_capture_user(ctx, &ks, &us);
 	plw_stack_emit(&rb, ts, pid, tid, ks, us);
 }
@@ -207,7 +206,6 @@ int on_tp(void *ctx)
 	} else {
 		__s32 ks, us;
 
-		count(PLW_CNT_EVENTS);
 		plw_stack_capture(ctx, &ks, &us);
 		plw_stack_emit(&rb, b->hdr.ts, b->hdr.pid, b->hdr.tid, ks, us);
 	}

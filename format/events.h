@@ -478,14 +478,14 @@ struct plw_py_stage {
 	struct plw_rb_py_ev ev[PLW_STAGE_MAX];
 };
 
-/* Per-CPU counters kept by BPF in an array map, read by the recorder. */
+/* Per-CPU counters kept by BPF in an array map, read by the recorder.
+ * Only what the recorder reads is counted: each count is a map lookup and
+ * an atomic add on a hot path (a per-event count, 0, and the context
+ * switch counts, 4 and 5, were never read, and are gone) */
 enum plw_counter {
-	PLW_CNT_EVENTS = 0,		/* records submitted */
 	PLW_CNT_LOST = 1,		/* ringbuf reserve failures: records dropped */
 	PLW_CNT_LOC_NEW = 2,		/* code locations defined */
 	PLW_CNT_FILTERED = 3,		/* events dropped by -F/-f filters */
-	PLW_CNT_SWITCH_VOL = 4,		/* context switches of targets: blocked */
-	PLW_CNT_SWITCH_INVOL = 5,	/* context switches of targets: preempted */
 	PLW_CNT_MAX = 8
 };
 
