@@ -11,10 +11,12 @@
  * With --stacks (want_stacks, stacks.bpf.h) each SYSCALL is followed by the
  * thread's stacks at the syscall's exit, each OFFCPU by those at switch-out.
  *
- * The ring buffer, the `targets` map and the counters are pylow.bpf.c's: the
- * recorder passes their fds (bpf_map__reuse_fd) before loading this object.
- * Records are submitted at the END of the interval (syscall exit, switch-in)
- * so that the file stays in time order; the payload carries the duration.
+ * The ring buffer, the `targets` map, the counters and the per-CPU stages
+ * are pylow.bpf.c's: the recorder passes their fds (share_maps()) before
+ * loading this object.  Records are made at the END of the interval (syscall
+ * exit, switch-in) so that the file stays in time order; the payload carries
+ * the duration.  Syscalls are staged per CPU with the thread's Python calls
+ * when staging is on (stage.bpf.h), and on_switch empties the stages.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -31,6 +33,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 const volatile __u8 fd_arg[NR_SYSCALLS_MAX] = {};
 
 #include "shared.bpf.h"
+#include "stage.bpf.h"
 
 #include "stacks.bpf.h"
 
@@ -111,6 +114,12 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	if (!s || !s->ts)
 		return 0;
 	now = bpf_ktime_get_ns();
+	/* staged with the thread's Python calls (no stacks: they follow it) */
+	if (running && stage_on && !want_stacks &&
+	    stage_add_sys(pid_tgid, now, s->nr, s->fd, ret, now - s->ts)) {
+		s->ts = 0;
+		return 0;
+	}
 	if (running) {
 		plw_stack_capture(ctx, &ks, &us);
 		r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
@@ -142,6 +151,10 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
 	struct off_start *o;
 	__u64 now = bpf_ktime_get_ns();
 
+	/* a thread that leaves its CPU leaves nothing staged behind (instead
+	 * of pylow.bpf.c's stage_switch, which the recorder then detaches) */
+	if (stage_on)
+		stage_drain();
 	if (prev_tid && target_running(prev_tgid)) {
 		o = bpf_task_storage_get(&off_in, prev, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (o) {

@@ -40,6 +40,7 @@ const volatile __u8 follow = 1;
 
 __u32 next_loc = 0;
 #include "shared.bpf.h"
+#include "stage.bpf.h"
 
 struct loc_key {
 	__u32 tgid;
@@ -417,90 +418,7 @@ struct call_rec {
 };
 
 /* ------------------------------------------------------------- staging
- *
- * Python calls go to user space in batches staged per CPU (format/events.h
- * "PLW_RB_PY_STAGE"), set by the recorder when it could start the timer
- * program below on every CPU.  `busy` makes a stage one program's at a time:
- * uprobe programs may be preempted (6.x runs them with migration, not
- * preemption, disabled) and the timer program interrupts them; whoever finds
- * it busy writes its event directly, or flushes at the next tick.
- */
-volatile __u32 stage_on = 0;		/* set once the timer runs on every CPU */
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct plw_py_stage);
-} stage_map SEC(".maps");
-
-static __always_inline bool stage_take(struct plw_py_stage *s)
-{
-	return __sync_lock_test_and_set(&s->busy, 1) == 0;
-}
-
-static __always_inline void stage_give(struct plw_py_stage *s)
-{
-	/* BPF runs in program order on this CPU, the only one that looks */
-	asm volatile("" ::: "memory");
-	s->busy = 0;
-}
-
-/* writes the staged events as one record (its owner: busy taken) */
-static __always_inline void stage_flush(struct plw_py_stage *s)
-{
-	__u32 nr = s->st.nr;
-
-	if (!nr)
-		return;
-	if (nr > PLW_STAGE_MAX)
-		nr = PLW_STAGE_MAX;
-	s->st.nr = nr;
-	s->hdr.size = sizeof(s->st) + nr * sizeof(s->ev[0]);
-	if (bpf_ringbuf_output(&rb, &s->hdr, sizeof(s->hdr) + sizeof(s->st) +
-			       nr * sizeof(s->ev[0]), BPF_RB_NO_WAKEUP))
-		count_n(PLW_CNT_LOST, nr);
-	s->st.nr = 0;
-}
-
-/* stages one call or return; false if the stage is busy (write it directly) */
-static __always_inline bool stage_add(__u64 pid_tgid, __u64 ts, __u16 type, __u32 id)
-{
-	__u32 zero = 0, n;
-	struct plw_py_stage *s = bpf_map_lookup_elem(&stage_map, &zero);
-	struct plw_rb_py_ev *e;
-
-	if (!s || !stage_take(s))
-		return false;
-	n = s->st.nr;
-	if (n && (s->hdr.pid != pid_tgid >> 32 || ts - s->hdr.ts > PLW_STAGE_NS)) {
-		stage_flush(s);
-		n = 0;
-	}
-	if (!n)
-		fill_hdr(&s->hdr, pid_tgid & 0xffffffff00000000ull, ts, PLW_RB_PY_STAGE, 0);
-	e = &s->ev[n & (PLW_STAGE_MAX - 1)];
-	e->ts = ts;
-	e->tid = (__u32)pid_tgid;
-	e->op = id | (type == PLW_EV_PY_RETURN ? PLW_STAGE_RET : 0);
-	s->st.nr = ++n;
-	if (n >= PLW_STAGE_MAX)
-		stage_flush(s);
-	stage_give(s);
-	return true;
-}
-
-/* what waits in this CPU's stage goes out, unless a program has it */
-static __always_inline void stage_drain(void)
-{
-	__u32 zero = 0;
-	struct plw_py_stage *s = bpf_map_lookup_elem(&stage_map, &zero);
-
-	if (s && s->st.nr && stage_take(s)) {
-		stage_flush(s);
-		stage_give(s);
-	}
-}
+ * (stage.bpf.h); the programs that empty the stages */
 
 /* every PLW_STAGE_TICK_NS on each CPU (a cpu-clock perf event): for a
  * thread that runs on without Python calls */
@@ -565,7 +483,7 @@ static __always_inline int py_call(struct pt_regs *ctx, __u16 type, bool pyusdt)
 		count(PLW_CNT_FILTERED);
 		return 0;
 	}
-	if (stage_on && stage_add(pid_tgid, ts, type, id))
+	if (stage_on && stage_add_py(pid_tgid, ts, type == PLW_EV_PY_RETURN, id))
 		return 0;
 	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
 	if (!r) {

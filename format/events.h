@@ -386,9 +386,10 @@ enum plw_rb {
 	PLW_RB_NET_DATA = 105,		/* struct plw_rb_net_data: head of a socket read/write
 					 * (group net, labels on); parsed by the recorder into
 					 * NET_LABEL events, never written to the file */
-	PLW_RB_PY_STAGE = 106,		/* struct plw_rb_py_stage: Python calls and returns of
-					 * one process staged on one CPU (bpf/pylow.bpf.c);
-					 * split by the recorder into PY_ENTRY/PY_RETURN */
+	PLW_RB_PY_STAGE = 106,		/* struct plw_rb_py_stage: Python calls and returns
+					 * and syscalls of one process staged on one CPU
+					 * (bpf/stage.bpf.h); split by the recorder into
+					 * PY_ENTRY/PY_RETURN/SYSCALL */
 };
 
 /* kernel tracepoints of -e tracepoint:SYS:NAME in one recording (extra attrs) */
@@ -443,30 +444,40 @@ struct plw_rb_net_data {
 };
 
 /*
- * PLW_RB_PY_STAGE.  A ring buffer record per Python call costs the BPF
- * program a reserve and a submit, about a quarter of its time; instead each
- * CPU stages up to PLW_STAGE_MAX calls and returns of one process in a
- * per-CPU map value, struct plw_py_stage, whose hdr + st + ev[0..nr) goes
- * out as one record when it is full, when another process's call comes,
- * when its first event is PLW_STAGE_NS old, and from a timer program on
- * each CPU every PLW_STAGE_TICK_NS.  hdr: ts = first event's, pid, tid 0,
- * the CPU.  An event's op is its loc id | PLW_STAGE_RET for a return (BPF
- * loc ids never have the top bit).
+ * PLW_RB_PY_STAGE.  A ring buffer record per event costs the BPF program a
+ * reserve and a submit, about a quarter of a Python call's time; instead each
+ * CPU stages up to PLW_STAGE_MAX slots of one process's Python calls and
+ * returns and completed syscalls in a per-CPU map value, struct
+ * plw_py_stage, whose hdr + st + ev[0..nr) goes out as one record when it is
+ * full, when another process's event comes, when its first event is
+ * PLW_STAGE_NS old, at a context switch, and from a timer program on each
+ * CPU every PLW_STAGE_TICK_NS (bpf/stage.bpf.h).  hdr: ts = first event's,
+ * pid, tid 0, the CPU.  A slot's op says what it is:
+ *   - a Python call: its loc id (below PLW_STAGE_SYS), | PLW_STAGE_RET for
+ *     a return;
+ *   - a syscall (PLW_EV_SYSCALL at ts, on tid), two slots: op = PLW_STAGE_SYS
+ *     | nr | (fd + 1) << PLW_STAGE_SYS_FD_SHIFT; the next slot holds dur_ns
+ *     in ts, and ret's low 32 bits in tid, its high 32 in op.  A syscall
+ *     whose nr or fd does not fit goes through the ring alone.
  */
 #define PLW_STAGE_MAX		64
 #define PLW_STAGE_RET		0x80000000u
+#define PLW_STAGE_SYS		0x40000000u
+#define PLW_STAGE_SYS_NR_MAX	1023u		/* nr: bits 0-9 */
+#define PLW_STAGE_SYS_FD_SHIFT	10		/* fd + 1: bits 10-29 */
+#define PLW_STAGE_SYS_FD_MAX	((1 << 20) - 1)	/* fd below this */
 #define PLW_STAGE_NS		(4 * 1000000ull)
 #define PLW_STAGE_TICK_NS	(10 * 1000000ull)
 
 struct plw_rb_py_ev {
 	__u64 ts;
 	__u32 tid;
-	__u32 op;			/* loc | PLW_STAGE_RET */
+	__u32 op;			/* loc | PLW_STAGE_RET, or PLW_STAGE_SYS | ... */
 };
 
 struct plw_rb_py_stage {
-	__u32 nr;			/* events that follow */
-	__u32 pad;
+	__u32 nr;			/* slots that follow */
+	__u32 nsys;			/* syscalls among them (two slots each) */
 };
 
 /* the per-CPU map value (stage_map) */

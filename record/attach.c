@@ -269,13 +269,17 @@ int pyusdt_attach(struct pylow_bpf *skel, const char *path, struct py_attach *pa
 
 int share_maps(struct bpf_object *obj, struct pylow_bpf *py)
 {
-	static const char *const names[] = { "rb", "targets", "targets_gen", "counters" };
+	/* shared.bpf.h's, in every object; stage.bpf.h's, where included */
+	static const char *const names[] = { "rb", "targets", "targets_gen", "counters",
+					     "stage_map" };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct bpf_map *m = bpf_object__find_map_by_name(obj, names[i]);
 		struct bpf_map *src = bpf_object__find_map_by_name(py->obj, names[i]);
 		int err;
 
+		if (!m && i >= 4)
+			continue;
 		if (!m || !src)
 			return -ENOENT;
 		if ((err = bpf_map__reuse_fd(m, bpf_map__fd(src))))

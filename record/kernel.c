@@ -191,7 +191,14 @@ int kern_load(struct kern **out, struct pylow_bpf *py, unsigned mask)
 	bpf_program__set_autoload(k->skel->progs.on_wakeup, !!(mask & KGROUP_SCHED));
 	if ((err = kernel_bpf__load(k->skel)))
 		return err;
+	/* syscalls go into pylow.bpf.c's stages too (stage.bpf.h) */
+	k->skel->bss->stage_on = py->bss->stage_on;
 	return probes_load(&k->probes, py, k->stacks_fd);
+}
+
+bool kern_drains_stages(const struct kern *k)
+{
+	return k && k->skel && k->skel->bss->stage_on && k->links[2];
 }
 
 int kern_attach(struct kern *k, struct manifest *m, char *err, size_t len)
@@ -215,7 +222,7 @@ int kern_attach(struct kern *k, struct manifest *m, char *err, size_t len)
 	}
 	tab[n++] = (typeof(tab[0])){ KGROUP_SYSCALLS, "syscalls", "tp_btf:sys_enter", k->skel->progs.on_sys_enter };
 	tab[n++] = (typeof(tab[0])){ KGROUP_SYSCALLS, "syscalls", "tp_btf:sys_exit", k->skel->progs.on_sys_exit };
-	tab[n++] = (typeof(tab[0])){ KGROUP_SCHED, "sched", "tp_btf:sched_switch", k->skel->progs.on_switch };
+	tab[n++] = (typeof(tab[0])){ KGROUP_SCHED, "sched", "tp_btf:sched_switch", k->skel->progs.on_switch };	/* [2]: kern_drains_stages */
 	tab[n++] = (typeof(tab[0])){ KGROUP_SCHED, "sched", "tp_btf:sched_wakeup", k->skel->progs.on_wakeup };
 	for (int i = 0; i < n; i++) {
 		if (!(k->mask & tab[i].bit)) {

@@ -73,7 +73,8 @@ struct pylow_bpf;
 struct bpf_object;
 
 /* before OBJ loads: the maps it shares with pylow.bpf.c's (shared.bpf.h:
- * rb, targets, targets_gen, counters) are made those of PY (loaded) */
+ * rb, targets, targets_gen, counters; stage.bpf.h: stage_map) are made
+ * those of PY (loaded) */
 int share_maps(struct bpf_object *obj, struct pylow_bpf *py);
 
 /* One Python binary (or libpython) the probes are attached to. */
@@ -142,6 +143,9 @@ int kern_parse_groups(const char *arg, unsigned *mask, char *err, size_t len);
 int kern_load(struct kern **k, struct pylow_bpf *py, unsigned mask);
 /* attaches the selected groups; manifest lines for every group */
 int kern_attach(struct kern *k, struct manifest *m, char *err, size_t len);
+/* its on_switch (attached) empties the per-CPU stages at every context
+ * switch, as stage_switch does (stage_ticks_switch_off) */
+bool kern_drains_stages(const struct kern *k);
 void kern_set_running(struct kern *k, int on);
 void kern_detach(struct kern *k);
 void kern_free(struct kern *k);
@@ -337,6 +341,9 @@ int stage_ticks_open(struct stage_ticks **t);
  * (stage_switch) on sched_switch. */
 int stage_ticks_attach(struct stage_ticks *t, struct bpf_program *tick,
 		       struct bpf_program *on_switch);
+/* Detaches stage_switch: another program empties the stages at every
+ * context switch (kern_drains_stages). */
+void stage_ticks_switch_off(struct stage_ticks *t);
 /* Stops and closes the events (stage_ticks_free does too). */
 void stage_ticks_detach(struct stage_ticks *t);
 void stage_ticks_free(struct stage_ticks *t);

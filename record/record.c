@@ -1598,6 +1598,9 @@ int cmd_record(int argc, char **argv)
 			pr("%s", why);
 			goto fail;
 		}
+		/* one program per context switch, not two */
+		if (kern_drains_stages(r->kern))
+			stage_ticks_switch_off(r->ticks);
 		for (int i = 0; i < r->nr_pids; i++)
 			pids[nr++] = r->pids[i];
 		if (r->child > 0)

@@ -409,6 +409,30 @@ static int add_stage(struct sink *s, const struct plw_rb_hdr *hp, const void *pa
 		memcpy(&e, p, sizeof(e));
 		h.ts = e.ts;
 		h.tid = e.tid;
+		if (e.op & PLW_STAGE_SYS && !(e.op & PLW_STAGE_RET)) {
+			/* a syscall: two slots (format/events.h) */
+			struct plw_syscall sc = { 0 };
+			struct plw_rb_py_ev e2;
+
+			if (i + 1 >= st.nr)
+				break;		/* half of one: not from our BPF */
+			p += sizeof(e2);
+			i++;
+			memcpy(&e2, p, sizeof(e2));
+			sc.nr = e.op & PLW_STAGE_SYS_NR_MAX;
+			sc.fd = (int32_t)((e.op & ~(PLW_STAGE_SYS | PLW_STAGE_RET)) >>
+					  PLW_STAGE_SYS_FD_SHIFT) - 1;
+			sc.ret = (int64_t)((uint64_t)e2.op << 32 | e2.tid);
+			sc.dur_ns = e2.ts;
+			h.type = PLW_EV_SYSCALL;
+			h.size = sizeof(sc);
+			err = add_rec(s, &h, &sc);
+			if (err == BATCH_FULL)
+				full = 1;
+			else if (err)
+				return err;
+			continue;
+		}
 		h.type = e.op & PLW_STAGE_RET ? PLW_EV_PY_RETURN : PLW_EV_PY_ENTRY;
 		h.size = sizeof(c);
 		c.loc = e.op & ~PLW_STAGE_RET;

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * stage.c - the timer that empties bpf/pylow.bpf.c's per-CPU stages of
- * Python calls (format/events.h "PLW_RB_PY_STAGE"): a cpu-clock perf event
- * on every online CPU runs stage_tick every PLW_STAGE_TICK_NS, stage_switch
- * runs at every context switch (an idle CPU may get no tick), and what the
+ * stage.c - the timer that empties the per-CPU stages of Python calls and
+ * syscalls (bpf/stage.bpf.h, format/events.h "PLW_RB_PY_STAGE"): a
+ * cpu-clock perf event on every online CPU runs stage_tick every
+ * PLW_STAGE_TICK_NS, stage_switch runs at every context switch (an idle CPU
+ * may get no tick) unless kernel.bpf.c's on_switch does it, and what the
  * stages still hold once every program is detached is read from the map.
  */
 #include <errno.h>
@@ -88,6 +89,14 @@ int stage_ticks_attach(struct stage_ticks *t, struct bpf_program *tick,
 		}
 	}
 	return 0;
+}
+
+void stage_ticks_switch_off(struct stage_ticks *t)
+{
+	if (!t)
+		return;
+	bpf_link__destroy(t->on_switch);
+	t->on_switch = NULL;
 }
 
 void stage_ticks_detach(struct stage_ticks *t)

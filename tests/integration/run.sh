@@ -259,7 +259,43 @@ t_perf_script() {
 # recorder says which, both give the ground truth's exact counts, and
 # finished() checks the file is in time order
 t_stage() {
-	local d=$1 mode
+	local d=$1 mode out
+	# syscalls are staged with the calls: number, fd, return value (bytes,
+	# -errno) and count come back exact
+	cat >"$d/sc.py" <<'PYEOF'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+def f():
+    os.getppid()
+    try:
+        os.read(987654, 1)
+    except OSError:
+        pass
+    return os.pread(fd, 3, 0)
+for _ in range(300):
+    f()
+PYEOF
+	printf 'abcdef' >"$d/data"
+	for mode in staged unstaged; do
+		local stage=1
+		[ $mode = staged ] || stage=0
+		PYLOW_STAGE=$stage rec "$d" record -q --python=usdt -o "$d/sc-$mode.plw" -- "$PY" "$d/sc.py" "$d/data"
+		[ $rc = 0 ] || { show "$d/rec.err"; fail "record ($mode) of sc.py exited $rc"; }
+		finished "$d" "$d/sc-$mode.plw"
+		report "$d" "$d/sc-$mode.json" timeline --json "$d/sc-$mode.plw"
+		out=$($PY -c '
+import collections, json, sys
+c = collections.Counter()
+for e in json.load(open(sys.argv[1]))["events"]:
+    if e.get("kind") == "syscall" and e["name"] in ("getppid", "read", "pread64"):
+        getppid = e["name"] == "getppid"
+        c[(e["name"], None if getppid else e["fd"], e["ret"] > 1 if getppid else e["ret"])] += 1
+want = {("getppid", None, True): 300, ("read", 987654, -9): 300, ("pread64", 3, 3): 300}
+got = {k: v for k, v in c.items() if k in want}
+print(sorted(c.items()))
+sys.exit(0 if got == want else 1)' "$d/sc-$mode.json") || { echo "    $out"; fail "$mode: wrong syscalls"; }
+		note "$mode syscalls exact: getppid, read(987654) = -EBADF, pread64(3) = 3, 300 each"
+	done
 	for mode in staged unstaged; do
 		local stage=1
 		[ $mode = staged ] || stage=0
