@@ -26,8 +26,8 @@
  * interrupted code is not what caused them).
  *
  * As in kernel.bpf.c, the ring buffer, `targets` and the counters are
- * pylow.bpf.c's (bpf_map__reuse_fd), and programs of groups not selected are
- * not loaded (autoload off), so they cost nothing.
+ * pylow.bpf.c's (share_maps() in record/attach.c), and programs of groups
+ * not selected are not loaded (autoload off), so they cost nothing.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

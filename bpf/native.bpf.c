@@ -27,7 +27,7 @@
  * breakpoint trap's).
  *
  * The ring buffer, the `targets` map and the counters are pylow.bpf.c's
- * (bpf_map__reuse_fd), as in kernel.bpf.c.
+ * (share_maps() in record/attach.c), as in kernel.bpf.c.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

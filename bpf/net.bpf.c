@@ -34,7 +34,7 @@
  *                 ciphertext itself is not copied.
  *
  * The ring buffer, `targets` and counters are pylow.bpf.c's
- * (bpf_map__reuse_fd).
+ * (share_maps() in record/attach.c).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -75,7 +75,7 @@ struct {
 	__type(value, struct bytes);
 } sock_bytes SEC(".maps");
 
-/* an SSL call in progress on a thread */
+/* an SSL call in progress on a thread (ts 0: none) */
 struct ssl_call {
 	__u64 ts;			/* entry */
 	__u64 ssl;
@@ -85,10 +85,12 @@ struct ssl_call {
 	__u32 pad;
 };
 
+/* task storage: every socket read and write of a target asks (on_length),
+ * and a hash lookup by pid_tgid was ~40 ns of that */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);		/* pid_tgid */
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct ssl_call);
 } ssl_calls SEC(".maps");
 
@@ -436,8 +438,8 @@ static __always_inline int on_length(struct sock *sk, int ret, __u32 dir)
 			__sync_fetch_and_add(&b->rx, ret);
 	}
 	/* inside SSL_read/SSL_write: ciphertext; remember whose socket it is */
-	sc = bpf_map_lookup_elem(&ssl_calls, &pid_tgid);
-	if (sc) {
+	sc = bpf_task_storage_get(&ssl_calls, bpf_get_current_task_btf(), NULL, 0);
+	if (sc && sc->ts) {
 		bpf_map_update_elem(&ssl_conn, &sc->ssl, &cookie, BPF_ANY);
 		return 0;
 	}
@@ -511,22 +513,29 @@ int BPF_PROG(net_recv_length, struct sock *sk, int ret, int flags)
 static __always_inline int ssl_entry(__u64 ssl, __u64 buf, __u64 outp, __u32 dir)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct ssl_call c = { .ts = bpf_ktime_get_ns(), .ssl = ssl, .buf = buf, .outp = outp,
-			      .dir = dir };
+	struct ssl_call *c;
 
 	if (!target_running(pid_tgid >> 32))
 		return 0;
-	bpf_map_update_elem(&ssl_calls, &pid_tgid, &c, BPF_ANY);
+	c = bpf_task_storage_get(&ssl_calls, bpf_get_current_task_btf(), NULL,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!c)
+		return 0;
+	c->ssl = ssl;
+	c->buf = buf;
+	c->outp = outp;
+	c->dir = dir;
+	c->ts = bpf_ktime_get_ns();
 	return 0;
 }
 
 static __always_inline int ssl_exit(long ret, bool ex)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &pid_tgid);
+	struct ssl_call *c = bpf_task_storage_get(&ssl_calls, bpf_get_current_task_btf(), NULL, 0);
 	__u64 n = 0, *cookie;
 
-	if (!c)
+	if (!c || !c->ts)
 		return 0;
 	if (ex) {
 		if (ret == 1 && c->outp)
@@ -544,7 +553,7 @@ static __always_inline int ssl_exit(long ret, bool ex)
 			  cookie ? *cookie : c->ssl, -1, c->dir,
 			  cookie ? PLW_LABEL_TLS : PLW_LABEL_TLS | PLW_NET_DATA_SSL_KEY, c->buf, n, n);
 	}
-	bpf_map_delete_elem(&ssl_calls, &pid_tgid);
+	c->ts = 0;
 	return 0;
 }
 

@@ -14,7 +14,7 @@
  * Each program is attached once per probe, with the probe's number as its
  * BPF cookie (for usdt: the USDT cookie, libbpf keeps the BPF cookie).
  * Only target processes are recorded (the shared `targets` map).  The ring
- * buffer, targets and counters are pylow.bpf.c's (bpf_map__reuse_fd).
+ * buffer, targets and counters are pylow.bpf.c's (share_maps() in record/attach.c).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

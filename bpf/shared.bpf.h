@@ -2,11 +2,13 @@
 /*
  * shared.bpf.h - what every BPF object of pylow shares with the others: the
  * ring buffer the recorder drains, the `targets` map (tgids being recorded,
- * kept by pylow.bpf.c's process tracepoints), the per-CPU counters, and the
- * `running` switch the recorder sets once everything is attached.
+ * kept by pylow.bpf.c's process tracepoints) and its generation, the
+ * per-CPU counters, and the `running` switch the recorder sets once
+ * everything is attached.
  *
  * pylow.bpf.c owns the maps; each other object (kernel, kgroups, native,
- * net, probes) is loaded after it with bpf_map__reuse_fd() on these three,
+ * net, probes) is loaded after it with its maps made pylow.bpf.c's
+ * (share_maps() in record/attach.c: rb, targets, targets_gen, counters),
  * so the definitions must stay identical: hence one header.
  */
 #ifndef PYLOW_SHARED_BPF_H
@@ -35,8 +37,8 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-/* atomic: the timer and sched_switch programs (pylow.bpf.c's stage
- * flush) may interrupt a program in the middle of this on its CPU */
+/* atomic: the timer and sched_switch programs (stage.bpf.h's flush) may
+ * interrupt a program in the middle of this on its CPU */
 static __always_inline void count_n(__u32 which, __u64 n)
 {
 	__u64 *c = bpf_map_lookup_elem(&counters, &which);
@@ -64,8 +66,13 @@ static __always_inline void targets_changed(void)
 {
 	__u32 zero = 0, *g = bpf_map_lookup_elem(&targets_gen, &zero);
 
-	if (g)
-		__sync_fetch_and_add(g, 1);
+	if (g) {
+		/* a fetching add: fully ordered after the map change (an
+		 * add whose result is unused may be relaxed, as on arm64) */
+		__u32 old = __sync_fetch_and_add(g, 1);
+
+		barrier_var(old);
+	}
 }
 
 static __always_inline __u32 targets_gen_now(void)

@@ -458,7 +458,9 @@ struct plw_rb_net_data {
  *   - a syscall (PLW_EV_SYSCALL at ts, on tid), two slots: op = PLW_STAGE_SYS
  *     | nr | (fd + 1) << PLW_STAGE_SYS_FD_SHIFT; the next slot holds dur_ns
  *     in ts, and ret's low 32 bits in tid, its high 32 in op.  A syscall
- *     whose nr or fd does not fit goes through the ring alone.
+ *     whose nr or fd does not fit, one recorded with --stacks (its stacks
+ *     follow it), or one that finds the stage busy goes through the ring
+ *     alone.
  */
 #define PLW_STAGE_MAX		64
 #define PLW_STAGE_RET		0x80000000u

@@ -52,6 +52,8 @@ struct net {
 	 * it knew (up to the sink's hold-back of them) do not tell it again,
 	 * a map update each (W2: ~7,000 per run) */
 	uint64_t told[64];
+	uint8_t told_n[64];		/* told again every 256th record: BPF's
+					 * `muted` is an LRU and may forget */
 };
 
 /* ------------------------------------------------------------ conn -> fd */
@@ -201,13 +203,15 @@ int net_record(struct net *n, struct plw_writer *w, const struct plw_rb_hdr *h,
 		if (!err && !(d.flags & PLW_LABEL_TLS) && d.conn &&
 		    lbl_ignored(n->lbl, d.conn, d.dir, 0)) {
 			uint64_t key = d.conn ^ ((uint64_t)d.dir << 63);
-			uint64_t *t = &n->told[(key ^ key >> 63) % 64];
+			unsigned slot = (key ^ key >> 63) % 64;
+			uint64_t *t = &n->told[slot];
 			uint8_t one = 1;
 
-			if (*t != key) {
+			if (*t != key || !++n->told_n[slot]) {
 				bpf_map_update_elem(bpf_map__fd(n->skel->maps.muted), &key, &one, BPF_ANY);
+				if (*t != key)
+					n->nr_muted++;
 				*t = key;
-				n->nr_muted++;
 			}
 		}
 		return err;

@@ -240,8 +240,8 @@ static const char usage_text[] =
 "  to every wall-clock value written (CLOCK_DATA, clock_tod_ns, clock_ref),\n"
 "  to simulate a host whose clock is off.  PYLOW_TEST_BATCH_BYTES (bytes) makes\n"
 "  the recorder's sort batch that small, so that it fills often.\n"
-"  PYLOW_STAGE=0: each USDT Python call goes through the ring buffer alone,\n"
-"  instead of up to 64 at a time staged per CPU (flushed within 10 ms).\n"
+"  PYLOW_STAGE=0: each USDT Python call and each syscall goes through the\n"
+"  ring buffer alone, instead of staged per CPU (flushed within 10 ms).\n"
 "\n"
 "Filters (decided once per code location; USDT and the agent alike):\n"
 "  -F, --func FUNC         only functions named exactly FUNC (repeatable, max %d)\n"
@@ -610,8 +610,8 @@ static int load_bpf(struct rec *r)
 		   strerror(-err));
 		return -1;
 	}
-	/* Python calls staged per CPU (bpf/pylow.bpf.c) need a timer on every
-	 * CPU; without one each call is its own ring buffer record */
+	/* Python calls and syscalls staged per CPU (bpf/stage.bpf.h) need a
+	 * timer on every CPU; without one each is its own ring buffer record */
 	const char *stage_env = getenv("PYLOW_STAGE");
 
 	if (!stage_env || strcmp(stage_env, "0")) {
@@ -1815,7 +1815,7 @@ int cmd_record(int argc, char **argv)
 		stage_ticks_detach(r->ticks);
 		usleep(20000);
 		if ((err = stage_collect(bpf_map__fd(r->skel->maps.stage_map), r->sink))) {
-			pr("recording failed while draining the staged Python calls: %s",
+			pr("recording failed while draining the staged Python calls and syscalls: %s",
 			   strerror(-err));
 			goto fail_mid;
 		}

@@ -388,7 +388,8 @@ void sink_set_stacks(struct sink *s, struct stacks *stk)
 	s->stk = stk;
 }
 
-/* a PLW_RB_PY_STAGE record: its events, one PY_ENTRY/PY_RETURN record each */
+/* a PLW_RB_PY_STAGE record: its events, one PY_ENTRY/PY_RETURN/SYSCALL
+ * record each (format/events.h) */
 static int add_stage(struct sink *s, const struct plw_rb_hdr *hp, const void *payload)
 {
 	struct plw_rb_py_stage st;
