@@ -71,7 +71,6 @@ struct loc_cache_ent {
 };
 
 struct loc_cache {
-	__u32 tgid, gen;		/* last tgid found in `targets`, at targets_gen_now() */
 	struct loc_cache_ent e[LOC_CACHE_SLOTS];
 };
 
@@ -125,11 +124,6 @@ struct {
 static __always_inline bool is_target(__u32 tgid)
 {
 	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
-}
-
-static __always_inline bool py_target(__u32 tgid)
-{
-	return running && is_target(tgid);
 }
 
 /* ------------------------------------------------------------- filters */
@@ -444,25 +438,15 @@ static __always_inline int py_call(struct pt_regs *ctx, __u16 type, bool pyusdt)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	long file = 0, func = 0, line = 0;
-	__u32 tgid = pid_tgid >> 32, zero = 0, gen;
+	__u32 zero = 0;
 	struct loc_cache *c;
 	struct call_rec *r;
 	__u64 ts;
 	__u32 id;
 
-	if (!running)
+	if (!target_running(pid_tgid >> 32))
 		return 0;
-	/* is_target() through the per-CPU cache of the last tgid found */
 	c = bpf_map_lookup_elem(&loc_cache_map, &zero);
-	gen = targets_gen_now();
-	if (!c || c->tgid != tgid || c->gen != gen) {
-		if (!is_target(tgid))
-			return 0;
-		if (c) {
-			c->tgid = tgid;
-			c->gen = gen;
-		}
-	}
 	ts = bpf_ktime_get_ns();
 	if (pyusdt)
 		usdt_args3(ctx, &func, &file, &line);
@@ -538,7 +522,7 @@ int py_gc_start(struct pt_regs *ctx)
 	struct gc_start_rec *r;
 	long gen = 0;
 
-	if (!py_target(pid_tgid >> 32))
+	if (!target_running(pid_tgid >> 32))
 		return 0;
 	bpf_usdt_arg(ctx, 0, &gen);
 	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
@@ -559,7 +543,7 @@ int py_gc_done(struct pt_regs *ctx)
 	struct gc_done_rec *r;
 	long n = 0;
 
-	if (!py_target(pid_tgid >> 32))
+	if (!target_running(pid_tgid >> 32))
 		return 0;
 	bpf_usdt_arg(ctx, 0, &n);
 	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
@@ -584,7 +568,7 @@ static __always_inline int py_import(struct pt_regs *ctx, __u16 type)
 	__u32 zero = 0;
 	long len;
 
-	if (!py_target(pid_tgid >> 32))
+	if (!target_running(pid_tgid >> 32))
 		return 0;
 	s = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!s)

@@ -404,7 +404,10 @@ static int add_stage(struct sink *s, const struct plw_rb_hdr *hp, const void *pa
 	p += sizeof(st);
 	for (uint32_t i = 0; i < st.nr; i++, p += sizeof(struct plw_rb_py_ev)) {
 		struct plw_rb_py_ev e;
-		struct plw_py_call c;
+		union {
+			struct plw_py_call c;
+			struct plw_syscall sc;
+		} pl = { 0 };
 		struct plw_rb_hdr h = *hp;
 
 		memcpy(&e, p, sizeof(e));
@@ -412,7 +415,6 @@ static int add_stage(struct sink *s, const struct plw_rb_hdr *hp, const void *pa
 		h.tid = e.tid;
 		if (e.op & PLW_STAGE_SYS && !(e.op & PLW_STAGE_RET)) {
 			/* a syscall: two slots (format/events.h) */
-			struct plw_syscall sc = { 0 };
 			struct plw_rb_py_ev e2;
 
 			if (i + 1 >= st.nr)
@@ -420,24 +422,19 @@ static int add_stage(struct sink *s, const struct plw_rb_hdr *hp, const void *pa
 			p += sizeof(e2);
 			i++;
 			memcpy(&e2, p, sizeof(e2));
-			sc.nr = e.op & PLW_STAGE_SYS_NR_MAX;
-			sc.fd = (int32_t)((e.op & ~(PLW_STAGE_SYS | PLW_STAGE_RET)) >>
-					  PLW_STAGE_SYS_FD_SHIFT) - 1;
-			sc.ret = (int64_t)((uint64_t)e2.op << 32 | e2.tid);
-			sc.dur_ns = e2.ts;
+			pl.sc.nr = e.op & PLW_STAGE_SYS_NR_MAX;
+			pl.sc.fd = (int32_t)((e.op & ~(PLW_STAGE_SYS | PLW_STAGE_RET)) >>
+					     PLW_STAGE_SYS_FD_SHIFT) - 1;
+			pl.sc.ret = (int64_t)((uint64_t)e2.op << 32 | e2.tid);
+			pl.sc.dur_ns = e2.ts;
 			h.type = PLW_EV_SYSCALL;
-			h.size = sizeof(sc);
-			err = add_rec(s, &h, &sc);
-			if (err == BATCH_FULL)
-				full = 1;
-			else if (err)
-				return err;
-			continue;
+			h.size = sizeof(pl.sc);
+		} else {
+			h.type = e.op & PLW_STAGE_RET ? PLW_EV_PY_RETURN : PLW_EV_PY_ENTRY;
+			h.size = sizeof(pl.c);
+			pl.c.loc = e.op & ~PLW_STAGE_RET;
 		}
-		h.type = e.op & PLW_STAGE_RET ? PLW_EV_PY_RETURN : PLW_EV_PY_ENTRY;
-		h.size = sizeof(c);
-		c.loc = e.op & ~PLW_STAGE_RET;
-		err = add_rec(s, &h, &c);
+		err = add_rec(s, &h, &pl);
 		if (err == BATCH_FULL)
 			full = 1;
 		else if (err)

@@ -103,8 +103,7 @@ void stage_ticks_detach(struct stage_ticks *t)
 {
 	if (!t)
 		return;
-	bpf_link__destroy(t->on_switch);
-	t->on_switch = NULL;
+	stage_ticks_switch_off(t);
 	if (!t->fds)
 		return;
 	for (int cpu = 0; cpu < t->nr; cpu++) {
