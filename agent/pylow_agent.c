@@ -639,7 +639,7 @@ PyDoc_STRVAR(start_doc,
 static PyObject *agent_start(PyObject *self, PyObject *args)
 {
 	const char *dir = NULL;
-	PyObject *exe;
+	PyObject *exe, *ver;
 	int err;
 
 	if (!PyArg_ParseTuple(args, "|z:start", &dir))
@@ -665,8 +665,8 @@ static PyObject *agent_start(PyObject *self, PyObject *args)
 	g_dir = strdup(dir);
 	if (!g_dir)
 		return PyErr_NoMemory();
-	exe = PySys_GetObject("hexversion");	/* borrowed */
-	g_py_version = exe && PyLong_Check(exe) ? (uint32_t)PyLong_AsUnsignedLong(exe) : 0;
+	ver = PySys_GetObject("hexversion");	/* borrowed */
+	g_py_version = ver && PyLong_Check(ver) ? (uint32_t)PyLong_AsUnsignedLong(ver) : 0;
 	if (!g_py_version || PyErr_Occurred()) {
 		PyErr_Clear();
 		g_py_version = PY_VERSION_HEX;
