@@ -472,6 +472,12 @@ def med_range(xs):
     return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
 
 
+def extra_ns(ps, events=None):
+    """each pair's (traced - native) in ns per event: per EVENTS, else per
+    the events the pair captured"""
+    return [(p["elapsed"] - p["native"]) * 1e9 / (events or p["captured"]) for p in ps]
+
+
 def boot_ci(xs, ys=None, n=2000, seed=1):
     """95% bootstrap interval of median(xs), or of median(xs) / median(ys)
     (the pairs of each resampled on their own): [lo, hi], or None"""
@@ -589,10 +595,8 @@ def bench_workload(name, script, args, expected_calls, rounds):
         d["traced_s"] = med_range([p["elapsed"] for p in ps])
         d["time_ratio"] = med_range([p["elapsed"] / p["native"] for p in ps])
         if expected:
-            d["extra_ns_per_event"] = med_range([(p["elapsed"] - p["native"]) * 1e9 / expected
-                                                 for p in ps])
-        d["extra_ns_per_captured"] = med_range([(p["elapsed"] - p["native"]) * 1e9 / p["captured"]
-                                                for p in ps if p.get("captured")])
+            d["extra_ns_per_event"] = med_range(extra_ns(ps, expected))
+        d["extra_ns_per_captured"] = med_range(extra_ns([p for p in ps if p.get("captured")]))
         d["captured"] = med_range([p.get("captured") for p in ps])
         d["entries"] = med_range([p.get("entries") for p in ps])
         d["returns"] = med_range([p.get("returns") for p in ps])
@@ -617,12 +621,11 @@ def bench_workload(name, script, args, expected_calls, rounds):
         fl = res["tracers"].get(ref, {}).get("extra_ns_per_event")
         if not fl or fl["median"] <= 0:
             continue
-        fx = [(p["elapsed"] - p["native"]) * 1e9 / expected for p in res["tracers"][ref]["rounds"]]
+        fx = extra_ns(res["tracers"][ref]["rounds"], expected)
         for t, d in res["tracers"].items():
             if d.get("extra_ns_per_event"):
                 d[key] = d["extra_ns_per_event"]["median"] / fl["median"]
-                d[key + "_ci95"] = boot_ci([(p["elapsed"] - p["native"]) * 1e9 / expected
-                                            for p in d["rounds"]], fx)
+                d[key + "_ci95"] = boot_ci(extra_ns(d["rounds"], expected), fx)
                 # paired per round: tracer's extra / floor's extra in the same round
                 fr = {p["round"]: p for p in res["tracers"][ref]["all_rounds"]}
                 per = []
@@ -685,8 +688,8 @@ def bench_agent():
                 "native_s": med_range([p["native"] for p in ps]),
                 "traced_s": med_range([p["elapsed"] for p in ps]),
                 "time_ratio": med_range([p["elapsed"] / p["native"] for p in ps]),
-                "extra_ns_per_event": med_range([(p["elapsed"] - p["native"]) * 1e9 / exp(p) for p in ps]),
-                "extra_ns_per_event_ci95": boot_ci([(p["elapsed"] - p["native"]) * 1e9 / exp(p) for p in ps]),
+                "extra_ns_per_event": med_range(extra_ns(ps, expected)),
+                "extra_ns_per_event_ci95": boot_ci(extra_ns(ps, expected)),
                 "pairs": len(ps),
                 "captured_vs_expected": med_range([p["captured"] / exp(p) for p in ps]),
                 "lost_max": max(p.get("lost") or 0 for p in ps),
@@ -1090,20 +1093,19 @@ def main():
         reps, n = int(W1_ARGS[0]), int(W1_ARGS[1])
         if ONLY == "report":
             res["report"] = bench_report()
-        elif ONLY in ("W1", "W2"):
-            if ONLY == "W1":
-                res["recording"].append(bench_workload("W1", "w1_cpu.py", W1_ARGS, reps * 242785 + 2 * n, ROUNDS))
-            else:
-                res["recording"].append(bench_workload("W2", "w2_io.py", W2_ARGS, None, W2_ROUNDS))
-            res["diag" if ONLY == "W1" else "diag_w2"] = \
-                bench_diag(*(("w1_cpu.py", W1_ARGS) if ONLY == "W1" else ("w2_io.py", W2_ARGS)))
-            res["report"] = {"skipped": "BENCH_ONLY=%s" % ONLY}
         elif ONLY != "agent":
-            res["recording"].append(bench_workload("W1", "w1_cpu.py", W1_ARGS, reps * 242785 + 2 * n, ROUNDS))
-            res["recording"].append(bench_workload("W2", "w2_io.py", W2_ARGS, None, W2_ROUNDS))
-            res["diag"] = bench_diag("w1_cpu.py", W1_ARGS)
-            res["diag_w2"] = bench_diag("w2_io.py", W2_ARGS)
-            res["report"] = {"skipped": "SKIP_REPORT=1"} if SKIP_REPORT else bench_report()
+            # name: script, args, expected calls (None: the floor counts), pairs, diag key
+            spec = {"W1": ("w1_cpu.py", W1_ARGS, reps * 242785 + 2 * n, ROUNDS, "diag"),
+                    "W2": ("w2_io.py", W2_ARGS, None, W2_ROUNDS, "diag_w2")}
+            names = [ONLY] if ONLY in spec else list(spec)
+            for name in names:
+                script, args, calls, rounds, _ = spec[name]
+                res["recording"].append(bench_workload(name, script, args, calls, rounds))
+            for name in names:
+                script, args, _, _, key = spec[name]
+                res[key] = bench_diag(script, args)
+            res["report"] = {"skipped": "BENCH_ONLY=%s" % ONLY} if ONLY in spec else \
+                {"skipped": "SKIP_REPORT=1"} if SKIP_REPORT else bench_report()
         else:
             res["report"] = {"skipped": "BENCH_ONLY=agent"}
         res["agent"] = bench_agent() if ONLY in ("", "agent") else []
