@@ -84,7 +84,7 @@ finished() {
 	[ -s "$2" ] || { show "$1/rec.err"; fail "no recording $2"; }
 	[ ! -e "$2.partial" ] || fail "$2.partial left behind"
 	# pylow's recorder writes in time order (Python calls staged per CPU
-	# included: bpf/pylow.bpf.c): no event earlier than the one before it
+	# included: bpf/stage.bpf.h): no event earlier than the one before it
 	local u
 	u=$("$PYLOW" report info --json "$2" 2>/dev/null | grep -o '"unordered_events":[0-9]*' | cut -d: -f2)
 	[ "$u" = 0 ] || fail "$2: ${u:-?} events out of time order (report info)"
@@ -267,7 +267,8 @@ import os, sys
 fd = os.open(sys.argv[1], os.O_RDONLY)
 def f():
     os.getppid()
-    for bad in (987654, -5, 2000000):   # staged; fd < -1 and fd >= 2^20 - 1: not staged
+    # 987654 staged; -5 (fd < -1: reports show no fd) and 2000000 (fd >= 2^20 - 1) not
+    for bad in (987654, -5, 2000000):
         try:
             os.read(bad, 1)
         except OSError:
