@@ -80,7 +80,7 @@ AGENT_PYS = $(wildcard /root/.pyenv/versions/3.*/bin/python3.[0-9] /root/.pyenv/
 
 agent: $(O)/agent/.stamp
 
-$(O)/agent/.stamp: agent/pylow_agent.c agent/filter.h agent/ring.c agent/ring.h agent/sitecustomize.py agent/build.sh format/events.h
+$(O)/agent/.stamp: agent/pylow_agent.c agent/frame311.h agent/frame311_check.c agent/filter.h agent/ring.c agent/ring.h agent/sitecustomize.py agent/build.sh format/events.h
 	$(call msg,AGENT,$(O)/agent/)
 	$(Q)mkdir -p $(O)/agent
 	$(Q)if [ -z "$(strip $(AGENT_PYS))" ]; then \

@@ -40,6 +40,12 @@ for py in "$@"; do
 		status=1; continue
 	fi
 	mkdir -p "$dir"
+	# 3.11's hook reads the head of the interpreter's frame (frame311.h)
+	if [ "$ver" = 3.11 ] && ! $CC -fsyntax-only -std=gnu11 -I"$root" -I"$inc" \
+		"$here/frame311_check.c"; then
+		echo "build.sh: agent/frame311.h does not match $inc/internal/pycore_frame.h ($py); skipped" >&2
+		status=1; continue
+	fi
 	if $CC $CFLAGS -std=gnu11 -fPIC -shared -fvisibility=hidden -Wall -Wextra \
 		-Wno-unused-parameter -Wno-missing-field-initializers -Wno-cast-function-type \
 		-D_GNU_SOURCE -I"$root" -I"$inc" \

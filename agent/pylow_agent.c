@@ -10,7 +10,12 @@
  *   3.12+      sys.monitoring, a tool id of its own, C builtins (METH_FASTCALL)
  *              as callbacks: PY_START, PY_RESUME, PY_THROW -> entry;
  *              PY_RETURN, PY_YIELD, PY_UNWIND -> return.
- *   3.6-3.11   a PyEval_SetProfile C hook: PyTrace_CALL -> entry,
+ *   3.11       a PEP 523 frame evaluation hook (every thread of the
+ *              interpreter): entry before the frame runs, return after.
+ *              The profile hook would put 3.11's eval loop in its tracing
+ *              mode, which runs every instruction unspecialised (W2: about
+ *              170 ns per call of the application's, agent/README.md).
+ *   3.6-3.10   a PyEval_SetProfile C hook: PyTrace_CALL -> entry,
  *              PyTrace_RETURN -> return (C calls ignored), in the thread that
  *              starts the agent; threads started later through `threading`
  *              install it from threading.setprofile(_thread_hook).
@@ -57,6 +62,25 @@
 #define code_get_extra	_PyCode_GetExtra
 #define code_set_extra	_PyCode_SetExtra
 #define request_extra	_PyEval_RequestCodeExtraIndex
+#endif
+
+#if PY_VERSION_HEX >= 0x030b0000 && PY_VERSION_HEX < 0x030c0000
+#define PLW_EVALFRAME	1
+#include "agent/frame311.h"
+#else
+#define PLW_EVALFRAME	0
+#endif
+#define PLW_PROFILE	(!PLW_MONITORING && !PLW_EVALFRAME)
+
+#if PLW_MONITORING
+#define PLW_SOURCE	PLW_AGENT_SRC_MONITORING
+#define PLW_SOURCE_NAME	"sys.monitoring"
+#elif PLW_EVALFRAME
+#define PLW_SOURCE	PLW_AGENT_SRC_EVALFRAME
+#define PLW_SOURCE_NAME	"eval_frame"
+#else
+#define PLW_SOURCE	PLW_AGENT_SRC_PROFILE
+#define PLW_SOURCE_NAME	"profile"
 #endif
 
 #define likely(x)	__builtin_expect(!!(x), 1)
@@ -537,6 +561,54 @@ static void mon_uninstall(void)
 	PyErr_Clear();
 	g_tool = -1;
 }
+#elif PLW_EVALFRAME
+/*
+ * 3.11: the interpreter's frame evaluation function (PEP 523).  With one
+ * set, 3.11 no longer inlines Python-to-Python calls, so every frame run,
+ * generator resume included, passes here; the eval loop itself keeps its
+ * specialised instructions.  A generator's or coroutine's first run only
+ * makes the object (RETURN_GENERATOR, the frame still the thread's): the
+ * profile hook and the USDT probes see no call there, and neither does this.
+ */
+static _PyFrameEvalFunction g_prev_eval;	/* what was set before: chained */
+
+static PyObject *eval_hook(PyThreadState *ts, struct _PyInterpreterFrame *f, int throwflag)
+{
+	const struct plw_frame311 *fr = (const struct plw_frame311 *)f;
+	PyObject *code = (PyObject *)fr->f_code, *res;
+
+	if (unlikely(!g_ring) ||
+	    unlikely((fr->f_code->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)) &&
+		     fr->owner == PLW_FRAME_OWNED_BY_THREAD))
+		return g_prev_eval(ts, f, throwflag);
+	/* the frame's reference goes with the frame */
+	Py_INCREF(code);
+	on_event(code, PLW_EV_PY_ENTRY);
+	res = g_prev_eval(ts, f, throwflag);
+	on_event(code, PLW_EV_PY_RETURN);
+	Py_DECREF(code);
+	return res;
+}
+
+static void eval_install(void)
+{
+	PyInterpreterState *in = PyInterpreterState_Get();
+	_PyFrameEvalFunction cur = _PyInterpreterState_GetEvalFrameFunc(in);
+
+	if (cur != eval_hook) {
+		g_prev_eval = cur;	/* _PyEval_EvalFrameDefault when none */
+		_PyInterpreterState_SetEvalFrameFunc(in, eval_hook);
+	}
+}
+
+static void eval_uninstall(void)
+{
+	PyInterpreterState *in = PyInterpreterState_Get();
+
+	/* frames running now still return through eval_hook: g_prev_eval stays */
+	if (_PyInterpreterState_GetEvalFrameFunc(in) == eval_hook)
+		_PyInterpreterState_SetEvalFrameFunc(in, g_prev_eval);
+}
 #else
 static int prof_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
 {
@@ -544,23 +616,17 @@ static int prof_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *ar
 
 	if (what != PyTrace_CALL && what != PyTrace_RETURN)
 		return 0;
-#if PY_VERSION_HEX >= 0x030b0000
-	code = (PyObject *)PyFrame_GetCode(frame);
-	on_event(code, what == PyTrace_CALL ? PLW_EV_PY_ENTRY : PLW_EV_PY_RETURN);
-	Py_DECREF(code);
-#else
 	code = (PyObject *)frame->f_code;
 	on_event(code, what == PyTrace_CALL ? PLW_EV_PY_ENTRY : PLW_EV_PY_RETURN);
-#endif
 	return 0;
 }
 #endif
 
-/* threading.setprofile() target (3.6-3.11): the first profile event of a
+/* threading.setprofile() target (3.6-3.10): the first profile event of a
  * new thread lands here; install the C hook and pass that event on */
 static PyObject *agent_thread_hook(PyObject *self, PyObject *args)
 {
-#if !PLW_MONITORING
+#if PLW_PROFILE
 	PyObject *frame, *event, *arg;
 
 	if (!PyArg_UnpackTuple(args, "_thread_hook", 3, 3, &frame, &event, &arg))
@@ -681,7 +747,7 @@ static PyObject *agent_start(PyObject *self, PyObject *args)
 	g_filtering = plw_agent_filter_active(&g_filter);
 	tsc_init();
 	rseq_init();
-	g_source = PLW_MONITORING ? PLW_AGENT_SRC_MONITORING : PLW_AGENT_SRC_PROFILE;
+	g_source = PLW_SOURCE;
 	g_pid = (uint32_t)getpid();
 	t_tid = 0;
 	err = plw_agent_ring_create(&g_ring, g_dir, g_ring_size, g_py_version,
@@ -707,6 +773,8 @@ static PyObject *agent_start(PyObject *self, PyObject *args)
 		g_ring = NULL;
 		return NULL;
 	}
+#elif PLW_EVALFRAME
+	eval_install();
 #else
 	PyEval_SetProfile(prof_hook, NULL);
 #endif
@@ -724,6 +792,8 @@ static PyObject *agent_stop(PyObject *self, PyObject *noargs)
 		Py_RETURN_NONE;
 #if PLW_MONITORING
 	mon_uninstall();
+#elif PLW_EVALFRAME
+	eval_uninstall();
 #else
 	/* other threads keep the hook; it does nothing without a ring */
 	PyEval_SetProfile(NULL, NULL);
@@ -752,7 +822,7 @@ static PyObject *agent_stats(PyObject *self, PyObject *noargs)
 			     "dropped", (unsigned long long)__atomic_load_n(&r->hdr->dropped, __ATOMIC_RELAXED),
 			     "locs", (unsigned long long)__atomic_load_n(&r->hdr->locs, __ATOMIC_RELAXED),
 			     "filtered", (unsigned long long)__atomic_load_n(&r->hdr->filtered, __ATOMIC_RELAXED),
-			     "source", PLW_MONITORING ? "sys.monitoring" : "profile",
+			     "source", PLW_SOURCE_NAME,
 #if PLW_MONITORING
 			     "tool", g_tool,
 #else
@@ -802,6 +872,7 @@ __attribute__((visibility("default"))) PyMODINIT_FUNC PyInit__pylow_agent(void)
 	if (!m)
 		return NULL;
 	if (PyModule_AddIntConstant(m, "MONITORING", PLW_MONITORING) < 0 ||
+	    PyModule_AddStringConstant(m, "SOURCE", PLW_SOURCE_NAME) < 0 ||
 	    PyModule_AddIntConstant(m, "RING_DEFAULT", PLW_AGENT_RING_DEFAULT) < 0) {
 		Py_DECREF(m);
 		return NULL;

@@ -65,8 +65,9 @@ struct plw_agent_call {
 _Static_assert(sizeof(struct plw_agent_call) == 24, "compact slot");
 
 /* plw_agent_ring_hdr.source */
-#define PLW_AGENT_SRC_PROFILE		1	/* PyEval_SetProfile C hook (3.6-3.11) */
+#define PLW_AGENT_SRC_PROFILE		1	/* PyEval_SetProfile C hook (3.6-3.10) */
 #define PLW_AGENT_SRC_MONITORING	2	/* sys.monitoring C callbacks (3.12+) */
+#define PLW_AGENT_SRC_EVALFRAME		3	/* PEP 523 frame evaluation hook (3.11) */
 
 /* The loc ids the agent allocates have this bit set; BPF's never do (they
  * count up from 1).  The rest comes from one counter shared by every agent

@@ -37,8 +37,8 @@ def _pylow_start(here):
         except ValueError:
             pass
     _pylow_agent.start()
-    if not _pylow_agent.MONITORING:
-        # threads started later through `threading` install the C hook
+    if _pylow_agent.SOURCE == "profile":
+        # 3.6-3.10: threads started later through `threading` install the C hook
         import threading
         threading.setprofile(_pylow_agent._thread_hook)
 

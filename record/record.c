@@ -780,7 +780,7 @@ static int agent_setup(struct rec *r)
 		r->agent_dir[0] = 0;
 		return -1;
 	}
-	manifest_add(&r->man, "python", "agent:sys.monitoring (3.12+) / PyEval_SetProfile (3.6-3.11)",
+	manifest_add(&r->man, "python", "agent:sys.monitoring (3.12+) / eval_frame (3.11) / PyEval_SetProfile (3.6-3.10)",
 		     true, NULL);
 	/* the first Python's ring is ready before it starts */
 	agent_spares(r, UINT64_MAX);
@@ -901,7 +901,8 @@ static int agent_open_new(struct rec *r)
 		r->nr_rings++;
 		r->agent_rings_seen++;
 		pr_v(1, "agent ring of pid %u (python %s, %s) opened", h->pid, ver,
-		     h->source == PLW_AGENT_SRC_MONITORING ? "sys.monitoring" : "profile hook");
+		     h->source == PLW_AGENT_SRC_MONITORING ? "sys.monitoring" :
+		     h->source == PLW_AGENT_SRC_EVALFRAME ? "eval_frame hook" : "profile hook");
 	}
 	closedir(d);
 	return 0;

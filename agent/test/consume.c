@@ -267,7 +267,8 @@ int main(int argc, char **argv)
 		       (unsigned long long)plw_agent_reader_locs(r->rd),
 		       (unsigned long long)plw_agent_reader_dropped(r->rd),
 		       (unsigned long long)r->errors,
-		       h->source == PLW_AGENT_SRC_MONITORING ? "monitoring" : "profile",
+		       h->source == PLW_AGENT_SRC_MONITORING ? "monitoring" :
+		       h->source == PLW_AGENT_SRC_EVALFRAME ? "eval_frame" : "profile",
 		       h->closed);
 	}
 	return 0;

@@ -74,6 +74,12 @@ for py in "$@"; do
 	[ -s "$tmp/cerr" ] && why="$why consumer: $(head -1 "$tmp/cerr");"
 	src=$(awk -v p="$parent" '$1 == "ring" && $2 == p {print $8}' "$tmp/out")
 	ver=$("$py" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
+	case $ver in
+	3.1[2-9].*) want=monitoring ;;
+	3.11.*) want=eval_frame ;;
+	*) want=profile ;;
+	esac
+	[ "$src" = "source=$want" ] || why="$why $src (want source=$want);"
 	if [ -z "$why" ]; then
 		echo "ok    $py ($ver, $src): exact counts, child ring, no drops, $(grep '^clock' "$tmp/pyout" | cut -d' ' -f3-4)"
 	else

@@ -437,6 +437,23 @@ t_agent_version() {
 	done
 }
 
+# the application's own cProfile and the agent side by side (3.11: the frame
+# evaluation hook; 3.12+: sys.monitoring): both see every call
+t_agent_cprofile() {
+	local d=$1 py n
+	for py in "$PY" "$PYENV/3.11.7/bin/python3.11" $(echo $PYENV/3.12.*/bin/python3.12); do
+		[ -x "$py" ] || { note "skipped: $py not installed"; continue; }
+		rec "$d" record -q --python=agent -e python -o "$d/c.plw" -- "$py" "$PYDIR/cprofile_along.py"
+		[ $rc = 0 ] || { show "$d/rec.err"; fail "$py: record exited $rc"; }
+		grep -qx "cprofile 100" "$d/rec.out" || { show "$d/rec.out"; fail "$py: cProfile did not see its 100 calls"; }
+		finished "$d" "$d/c.plw"
+		report "$d" "$d/graph.json" graph --json "$d/c.plw"
+		n=$($HELPER sum "$d/graph.json" calls cprof_f)
+		[ "$n" = 200 ] || fail "$py: pylow saw $n calls of cprof_f, want 200"
+		note "$py: cProfile 100, pylow 200"
+	done
+}
+
 # structure PYTHON MODE SOURCE: tests/py/structure.py recorded with --python=MODE:
 # exact counts (its own and known_calls.py's), parent->child edges, threads,
 # asyncio, generators, exception unwinding, fork and exec children, sources
@@ -2155,7 +2172,7 @@ CASES=(launch_counts attach_counts sleep_durations children threads deep_stack p
        agent_filter_3_10 agent_filter_3_11 agent_filter_3_12 agent_filter_3_13
        agent_filter_fork agent_filter_debian_vs_usdt
        structure_auto_shim structure_debian_usdt_vs_agent pyusdt_attach
-       agent_missing_and_isolated agent_version
+       agent_missing_and_isolated agent_version agent_cprofile
        stop_sigint stop_sigterm stop_sighup stop_duration stop_sigkill
        target_unharmed disk_full lost_marked truncated_anywhere
        storm_forks_threads storm_code_objects privacy symlink_mode
