@@ -39,6 +39,9 @@ struct net {
 	char ssl_libs[MAX_SSL_LIBS][PATH_MAX];
 	int nr_ssl_libs;
 	struct lbl *lbl;
+	/* the same parser, fed as records are drained (net_scout), to mute a
+	 * stream as soon as BPF copied its first calls */
+	struct lbl *scout;
 	struct fd_ent fds[FD_SLOTS];
 	size_t nr_fds;
 	/* the record being handled (for the label callback) */
@@ -48,6 +51,7 @@ struct net {
 	bool ssl_key;			/* the record's conn is an SSL object */
 	uint64_t nr_labels;
 	uint64_t nr_muted;		/* streams given up on */
+	uint64_t nr_data;		/* NET_DATA records BPF copied */
 	/* keys told to BPF's `muted` lately: the records BPF copied before
 	 * it knew (up to the sink's hold-back of them) do not tell it again,
 	 * a map update each (W2: ~7,000 per run) */
@@ -145,6 +149,65 @@ static int on_label(const struct lbl_out *o, void *ctx)
 				    o->method, o->target, o->host, o->traceparent);
 }
 
+/* tells BPF to stop copying the stream of CONN in DIR */
+static void mute(struct net *n, uint64_t conn, unsigned dir)
+{
+	uint64_t key = conn ^ ((uint64_t)dir << 63);
+	unsigned slot = (unsigned)((key * 0x9e3779b97f4a7c15ull) >> 58);	/* of 64 */
+	uint64_t *t = &n->told[slot];
+	uint8_t one = 1;
+
+	if (*t != key || !++n->told_n[slot]) {
+		bpf_map_update_elem(bpf_map__fd(n->skel->maps.muted), &key, &one, BPF_ANY);
+		if (*t != key)
+			n->nr_muted++;
+		*t = key;
+	}
+}
+
+static int scout_emit(const struct lbl_out *o, void *ctx)
+{
+	return 0;
+}
+
+void net_scout(struct net *n, const struct plw_rb_hdr *h, const void *payload)
+{
+	const size_t hdr = offsetof(struct plw_rb_net_data, data);
+	struct plw_rb_net_data d;
+	struct plw_net_conn c;
+
+	if (!n || !n->scout)
+		return;
+	if (h->type == PLW_EV_NET_CONN) {
+		if (h->size >= sizeof(c)) {
+			memcpy(&c, payload, sizeof(c));
+			if (c.op == PLW_NET_CLOSE && c.conn)
+				lbl_close(n->scout, c.conn);
+		}
+		return;
+	}
+	if (h->type != PLW_RB_NET_DATA || h->size < hdr)
+		return;
+	n->nr_data++;
+	memcpy(&d, payload, hdr);
+	/* TLS plaintext is never muted: its labels are the point */
+	if ((d.flags & PLW_LABEL_TLS) || !d.conn)
+		return;
+	if (d.caplen > h->size - hdr)
+		d.caplen = h->size - hdr;
+	if (!lbl_feed(n->scout, d.conn, d.dir, 0, (const unsigned char *)payload + hdr,
+		      d.caplen, d.len, scout_emit, NULL) &&
+	    lbl_ignored(n->scout, d.conn, d.dir, 0))
+		mute(n, d.conn, d.dir);
+}
+
+void net_stats(const struct net *n, uint64_t *data, uint64_t *muted, uint64_t *labels)
+{
+	*data = n ? n->nr_data : 0;
+	*muted = n ? n->nr_muted : 0;
+	*labels = n ? n->nr_labels : 0;
+}
+
 int net_record(struct net *n, struct plw_writer *w, const struct plw_rb_hdr *h,
 	       const void *payload)
 {
@@ -199,30 +262,16 @@ int net_record(struct net *n, struct plw_writer *w, const struct plw_rb_hdr *h,
 		n->ssl_key = d.flags & PLW_NET_DATA_SSL_KEY;
 		err = lbl_feed(n->lbl, d.conn, d.dir, d.flags & PLW_LABEL_TLS,
 			       (const unsigned char *)payload + hdr, d.caplen, d.len, on_label, n);
-		/* a stream of no known protocol: BPF stops copying it */
+		/* a stream of no known protocol: BPF stops copying it (the
+		 * scout has usually said so already) */
 		if (!err && !(d.flags & PLW_LABEL_TLS) && d.conn &&
-		    lbl_ignored(n->lbl, d.conn, d.dir, 0)) {
-			uint64_t key = d.conn ^ ((uint64_t)d.dir << 63);
-			unsigned slot = (key ^ key >> 63) % 64;
-			uint64_t *t = &n->told[slot];
-			uint8_t one = 1;
-
-			if (*t != key || !++n->told_n[slot]) {
-				bpf_map_update_elem(bpf_map__fd(n->skel->maps.muted), &key, &one, BPF_ANY);
-				if (*t != key)
-					n->nr_muted++;
-				*t = key;
-			}
-		}
+		    lbl_ignored(n->lbl, d.conn, d.dir, 0))
+			mute(n, d.conn, d.dir);
 		return err;
 	}
 	return 0;
 }
 
-uint64_t net_labels(const struct net *n)
-{
-	return n ? n->nr_labels : 0;
-}
 
 /* ------------------------------------------------------------ BPF */
 
@@ -237,7 +286,7 @@ int net_load(struct net **out, struct pylow_bpf *py, bool on, bool labels)
 	n->labels = labels;
 	if (!on)
 		return 0;
-	if (labels && (err = lbl_new(&n->lbl, 0)))
+	if (labels && ((err = lbl_new(&n->lbl, 0)) || (err = lbl_new(&n->scout, 0))))
 		return err;
 	n->skel = net_bpf__open();
 	if (!n->skel)
@@ -404,5 +453,6 @@ void net_free(struct net *n)
 	net_detach(n);
 	net_bpf__destroy(n->skel);
 	lbl_free(n->lbl);
+	lbl_free(n->scout);
 	free(n);
 }

@@ -276,7 +276,16 @@ void net_free(struct net *n);
  * NET_DATA parsed into NET_LABEL events; N may be NULL */
 int net_record(struct net *n, struct plw_writer *w, const struct plw_rb_hdr *h,
 	       const void *payload);
-uint64_t net_labels(const struct net *n);
+/*
+ * A NET_DATA or NET_CONN record as it is drained (sink.c, before the sort
+ * and the hold-back): a second parser sees each stream as soon as BPF copied
+ * it and mutes one of no known protocol there, a flush (50+ ms) sooner than
+ * net_record() could.  The labels still come from net_record(), in time
+ * order.  N may be NULL.
+ */
+void net_scout(struct net *n, const struct plw_rb_hdr *h, const void *payload);
+/* NET_DATA records BPF copied, streams muted, labels written */
+void net_stats(const struct net *n, uint64_t *data, uint64_t *muted, uint64_t *labels);
 
 /* ---------------------------------------------------------- sink.c */
 

@@ -1892,6 +1892,15 @@ int cmd_record(int argc, char **argv)
 			   (unsigned long long)st.lost,
 			   st.lost ? " (raise --buffer-size)" : "",
 			   (unsigned long long)(st.filtered + r->agent_filtered), r->output);
+		if (r->net) {
+			uint64_t data, muted, labels;
+
+			net_stats(r->net, &data, &muted, &labels);
+			pr_v(1, "net: %llu labels; BPF copied the head of %llu socket calls, and "
+			     "stopped copying %llu streams of no known protocol",
+			     (unsigned long long)labels, (unsigned long long)data,
+			     (unsigned long long)muted);
+		}
 		if (st.late)
 			pr("warning: %llu events reached the recorder more than %llu ms late and are "
 			   "out of time order in the file (report info counts them); a machine too "

@@ -490,6 +490,8 @@ static int add_rec(struct sink *s, const struct plw_rb_hdr *hp, const void *payl
 	}
 	if (h.type >= PLW_RB_FORK && (err = task_track(s, &h, payload, h.size)))
 		return err;
+	if (h.type == PLW_RB_NET_DATA || h.type == PLW_EV_NET_CONN)
+		net_scout(s->net, &h, payload);
 	s->recs[s->nrecs] = (struct brec){ .ts = h.ts, .seq = s->nrecs, .off = s->nbytes };
 	s->nrecs++;
 	memcpy(s->bytes + s->nbytes, &h, sizeof(h));

@@ -2022,6 +2022,26 @@ t_net_labels_off() {
 	NOLABELS=1 no_secret "$d" "$d/x.plw" $(secrets_of "$d/gt.json")
 }
 
+# a stream of no known protocol is muted at the first drain (net_scout), not
+# a hold-back later: 70 requests (420 socket calls; the sends are given up
+# after 64 each), a 40 ms pause, then 3000 more.  BPF copies those 420 calls
+# (they take less than the recorder's 10 ms between drains) and none after
+# the pause; when muting waited for the sink's 50 ms hold-back, the first
+# ~20 ms of the burst too (about 1,500 calls)
+t_net_mute_early() {
+	local d=$1 n
+	rec "$d" record -v -e python,net -o "$d/x.plw" -- "$PY" "$PYDIR/net_mute.py" 3000
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	grep -qx done "$d/rec.out" || fail "the target did not finish"
+	finished "$d" "$d/x.plw"
+	n=$(sed -n 's/.*BPF copied the head of \([0-9]*\) socket calls, and stopped copying \([0-9]*\) streams.*/\1 \2/p' "$d/rec.err")
+	[ -n "$n" ] || { show "$d/rec.err"; fail "no net line in -v output"; }
+	set -- $n
+	[ "$2" -ge 2 ] || fail "$2 streams muted, want at least 2 (both directions of a socket)"
+	[ "$1" -lt 600 ] || fail "BPF copied $1 socket calls of streams it should have muted (want < 600 of 18,420)"
+	note "BPF copied $1 socket calls, muted $2 streams"
+}
+
 # host identity and the wall clock: --host, machine and boot id, a clock_ref
 # at the start, every 5 s (10 s promised) and at the end, all shifted by
 # PYLOW_TOD_SHIFT_NS
@@ -2181,7 +2201,7 @@ CASES=(launch_counts attach_counts sleep_durations children threads deep_stack p
        kgroups_missing
        probes probes_errors stacks stacks_native stacks_io_exc
        native native_agent native_mem_scope
-       net_http net_tls net_redis net_pg net_attach net_labels_off net_host_clock net_stitch_local)
+       net_http net_tls net_redis net_pg net_attach net_labels_off net_host_clock net_stitch_local net_mute_early)
 [ $# -gt 0 ] && CASES=("$@")
 
 echo "integration: $PYLOW, target $PY ($("$PY" --version 2>&1)), kernel $(uname -r), temp $T"
