@@ -70,18 +70,8 @@
 #else
 #define PLW_EVALFRAME	0
 #endif
-#define PLW_PROFILE	(!PLW_MONITORING && !PLW_EVALFRAME)
-
-#if PLW_MONITORING
-#define PLW_SOURCE	PLW_AGENT_SRC_MONITORING
-#define PLW_SOURCE_NAME	"sys.monitoring"
-#elif PLW_EVALFRAME
-#define PLW_SOURCE	PLW_AGENT_SRC_EVALFRAME
-#define PLW_SOURCE_NAME	"eval_frame"
-#else
-#define PLW_SOURCE	PLW_AGENT_SRC_PROFILE
-#define PLW_SOURCE_NAME	"profile"
-#endif
+/* the profile hook: 3.6-3.10, and 3.11 with PYLOW_AGENT_HOOK=profile */
+#define PLW_PROFILE	(!PLW_MONITORING)
 
 #define likely(x)	__builtin_expect(!!(x), 1)
 #define unlikely(x)	__builtin_expect(!!(x), 0)
@@ -95,7 +85,15 @@ static uint64_t g_ring_size;
 static Py_ssize_t g_extra = -1;
 static uint32_t g_gen = 1;		/* bumped in each fork child */
 static uint32_t g_pid;
-static int g_source;
+/* PLW_AGENT_SRC_*, chosen in PyInit (3.11: PYLOW_AGENT_HOOK) */
+static int g_source = PLW_MONITORING ? PLW_AGENT_SRC_MONITORING :
+		      PLW_EVALFRAME ? PLW_AGENT_SRC_EVALFRAME : PLW_AGENT_SRC_PROFILE;
+
+static const char *source_name(void)
+{
+	return g_source == PLW_AGENT_SRC_MONITORING ? "sys.monitoring" :
+	       g_source == PLW_AGENT_SRC_EVALFRAME ? "eval_frame" : "profile";
+}
 /* sys.hexversion: the interpreter's own version (3.11.2), not the headers'
  * this module was built with (PY_VERSION_HEX: 3.11.7) */
 static uint32_t g_py_version;
@@ -609,20 +607,28 @@ static void eval_uninstall(void)
 	if (_PyInterpreterState_GetEvalFrameFunc(in) == eval_hook)
 		_PyInterpreterState_SetEvalFrameFunc(in, g_prev_eval);
 }
-#else
+#endif
+
+#if PLW_PROFILE
 static int prof_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
 {
 	PyObject *code;
 
 	if (what != PyTrace_CALL && what != PyTrace_RETURN)
 		return 0;
+#if PY_VERSION_HEX >= 0x030b0000
+	code = (PyObject *)PyFrame_GetCode(frame);
+	on_event(code, what == PyTrace_CALL ? PLW_EV_PY_ENTRY : PLW_EV_PY_RETURN);
+	Py_DECREF(code);
+#else
 	code = (PyObject *)frame->f_code;
 	on_event(code, what == PyTrace_CALL ? PLW_EV_PY_ENTRY : PLW_EV_PY_RETURN);
+#endif
 	return 0;
 }
 #endif
 
-/* threading.setprofile() target (3.6-3.10): the first profile event of a
+/* threading.setprofile() target (the profile hook): the first profile event of a
  * new thread lands here; install the C hook and pass that event on */
 static PyObject *agent_thread_hook(PyObject *self, PyObject *args)
 {
@@ -747,7 +753,6 @@ static PyObject *agent_start(PyObject *self, PyObject *args)
 	g_filtering = plw_agent_filter_active(&g_filter);
 	tsc_init();
 	rseq_init();
-	g_source = PLW_SOURCE;
 	g_pid = (uint32_t)getpid();
 	t_tid = 0;
 	err = plw_agent_ring_create(&g_ring, g_dir, g_ring_size, g_py_version,
@@ -773,10 +778,13 @@ static PyObject *agent_start(PyObject *self, PyObject *args)
 		g_ring = NULL;
 		return NULL;
 	}
-#elif PLW_EVALFRAME
-	eval_install();
 #else
-	PyEval_SetProfile(prof_hook, NULL);
+#if PLW_EVALFRAME
+	if (g_source == PLW_AGENT_SRC_EVALFRAME)
+		eval_install();
+	else
+#endif
+		PyEval_SetProfile(prof_hook, NULL);
 #endif
 	return PyUnicode_FromString(g_ring->path);
 }
@@ -792,11 +800,14 @@ static PyObject *agent_stop(PyObject *self, PyObject *noargs)
 		Py_RETURN_NONE;
 #if PLW_MONITORING
 	mon_uninstall();
-#elif PLW_EVALFRAME
-	eval_uninstall();
 #else
-	/* other threads keep the hook; it does nothing without a ring */
-	PyEval_SetProfile(NULL, NULL);
+#if PLW_EVALFRAME
+	if (g_source == PLW_AGENT_SRC_EVALFRAME)
+		eval_uninstall();
+	else
+#endif
+		/* other threads keep the hook; it does nothing without a ring */
+		PyEval_SetProfile(NULL, NULL);
 #endif
 	/* callbacks run with the GIL held, which we hold: nobody is writing */
 	g_ring = NULL;
@@ -822,7 +833,7 @@ static PyObject *agent_stats(PyObject *self, PyObject *noargs)
 			     "dropped", (unsigned long long)__atomic_load_n(&r->hdr->dropped, __ATOMIC_RELAXED),
 			     "locs", (unsigned long long)__atomic_load_n(&r->hdr->locs, __ATOMIC_RELAXED),
 			     "filtered", (unsigned long long)__atomic_load_n(&r->hdr->filtered, __ATOMIC_RELAXED),
-			     "source", PLW_SOURCE_NAME,
+			     "source", source_name(),
 #if PLW_MONITORING
 			     "tool", g_tool,
 #else
@@ -868,11 +879,19 @@ static struct PyModuleDef agent_module = {
 __attribute__((visibility("default"))) PyMODINIT_FUNC PyInit__pylow_agent(void)
 {
 	PyObject *m = PyModule_Create(&agent_module);
+#if PLW_EVALFRAME
+	const char *hook = getenv("PYLOW_AGENT_HOOK");
+
+	/* the profile hook instead, for a program whose own PEP 523 function
+	 * would replace the agent's (agent/README.md) */
+	if (hook && !strcmp(hook, "profile"))
+		g_source = PLW_AGENT_SRC_PROFILE;
+#endif
 
 	if (!m)
 		return NULL;
 	if (PyModule_AddIntConstant(m, "MONITORING", PLW_MONITORING) < 0 ||
-	    PyModule_AddStringConstant(m, "SOURCE", PLW_SOURCE_NAME) < 0 ||
+	    PyModule_AddStringConstant(m, "SOURCE", source_name()) < 0 ||
 	    PyModule_AddIntConstant(m, "RING_DEFAULT", PLW_AGENT_RING_DEFAULT) < 0) {
 		Py_DECREF(m);
 		return NULL;
