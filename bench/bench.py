@@ -42,6 +42,11 @@ W2_ROUNDS = int(E.get("W2_ROUNDS", str(max(ROUNDS, 30))))
 W1_ARGS = E.get("W1_ARGS", "2 100000").split()
 W2_ARGS = E.get("W2_ARGS", "2000 5000").split()
 LONG_ARGS = E.get("LONG_ARGS", "40 0").split()
+# the report side's recordings are made whole: W1 "40 0" is a call storm
+# (~30 M events/s from the agent on 3.11+) that outruns the recorder (~10 M/s
+# here) and would fill a default 64 MiB agent ring in ~0.1 s, losing
+# (counted) most of what the report side needs (10 M events at least)
+REPORT_REC_ARGS = E.get("REPORT_REC_ARGS", "--buffer-size 512").split()
 HALF_ARGS = E.get("HALF_ARGS", "20 0").split()
 REPORT_CPU = E.get("REPORT_CPU", "1")
 REPORT_TIMEOUT = int(E.get("REPORT_TIMEOUT", "60"))
@@ -782,7 +787,7 @@ def bench_report():
                            ("half-nobatch", HALF_ARGS, ["--no-batch"])):
         f = os.path.join(WORK, "report-%s.plw" % tag)
         rm(f)
-        cmd = [PYLOW, "record"] + opt + ["-o", f, "--"] + wl_cmd("w1_cpu.py", args)
+        cmd = [PYLOW, "record"] + REPORT_REC_ARGS + opt + ["-o", f, "--"] + wl_cmd("w1_cpu.py", args)
         log("== report side: recording %s: %s" % (tag, " ".join(cmd)))
         rc, out = run(cmd, timeout=1200)
         if rc:
