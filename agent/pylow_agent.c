@@ -41,6 +41,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,6 +67,7 @@
 
 #if PY_VERSION_HEX >= 0x030b0000 && PY_VERSION_HEX < 0x030c0000
 #define PLW_EVALFRAME	1
+#include <ucontext.h>
 #include "agent/frame311.h"
 #else
 #define PLW_EVALFRAME	0
@@ -570,6 +572,90 @@ static void mon_uninstall(void)
  */
 static _PyFrameEvalFunction g_prev_eval;	/* what was set before: chained */
 
+/*
+ * The C stack.  Natively 3.11 runs a Python call made from Python inside
+ * the caller's eval loop, on no C stack of its own; with a frame evaluation
+ * function set every call is a C recursion (~460 bytes a level here).  A
+ * program that raises the recursion limit and recurses deep (natively
+ * 100,000 levels run fine) would overflow its thread's stack (8 MiB: ~18,000
+ * levels), and a thread started with a small threading.stack_size() sooner.
+ * So once a thread has used 3/4 of its stack, the frame runs on a stack
+ * segment of its own (SEG_SIZE reserved, touched as used; again from there
+ * when that one is 3/4 used): the program recurses as deep as natively.
+ */
+#define SEG_SIZE	(64ul << 20)
+
+/* below this, switch; NULL: not known yet; (char *)1: never (unknown stack) */
+static __thread char *t_stk_limit __attribute__((tls_model("initial-exec")));
+
+static void stk_init(void)
+{
+	pthread_attr_t a;
+	void *lo;
+	size_t size;
+
+	t_stk_limit = (char *)1;
+	if (pthread_getattr_np(pthread_self(), &a))
+		return;
+	if (!pthread_attr_getstack(&a, &lo, &size) && size >= 4 * 4096)
+		t_stk_limit = (char *)lo + size / 4;
+	pthread_attr_destroy(&a);
+}
+
+struct deep_call {
+	PyThreadState *ts;
+	struct _PyInterpreterFrame *f;
+	int throwflag;
+	PyObject *res;
+};
+
+static void deep_run(unsigned hi, unsigned lo)
+{
+	struct deep_call *d = (struct deep_call *)(((uintptr_t)hi << 32) | lo);
+
+	d->res = g_prev_eval(d->ts, d->f, d->throwflag);
+}
+
+static PyObject *run_on_segment(PyThreadState *ts, struct _PyInterpreterFrame *f, int throwflag)
+{
+	struct deep_call d = { ts, f, throwflag, NULL };
+	char *saved = t_stk_limit, *mem;
+	ucontext_t back, seg;
+
+	mem = mmap(NULL, SEG_SIZE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (mem == MAP_FAILED)
+		return g_prev_eval(ts, f, throwflag);	/* as deep as the stack goes */
+	if (mprotect(mem, 4096, PROT_NONE) || getcontext(&seg)) {
+		munmap(mem, SEG_SIZE);
+		return g_prev_eval(ts, f, throwflag);
+	}
+	seg.uc_stack.ss_sp = mem;
+	seg.uc_stack.ss_size = SEG_SIZE;
+	seg.uc_link = &back;
+	makecontext(&seg, (void (*)(void))deep_run, 2, (unsigned)((uintptr_t)&d >> 32),
+		    (unsigned)(uintptr_t)&d);
+	t_stk_limit = mem + SEG_SIZE / 4;
+	if (swapcontext(&back, &seg))
+		d.res = g_prev_eval(ts, f, throwflag);	/* never ran */
+	t_stk_limit = saved;
+	munmap(mem, SEG_SIZE);
+	return d.res;
+}
+
+static inline PyObject *run_frame(PyThreadState *ts, struct _PyInterpreterFrame *f, int throwflag)
+{
+	char *sp = (char *)__builtin_frame_address(0);
+
+	if (unlikely(sp < t_stk_limit) || unlikely(!t_stk_limit)) {
+		if (!t_stk_limit)
+			stk_init();
+		if (sp < t_stk_limit)
+			return run_on_segment(ts, f, throwflag);
+	}
+	return g_prev_eval(ts, f, throwflag);
+}
+
 static PyObject *eval_hook(PyThreadState *ts, struct _PyInterpreterFrame *f, int throwflag)
 {
 	const struct plw_frame311 *fr = (const struct plw_frame311 *)f;
@@ -578,11 +664,11 @@ static PyObject *eval_hook(PyThreadState *ts, struct _PyInterpreterFrame *f, int
 	if (unlikely(!g_ring) ||
 	    unlikely((fr->f_code->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)) &&
 		     fr->owner == PLW_FRAME_OWNED_BY_THREAD))
-		return g_prev_eval(ts, f, throwflag);
+		return run_frame(ts, f, throwflag);
 	/* the frame's reference goes with the frame */
 	Py_INCREF(code);
 	on_event(code, PLW_EV_PY_ENTRY);
-	res = g_prev_eval(ts, f, throwflag);
+	res = run_frame(ts, f, throwflag);
 	on_event(code, PLW_EV_PY_RETURN);
 	Py_DECREF(code);
 	return res;

@@ -275,6 +275,14 @@ def c_sum(rep, field, name):
     return True
 
 
+def c_timeline_calls(timeline, name):
+    """prints the entries and returns of NAME in a timeline report (every
+    call, however deep: the trees fold what is deeper than their limit)"""
+    ev = [e for e in load(timeline)["events"] if e.get("name") == name]
+    print(sum(e["event"] == "entry" for e in ev), sum(e["event"] == "return" for e in ev))
+    return True
+
+
 def c_lost(info, timeline, flow):
     ok = True
     f = info_files(load(info))[0]
@@ -397,7 +405,8 @@ def c_same(a, b, *scripts):
 
 CHECKS = {"lost": c_lost, "counted": c_counted, "structure": c_structure, "same": c_same, "calls": c_calls, "procs": c_procs, "threads": c_threads,
           "durations": c_durations, "total": c_total, "sum": c_sum,
-          "finished": c_finished, "cut": c_cut, "entries": c_entries, "depth": c_depth}
+          "finished": c_finished, "cut": c_cut, "entries": c_entries, "depth": c_depth,
+          "timeline_calls": c_timeline_calls}
 
 
 def main():

@@ -454,6 +454,27 @@ t_agent_cprofile() {
 	done
 }
 
+# deep recursion under the agent: as deep as the program alone goes (3.11's
+# frame hook moves to a stack segment of its own; natively 3.11+ recurse in
+# Python on no C stack), every call recorded
+t_agent_deep_stack() {
+	local d=$1 py n
+	for py in "$PY" "$PYENV/3.11.7/bin/python3.11" $(echo $PYENV/3.12.*/bin/python3.12); do
+		[ -x "$py" ] || { note "skipped: $py not installed"; continue; }
+		rec "$d" record -q --python=agent -e python -o "$d/deep.plw" -- "$py" "$PYDIR/deep_stack.py" 60000
+		[ $rc = 0 ] || { show "$d/rec.err"; fail "$py: record exited $rc"; }
+		grep -qx "deep_main 60000 deep_thread 3000" "$d/rec.out" || { show "$d/rec.out"; fail "$py: the program did not finish its recursion"; }
+		finished "$d" "$d/deep.plw"
+		# the timeline: the trees fold what is deeper than 4096 levels
+		report "$d" "$d/tl.json" timeline --json "$d/deep.plw"
+		n=$($HELPER timeline_calls "$d/tl.json" deep_main)
+		[ "$n" = "60001 60001" ] || fail "$py: deep_main entries/returns $n, want 60001 60001"
+		n=$($HELPER timeline_calls "$d/tl.json" deep_thread)
+		[ "$n" = "3001 3001" ] || fail "$py: deep_thread entries/returns $n, want 3001 3001"
+		note "$py: deep_main 60001, deep_thread 3001 calls"
+	done
+}
+
 # structure PYTHON MODE SOURCE: tests/py/structure.py recorded with --python=MODE:
 # exact counts (its own and known_calls.py's), parent->child edges, threads,
 # asyncio, generators, exception unwinding, fork and exec children, sources
@@ -2192,7 +2213,7 @@ CASES=(launch_counts attach_counts sleep_durations children threads deep_stack p
        agent_filter_3_10 agent_filter_3_11 agent_filter_3_12 agent_filter_3_13
        agent_filter_fork agent_filter_debian_vs_usdt
        structure_auto_shim structure_debian_usdt_vs_agent pyusdt_attach
-       agent_missing_and_isolated agent_version agent_cprofile
+       agent_missing_and_isolated agent_version agent_cprofile agent_deep_stack
        stop_sigint stop_sigterm stop_sighup stop_duration stop_sigkill
        target_unharmed disk_full lost_marked truncated_anywhere
        storm_forks_threads storm_code_objects privacy symlink_mode
