@@ -326,8 +326,7 @@ int sink_feed(struct sink *s, const struct plw_rb_hdr *h, const void *payload);
 /* the batch is past its size: sink_flush() it (sink_feed said -ENOSPC) */
 bool sink_batch_full(const struct sink *s);
 /* Records of another source (the agent's rings) from before TS may still
- * come: flushes write nothing younger than TS minus the hold-back.  Set to
- * when its last complete drain began. */
+ * come: flushes write nothing younger than TS (nor than the hold-back). */
 void sink_set_horizon(struct sink *s, uint64_t ts);
 /* the batch size that counts as full (default 32 MiB; a test hook) */
 void sink_set_batch_max(struct sink *s, size_t bytes);

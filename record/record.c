@@ -70,6 +70,8 @@ struct rec {
 	struct stage_ticks *ticks;	/* the stage timer; NULL: calls not staged */
 	uint64_t agent_rings_seen;
 	uint64_t agent_drained;		/* records of the last drain */
+	bool agent_sliced;		/* a ring had more than a drain takes */
+	long agent_budget;		/* records a drain takes from a ring */
 	uint64_t agent_filtered;	/* events the agents left out (-F/-f) */
 	double duration;
 	bool quiet;
@@ -239,7 +241,8 @@ static const char usage_text[] =
 "  Test hook: the environment variable PYLOW_TOD_SHIFT_NS (signed ns) is added\n"
 "  to every wall-clock value written (CLOCK_DATA, clock_tod_ns, clock_ref),\n"
 "  to simulate a host whose clock is off.  PYLOW_TEST_BATCH_BYTES (bytes) makes\n"
-"  the recorder's sort batch that small, so that it fills often.\n"
+"  the recorder's sort batch that small, so that it fills often;\n"
+"  PYLOW_TEST_DRAIN_BUDGET (records) drains the agent's rings in slices that small.\n"
 "  PYLOW_STAGE=0: each USDT Python call and each syscall goes through the\n"
 "  ring buffer alone, instead of staged per CPU (flushed within 10 ms).\n"
 "\n"
@@ -821,14 +824,35 @@ static void agent_env(struct rec *r)
 		setenv("PYTHONPATH", r->agent_path, 1);
 }
 
+/* records one drain takes from a ring: a ring behind by more (a call
+ * storm) is drained a slice at a time, the slices written out in between,
+ * instead of a whole ring's worth (64 MiB: ~2.8 M records) held in the
+ * batch at once (the recorder's RSS was ~650 MB under W1 `20 0`) */
+#define AGENT_DRAIN_BUDGET	(256 * 1024)
+
+struct feed {
+	struct sink *sink;
+	long left;			/* records this drain may still take */
+	uint64_t last_ts;		/* of the last one it took */
+};
+
 /* A record of a ring into the sink.  The sink adds it even when it says
  * "batch full" (-ENOSPC): the drain must go on then, or the record would
- * stay in the ring and be fed again; the batch is flushed after the drain. */
+ * stay in the ring and be fed again; the batch is flushed after the drain.
+ * With the budget spent, the record stays in the ring (-EAGAIN). */
 static int feed_cb(void *ctx, const struct plw_rb_hdr *h, const void *payload)
 {
-	int err = sink_feed(ctx, h, payload);
+	struct feed *f = ctx;
+	int err;
 
-	return err == -ENOSPC ? 0 : err;
+	if (f->left <= 0)
+		return -EAGAIN;
+	err = sink_feed(f->sink, h, payload);
+	if (err && err != -ENOSPC)
+		return err;
+	f->left--;
+	f->last_ts = h->ts;
+	return 0;
 }
 
 static void agent_close(struct rec *r, size_t i)
@@ -916,9 +940,14 @@ static int agent_open_new(struct rec *r)
 static int agent_drain(struct rec *r, bool final)
 {
 	uint64_t begin = mono_ns();
+	/* everything the rings held from before this is in the sink after a
+	 * whole drain: a record's time is taken a moment before its slot, and
+	 * the hold-back covers that moment */
+	uint64_t horizon = begin > SINK_HOLD_NS ? begin - SINK_HOLD_NS : 0;
 	int err;
 
 	r->agent_drained = 0;
+	r->agent_sliced = false;
 	if (!r->use_agent || !r->agent_dir[0])
 		return 0;
 	if ((err = agent_open_new(r))) {
@@ -932,7 +961,18 @@ static int agent_drain(struct rec *r, bool final)
 		long n;
 		uint64_t d;
 
-		n = plw_agent_reader_drain(a->rd, feed_cb, r->sink);
+		struct feed f = { r->sink, final ? LONG_MAX : r->agent_budget, 0 };
+
+		n = plw_agent_reader_drain(a->rd, feed_cb, &f);
+		if (n == -EAGAIN) {
+			/* a slice: what this ring still holds is younger than
+			 * its last record taken (one ring is in time order) */
+			n = r->agent_budget;
+			if (f.last_ts < horizon)
+				horizon = f.last_ts;
+			gone = 0;
+			r->agent_sliced = true;
+		}
 		/* a full batch: write what is older than the hold-back (a
 		 * ring holds a bounded amount, so the batch is bounded too) */
 		if (sink_batch_full(r->sink) && (err = sink_flush(r->sink, false)))
@@ -962,10 +1002,10 @@ static int agent_drain(struct rec *r, bool final)
 		}
 		i++;
 	}
-	/* what the agents committed before BEGIN is in the sink now; what
+	/* what the agents committed before HORIZON is in the sink now; what
 	 * they write from now on waits in their rings for the next drain,
 	 * which may take longer than the hold-back when they are busy */
-	sink_set_horizon(r->sink, begin);
+	sink_set_horizon(r->sink, horizon);
 	return 0;
 }
 
@@ -1685,6 +1725,9 @@ int cmd_record(int argc, char **argv)
 
 		if (bb)
 			sink_set_batch_max(r->sink, strtoull(bb, NULL, 0));
+		/* and: an agent ring drained in slices this small */
+		bb = getenv("PYLOW_TEST_DRAIN_BUDGET");
+		r->agent_budget = bb && strtol(bb, NULL, 0) > 0 ? strtol(bb, NULL, 0) : AGENT_DRAIN_BUDGET;
 	}
 	if (r->use_agent)
 		sink_set_default_source(r->sink, NULL);
@@ -1752,8 +1795,8 @@ int cmd_record(int argc, char **argv)
 		 * speed).  Below that, waking every 1 ms cost W2 (~0.8 M calls a
 		 * second on 2 CPUs) 154 ns per call against 79 at 10 ms: each wake
 		 * took a CPU its two threads take turns on */
-		if ((err = sink_poll(r->sink, !r->use_agent ? 100 : r->agent_drained > 65536 ? 1 : 10,
-				     false)) ||
+		if ((err = sink_poll(r->sink, !r->use_agent ? 100 : r->agent_sliced ? 0 :
+				     r->agent_drained > 65536 ? 1 : 10, false)) ||
 		    (err = agent_drain(r, false))) {
 			char m[512];
 
@@ -1825,7 +1868,11 @@ int cmd_record(int argc, char **argv)
 			goto fail_mid;
 		}
 	}
-	if ((err = agent_drain(r, true))) {
+	/* rings far behind: a slice at a time, written out in between */
+	do
+		err = agent_drain(r, false) ?: r->agent_sliced ? sink_flush(r->sink, false) : 0;
+	while (!err && r->agent_sliced);
+	if (err || (err = agent_drain(r, true))) {
 		pr("recording failed while draining: %s", sink_error(r->sink));
 		goto fail_mid;
 	}

@@ -963,8 +963,8 @@ static uint64_t cutoff_now(const struct sink *s)
 {
 	uint64_t c = mono_ns() - HOLD_NS;
 
-	if (s->horizon && s->horizon - HOLD_NS < c)
-		c = s->horizon > HOLD_NS ? s->horizon - HOLD_NS : 0;
+	if (s->horizon && s->horizon < c)
+		c = s->horizon;
 	return c;
 }
 

@@ -330,6 +330,18 @@ t_agent_batch_full() {
 	check "graph --json: wrong counts" calls "$d/gt.json" "$d/graph.json" calls
 }
 
+# agent rings drained a slice at a time (as when a call storm leaves them
+# behind): exact counts, time order, nothing late
+t_agent_drain_slices() {
+	local d=$1
+	PYLOW_TEST_DRAIN_BUDGET=500 rec "$d" record -q --python=agent -o "$d/x.plw" -- "$PY" "$PYDIR/known_calls.py" "$d/gt.json"
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
+	finished "$d" "$d/x.plw"
+	! grep -q 'late' "$d/rec.err" || { show "$d/rec.err"; fail "the recorder says events came late"; }
+	report "$d" "$d/graph.json" graph --json "$d/x.plw"
+	check "graph --json: wrong counts" calls "$d/gt.json" "$d/graph.json" calls
+}
+
 # --python=usdt of a Python without USDT probes is refused plainly, nothing written
 t_refuse_noprobe_python() {
 	local d=$1
@@ -2214,6 +2226,7 @@ CASES=(launch_counts attach_counts sleep_durations children threads deep_stack p
        agent_filter_fork agent_filter_debian_vs_usdt
        structure_auto_shim structure_debian_usdt_vs_agent pyusdt_attach
        agent_missing_and_isolated agent_version agent_cprofile agent_deep_stack
+       agent_drain_slices
        stop_sigint stop_sigterm stop_sighup stop_duration stop_sigkill
        target_unharmed disk_full lost_marked truncated_anywhere
        storm_forks_threads storm_code_objects privacy symlink_mode
