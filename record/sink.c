@@ -87,7 +87,7 @@ struct sink {
 	size_t nthr, capthr;
 	uint32_t *thr_hash;		/* tid hash: slot + 1, 0 free */
 	size_t cap_hash;
-	uint32_t *rslot;		/* per record: its thread's slot */
+	uint32_t *rslot;		/* per record: its thread's slot, or NOT_PY */
 	size_t cap_rslot;
 	struct plw_py_ev *pyev;
 	size_t cap_pyev;
@@ -823,10 +823,14 @@ static long thr_slot(struct sink *s, uint32_t tid)
  * following ones of this flush (as many as a record takes), so the file stays
  * in time order by sample time and a reader merges the batches back in.
  */
+#define NOT_PY	UINT32_MAX	/* rslot of a record that is not a Python call */
+
 static int write_batched(struct sink *s, size_t n)
 {
 	struct plw_rb_hdr h;
 	size_t i, t, total = 0;
+	uint32_t last_tid = 0;
+	long last_slot = -1;
 	int err = 0;
 
 	if (!s->thr_hash) {
@@ -836,15 +840,22 @@ static int write_batched(struct sink *s, size_t n)
 	}
 	if (plw_grow((void **)&s->rslot, &s->cap_rslot, n + 1, sizeof(*s->rslot)))
 		return serr(s, -ENOMEM, "out of memory");
-	/* threads and their event counts */
+	/* threads and their event counts (a thread's calls come in runs:
+	 * the last one's slot is asked first) */
 	for (i = 0; i < n; i++) {
 		long slot;
 
 		memcpy(&h, s->bytes + s->recs[i].off, sizeof(h));
-		if (!is_py_call(h.type) || h.size < sizeof(struct plw_py_call))
+		if (!is_py_call(h.type) || h.size < sizeof(struct plw_py_call)) {
+			s->rslot[i] = NOT_PY;
 			continue;
-		if ((slot = thr_slot(s, h.tid)) < 0)
+		}
+		if (h.tid == last_tid && last_slot >= 0)
+			slot = last_slot;
+		else if ((slot = thr_slot(s, h.tid)) < 0)
 			return serr(s, -ENOMEM, "out of memory");
+		last_tid = h.tid;
+		last_slot = slot;
 		s->rslot[i] = slot;
 		s->thr[slot].n++;
 		total++;
@@ -861,9 +872,9 @@ static int write_batched(struct sink *s, size_t n)
 		struct pythr *th;
 		uint32_t loc;
 
-		memcpy(&h, rec, sizeof(h));
-		if (!is_py_call(h.type) || h.size < sizeof(struct plw_py_call))
+		if (s->rslot[i] == NOT_PY)
 			continue;
+		memcpy(&h, rec, sizeof(h));
 		th = &s->thr[s->rslot[i]];
 		memcpy(&loc, rec + sizeof(h), sizeof(loc));
 		s->pyev[th->first + th->n++] = (struct plw_py_ev){
@@ -876,14 +887,14 @@ static int write_batched(struct sink *s, size_t n)
 		struct pythr *th;
 		size_t taken;
 
-		memcpy(&h, rec, sizeof(h));
-		if (!is_py_call(h.type) || h.size < sizeof(struct plw_py_call)) {
+		if (s->rslot[i] == NOT_PY) {
 			err = write_one(s, rec);
 			continue;
 		}
 		th = &s->thr[s->rslot[i]];
 		if (th->seen++ != th->done)
 			continue;	/* in a batch already written */
+		memcpy(&h, rec, sizeof(h));
 		err = plw_writer_py_batch(s->w, h.pid, h.tid, h.cpu, s->pyev + th->first + th->done,
 					  th->n - th->done, &taken);
 		if (err)
