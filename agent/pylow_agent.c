@@ -38,6 +38,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -607,20 +608,28 @@ struct deep_call {
 	struct _PyInterpreterFrame *f;
 	int throwflag;
 	PyObject *res;
+	char *limit;			/* t_stk_limit on the segment */
+	ucontext_t *back;
 };
 
+/* makecontext passes ints: the pointer comes in two halves */
 static void deep_run(unsigned hi, unsigned lo)
 {
-	struct deep_call *d = (struct deep_call *)(((uintptr_t)hi << 32) | lo);
+	struct deep_call *d = (struct deep_call *)(uintptr_t)(((uint64_t)hi << 32) | lo);
 
+	t_stk_limit = d->limit;
 	d->res = g_prev_eval(d->ts, d->f, d->throwflag);
+	/* returning restores the signal mask saved at the switch: keep what
+	 * the frame made it */
+	pthread_sigmask(SIG_SETMASK, NULL, &d->back->uc_sigmask);
 }
 
 static PyObject *run_on_segment(PyThreadState *ts, struct _PyInterpreterFrame *f, int throwflag)
 {
-	struct deep_call d = { ts, f, throwflag, NULL };
+	struct deep_call d = { ts, f, throwflag, NULL, NULL, NULL };
 	char *saved = t_stk_limit, *mem;
 	ucontext_t back, seg;
+	uint64_t p = (uint64_t)(uintptr_t)&d;
 
 	mem = mmap(NULL, SEG_SIZE, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
@@ -633,11 +642,13 @@ static PyObject *run_on_segment(PyThreadState *ts, struct _PyInterpreterFrame *f
 	seg.uc_stack.ss_sp = mem;
 	seg.uc_stack.ss_size = SEG_SIZE;
 	seg.uc_link = &back;
-	makecontext(&seg, (void (*)(void))deep_run, 2, (unsigned)((uintptr_t)&d >> 32),
-		    (unsigned)(uintptr_t)&d);
-	t_stk_limit = mem + SEG_SIZE / 4;
-	if (swapcontext(&back, &seg))
+	d.limit = mem + SEG_SIZE / 4;
+	d.back = &back;
+	makecontext(&seg, (void (*)(void))deep_run, 2, (unsigned)(p >> 32), (unsigned)p);
+	if (swapcontext(&back, &seg)) {
+		t_stk_limit = saved;
 		d.res = g_prev_eval(ts, f, throwflag);	/* never ran */
+	}
 	t_stk_limit = saved;
 	munmap(mem, SEG_SIZE);
 	return d.res;
@@ -723,6 +734,10 @@ static PyObject *agent_thread_hook(PyObject *self, PyObject *args)
 
 	if (!PyArg_UnpackTuple(args, "_thread_hook", 3, 3, &frame, &event, &arg))
 		return NULL;
+	if (g_source != PLW_AGENT_SRC_PROFILE) {	/* the frame hook records it */
+		PyEval_SetProfile(NULL, NULL);
+		Py_RETURN_NONE;
+	}
 	if (!g_ring) {
 		PyEval_SetProfile(NULL, NULL);
 		Py_RETURN_NONE;

@@ -830,10 +830,16 @@ static void agent_env(struct rec *r)
  * batch at once (the recorder's RSS was ~650 MB under W1 `20 0`) */
 #define AGENT_DRAIN_BUDGET	(256 * 1024)
 
+/* a thread's agent clock may run this much behind another's (each
+ * extrapolates the TSC from its own anchor: tens of ns) */
+#define AGENT_CLOCK_SLACK_NS	1000000ull
+
 struct feed {
 	struct sink *sink;
 	long left;			/* records this drain may still take */
 	uint64_t last_ts;		/* of the last one it took */
+	uint64_t until;			/* takes nothing younger */
+	bool caught_up;			/* stopped at UNTIL, not at the budget */
 };
 
 /* A record of a ring into the sink.  The sink adds it even when it says
@@ -847,6 +853,10 @@ static int feed_cb(void *ctx, const struct plw_rb_hdr *h, const void *payload)
 
 	if (f->left <= 0)
 		return -EAGAIN;
+	if (h->ts > f->until) {
+		f->caught_up = true;
+		return -EAGAIN;
+	}
 	err = sink_feed(f->sink, h, payload);
 	if (err && err != -ENOSPC)
 		return err;
@@ -937,7 +947,7 @@ static int agent_open_new(struct rec *r)
  * LOST records for what the agents dropped, and closes the rings whose
  * writers are gone after a last drain.  FINAL: drain and close them all.
  */
-static int agent_drain(struct rec *r, bool final)
+static int agent_drain(struct rec *r, bool final, uint64_t until)
 {
 	uint64_t begin = mono_ns();
 	/* everything the rings held from before this is in the sink after a
@@ -961,17 +971,22 @@ static int agent_drain(struct rec *r, bool final)
 		long n;
 		uint64_t d;
 
-		struct feed f = { r->sink, final ? LONG_MAX : r->agent_budget, 0 };
+		struct feed f = { r->sink, final ? LONG_MAX : r->agent_budget, 0, until, false };
 
 		n = plw_agent_reader_drain(a->rd, feed_cb, &f);
 		if (n == -EAGAIN) {
 			/* a slice: what this ring still holds is younger than
-			 * its last record taken (one ring is in time order) */
-			n = r->agent_budget;
-			if (f.last_ts < horizon)
-				horizon = f.last_ts;
+			 * its last record taken (one ring is in time order, up
+			 * to the threads' clocks) */
+			uint64_t h = f.last_ts > AGENT_CLOCK_SLACK_NS ?
+				     f.last_ts - AGENT_CLOCK_SLACK_NS : 0;
+
+			n = r->agent_budget - f.left;	/* never final here */
+			if (h < horizon)
+				horizon = h;
 			gone = 0;
-			r->agent_sliced = true;
+			if (!f.caught_up)
+				r->agent_sliced = true;
 		}
 		/* a full batch: write what is older than the hold-back (a
 		 * ring holds a bounded amount, so the batch is bounded too) */
@@ -1797,7 +1812,7 @@ int cmd_record(int argc, char **argv)
 		 * took a CPU its two threads take turns on */
 		if ((err = sink_poll(r->sink, !r->use_agent ? 100 : r->agent_sliced ? 0 :
 				     r->agent_drained > 65536 ? 1 : 10, false)) ||
-		    (err = agent_drain(r, false))) {
+		    (err = agent_drain(r, false, UINT64_MAX))) {
 			char m[512];
 
 			snprintf(m, sizeof(m), "recording failed: %s", sink_error(r->sink));
@@ -1868,11 +1883,18 @@ int cmd_record(int argc, char **argv)
 			goto fail_mid;
 		}
 	}
-	/* rings far behind: a slice at a time, written out in between */
-	do
-		err = agent_drain(r, false) ?: r->agent_sliced ? sink_flush(r->sink, false) : 0;
-	while (!err && r->agent_sliced);
-	if (err || (err = agent_drain(r, true))) {
+	/* rings far behind: a slice at a time up to now, written out in
+	 * between with what the BPF ring still holds (agents still running
+	 * get no further: what they write meanwhile goes in whole below) */
+	{
+		uint64_t until = mono_ns();
+
+		do
+			err = agent_drain(r, false, until) ?:
+			      r->agent_sliced ? sink_poll(r->sink, 0, false) : 0;
+		while (!err && r->agent_sliced);
+	}
+	if (err || (err = agent_drain(r, true, UINT64_MAX))) {
 		pr("recording failed while draining: %s", sink_error(r->sink));
 		goto fail_mid;
 	}
