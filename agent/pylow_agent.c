@@ -588,6 +588,64 @@ static _PyFrameEvalFunction g_prev_eval;	/* what was set before: chained */
 
 /* below this, switch; NULL: not known yet; (char *)1: never (unknown stack) */
 static __thread char *t_stk_limit __attribute__((tls_model("initial-exec")));
+/* the thread's first segment, kept while it lives: a frame at the switch
+ * depth that makes many calls would otherwise map and unmap one per call
+ * (~12 us each, measured); NULL: none yet.  t_seg_busy: in use now */
+static __thread char *t_seg __attribute__((tls_model("initial-exec")));
+static __thread int t_seg_busy __attribute__((tls_model("initial-exec")));
+static pthread_key_t g_seg_key;
+static pthread_once_t g_seg_once = PTHREAD_ONCE_INIT;
+static int g_seg_key_ok;
+
+static void seg_free(void *mem)
+{
+	/* a thread ending on its segment (pthread_exit of a daemon thread
+	 * at finalisation) is still running on it: left mapped */
+	if (!(t_seg_busy && mem == t_seg))
+		munmap(mem, SEG_SIZE);
+}
+
+static void seg_key_init(void)
+{
+	g_seg_key_ok = !pthread_key_create(&g_seg_key, seg_free);
+}
+
+/* a segment, guard page below; the thread's kept one when free */
+static char *seg_get(bool *kept)
+{
+	char *mem;
+
+	*kept = false;
+	if (t_seg && !t_seg_busy) {
+		t_seg_busy = 1;
+		*kept = true;
+		return t_seg;
+	}
+	mem = mmap(NULL, SEG_SIZE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (mem == MAP_FAILED)
+		return NULL;
+	if (mprotect(mem, 4096, PROT_NONE)) {
+		munmap(mem, SEG_SIZE);
+		return NULL;
+	}
+	/* the first one stays the thread's (unmapped when it exits) */
+	if (!t_seg && !pthread_once(&g_seg_once, seg_key_init) && g_seg_key_ok &&
+	    !pthread_setspecific(g_seg_key, mem)) {
+		t_seg = mem;
+		t_seg_busy = 1;
+		*kept = true;
+	}
+	return mem;
+}
+
+static void seg_put(char *mem, bool kept)
+{
+	if (kept)
+		t_seg_busy = 0;
+	else
+		munmap(mem, SEG_SIZE);
+}
 
 static void stk_init(void)
 {
@@ -624,34 +682,39 @@ static void deep_run(unsigned hi, unsigned lo)
 	pthread_sigmask(SIG_SETMASK, NULL, &d->back->uc_sigmask);
 }
 
+/* runs D on segment MEM and comes back: 0, or -1 if it could not switch
+ * (then D did not run).  Apart, so that no caller's variable lives across
+ * getcontext()/swapcontext() */
+static __attribute__((noinline)) int seg_switch(struct deep_call *d, char *mem)
+{
+	ucontext_t back, seg;
+	uint64_t p = (uint64_t)(uintptr_t)d;
+
+	if (getcontext(&seg))
+		return -1;
+	seg.uc_stack.ss_sp = mem;
+	seg.uc_stack.ss_size = SEG_SIZE;
+	seg.uc_link = &back;
+	d->limit = mem + SEG_SIZE / 4;
+	d->back = &back;
+	makecontext(&seg, (void (*)(void))deep_run, 2, (unsigned)(p >> 32), (unsigned)p);
+	return swapcontext(&back, &seg) ? -1 : 0;
+}
+
 static PyObject *run_on_segment(PyThreadState *ts, struct _PyInterpreterFrame *f, int throwflag)
 {
 	struct deep_call d = { ts, f, throwflag, NULL, NULL, NULL };
 	char *saved = t_stk_limit, *mem;
-	ucontext_t back, seg;
-	uint64_t p = (uint64_t)(uintptr_t)&d;
+	bool kept;
+	int err;
 
-	mem = mmap(NULL, SEG_SIZE, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-	if (mem == MAP_FAILED)
+	mem = seg_get(&kept);
+	if (!mem)
 		return g_prev_eval(ts, f, throwflag);	/* as deep as the stack goes */
-	if (mprotect(mem, 4096, PROT_NONE) || getcontext(&seg)) {
-		munmap(mem, SEG_SIZE);
-		return g_prev_eval(ts, f, throwflag);
-	}
-	seg.uc_stack.ss_sp = mem;
-	seg.uc_stack.ss_size = SEG_SIZE;
-	seg.uc_link = &back;
-	d.limit = mem + SEG_SIZE / 4;
-	d.back = &back;
-	makecontext(&seg, (void (*)(void))deep_run, 2, (unsigned)(p >> 32), (unsigned)p);
-	if (swapcontext(&back, &seg)) {
-		t_stk_limit = saved;
-		d.res = g_prev_eval(ts, f, throwflag);	/* never ran */
-	}
+	err = seg_switch(&d, mem);
 	t_stk_limit = saved;
-	munmap(mem, SEG_SIZE);
-	return d.res;
+	seg_put(mem, kept);
+	return err ? g_prev_eval(ts, f, throwflag) : d.res;
 }
 
 static inline PyObject *run_frame(PyThreadState *ts, struct _PyInterpreterFrame *f, int throwflag)
