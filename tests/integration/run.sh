@@ -449,43 +449,49 @@ t_agent_version() {
 	done
 }
 
-# the application's own cProfile and the agent side by side (3.11: the frame
-# evaluation hook; 3.12+: sys.monitoring): both see every call
-t_agent_cprofile() {
-	local d=$1 py n
+# each_agent_py DIR FN: FN DIR PYTHON for Debian's 3.11, pyenv's 3.11.7 and
+# 3.12 (skipped when not installed): the 3.11 frame hook and sys.monitoring
+each_agent_py() {
+	local d=$1 fn=$2 py
 	for py in "$PY" "$PYENV/3.11.7/bin/python3.11" $(echo $PYENV/3.12.*/bin/python3.12); do
 		[ -x "$py" ] || { note "skipped: $py not installed"; continue; }
-		rec "$d" record -q --python=agent -e python -o "$d/c.plw" -- "$py" "$PYDIR/cprofile_along.py"
-		[ $rc = 0 ] || { show "$d/rec.err"; fail "$py: record exited $rc"; }
-		grep -qx "cprofile 100" "$d/rec.out" || { show "$d/rec.out"; fail "$py: cProfile did not see its 100 calls"; }
-		finished "$d" "$d/c.plw"
-		report "$d" "$d/graph.json" graph --json "$d/c.plw"
-		n=$($HELPER sum "$d/graph.json" calls cprof_f)
-		[ "$n" = 200 ] || fail "$py: pylow saw $n calls of cprof_f, want 200"
-		note "$py: cProfile 100, pylow 200"
+		"$fn" "$d" "$py"
 	done
 }
+
+# the application's own cProfile and the agent side by side (3.11: the frame
+# evaluation hook; 3.12+: sys.monitoring): both see every call
+cprofile_one() {
+	local d=$1 py=$2 n
+	rec "$d" record -q --python=agent -e python -o "$d/c.plw" -- "$py" "$PYDIR/cprofile_along.py"
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "$py: record exited $rc"; }
+	grep -qx "cprofile 100" "$d/rec.out" || { show "$d/rec.out"; fail "$py: cProfile did not see its 100 calls"; }
+	finished "$d" "$d/c.plw"
+	report "$d" "$d/graph.json" graph --json "$d/c.plw"
+	n=$($HELPER sum "$d/graph.json" calls cprof_f)
+	[ "$n" = 200 ] || fail "$py: pylow saw $n calls of cprof_f, want 200"
+	note "$py: cProfile 100, pylow 200"
+}
+t_agent_cprofile() { each_agent_py "$1" cprofile_one; }
 
 # deep recursion under the agent: as deep as the program alone goes (3.11's
 # frame hook moves to a stack segment of its own; natively 3.11+ recurse in
 # Python on no C stack), every call recorded
-t_agent_deep_stack() {
-	local d=$1 py n
-	for py in "$PY" "$PYENV/3.11.7/bin/python3.11" $(echo $PYENV/3.12.*/bin/python3.12); do
-		[ -x "$py" ] || { note "skipped: $py not installed"; continue; }
-		rec "$d" record -q --python=agent -e python -o "$d/deep.plw" -- "$py" "$PYDIR/deep_stack.py" 60000
-		[ $rc = 0 ] || { show "$d/rec.err"; fail "$py: record exited $rc"; }
-		grep -qx "deep_main 60000 deep_thread 3000" "$d/rec.out" || { show "$d/rec.out"; fail "$py: the program did not finish its recursion"; }
-		finished "$d" "$d/deep.plw"
-		# the timeline: the trees fold what is deeper than 4096 levels
-		report "$d" "$d/tl.json" timeline --json "$d/deep.plw"
-		n=$($HELPER timeline_calls "$d/tl.json" deep_main)
-		[ "$n" = "60001 60001" ] || fail "$py: deep_main entries/returns $n, want 60001 60001"
-		n=$($HELPER timeline_calls "$d/tl.json" deep_thread)
-		[ "$n" = "3001 3001" ] || fail "$py: deep_thread entries/returns $n, want 3001 3001"
-		note "$py: deep_main 60001, deep_thread 3001 calls"
-	done
+deep_stack_one() {
+	local d=$1 py=$2 n
+	rec "$d" record -q --python=agent -e python -o "$d/deep.plw" -- "$py" "$PYDIR/deep_stack.py" 60000
+	[ $rc = 0 ] || { show "$d/rec.err"; fail "$py: record exited $rc"; }
+	grep -qx "deep_main 60000 deep_thread 3000" "$d/rec.out" || { show "$d/rec.out"; fail "$py: the program did not finish its recursion"; }
+	finished "$d" "$d/deep.plw"
+	# the timeline: the trees fold what is deeper than 4096 levels
+	report "$d" "$d/tl.json" timeline --json "$d/deep.plw"
+	n=$($HELPER timeline_calls "$d/tl.json" deep_main)
+	[ "$n" = "60001 60001" ] || fail "$py: deep_main entries/returns $n, want 60001 60001"
+	n=$($HELPER timeline_calls "$d/tl.json" deep_thread)
+	[ "$n" = "3001 3001" ] || fail "$py: deep_thread entries/returns $n, want 3001 3001"
+	note "$py: deep_main 60001, deep_thread 3001 calls"
 }
+t_agent_deep_stack() { each_agent_py "$1" deep_stack_one; }
 
 # structure PYTHON MODE SOURCE: tests/py/structure.py recorded with --python=MODE:
 # exact counts (its own and known_calls.py's), parent->child edges, threads,
