@@ -317,12 +317,13 @@ sys.exit(0 if got == want else 1)' "$d/sc-$mode.json") || { echo "    $out"; fai
 	done
 }
 
-# the recorder's sort batch filling up while it drains the agent's rings
-# (PYLOW_TEST_BATCH_BYTES makes it 16 KiB): no record fed twice (exact
-# counts), none written early (finished() checks the time order)
-t_agent_batch_full() {
+# known_calls_hooked DIR NAME VALUE: known_calls.py under the agent with the
+# recorder's test hook NAME=VALUE: exact counts (no record fed twice or
+# lost), nothing late, time order (finished())
+known_calls_hooked() {
 	local d=$1
-	PYLOW_TEST_BATCH_BYTES=16384 rec "$d" record -q --python=agent -o "$d/x.plw" -- "$PY" "$PYDIR/known_calls.py" "$d/gt.json"
+	local -x "$2=$3"
+	rec "$d" record -q --python=agent -o "$d/x.plw" -- "$PY" "$PYDIR/known_calls.py" "$d/gt.json"
 	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
 	finished "$d" "$d/x.plw"
 	! grep -q 'late' "$d/rec.err" || { show "$d/rec.err"; fail "the recorder says events came late"; }
@@ -330,17 +331,13 @@ t_agent_batch_full() {
 	check "graph --json: wrong counts" calls "$d/gt.json" "$d/graph.json" calls
 }
 
+# the recorder's sort batch filling up while it drains the agent's rings
+# (a 16 KiB batch)
+t_agent_batch_full() { known_calls_hooked "$1" PYLOW_TEST_BATCH_BYTES 16384; }
+
 # agent rings drained a slice at a time (as when a call storm leaves them
-# behind): exact counts, time order, nothing late
-t_agent_drain_slices() {
-	local d=$1
-	PYLOW_TEST_DRAIN_BUDGET=500 rec "$d" record -q --python=agent -o "$d/x.plw" -- "$PY" "$PYDIR/known_calls.py" "$d/gt.json"
-	[ $rc = 0 ] || { show "$d/rec.err"; fail "record exited $rc"; }
-	finished "$d" "$d/x.plw"
-	! grep -q 'late' "$d/rec.err" || { show "$d/rec.err"; fail "the recorder says events came late"; }
-	report "$d" "$d/graph.json" graph --json "$d/x.plw"
-	check "graph --json: wrong counts" calls "$d/gt.json" "$d/graph.json" calls
-}
+# behind)
+t_agent_drain_slices() { known_calls_hooked "$1" PYLOW_TEST_DRAIN_BUDGET 500; }
 
 # --python=usdt of a Python without USDT probes is refused plainly, nothing written
 t_refuse_noprobe_python() {
