@@ -49,7 +49,7 @@ for py in "$@"; do
 	if $CC $CFLAGS -std=gnu11 -fPIC -shared -fvisibility=hidden -Wall -Wextra \
 		-Wno-unused-parameter -Wno-missing-field-initializers -Wno-cast-function-type \
 		-D_GNU_SOURCE -I"$root" -I"$inc" \
-		-o "$so.tmp" "$here/pylow_agent.c" "$here/ring.c" -lpthread; then
+		-o "$so.tmp" "$here/pylow_agent.c" "$here/ring.c" -lpthread -lm; then
 		mv "$so.tmp" "$so"
 		echo "  AGENT    $so ($py)"
 	else

@@ -68,6 +68,7 @@
 
 #if PY_VERSION_HEX >= 0x030b0000 && PY_VERSION_HEX < 0x030c0000
 #define PLW_EVALFRAME	1
+#include <fenv.h>
 #include <ucontext.h>
 #include "agent/frame311.h"
 #else
@@ -599,10 +600,12 @@ static int g_seg_key_ok;
 
 static void seg_free(void *mem)
 {
-	/* a thread ending on its segment (pthread_exit of a daemon thread
-	 * at finalisation) is still running on it: left mapped */
+	/* a thread that ended while on its segment (pthread_exit of a daemon
+	 * thread at finalisation: glibc unwinds to the thread's own stack
+	 * first, musl may not) leaves it mapped */
 	if (!(t_seg_busy && mem == t_seg))
 		munmap(mem, SEG_SIZE);
+	t_seg = NULL;
 }
 
 static void seg_key_init(void)
@@ -668,6 +671,7 @@ struct deep_call {
 	PyObject *res;
 	char *limit;			/* t_stk_limit on the segment */
 	ucontext_t *back;
+	fenv_t fe;			/* the frame's floating-point environment */
 };
 
 /* makecontext passes ints: the pointer comes in two halves */
@@ -677,9 +681,10 @@ static void deep_run(unsigned hi, unsigned lo)
 
 	t_stk_limit = d->limit;
 	d->res = g_prev_eval(d->ts, d->f, d->throwflag);
-	/* returning restores the signal mask saved at the switch: keep what
-	 * the frame made it */
+	/* returning restores the signal mask and the floating-point
+	 * environment saved at the switch: keep what the frame made them */
 	pthread_sigmask(SIG_SETMASK, NULL, &d->back->uc_sigmask);
+	fegetenv(&d->fe);
 }
 
 /* runs D on segment MEM and comes back: 0, or -1 if it could not switch
@@ -712,6 +717,8 @@ static PyObject *run_on_segment(PyThreadState *ts, struct _PyInterpreterFrame *f
 	if (!mem)
 		return g_prev_eval(ts, f, throwflag);	/* as deep as the stack goes */
 	err = seg_switch(&d, mem);
+	if (!err)
+		fesetenv(&d.fe);
 	t_stk_limit = saved;
 	seg_put(mem, kept);
 	return err ? g_prev_eval(ts, f, throwflag) : d.res;

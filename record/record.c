@@ -831,7 +831,9 @@ static void agent_env(struct rec *r)
 #define AGENT_DRAIN_BUDGET	(256 * 1024)
 
 /* a thread's agent clock may run this much behind another's (each
- * extrapolates the TSC from its own anchor: tens of ns) */
+ * extrapolates the TSC from its own anchor: tens of ns), so one ring is in
+ * time order within it (its writers take the GIL between the timestamp
+ * and the slot; a free-threaded Python would need more) */
 #define AGENT_CLOCK_SLACK_NS	1000000ull
 
 struct feed {
@@ -978,8 +980,11 @@ static int agent_drain(struct rec *r, bool final, uint64_t until)
 			/* a slice: what this ring still holds is younger than
 			 * its last record taken (one ring is in time order, up
 			 * to the threads' clocks) */
-			uint64_t h = f.last_ts > AGENT_CLOCK_SLACK_NS ?
-				     f.last_ts - AGENT_CLOCK_SLACK_NS : 0;
+			/* stopped at UNTIL: what it holds is younger than that
+			 * (it may have taken nothing: no last_ts); 0 would mean
+			 * "no horizon" to the sink */
+			uint64_t base = f.caught_up ? f.until : f.last_ts;
+			uint64_t h = base > AGENT_CLOCK_SLACK_NS ? base - AGENT_CLOCK_SLACK_NS : 1;
 
 			n = r->agent_budget - f.left;	/* never final here */
 			if (h < horizon)
