@@ -149,6 +149,21 @@ static int on_label(const struct lbl_out *o, void *ctx)
 				    o->method, o->target, o->host, o->traceparent);
 }
 
+/* the fixed part of a NET_DATA record into *D, its caplen cut to what the
+ * record holds; returns the captured bytes, NULL if the record is too short */
+static const unsigned char *net_data_of(const struct plw_rb_hdr *h, const void *payload,
+					struct plw_rb_net_data *d)
+{
+	const size_t hdr = offsetof(struct plw_rb_net_data, data);
+
+	if (h->size < hdr)
+		return NULL;
+	memcpy(d, payload, hdr);
+	if (d->caplen > h->size - hdr)
+		d->caplen = h->size - hdr;
+	return (const unsigned char *)payload + hdr;
+}
+
 /* tells BPF to stop copying the stream of CONN in DIR */
 static void mute(struct net *n, uint64_t conn, unsigned dir)
 {
@@ -172,7 +187,7 @@ static int scout_emit(const struct lbl_out *o, void *ctx)
 
 void net_scout(struct net *n, const struct plw_rb_hdr *h, const void *payload)
 {
-	const size_t hdr = offsetof(struct plw_rb_net_data, data);
+	const unsigned char *data;
 	struct plw_rb_net_data d;
 	struct plw_net_conn c;
 
@@ -186,17 +201,13 @@ void net_scout(struct net *n, const struct plw_rb_hdr *h, const void *payload)
 		}
 		return;
 	}
-	if (h->type != PLW_RB_NET_DATA || h->size < hdr)
+	if (h->type != PLW_RB_NET_DATA || !(data = net_data_of(h, payload, &d)))
 		return;
 	n->nr_data++;
-	memcpy(&d, payload, hdr);
 	/* TLS plaintext is never muted: its labels are the point */
 	if ((d.flags & PLW_LABEL_TLS) || !d.conn)
 		return;
-	if (d.caplen > h->size - hdr)
-		d.caplen = h->size - hdr;
-	if (!lbl_feed(n->scout, d.conn, d.dir, 0, (const unsigned char *)payload + hdr,
-		      d.caplen, d.len, scout_emit, NULL) &&
+	if (!lbl_feed(n->scout, d.conn, d.dir, 0, data, d.caplen, d.len, scout_emit, NULL) &&
 	    lbl_ignored(n->scout, d.conn, d.dir, 0))
 		mute(n, d.conn, d.dir);
 }
@@ -247,21 +258,18 @@ int net_record(struct net *n, struct plw_writer *w, const struct plw_rb_hdr *h,
 					&c, sizeof(c));
 	}
 	if (h->type == PLW_RB_NET_DATA && n && n->lbl) {
+		const unsigned char *data;
 		struct plw_rb_net_data d;
 		int err;
-		size_t hdr = offsetof(struct plw_rb_net_data, data);
 
-		if (h->size < hdr)
+		if (!(data = net_data_of(h, payload, &d)))
 			return 0;
-		memcpy(&d, payload, hdr);
-		if (d.caplen > h->size - hdr)
-			d.caplen = h->size - hdr;
 		n->w = w;
 		n->h = h;
 		n->fd = d.fd;
 		n->ssl_key = d.flags & PLW_NET_DATA_SSL_KEY;
 		err = lbl_feed(n->lbl, d.conn, d.dir, d.flags & PLW_LABEL_TLS,
-			       (const unsigned char *)payload + hdr, d.caplen, d.len, on_label, n);
+			       data, d.caplen, d.len, on_label, n);
 		/* a stream of no known protocol: BPF stops copying it (the
 		 * scout has usually said so already) */
 		if (!err && !(d.flags & PLW_LABEL_TLS) && d.conn &&
@@ -271,7 +279,6 @@ int net_record(struct net *n, struct plw_writer *w, const struct plw_rb_hdr *h,
 	}
 	return 0;
 }
-
 
 /* ------------------------------------------------------------ BPF */
 
