@@ -15,9 +15,9 @@
  * the per-CPU stages are pylow.bpf.c's: the recorder passes their fds
  * (share_maps()) before loading this object.  Records are made at the END
  * of the interval (syscall exit, switch-in) so that the file stays in time
- * order; the payload carries the duration.  Syscalls are staged per CPU with the thread's Python calls
- * when staging is on and --stacks is not (stage.bpf.h), and on_switch
- * empties the stages.
+ * order; the payload carries the duration.  Syscalls are staged per CPU
+ * with the thread's Python calls when staging is on and --stacks is not
+ * (stage.bpf.h), and on_switch empties the stages.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -269,16 +269,18 @@ int pyusdt_attach(struct pylow_bpf *skel, const char *path, struct py_attach *pa
 
 int share_maps(struct bpf_object *obj, struct pylow_bpf *py)
 {
-	/* shared.bpf.h's, in every object; stage.bpf.h's, where included */
+	/* shared.bpf.h's (the first NR_REQUIRED), in every object;
+	 * stage.bpf.h's, where included */
 	static const char *const names[] = { "rb", "targets", "targets_gen", "counters",
 					     "stage_map" };
+	const size_t nr_required = 4;
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct bpf_map *m = bpf_object__find_map_by_name(obj, names[i]);
 		struct bpf_map *src = bpf_object__find_map_by_name(py->obj, names[i]);
 		int err;
 
-		if (!m && i >= 4)
+		if (!m && i >= nr_required)
 			continue;
 		if (!m || !src)
 			return -ENOENT;

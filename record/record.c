@@ -970,19 +970,17 @@ static int agent_drain(struct rec *r, bool final, uint64_t until)
 		struct agent_ring *a = &r->rings[i];
 		/* liveness first: a writer gone now wrote everything it will */
 		int gone = final ? 1 : plw_agent_reader_writer_gone(a->rd);
+		struct feed f = { r->sink, final ? LONG_MAX : r->agent_budget, 0, until, false };
 		long n;
 		uint64_t d;
 
-		struct feed f = { r->sink, final ? LONG_MAX : r->agent_budget, 0, until, false };
-
 		n = plw_agent_reader_drain(a->rd, feed_cb, &f);
 		if (n == -EAGAIN) {
-			/* a slice: what this ring still holds is younger than
+			/* cut short: what this ring still holds is younger than
 			 * its last record taken (one ring is in time order, up
-			 * to the threads' clocks) */
-			/* stopped at UNTIL: what it holds is younger than that
-			 * (it may have taken nothing: no last_ts); 0 would mean
-			 * "no horizon" to the sink */
+			 * to the threads' clocks), or than UNTIL when it stopped
+			 * there (maybe having taken nothing); never 0, which
+			 * means "no horizon" to the sink */
 			uint64_t base = f.caught_up ? f.until : f.last_ts;
 			uint64_t h = base > AGENT_CLOCK_SLACK_NS ? base - AGENT_CLOCK_SLACK_NS : 1;
 
