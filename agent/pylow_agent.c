@@ -795,8 +795,9 @@ static int prof_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *ar
 }
 #endif
 
-/* threading.setprofile() target (the profile hook): the first profile event of a
- * new thread lands here; install the C hook and pass that event on */
+/* threading.setprofile() target (the profile hook): the first profile
+ * event of a new thread lands here; install the C hook and pass that event
+ * on */
 static PyObject *agent_thread_hook(PyObject *self, PyObject *args)
 {
 #if PLW_PROFILE
@@ -804,11 +805,8 @@ static PyObject *agent_thread_hook(PyObject *self, PyObject *args)
 
 	if (!PyArg_UnpackTuple(args, "_thread_hook", 3, 3, &frame, &event, &arg))
 		return NULL;
-	if (g_source != PLW_AGENT_SRC_PROFILE) {	/* the frame hook records it */
-		PyEval_SetProfile(NULL, NULL);
-		Py_RETURN_NONE;
-	}
-	if (!g_ring) {
+	/* not recording, or the frame hook records the thread already */
+	if (!g_ring || g_source != PLW_AGENT_SRC_PROFILE) {
 		PyEval_SetProfile(NULL, NULL);
 		Py_RETURN_NONE;
 	}
@@ -821,6 +819,39 @@ static PyObject *agent_thread_hook(PyObject *self, PyObject *args)
 	}
 #endif
 	Py_RETURN_NONE;
+}
+
+/* the source's hook on (-1 with a Python exception) or off */
+static int hook_install(void)
+{
+#if PLW_MONITORING
+	return mon_install();
+#else
+#if PLW_EVALFRAME
+	if (g_source == PLW_AGENT_SRC_EVALFRAME) {
+		eval_install();
+		return 0;
+	}
+#endif
+	PyEval_SetProfile(prof_hook, NULL);
+	return 0;
+#endif
+}
+
+static void hook_uninstall(void)
+{
+#if PLW_MONITORING
+	mon_uninstall();
+#else
+#if PLW_EVALFRAME
+	if (g_source == PLW_AGENT_SRC_EVALFRAME) {
+		eval_uninstall();
+		return;
+	}
+#endif
+	/* other threads keep the hook; it does nothing without a ring */
+	PyEval_SetProfile(NULL, NULL);
+#endif
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -943,20 +974,11 @@ static PyObject *agent_start(PyObject *self, PyObject *args)
 	}
 	if (!g_atexit_done && Py_AtExit(at_exit) == 0)
 		g_atexit_done = 1;
-#if PLW_MONITORING
-	if (mon_install() < 0) {
+	if (hook_install() < 0) {
 		plw_agent_ring_free(g_ring);
 		g_ring = NULL;
 		return NULL;
 	}
-#else
-#if PLW_EVALFRAME
-	if (g_source == PLW_AGENT_SRC_EVALFRAME)
-		eval_install();
-	else
-#endif
-		PyEval_SetProfile(prof_hook, NULL);
-#endif
 	return PyUnicode_FromString(g_ring->path);
 }
 
@@ -969,17 +991,7 @@ static PyObject *agent_stop(PyObject *self, PyObject *noargs)
 
 	if (!r)
 		Py_RETURN_NONE;
-#if PLW_MONITORING
-	mon_uninstall();
-#else
-#if PLW_EVALFRAME
-	if (g_source == PLW_AGENT_SRC_EVALFRAME)
-		eval_uninstall();
-	else
-#endif
-		/* other threads keep the hook; it does nothing without a ring */
-		PyEval_SetProfile(NULL, NULL);
-#endif
+	hook_uninstall();
 	/* callbacks run with the GIL held, which we hold: nobody is writing */
 	g_ring = NULL;
 	__atomic_store_n(&r->hdr->closed, 1, __ATOMIC_RELEASE);

@@ -38,7 +38,8 @@ def _pylow_start(here):
             pass
     _pylow_agent.start()
     if _pylow_agent.SOURCE == "profile":
-        # 3.6-3.10: threads started later through `threading` install the C hook
+        # the profile hook (3.6-3.10; 3.11 with PYLOW_AGENT_HOOK=profile):
+        # threads started later through `threading` install it
         import threading
         threading.setprofile(_pylow_agent._thread_hook)
 
